@@ -1,0 +1,327 @@
+package config
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Config is a loaded config.yaml with every default applied. Field comments
+// give the key each field comes from and its default.
+type Config struct {
+	APISIX     APISIX
+	Deployment Deployment
+	// Plugins is the top-level plugins list: the plugins APISIX enables. It
+	// is nil when the file has no plugins key, in which case APISIX's own
+	// default list applies; an empty list enables none.
+	Plugins []string
+	// Prometheus is plugin_attr.prometheus.
+	Prometheus Prometheus
+	// Zoneproxy holds the settings APISIX does not have (zoneproxy:).
+	Zoneproxy Zoneproxy
+	// Ignored lists, sorted, the APISIX settings present in the file that
+	// zoneproxy does not use (such as nginx_config or apisix.proxy_cache).
+	// It is informational: callers may log it at info or debug level.
+	Ignored []string
+}
+
+// APISIX is the apisix: section.
+type APISIX struct {
+	// NodeListen is apisix.node_listen: the proxy's listen addresses, in
+	// file order without duplicates. Default: 0.0.0.0:9080.
+	NodeListen []ListenAddr
+	// EnableIPv6 is apisix.enable_ipv6 (default true). It is already
+	// reflected in ListenAddr.IPv6.
+	EnableIPv6 bool
+	// Status is apisix.status, the status server. Default: 127.0.0.1:7085.
+	// (APISIX starts it only when the key is present; zoneproxy always does.)
+	Status ListenAddr
+	SSL    SSL
+	Router Router
+	// EnableServerTokens is apisix.enable_server_tokens (default true): when
+	// false the Server header carries no version.
+	EnableServerTokens bool
+}
+
+// ListenAddr is a TCP address to listen on.
+type ListenAddr struct {
+	// IP is an IP address without brackets, such as "0.0.0.0" or "::1".
+	IP   string
+	Port int
+	// IPv6 is set when APISIX would also listen on [::]:Port: for entries
+	// given without an ip while apisix.enable_ipv6 is true. Listen on that
+	// address with network "tcp6" so that it does not clash with IP.
+	IPv6 bool
+}
+
+// String returns "ip:port", with brackets around an IPv6 address.
+func (a ListenAddr) String() string {
+	return net.JoinHostPort(a.IP, strconv.Itoa(a.Port))
+}
+
+// SSL is apisix.ssl; only the setting zoneproxy uses is kept.
+type SSL struct {
+	// TrustedCertificate is apisix.ssl.ssl_trusted_certificate: the PEM CA
+	// bundle that verifies the etcd endpoints' certificates, or "system"
+	// (the default) for the system's roots. A relative path is relative to
+	// the working directory. Parse does not check that the file exists.
+	TrustedCertificate string
+}
+
+// TrustedCertificateSystem is the ssl_trusted_certificate value that selects
+// the system's root certificates.
+const TrustedCertificateSystem = "system"
+
+// Router is apisix.router.
+type Router struct {
+	// HTTP is apisix.router.http. Default: RouterRadixtreeHostURI.
+	HTTP HTTPRouter
+}
+
+// HTTPRouter names the way routes are matched.
+type HTTPRouter string
+
+// The routers APISIX offers for apisix.router.http.
+const (
+	RouterRadixtreeHostURI          HTTPRouter = "radixtree_host_uri"
+	RouterRadixtreeURI              HTTPRouter = "radixtree_uri"
+	RouterRadixtreeURIWithParameter HTTPRouter = "radixtree_uri_with_parameter"
+)
+
+// Deployment is the deployment: section.
+type Deployment struct {
+	// Role is deployment.role. Default: RoleTraditional.
+	Role Role
+	// RoleTraditional is deployment.role_traditional; its config_provider
+	// defaults to "etcd".
+	RoleTraditional RoleConfig
+	// RoleDataPlane is deployment.role_data_plane; APISIX requires its
+	// config_provider when Role is RoleDataPlane, and so do we.
+	RoleDataPlane RoleConfig
+	Etcd          Etcd
+}
+
+// Provider returns the config provider of the current role: "etcd" for a
+// valid configuration.
+func (d *Deployment) Provider() string {
+	if d.Role == RoleDataPlane {
+		return d.RoleDataPlane.ConfigProvider
+	}
+	return d.RoleTraditional.ConfigProvider
+}
+
+// Role is an APISIX deployment role.
+type Role string
+
+// The roles zoneproxy accepts. APISIX's control_plane and standalone roles
+// are rejected: zoneproxy is a data plane.
+const (
+	RoleTraditional Role = "traditional"
+	RoleDataPlane   Role = "data_plane"
+)
+
+// RoleConfig is deployment.role_<role>.
+type RoleConfig struct {
+	// ConfigProvider is where the routes come from. Only ProviderEtcd is
+	// supported; "yaml" (standalone mode) is not yet.
+	ConfigProvider string
+}
+
+// ProviderEtcd is the only supported config_provider.
+const ProviderEtcd = "etcd"
+
+// Etcd is deployment.etcd: the control-plane endpoints.
+type Etcd struct {
+	// Host is deployment.etcd.host (or APISIX_DEPLOYMENT_ETCD_HOST): the
+	// endpoints in order of preference, normalised to scheme://host:port
+	// (APISIX's default port is 2379). Default: http://127.0.0.1:2379.
+	Host []string
+	// Prefix is deployment.etcd.prefix. Default: /apisix.
+	Prefix string
+	// Timeout bounds one etcd request (timeout, default 30 s).
+	Timeout time.Duration
+	// WatchTimeout is watch_timeout (default 50 s).
+	WatchTimeout time.Duration
+	// StartupRetry is startup_retry: tries per endpoint at startup (default 2).
+	StartupRetry int
+	// ResyncDelay is resync_delay (default 5 s; a negative value means the
+	// default, as in APISIX).
+	ResyncDelay time.Duration
+	// HealthCheckTimeout is health_check_timeout: how long an endpoint stays
+	// marked unhealthy (default 10 s; a negative value means the default).
+	HealthCheckTimeout time.Duration
+	// User and Password are etcd's auth credentials. As in APISIX, auth is
+	// used only when both are set.
+	User     string
+	Password Secret
+	TLS      EtcdTLS
+
+	// hostKey names where Host came from, for error messages.
+	hostKey string
+}
+
+// EtcdTLS is deployment.etcd.tls.
+type EtcdTLS struct {
+	// Cert and Key are the client certificate and key for mutual TLS, both
+	// or neither. Relative paths are relative to the working directory.
+	Cert string
+	Key  string
+	// Verify is whether to verify the server certificate (default true).
+	Verify bool
+	// SNI is the server name to send; empty means the URL's host.
+	SNI string
+}
+
+// Prometheus is plugin_attr.prometheus.
+type Prometheus struct {
+	// ExportAddr is export_addr. Default: 127.0.0.1:9091.
+	ExportAddr ListenAddr
+	// ExportURI is export_uri. Default: /apisix/prometheus/metrics.
+	ExportURI string
+	// EnableExportServer is enable_export_server (default true).
+	EnableExportServer bool
+}
+
+// Zoneproxy is the zoneproxy: section, settings APISIX does not have.
+// Durations accept Go duration strings ("250ms", "10s") and plain numbers of
+// seconds.
+type Zoneproxy struct {
+	// DataDir holds the on-disk snapshot (data_dir, default .zoneproxy);
+	// relative to the working directory, as APISIX's paths are.
+	DataDir string
+	// FailbackAfter is how long a more preferred endpoint must stay healthy
+	// before zoneproxy moves back to it (failback_after, default 10 s).
+	FailbackAfter time.Duration
+	// ProbeInterval and ProbeTimeout drive the active endpoint probes
+	// (probe_interval 250 ms, probe_timeout 1 s).
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	// BackoffMin and BackoffMax bound the reconnect backoff when every
+	// endpoint is down (backoff_min 1 s, backoff_max 32 s).
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// ReadyRequiresControlPlane makes /status/ready fail while no endpoint
+	// is reachable (ready_requires_control_plane, default false).
+	ReadyRequiresControlPlane bool
+	// DrainDelay is how long the proxy keeps serving after SIGTERM while
+	// readiness reports 503 (drain_delay, default 5 s).
+	DrainDelay time.Duration
+	// ShutdownTimeout bounds the wait for in-flight requests
+	// (shutdown_timeout, default 30 s).
+	ShutdownTimeout time.Duration
+	Log             Log
+	// CPTransport is how zoneproxy speaks to the control plane
+	// (cp_transport, default auto).
+	CPTransport Transport
+	// ShrinkGuard is the fraction, 0..1, of the configuration that an update
+	// may remove at once before zoneproxy holds it back for ShrinkHold
+	// (shrink_guard, default 0.5; "50%" is accepted too).
+	ShrinkGuard float64
+	// ShrinkHold is shrink_hold (default 60 s).
+	ShrinkHold time.Duration
+	// CoalesceWindow bounds how long a burst of updates is gathered into one
+	// snapshot build (coalesce_window, default 20 ms, at most 100 ms).
+	CoalesceWindow time.Duration
+	// UnknownPlugins is what happens to an object naming a plugin zoneproxy
+	// does not implement (unknown_plugins, default fail).
+	UnknownPlugins UnknownPlugins
+}
+
+// Log is zoneproxy.log.
+type Log struct {
+	// Level is level: debug, info (default), warn or error.
+	Level slog.Level
+	// Format is format: text (default) or json.
+	Format LogFormat
+}
+
+// LogFormat is the log output format.
+type LogFormat string
+
+// The log formats.
+const (
+	LogText LogFormat = "text"
+	LogJSON LogFormat = "json"
+)
+
+// Transport is the control-plane protocol.
+type Transport string
+
+// The control-plane transports: auto tries gRPC and falls back to the
+// HTTP/JSON gateway per endpoint.
+const (
+	TransportAuto Transport = "auto"
+	TransportGRPC Transport = "grpc"
+	TransportHTTP Transport = "http"
+)
+
+// UnknownPlugins is the policy for plugins zoneproxy does not implement.
+type UnknownPlugins string
+
+// The unknown-plugin policies: fail rejects the object that names the
+// plugin; ignore runs it without the plugin, as APISIX's data plane does.
+const (
+	UnknownPluginsFail   UnknownPlugins = "fail"
+	UnknownPluginsIgnore UnknownPlugins = "ignore"
+)
+
+// Default returns the configuration of an empty config.yaml.
+func Default() *Config {
+	return &Config{
+		APISIX: APISIX{
+			NodeListen:         []ListenAddr{{IP: defaultListenIP, Port: defaultNodeListenPort, IPv6: defaultEnableIPv6}},
+			EnableIPv6:         defaultEnableIPv6,
+			Status:             ListenAddr{IP: defaultStatusIP, Port: defaultStatusPort},
+			SSL:                SSL{TrustedCertificate: defaultTrustedCertificate},
+			Router:             Router{HTTP: defaultHTTPRouter},
+			EnableServerTokens: defaultEnableServerTokens,
+		},
+		Deployment: Deployment{
+			Role:            defaultRole,
+			RoleTraditional: RoleConfig{ConfigProvider: defaultConfigProvider},
+			Etcd: Etcd{
+				Host:               []string{defaultEtcdHost},
+				Prefix:             defaultEtcdPrefix,
+				Timeout:            defaultEtcdTimeout,
+				WatchTimeout:       defaultEtcdWatchTimeout,
+				StartupRetry:       defaultEtcdStartupRetry,
+				ResyncDelay:        defaultEtcdResyncDelay,
+				HealthCheckTimeout: defaultEtcdHealthCheckTimeout,
+				TLS:                EtcdTLS{Verify: defaultEtcdTLSVerify},
+			},
+		},
+		Prometheus: Prometheus{
+			ExportAddr:         ListenAddr{IP: defaultPrometheusIP, Port: defaultPrometheusPort},
+			ExportURI:          defaultPrometheusExportURI,
+			EnableExportServer: defaultEnableExportServer,
+		},
+		Zoneproxy: Zoneproxy{
+			DataDir:                   defaultDataDir,
+			FailbackAfter:             defaultFailbackAfter,
+			ProbeInterval:             defaultProbeInterval,
+			ProbeTimeout:              defaultProbeTimeout,
+			BackoffMin:                defaultBackoffMin,
+			BackoffMax:                defaultBackoffMax,
+			ReadyRequiresControlPlane: defaultReadyRequiresControlPlane,
+			DrainDelay:                defaultDrainDelay,
+			ShutdownTimeout:           defaultShutdownTimeout,
+			Log:                       Log{Level: slog.LevelInfo, Format: defaultLogFormat},
+			CPTransport:               defaultTransport,
+			ShrinkGuard:               defaultShrinkGuard,
+			ShrinkHold:                defaultShrinkHold,
+			CoalesceWindow:            defaultCoalesceWindow,
+			UnknownPlugins:            defaultUnknownPlugins,
+		},
+	}
+}
+
+// ListenAddrs returns the proxy's listen addresses as "ip:port" strings
+// (apisix.node_listen), without the extra [::] addresses of ListenAddr.IPv6.
+func (c *Config) ListenAddrs() []string {
+	out := make([]string, 0, len(c.APISIX.NodeListen))
+	for _, a := range c.APISIX.NodeListen {
+		out = append(out, a.String())
+	}
+	return out
+}

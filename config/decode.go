@@ -1,0 +1,445 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// This file maps config.yaml's keys onto Config. Each section is a switch
+// over its keys: a key zoneproxy reads, an APISIX key it ignores (recorded in
+// Config.Ignored, with a warning when a non-default value changes
+// behaviour), or an unknown key (a warning). To add a setting, add a field
+// to the struct in config.go, its default to Default, a case here and its
+// checks to validate.go.
+
+func (d *decoder) root(c *Config, n *yaml.Node) {
+	for _, f := range d.fields("", n) {
+		switch f.key {
+		case "apisix":
+			d.apisix(c, f)
+		case "deployment":
+			d.deployment(c, f)
+		case "plugin_attr":
+			d.pluginAttr(c, f)
+		case "plugins":
+			d.strList(f.path, f.v, &c.Plugins)
+		case "zoneproxy":
+			d.zoneproxy(c, f)
+		case "nginx_config", "stream_plugins", "graphql", "wasm", "xrpc", "ext-plugin", "http":
+			d.ignore(f)
+		case "discovery":
+			d.ignoreUnless(f, nil)
+		case "etcd":
+			d.ignore(f)
+			d.warnf("etcd (line %d) is APISIX 2.x syntax and is ignored; use deployment.etcd", f.k.Line)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) apisix(c *Config, sec field) {
+	a := &c.APISIX
+	var nodeListen *field
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "node_listen":
+			nodeListen = &f
+		case "enable_ipv6":
+			d.boolean(f.path, f.v, &a.EnableIPv6)
+		case "status":
+			d.listenAddr(f, &a.Status)
+		case "ssl":
+			d.ssl(c, f)
+		case "router":
+			d.router(c, f)
+		case "enable_server_tokens":
+			d.boolean(f.path, f.v, &a.EnableServerTokens)
+		case "delete_uri_tail_slash", "normalize_uri_like_servlet", "match_uri_encoded_slash",
+			"show_upstream_status_in_response_header", "disable_upstream_healthcheck":
+			d.ignoreUnless(f, false)
+		case "proxy_mode":
+			d.ignoreUnless(f, "http")
+		case "stream_proxy", "proxy_protocol", "trusted_addresses":
+			d.ignoreUnless(f, nil)
+		case "enable_admin", "enable_dev_mode", "enable_reuseport", "enable_http2",
+			"extra_lua_path", "extra_lua_cpath", "lua_module_hook", "proxy_cache",
+			"max_post_args_readable_size", "dns_resolver", "dns_resolver_valid",
+			"resolver_timeout", "enable_resolv_search_opt", "enable_control", "control",
+			"disable_sync_configuration_during_start", "worker_startup_time_threshold",
+			"data_encryption", "lru", "tracing", "events", "id":
+			d.ignore(f)
+		default:
+			d.unknown(f)
+		}
+	}
+	if nodeListen != nil {
+		d.nodeListen(c, *nodeListen)
+	}
+	for i := range a.NodeListen {
+		if a.NodeListen[i].IPv6 {
+			a.NodeListen[i].IPv6 = a.EnableIPv6
+		}
+	}
+}
+
+// nodeListen decodes apisix.node_listen: a port, a list of ports, or a list
+// of {ip, port} (ip defaults to 0.0.0.0, port to 9080). IPv6 is set on
+// entries without an ip and corrected once enable_ipv6 is known.
+func (d *decoder) nodeListen(c *Config, f field) {
+	n := deref(f.v)
+	if n == nil || isNull(n) {
+		return
+	}
+	const want = "a port, a list of ports or a list of {ip, port}"
+	errsBefore := len(d.errs)
+	var out []ListenAddr
+	add := func(a ListenAddr) {
+		for i, b := range out {
+			if b.IP == a.IP && b.Port == a.Port {
+				out[i].IPv6 = b.IPv6 || a.IPv6
+				return
+			}
+		}
+		out = append(out, a)
+	}
+	port := func(path string, n *yaml.Node) {
+		a := ListenAddr{IP: defaultListenIP, Port: -1, IPv6: true}
+		d.integer(path, n, &a.Port)
+		if a.Port != -1 {
+			add(a)
+		}
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		d.lines[indexPath(f.path, 0)] = n.Line
+		port(f.path, n)
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			p := indexPath(f.path, i)
+			e = deref(e)
+			if e == nil {
+				continue
+			}
+			d.lines[p] = e.Line
+			switch e.Kind {
+			case yaml.ScalarNode:
+				port(p, e)
+			case yaml.MappingNode:
+				a := ListenAddr{IP: defaultListenIP, Port: defaultNodeListenPort, IPv6: true}
+				for _, g := range d.fields(p, e) {
+					switch g.key {
+					case "ip":
+						ip := ""
+						d.str(g.path, g.v, &ip)
+						if ip != "" {
+							a.IP, a.IPv6 = trimBrackets(ip), false
+						}
+					case "port":
+						d.integer(g.path, g.v, &a.Port)
+					case "enable_http2":
+						d.errorf(g.path, g.k, "port-level enable_http2 is no longer supported (APISIX 3.9); use apisix.enable_http2")
+					default:
+						d.unknown(g)
+					}
+				}
+				add(a)
+			default:
+				d.errorf(p, e, "expected a port or {ip, port}, got %s", d.describe(e))
+			}
+		}
+	default:
+		d.errorf(f.path, n, "expected %s, got %s", want, d.describe(n))
+		return
+	}
+	if len(d.errs) == errsBefore {
+		c.APISIX.NodeListen = out
+	}
+}
+
+// listenAddr decodes an {ip, port} mapping over the defaults in dst.
+func (d *decoder) listenAddr(f field, dst *ListenAddr) {
+	for _, g := range d.fields(f.path, f.v) {
+		switch g.key {
+		case "ip":
+			ip := ""
+			d.str(g.path, g.v, &ip)
+			if ip != "" {
+				dst.IP = trimBrackets(ip)
+			}
+		case "port":
+			d.integer(g.path, g.v, &dst.Port)
+		default:
+			d.unknown(g)
+		}
+	}
+}
+
+func trimBrackets(ip string) string {
+	if len(ip) > 2 && ip[0] == '[' && ip[len(ip)-1] == ']' {
+		return ip[1 : len(ip)-1]
+	}
+	return ip
+}
+
+func (d *decoder) ssl(c *Config, sec field) {
+	var listen *field
+	enabled := true
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "ssl_trusted_certificate":
+			d.str(f.path, f.v, &c.APISIX.SSL.TrustedCertificate)
+		case "enable":
+			d.ignore(f)
+			d.boolean(f.path, f.v, &enabled)
+		case "listen":
+			d.ignore(f)
+			listen = &f
+		case "ssl_protocols", "ssl_ciphers", "ssl_session_tickets", "fallback_sni",
+			"key_encrypt_salt", "ssl_session_cache", "ssl_session_timeout":
+			d.ignore(f)
+		default:
+			d.unknown(f)
+		}
+	}
+	if listen != nil && enabled {
+		if items, ok := d.list(listen.path, listen.v, "a list"); ok && len(items) > 0 {
+			d.warnf("%s (line %d): HTTPS listeners are not supported by zoneproxy yet and are ignored",
+				listen.path, listen.k.Line)
+		}
+	}
+}
+
+func (d *decoder) router(c *Config, sec field) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "http":
+			s := string(c.APISIX.Router.HTTP)
+			d.str(f.path, f.v, &s)
+			c.APISIX.Router.HTTP = HTTPRouter(s)
+		case "ssl":
+			d.ignore(f)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) deployment(c *Config, sec field) {
+	dep := &c.Deployment
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "role":
+			s := string(dep.Role)
+			d.str(f.path, f.v, &s)
+			dep.Role = Role(s)
+		case "role_traditional":
+			d.roleConfig(f, &dep.RoleTraditional)
+		case "role_data_plane":
+			d.roleConfig(f, &dep.RoleDataPlane)
+		case "role_control_plane", "admin":
+			d.ignore(f)
+		case "etcd":
+			d.etcd(c, f)
+		case "certs":
+			d.ignore(f)
+			d.warnf("%s (line %d) is not used by zoneproxy; set deployment.etcd.tls and apisix.ssl.ssl_trusted_certificate instead",
+				f.path, f.k.Line)
+		case "fallback_cp":
+			d.ignoreUnless(f, nil)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) roleConfig(sec field, dst *RoleConfig) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "config_provider":
+			d.str(f.path, f.v, &dst.ConfigProvider)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) etcd(c *Config, sec field) {
+	e := &c.Deployment.Etcd
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "host":
+			d.strList(f.path, f.v, &e.Host)
+		case "prefix":
+			d.str(f.path, f.v, &e.Prefix)
+		case "timeout":
+			d.duration(f.path, f.v, &e.Timeout)
+		case "watch_timeout":
+			d.duration(f.path, f.v, &e.WatchTimeout)
+		case "startup_retry":
+			d.integer(f.path, f.v, &e.StartupRetry)
+		case "resync_delay":
+			d.apisixDefaultIfNegative(f, &e.ResyncDelay)
+		case "health_check_timeout":
+			d.apisixDefaultIfNegative(f, &e.HealthCheckTimeout)
+		case "user":
+			d.str(f.path, f.v, &e.User)
+		case "password":
+			s := string(e.Password)
+			d.str(f.path, f.v, &s)
+			e.Password = Secret(s)
+		case "tls":
+			d.etcdTLS(f, &e.TLS)
+		case "use_grpc":
+			d.ignore(f)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+// apisixDefaultIfNegative decodes a duration that APISIX resets to its
+// default when negative (resync_delay, health_check_timeout).
+func (d *decoder) apisixDefaultIfNegative(f field, dst *time.Duration) {
+	v := *dst
+	d.duration(f.path, f.v, &v)
+	if v < 0 {
+		d.warnf("%s (line %d) is negative; the default %v is used, as in APISIX", f.path, f.k.Line, *dst)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) etcdTLS(sec field, dst *EtcdTLS) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "cert":
+			d.str(f.path, f.v, &dst.Cert)
+		case "key":
+			d.str(f.path, f.v, &dst.Key)
+		case "verify":
+			d.boolean(f.path, f.v, &dst.Verify)
+		case "sni":
+			d.str(f.path, f.v, &dst.SNI)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) pluginAttr(c *Config, sec field) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		if f.key == "prometheus" {
+			d.prometheus(c, f)
+			continue
+		}
+		d.ignore(f)
+	}
+}
+
+func (d *decoder) prometheus(c *Config, sec field) {
+	p := &c.Prometheus
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "export_uri":
+			d.str(f.path, f.v, &p.ExportURI)
+		case "enable_export_server":
+			d.boolean(f.path, f.v, &p.EnableExportServer)
+		case "export_addr":
+			d.listenAddr(f, &p.ExportAddr)
+		case "metric_prefix":
+			d.ignoreUnless(f, defaultPrometheusMetricPrefix)
+		case "refresh_interval", "metrics", "default_buckets",
+			"llm_prompt_tokens_buckets", "llm_completion_tokens_buckets":
+			d.ignore(f)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) zoneproxy(c *Config, sec field) {
+	z := &c.Zoneproxy
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "data_dir":
+			d.str(f.path, f.v, &z.DataDir)
+		case "failback_after":
+			d.duration(f.path, f.v, &z.FailbackAfter)
+		case "probe_interval":
+			d.duration(f.path, f.v, &z.ProbeInterval)
+		case "probe_timeout":
+			d.duration(f.path, f.v, &z.ProbeTimeout)
+		case "backoff_min":
+			d.duration(f.path, f.v, &z.BackoffMin)
+		case "backoff_max":
+			d.duration(f.path, f.v, &z.BackoffMax)
+		case "ready_requires_control_plane":
+			d.boolean(f.path, f.v, &z.ReadyRequiresControlPlane)
+		case "drain_delay":
+			d.duration(f.path, f.v, &z.DrainDelay)
+		case "shutdown_timeout":
+			d.duration(f.path, f.v, &z.ShutdownTimeout)
+		case "log":
+			d.log(f, &z.Log)
+		case "cp_transport":
+			s := string(z.CPTransport)
+			d.str(f.path, f.v, &s)
+			z.CPTransport = Transport(s)
+		case "shrink_guard":
+			d.fraction(f.path, f.v, &z.ShrinkGuard)
+		case "shrink_hold":
+			d.duration(f.path, f.v, &z.ShrinkHold)
+		case "coalesce_window":
+			d.duration(f.path, f.v, &z.CoalesceWindow)
+		case "unknown_plugins":
+			s := string(z.UnknownPlugins)
+			d.str(f.path, f.v, &s)
+			z.UnknownPlugins = UnknownPlugins(s)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) log(sec field, dst *Log) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "level":
+			s := ""
+			d.str(f.path, f.v, &s)
+			if s == "" {
+				continue
+			}
+			lvl, ok := parseLevel(s)
+			if !ok {
+				d.errorf(f.path, f.v, "%q is not one of debug, info, warn, error", s)
+				continue
+			}
+			dst.Level = lvl
+		case "format":
+			s := string(dst.Format)
+			d.str(f.path, f.v, &s)
+			dst.Format = LogFormat(s)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func parseLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}

@@ -1,0 +1,233 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strings"
+	"time"
+)
+
+// Validate checks the values of c, as Parse does after decoding: ports,
+// endpoint URLs, enumerations, durations and settings that go together. It
+// returns nil, or one *Error per problem joined with errors.Join.
+func (c *Config) Validate() error { return errors.Join(c.check(nil)...) }
+
+type validator struct {
+	lines map[string]int
+	errs  []error
+}
+
+// line finds the line of key, or of its closest parent that has one.
+func (v *validator) line(key string) int {
+	for key != "" {
+		if l, ok := v.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+func (v *validator) fail(key, format string, args ...any) {
+	v.errs = append(v.errs, &Error{Key: key, Line: v.line(key), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) listen(key string, a ListenAddr) {
+	if net.ParseIP(a.IP) == nil {
+		v.fail(key+".ip", "%q is not an IP address", a.IP)
+	}
+	v.port(key+".port", a.Port)
+}
+
+func (v *validator) port(key string, p int) {
+	if p < 1 || p > 65535 {
+		v.fail(key, "%d is not a port between 1 and 65535", p)
+	}
+}
+
+func (v *validator) positive(key string, d time.Duration) {
+	if d <= 0 {
+		v.fail(key, "must be greater than zero, got %v", d)
+	}
+}
+
+func (v *validator) nonNegative(key string, d time.Duration) {
+	if d < 0 {
+		v.fail(key, "must not be negative, got %v", d)
+	}
+}
+
+func (v *validator) oneOf(key, got string, allowed ...string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	v.fail(key, "%q is not one of %s", got, strings.Join(allowed, ", "))
+}
+
+// check validates c; lines maps key paths to lines for the messages.
+func (c *Config) check(lines map[string]int) []error {
+	v := &validator{lines: lines}
+	c.validateAPISIX(v)
+	c.validateDeployment(v)
+	for i, p := range c.Plugins {
+		if strings.TrimSpace(p) == "" {
+			v.fail(indexPath("plugins", i), "a plugin name must not be empty")
+		}
+	}
+	c.validatePrometheus(v)
+	c.validatePorts(v)
+	c.validateZoneproxy(v)
+	return v.errs
+}
+
+func (c *Config) validateAPISIX(v *validator) {
+	a := &c.APISIX
+	if len(a.NodeListen) == 0 {
+		v.fail("apisix.node_listen", "needs at least one address")
+	}
+	for i, l := range a.NodeListen {
+		v.listen(indexPath("apisix.node_listen", i), l)
+	}
+	v.listen("apisix.status", a.Status)
+	if strings.TrimSpace(a.SSL.TrustedCertificate) == "" {
+		v.fail("apisix.ssl.ssl_trusted_certificate", `must be a file path or "system"`)
+	}
+	v.oneOf("apisix.router.http", string(a.Router.HTTP), string(RouterRadixtreeHostURI),
+		string(RouterRadixtreeURI), string(RouterRadixtreeURIWithParameter))
+}
+
+func (c *Config) validateDeployment(v *validator) {
+	d := &c.Deployment
+	provider := func(key, got string) {
+		switch got {
+		case ProviderEtcd:
+		case "":
+			v.fail(key, "is required when deployment.role is %s", d.Role)
+		case "yaml":
+			v.fail(key, "yaml (APISIX standalone mode) is not supported yet; use etcd")
+		case "json", "xds":
+			v.fail(key, "%s is not supported; use etcd", got)
+		default:
+			v.fail(key, "%q is not one of etcd, yaml", got)
+		}
+	}
+	switch d.Role {
+	case RoleTraditional:
+		provider("deployment.role_traditional.config_provider", d.RoleTraditional.ConfigProvider)
+	case RoleDataPlane:
+		provider("deployment.role_data_plane.config_provider", d.RoleDataPlane.ConfigProvider)
+	case "control_plane":
+		v.fail("deployment.role", "control_plane is not supported: zoneproxy is a data plane; use traditional or data_plane")
+	case "standalone":
+		v.fail("deployment.role", "standalone is not supported; use traditional or data_plane")
+	default:
+		v.fail("deployment.role", "%q is not one of traditional, data_plane", d.Role)
+	}
+
+	e := &d.Etcd
+	hostKey := e.key()
+	if len(e.Host) == 0 {
+		v.fail(hostKey, "needs at least one endpoint")
+	}
+	for i, h := range e.Host {
+		if _, err := ParseEndpoint(h); err != nil {
+			v.fail(indexPath(hostKey, i), "%v", err)
+		}
+	}
+	if !strings.HasPrefix(e.Prefix, "/") || strings.HasSuffix(e.Prefix, "/") {
+		v.fail("deployment.etcd.prefix", `%q must start with "/" and must not end with "/"`, e.Prefix)
+	}
+	v.positive("deployment.etcd.timeout", e.Timeout)
+	v.positive("deployment.etcd.watch_timeout", e.WatchTimeout)
+	if e.StartupRetry < 1 {
+		v.fail("deployment.etcd.startup_retry", "must be at least 1, got %d", e.StartupRetry)
+	}
+	v.nonNegative("deployment.etcd.resync_delay", e.ResyncDelay)
+	v.nonNegative("deployment.etcd.health_check_timeout", e.HealthCheckTimeout)
+	if e.Password != "" && e.User == "" {
+		v.fail("deployment.etcd.password", "is set but deployment.etcd.user is not")
+	}
+	switch {
+	case e.TLS.Cert != "" && e.TLS.Key == "":
+		v.fail("deployment.etcd.tls.cert", "is set but deployment.etcd.tls.key is not")
+	case e.TLS.Key != "" && e.TLS.Cert == "":
+		v.fail("deployment.etcd.tls.key", "is set but deployment.etcd.tls.cert is not")
+	}
+}
+
+func (c *Config) validatePrometheus(v *validator) {
+	p := &c.Prometheus
+	if !p.EnableExportServer {
+		return
+	}
+	v.listen("plugin_attr.prometheus.export_addr", p.ExportAddr)
+	if !strings.HasPrefix(p.ExportURI, "/") {
+		v.fail("plugin_attr.prometheus.export_uri", `%q must start with "/"`, p.ExportURI)
+	}
+}
+
+// validatePorts rejects a port used by two servers, as APISIX does
+// (it compares ports only, whatever the IP).
+func (c *Config) validatePorts(v *validator) {
+	a := &c.APISIX
+	for i, l := range a.NodeListen {
+		if l.Port == a.Status.Port {
+			v.fail("apisix.status.port", "port %d is also used by apisix.node_listen[%d]", l.Port, i)
+		}
+	}
+	if !c.Prometheus.EnableExportServer {
+		return
+	}
+	p := c.Prometheus.ExportAddr.Port
+	const key = "plugin_attr.prometheus.export_addr.port"
+	if p == a.Status.Port {
+		v.fail(key, "port %d is also used by apisix.status", p)
+	}
+	for i, l := range a.NodeListen {
+		if l.Port == p {
+			v.fail(key, "port %d is also used by apisix.node_listen[%d]", p, i)
+		}
+	}
+}
+
+func (c *Config) validateZoneproxy(v *validator) {
+	z := &c.Zoneproxy
+	if strings.TrimSpace(z.DataDir) == "" {
+		v.fail("zoneproxy.data_dir", "must not be empty")
+	}
+	v.nonNegative("zoneproxy.failback_after", z.FailbackAfter)
+	v.positive("zoneproxy.probe_interval", z.ProbeInterval)
+	v.positive("zoneproxy.probe_timeout", z.ProbeTimeout)
+	v.positive("zoneproxy.backoff_min", z.BackoffMin)
+	v.positive("zoneproxy.backoff_max", z.BackoffMax)
+	if z.BackoffMax > 0 && z.BackoffMin > z.BackoffMax {
+		v.fail("zoneproxy.backoff_min", "%v is greater than zoneproxy.backoff_max (%v)", z.BackoffMin, z.BackoffMax)
+	}
+	v.nonNegative("zoneproxy.drain_delay", z.DrainDelay)
+	v.nonNegative("zoneproxy.shutdown_timeout", z.ShutdownTimeout)
+	switch z.Log.Level {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default:
+		v.fail("zoneproxy.log.level", "%v is not one of debug, info, warn, error", z.Log.Level)
+	}
+	v.oneOf("zoneproxy.log.format", string(z.Log.Format), string(LogText), string(LogJSON))
+	v.oneOf("zoneproxy.cp_transport", string(z.CPTransport), string(TransportAuto), string(TransportGRPC), string(TransportHTTP))
+	if math.IsNaN(z.ShrinkGuard) || z.ShrinkGuard < 0 || z.ShrinkGuard > 1 {
+		v.fail("zoneproxy.shrink_guard", "must be between 0 and 1 (or 0%% and 100%%), got %v", z.ShrinkGuard)
+	}
+	v.nonNegative("zoneproxy.shrink_hold", z.ShrinkHold)
+	v.nonNegative("zoneproxy.coalesce_window", z.CoalesceWindow)
+	if z.CoalesceWindow > maxCoalesceWindow {
+		v.fail("zoneproxy.coalesce_window", "must be at most %v, got %v", maxCoalesceWindow, z.CoalesceWindow)
+	}
+	v.oneOf("zoneproxy.unknown_plugins", string(z.UnknownPlugins), string(UnknownPluginsFail), string(UnknownPluginsIgnore))
+}
