@@ -1,0 +1,197 @@
+package cpclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+)
+
+// recorder is a Sink that keeps every State and the revision log of OnApply.
+type recorder struct {
+	mu     sync.Mutex
+	states []*State
+	log    []applied
+}
+
+type applied struct {
+	rev  int64
+	key  string
+	full bool
+}
+
+func (r *recorder) sink(_ context.Context, st *State) {
+	r.mu.Lock()
+	r.states = append(r.states, st)
+	r.mu.Unlock()
+}
+
+func (r *recorder) onApply(rev int64, key string, full bool) {
+	r.mu.Lock()
+	r.log = append(r.log, applied{rev, key, full})
+	r.mu.Unlock()
+}
+
+func (r *recorder) last() *State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.states) == 0 {
+		return nil
+	}
+	return r.states[len(r.states)-1]
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("CPCLIENT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// startClient runs a Client against cluster's endpoints until the test ends.
+func startClient(t *testing.T, cluster *cptest.Cluster, mod func(*Config)) (*Client, *recorder) {
+	t.Helper()
+	files, err := cluster.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, err := NewTLSLoader(TLSFiles{CA: files.CA, Cert: files.Cert, Key: files.Key, Verify: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	cfg := Config{
+		Endpoints:     cluster.Endpoints(),
+		TLS:           loader.Config,
+		ProbeInterval: 100 * time.Millisecond,
+		ProbeTimeout:  500 * time.Millisecond,
+		FailbackAfter: time.Second,
+		BackoffMin:    100 * time.Millisecond,
+		BackoffMax:    400 * time.Millisecond,
+		Logger:        testLogger(t),
+		OnApply:       rec.onApply,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg, rec.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	return c, rec
+}
+
+func put(t *testing.T, cluster *cptest.Cluster, key, value string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := cluster.Client().Put(ctx, key, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Revision
+}
+
+func del(t *testing.T, cluster *cptest.Cluster, key string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := cluster.Client().Delete(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Revision
+}
+
+func hasKey(rec *recorder, key, value string, minRev int64) func() bool {
+	return func() bool {
+		st := rec.last()
+		if st == nil || st.Revision < minRev {
+			return false
+		}
+		kv, ok := st.KVs[key]
+		if value == "" {
+			return !ok
+		}
+		return ok && string(kv.Value) == value
+	}
+}
+
+func TestListWatchApply(t *testing.T) {
+	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
+	put(t, cluster, "/apisix/routes/", "init_dir")
+	r1 := put(t, cluster, "/apisix/routes/1", `{"uri":"/a"}`)
+	put(t, cluster, "/apisixother/x", "outside the prefix")
+
+	c, rec := startClient(t, cluster, nil)
+	waitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a"}`, r1))
+	st := rec.last()
+	if _, ok := st.KVs["/apisixother/x"]; ok {
+		t.Errorf("a key outside the prefix was listed")
+	}
+	if st.Source != SourceControlPlane || st.Endpoint != cluster.Endpoints()[0] {
+		t.Errorf("source %q endpoint %q, want control_plane from the first endpoint", st.Source, st.Endpoint)
+	}
+
+	r2 := put(t, cluster, "/apisix/routes/2", `{"uri":"/b"}`)
+	waitFor(t, "a put", 10*time.Second, hasKey(rec, "/apisix/routes/2", `{"uri":"/b"}`, r2))
+	r3 := put(t, cluster, "/apisix/routes/1", `{"uri":"/a2"}`)
+	waitFor(t, "an update", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a2"}`, r3))
+	r4 := del(t, cluster, "/apisix/routes/2")
+	waitFor(t, "a delete", 10*time.Second, hasKey(rec, "/apisix/routes/2", "", r4))
+
+	s := c.Status()
+	if s.Current != cluster.Endpoints()[0] || s.Revision < r4 || !c.Connected() {
+		t.Errorf("status %+v, want the first endpoint at revision >= %d", s, r4)
+	}
+	// The revision log: one full list, then each change once, in order.
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.log) == 0 || !rec.log[0].full {
+		t.Fatalf("revision log %v does not start with a full list", rec.log)
+	}
+	for i := 1; i < len(rec.log); i++ {
+		if rec.log[i].rev <= rec.log[i-1].rev {
+			t.Errorf("revision log not increasing at %d: %v", i, rec.log)
+		}
+	}
+	want := []int64{r2, r3, r4}
+	got := []int64{}
+	for _, a := range rec.log[1:] {
+		got = append(got, a.rev)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("applied revisions %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,166 @@
+package cpclient
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+)
+
+// working is the Client's own, mutable copy of the configuration. The session goroutine changes it;
+// the apply loop copies it into immutable States for the Sink.
+type working struct {
+	mu        sync.Mutex
+	kvs       map[string]KV
+	rev       int64
+	clusterID uint64
+	endpoint  string
+	source    Source
+	dirty     bool // changed since the last State
+	urgent    bool // a full list is waiting: hand it over without coalescing
+	onApply   func(rev int64, key string, full bool)
+	notify    chan struct{}
+}
+
+func (w *working) init(initial *State, onApply func(int64, string, bool)) {
+	w.kvs = make(map[string]KV)
+	w.notify = make(chan struct{}, 1)
+	w.onApply = onApply
+	w.source = SourceControlPlane
+	if initial != nil {
+		maps.Copy(w.kvs, initial.KVs)
+		w.rev, w.clusterID, w.endpoint, w.source = initial.Revision, initial.ClusterID, initial.Endpoint, initial.Source
+	}
+}
+
+func (w *working) revision() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rev
+}
+
+// resyncReason says why the copy cannot be resumed from an endpoint that reports h ("" if it can).
+func (w *working) resyncReason(h header) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.rev == 0:
+		return "initial list"
+	case w.clusterID != 0 && h.ClusterID != 0 && h.ClusterID != w.clusterID:
+		return fmt.Sprintf("cluster id changed from %x to %x", w.clusterID, h.ClusterID)
+	case h.Revision < w.rev:
+		return fmt.Sprintf("endpoint revision %d is behind the applied revision %d", h.Revision, w.rev)
+	}
+	return ""
+}
+
+// replace makes kvs, listed at h, the whole copy.
+func (w *working) replace(kvs map[string]KV, h header, endpoint string) {
+	w.mu.Lock()
+	w.kvs, w.rev, w.clusterID, w.endpoint = kvs, h.Revision, h.ClusterID, endpoint
+	w.source = SourceControlPlane
+	w.dirty, w.urgent = true, true
+	if w.onApply != nil {
+		w.onApply(h.Revision, "", true)
+	}
+	w.mu.Unlock()
+	w.signal()
+}
+
+// apply applies one watch response. Events at or below the revision the copy already reflects are
+// dropped, so that nothing is applied twice whatever the endpoint replays.
+func (w *working) apply(r watchResponse, endpoint string) {
+	w.mu.Lock()
+	base := w.rev
+	changed := false
+	for _, e := range r.Events {
+		if e.KV.ModRevision <= base {
+			continue
+		}
+		if e.Type == eventDelete {
+			delete(w.kvs, e.KV.Key)
+		} else {
+			w.kvs[e.KV.Key] = e.KV
+		}
+		if e.KV.ModRevision > w.rev {
+			w.rev = e.KV.ModRevision
+		}
+		changed = true
+		if w.onApply != nil {
+			w.onApply(e.KV.ModRevision, e.KV.Key, false)
+		}
+	}
+	// A progress notification says every change up to its revision was delivered: later resumes can
+	// start there, which keeps them clear of compaction.
+	if r.Progress && r.Header.Revision > w.rev {
+		w.rev = r.Header.Revision
+	}
+	if r.Header.ClusterID != 0 {
+		w.clusterID = r.Header.ClusterID
+	}
+	w.endpoint = endpoint
+	if changed {
+		w.source = SourceControlPlane
+		w.dirty = true
+	}
+	w.mu.Unlock()
+	if changed {
+		w.signal()
+	}
+}
+
+func (w *working) signal() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+// state copies the working copy into a new immutable State, or returns nil when nothing changed.
+func (w *working) state() *State {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.dirty {
+		return nil
+	}
+	w.dirty, w.urgent = false, false
+	return &State{
+		Revision:  w.rev,
+		ClusterID: w.clusterID,
+		KVs:       maps.Clone(w.kvs),
+		Source:    w.source,
+		Endpoint:  w.endpoint,
+		Updated:   time.Now(),
+	}
+}
+
+func (w *working) isUrgent() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.urgent
+}
+
+// applyLoop hands new States to the Sink. Watch events are gathered for the coalescing window
+// after the first one, so that a burst becomes one State; a full list goes at once.
+func (c *Client) applyLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.work.notify:
+		}
+		if !c.work.isUrgent() {
+			t := time.NewTimer(c.cfg.CoalesceWindow)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if st := c.work.state(); st != nil {
+			c.sink(ctx, st)
+		}
+	}
+}
