@@ -30,6 +30,8 @@ type TLSLoader struct {
 	files TLSFiles
 	log   *slog.Logger
 
+	recheck time.Duration // how often the files are stat'ed
+
 	mu        sync.Mutex
 	checked   time.Time
 	caStamp   fileStamp
@@ -44,7 +46,7 @@ type fileStamp struct {
 	size int64
 }
 
-// recheckEvery bounds how often the files are stat'ed.
+// recheckEvery bounds how often the files are stat'ed (once per handshake at most).
 const recheckEvery = time.Second
 
 // NewTLSLoader reads the files once; an error here (unlike after a change) is returned.
@@ -55,7 +57,7 @@ func NewTLSLoader(files TLSFiles, log *slog.Logger) (*TLSLoader, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &TLSLoader{files: files, log: log.With("component", "cpclient")}
+	l := &TLSLoader{files: files, log: log.With("component", "cpclient"), recheck: recheckEvery}
 	if err := l.reload(true); err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func (l *TLSLoader) verify(cs tls.ConnectionState, serverName string) error {
 
 func (l *TLSLoader) maybeReload() {
 	l.mu.Lock()
-	due := time.Since(l.checked) >= recheckEvery
+	due := time.Since(l.checked) >= l.recheck
 	l.mu.Unlock()
 	if due {
 		if err := l.reload(false); err != nil {

@@ -1,0 +1,121 @@
+package cpclient
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sampleState() *State {
+	return &State{
+		Revision: 42, ClusterID: 0xabc, Endpoint: "https://127.0.0.1:7943",
+		KVs: map[string]KV{
+			"/apisix/routes/1":    {Key: "/apisix/routes/1", Value: []byte(`{"uri":"/a"}`), ModRevision: 40},
+			"/apisix/upstreams/1": {Key: "/apisix/upstreams/1", Value: []byte("\x00binary\xff"), ModRevision: 41},
+			"/apisix/routes/":     {Key: "/apisix/routes/", Value: []byte("init_dir"), ModRevision: 2},
+		},
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", SnapshotFileName)
+	in := sampleState()
+	if err := WriteSnapshot(path, "/apisix", in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ReadSnapshot(path, "/apisix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Revision != 42 || out.ClusterID != 0xabc || out.Source != SourceSnapshot || out.Updated.IsZero() ||
+		out.Endpoint != in.Endpoint || len(out.KVs) != len(in.KVs) {
+		t.Fatalf("read back %+v", out)
+	}
+	for k, kv := range in.KVs {
+		if got := out.KVs[k]; !bytes.Equal(got.Value, kv.Value) || got.ModRevision != kv.ModRevision || got.Key != k {
+			t.Errorf("%s: %+v, want %+v", k, got, kv)
+		}
+	}
+	// Writing again replaces the file atomically and leaves no temporary file behind.
+	in.Revision = 43
+	if err := WriteSnapshot(path, "/apisix", in); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the snapshot file", len(entries))
+	}
+}
+
+func TestSnapshotRejectsCorruptAndForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	if err := WriteSnapshot(good, "/apisix", sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(good)
+	tests := []struct {
+		name   string
+		data   []byte
+		prefix string
+		want   string
+	}{
+		{"truncated", data[:len(data)/2], "/apisix", "corrupt"},
+		{"a changed revision inside", bytes.Replace(data, []byte(`"mod_revision":40`), []byte(`"mod_revision":39`), 1), "/apisix", "checksum mismatch"},
+		{"not JSON", []byte("garbage"), "/apisix", "corrupt"},
+		{"empty", nil, "/apisix", "corrupt"},
+		{"another format", bytes.Replace(data, []byte("zoneproxy-snapshot/1"), []byte("zoneproxy-snapshot/9"), 1), "/apisix", "foreign file: format"},
+		{"another prefix", data, "/other", "foreign file: prefix"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "a changed revision inside" && bytes.Equal(tt.data, data) {
+				t.Fatal("test data did not change")
+			}
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_"))
+			if err := os.WriteFile(path, tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			st, err := ReadSnapshot(path, tt.prefix)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || st != nil {
+				t.Errorf("ReadSnapshot = %v, %v; want an error containing %q", st, err, tt.want)
+			}
+		})
+	}
+	if _, err := ReadSnapshot(filepath.Join(dir, "missing"), "/apisix"); !errors.Is(err, ErrNoSnapshot) {
+		t.Errorf("missing file: %v, want ErrNoSnapshot", err)
+	}
+}
+
+func BenchmarkWriteSnapshot10k(b *testing.B) {
+	st := &State{Revision: 10_000, KVs: map[string]KV{}}
+	for i := 0; i < 10_000; i++ {
+		k := "/apisix/routes/" + itoa(i)
+		st.KVs[k] = KV{Key: k, ModRevision: int64(i + 1),
+			Value: []byte(`{"uri":"/api/v1/resource/` + itoa(i) + `/*","methods":["GET","POST"],"upstream_id":"1","priority":0}`)}
+	}
+	path := filepath.Join(b.TempDir(), SnapshotFileName)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := WriteSnapshot(path, "/apisix", st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			return string(b[n:])
+		}
+	}
+}
