@@ -288,6 +288,9 @@ func (c *Client) watch(ctx context.Context, ep *endpoint, cn conn) error {
 			if r.Err != nil {
 				return fmt.Errorf("watch: %w", r.Err)
 			}
+			if r.Progress {
+				ep.setAnswersProgress()
+			}
 			c.work.apply(r, ep.url)
 			c.sessionOK(ep)
 		case now := <-tick.C:
@@ -300,20 +303,23 @@ func (c *Client) watch(ctx context.Context, ep *endpoint, cn conn) error {
 			if !waitingSince.IsZero() && now.Sub(waitingSince) > c.cfg.StallTimeout {
 				return fmt.Errorf("watch stalled: no answer to a progress request in %s", c.cfg.StallTimeout)
 			}
+			// etcd answers a progress request only once its revision reached the watch's start
+			// revision (storage/mvcc progressIfSync), and some etcd-compatible stores never
+			// answer: ask only when an answer is due, and count a silence as a stall only on an
+			// endpoint that has answered before.
 			if progressOK && waitingSince.IsZero() && now.Sub(lastProgressAsk) >= c.cfg.ProgressInterval {
 				lastProgressAsk = now
-				waitingSince = now
 				actx, acancel := context.WithTimeout(wctx, c.cfg.ProbeTimeout)
 				err := ws.RequestProgress(actx)
 				acancel()
+				due := ep.header().Revision >= from
 				switch {
+				case err == nil && due && ep.answersProgress():
+					waitingSince = now
 				case errors.Is(err, errProgressUnsupported):
-					progressOK, waitingSince = false, time.Time{}
-				case errors.Is(err, errNotEstablished):
-					waitingSince = time.Time{}
-					if now.Sub(started) > c.cfg.StallTimeout {
-						return fmt.Errorf("watch not established in %s", c.cfg.StallTimeout)
-					}
+					progressOK = false
+				case errors.Is(err, errNotEstablished) && now.Sub(started) > c.cfg.StallTimeout:
+					return fmt.Errorf("watch not established in %s", c.cfg.StallTimeout)
 				}
 			}
 		}
@@ -360,6 +366,20 @@ func (c *Client) sessionFailed(ep *endpoint, err error) {
 func (c *Client) sessionOK(ep *endpoint) {
 	ep.mu.Lock()
 	ep.sessionFailures = 0
+	ep.mu.Unlock()
+}
+
+// answersProgress reports whether ep has answered a watch progress request (or sent a progress
+// notification) before.
+func (ep *endpoint) answersProgress() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.progress
+}
+
+func (ep *endpoint) setAnswersProgress() {
+	ep.mu.Lock()
+	ep.progress = true
 	ep.mu.Unlock()
 }
 

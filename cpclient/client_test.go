@@ -83,10 +83,14 @@ func startClient(t *testing.T, cluster *cptest.Cluster, mod func(*Config)) (*Cli
 		ProbeInterval: 100 * time.Millisecond,
 		ProbeTimeout:  500 * time.Millisecond,
 		FailbackAfter: time.Second,
-		BackoffMin:    100 * time.Millisecond,
-		BackoffMax:    400 * time.Millisecond,
-		Logger:        testLogger(t),
-		OnApply:       rec.onApply,
+		// Ask for watch progress often and expect answers fast, so that a session that wrongly
+		// considers a healthy watch hung fails the tests instead of hiding behind long timers.
+		ProgressInterval: 100 * time.Millisecond,
+		StallTimeout:     500 * time.Millisecond,
+		BackoffMin:       100 * time.Millisecond,
+		BackoffMax:       400 * time.Millisecond,
+		Logger:           testLogger(t),
+		OnApply:          rec.onApply,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -193,5 +197,35 @@ func TestListWatchApply(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("applied revisions %v, want %v", got, want)
+	}
+}
+
+// TestHealthySessionIsStable: a quiet, healthy endpoint keeps being used; watch progress requests
+// are answered and move the applied revision on past writes outside the prefix.
+func TestHealthySessionIsStable(t *testing.T) {
+	cluster := cptest.StartT(t, cptest.Options{Endpoints: 2, Members: 1})
+	switches := 0
+	var mu sync.Mutex
+	c, rec := startClient(t, cluster, func(cfg *Config) {
+		cfg.OnSwitch = func(string, string) { mu.Lock(); switches++; mu.Unlock() }
+	})
+	r := put(t, cluster, "/apisix/routes/1", "v1")
+	waitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	outside := put(t, cluster, "/elsewhere", "x")
+	// Progress notifications carry the store's revision: the copy's revision catches up with a write
+	// it never saw, without any event.
+	waitFor(t, "progress to move the revision", 10*time.Second, func() bool { return c.Status().Revision >= outside })
+	// Several stall timeouts (500 ms) pass: the session must still be the first one.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.Status().Current != cluster.Endpoints()[0] {
+			t.Fatalf("left a healthy endpoint: %+v", c.Status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if switches != 1 {
+		t.Errorf("%d switches on a healthy endpoint, want 1 (the first connection)", switches)
 	}
 }

@@ -51,6 +51,9 @@ type endpoint struct {
 	// still answers probes is not retried in a tight loop.
 	sessionFailures int
 	notBefore       time.Time
+	// progress is set once the endpoint answered a watch progress request: only then is a
+	// silence after a request taken as a hung watch stream.
+	progress bool
 }
 
 func (ep *endpoint) snapshot() (h health, since time.Time, notBefore time.Time) {

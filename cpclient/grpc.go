@@ -100,7 +100,8 @@ func (g *grpcConn) Watch(ctx context.Context, prefix string, rev int64) watchStr
 	// The etcd client's Watch blocks until the stream is set up, which never happens on a hung
 	// endpoint: start it in the stream's goroutine so that the caller keeps watching the health.
 	go s.run(ctx, func() clientv3.WatchChan {
-		return g.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev), clientv3.WithProgressNotify())
+		return g.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev),
+			clientv3.WithProgressNotify(), clientv3.WithCreatedNotify())
 	})
 	return s
 }
@@ -147,6 +148,7 @@ func (s *grpcWatch) run(ctx context.Context, start func() clientv3.WatchChan) {
 			s.send(ctx, watchResponse{Err: errors.New("watch stream closed")})
 			return
 		}
+		s.created.Store(true) // any answer means the server holds the watch
 		out := watchResponse{Header: grpcHeader(wr.Header.GetClusterId(), wr.Header.GetRevision())}
 		if err := wr.Err(); err != nil {
 			if wr.CompactRevision != 0 {
@@ -157,7 +159,6 @@ func (s *grpcWatch) run(ctx context.Context, start func() clientv3.WatchChan) {
 			return
 		}
 		if wr.Created {
-			s.created.Store(true)
 			continue
 		}
 		if wr.IsProgressNotify() {
