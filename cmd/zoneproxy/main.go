@@ -1,12 +1,79 @@
+// Command zoneproxy is the data plane: it reads config.yaml, follows the control plane's configuration
+// over the etcd v3 API and proxies HTTP traffic as Apache APISIX would.
+//
+//	zoneproxy [-c config.yaml] [-log-format text|json]   run
+//	zoneproxy -t [-c config.yaml]                         check the configuration file and exit
+//	zoneproxy -v                                          print the version and exit
 package main
 
 import (
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/valyala/fasthttp"
-	_ "go.etcd.io/etcd/client/v3"
-	_ "go.etcd.io/etcd/server/v3/embed"
-	_ "golang.org/x/sync/errgroup"
-	_ "gopkg.in/yaml.v3"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
-func main() {}
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit code. Cancelling ctx starts the graceful shutdown.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("zoneproxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "config.yaml", "configuration file (APISIX's config.yaml shape)")
+	test := fs.Bool("t", false, "check the configuration file and exit")
+	showVersion := fs.Bool("v", false, "print the version and exit")
+	logFormat := fs.String("log-format", "", "log format, text or json (default: zoneproxy.log.format)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zoneproxy: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "zoneproxy %s\n", version)
+		return 0
+	}
+	if *logFormat != "" && *logFormat != "text" && *logFormat != "json" {
+		fmt.Fprintf(stderr, "zoneproxy: -log-format: %q is not text or json\n", *logFormat)
+		return 2
+	}
+	cfg, warnings, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "zoneproxy: %s: %v\n", *path, err)
+		if *test {
+			fmt.Fprintf(stderr, "zoneproxy: configuration file %s test failed\n", *path)
+		}
+		return 1
+	}
+	if *test {
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "zoneproxy: warning: %s\n", w)
+		}
+		fmt.Fprintf(stdout, "zoneproxy: configuration file %s test is successful\n", *path)
+		return 0
+	}
+	log := newLogger(cfg, *logFormat, stderr)
+	for _, w := range warnings {
+		log.Warn("config.yaml", "warning", w)
+	}
+	if len(cfg.Ignored) > 0 {
+		log.Info("config.yaml: APISIX settings zoneproxy does not use", "keys", cfg.Ignored)
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("zoneproxy stopped", "error", err)
+		return 1
+	}
+	return 0
+}

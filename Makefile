@@ -1,0 +1,35 @@
+# zoneproxy — run `make run` to see it work, `make test` before every commit.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build run test lint bench clean
+
+all: build
+
+## build: the proxy and the local control plane, into bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/zoneproxy ./cmd/zoneproxy
+	$(GO) build -o bin/devcp ./cmd/devcp
+
+## run: a local three-AZ control plane (devcp) and zoneproxy on it; Ctrl-C stops both
+run: build
+	bin/devcp -- bin/zoneproxy -c config.yaml
+
+## test: formatting, vet and every test under the race detector
+test: lint
+	$(GO) test -race -shuffle=on -timeout 15m ./...
+
+## lint: gofmt and go vet
+lint:
+	@files=$$(find . -name '*.go' -not -path './bin/*'); \
+	out=$$(gofmt -l $$files); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the Go benchmarks of every package
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin .devcp

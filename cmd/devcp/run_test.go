@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestMakeRun runs what `make run` runs — devcp with zoneproxy as its command and the shipped
+// config.yaml — on free ports instead of the fixed ones, and proxies the demo routes.
+func TestMakeRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the zoneproxy binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "zoneproxy")
+	build := exec.Command("go", "build", "-o", bin, "../zoneproxy")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	shipped, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpDir := filepath.Join(dir, "devcp")
+	proxyPort, statusPort, promPort := freePort(t), freePort(t), freePort(t)
+	cpPorts := []string{freePort(t), freePort(t), freePort(t)}
+	up1, up2 := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
+	cfg := strings.NewReplacer(
+		"node_listen: 9080", "node_listen: "+proxyPort,
+		"port: 7085", "port: "+statusPort,
+		"port: 9091", "port: "+promPort,
+		"127.0.0.1:7943", "127.0.0.1:"+cpPorts[0],
+		"127.0.0.1:7944", "127.0.0.1:"+cpPorts[1],
+		"127.0.0.1:7945", "127.0.0.1:"+cpPorts[2],
+		".devcp/", cpDir+"/",
+		"data_dir: .zoneproxy", "data_dir: "+filepath.Join(dir, "data"),
+	).Replace(string(shipped))
+	for _, want := range []string{"node_listen: " + proxyPort, "port: " + statusPort, "127.0.0.1:" + cpPorts[2], cpDir + "/client.key"} {
+		if !strings.Contains(cfg, want) {
+			t.Fatalf("the shipped config.yaml changed shape: %q not found after rewriting it", want)
+		}
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"-dir", cpDir, "-members", "1", "-ports", strings.Join(cpPorts, ","),
+			"-upstreams", up1 + "," + up2, "-ready-url", "http://127.0.0.1:" + statusPort + "/status/ready",
+			"--", bin, "-c", cfgPath}, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stdout.String(), "zoneproxy is ready") {
+		select {
+		case code := <-exit:
+			t.Fatalf("devcp exited %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 60s\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		resp, err := http.Get("http://127.0.0.1:" + proxyPort + "/hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"uri":"/hello"`) {
+			t.Fatalf("/hello = %d %s", resp.StatusCode, body)
+		}
+		for _, n := range []string{"demo-1", "demo-2"} {
+			if strings.Contains(string(body), n) {
+				seen[n] = true
+			}
+		}
+	}
+	if !seen["demo-1"] || !seen["demo-2"] {
+		t.Errorf("round-robin over the demo nodes: saw %v", seen)
+	}
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("devcp exited %d after Ctrl-C\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("devcp did not stop")
+	}
+	if !strings.Contains(stderr.String(), "zoneproxy stopped") {
+		t.Errorf("zoneproxy did not stop gracefully:\n%s", stderr.String())
+	}
+}

@@ -1,0 +1,219 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// backend is a real upstream on loopback; handler defaults to echoing what it received.
+func backend(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+func echo(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		w.Header().Set("Connection", "X-Secret-Hop")
+		w.Header().Set("X-Secret-Hop", "should not reach the client")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s %s host=%s\n", name, r.Method, r.RequestURI, r.Host)
+		for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Forwarded-Host",
+			"X-Forwarded-Port", "Forwarded", "X-Hop", "Te", "Proxy-Connection"} {
+			fmt.Fprintf(&b, "%s=%s\n", h, r.Header.Get(h))
+		}
+		_, _ = io.WriteString(w, b.String())
+	}
+}
+
+// deadAddr is a loopback address where nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// serveProxy runs a Proxy on a loopback socket with routes built from kvs.
+func serveProxy(t *testing.T, kvs ...string) (string, *Proxy) {
+	t.Helper()
+	b, err := snapshot.NewBuilder(snapshot.Options{Registry: upstream.NewRegistry(upstream.Options{}), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &cpclient.State{KVs: map[string]cpclient.KV{}}
+	for i := 0; i+1 < len(kvs); i += 2 {
+		st.Revision++
+		st.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
+	}
+	snap, err := b.Build(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{})
+	p.Store(snap)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Serve(ln) }()
+	t.Cleanup(func() { _ = ln.Close() })
+	return "http://" + ln.Addr().String(), p
+}
+
+func do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return do(t, req)
+}
+
+func TestNotFound(t *testing.T) {
+	base, _ := serveProxy(t)
+	resp, body := get(t, base+"/nothing/here")
+	if resp.StatusCode != 404 || body != `{"error_msg":"404 Route Not Found"}`+"\n" {
+		t.Errorf("got %d %q", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if s := resp.Header.Get("Server"); s != "zoneproxy" {
+		t.Errorf("Server %q", s)
+	}
+}
+
+func TestForwardedAndHopHeaders(t *testing.T) {
+	addr := backend(t, echo("a"))
+	base, _ := serveProxy(t, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/echo","upstream":{"nodes":{%q:1}}}`, addr))
+	req, _ := http.NewRequest(http.MethodGet, base+"/echo?q=1", nil)
+	req.Host = "api.example.com:8080"
+	req.Header.Set("X-Forwarded-For", "10.0.0.1")
+	req.Header.Set("X-Real-IP", "6.6.6.6")
+	req.Header.Set("X-Forwarded-Proto", "spoofed")
+	req.Header.Set("Forwarded", "for=6.6.6.6")
+	req.Header.Set("Connection", "X-Hop")
+	req.Header.Set("X-Hop", "hop-by-hop, named by Connection")
+	req.Header.Set("Proxy-Connection", "keep-alive")
+	resp, body := do(t, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %q", resp.StatusCode, body)
+	}
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+	for _, want := range []string{
+		"a GET /echo?q=1 host=api.example.com:8080",
+		"X-Forwarded-For=10.0.0.1, 127.0.0.1",
+		"X-Real-Ip=127.0.0.1",
+		"X-Forwarded-Proto=http",
+		"X-Forwarded-Host=api.example.com",
+		"X-Forwarded-Port=" + port,
+		"Forwarded=\n",
+		"X-Hop=\n",
+		"Proxy-Connection=\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("upstream saw\n%s\nwant %q", body, want)
+		}
+	}
+	if resp.Header.Get("X-Backend") != "a" {
+		t.Errorf("response header from the upstream lost")
+	}
+	if resp.Header.Get("X-Secret-Hop") != "" || resp.Header.Get("Keep-Alive") != "" {
+		t.Errorf("hop-by-hop response headers reached the client: %v", resp.Header)
+	}
+}
+
+func TestErrorStatuses(t *testing.T) {
+	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	dead := deadAddr(t)
+	base, _ := serveProxy(t,
+		"/apisix/routes/refused", fmt.Sprintf(`{"uri":"/refused","upstream":{"nodes":{%q:1}}}`, dead),
+		"/apisix/routes/slow", fmt.Sprintf(`{"uri":"/slow","timeout":{"connect":1,"send":1,"read":0.2},"upstream":{"nodes":{%q:1}}}`, slow),
+		"/apisix/routes/none", `{"uri":"/none","plugins":{}}`,
+		"/apisix/routes/dangling", `{"uri":"/dangling","upstream_id":"404"}`,
+	)
+	tests := []struct {
+		path  string
+		code  int
+		title string
+	}{
+		{"/refused", 502, "502 Bad Gateway"},
+		{"/slow", 504, "504 Gateway Time-out"},
+		{"/none", 503, "503 Service Temporarily Unavailable"},
+		{"/dangling", 502, "502 Bad Gateway"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, body := get(t, base+tt.path)
+			if resp.StatusCode != tt.code || !strings.Contains(body, "<title>"+tt.title+"</title>") {
+				t.Errorf("got %d %q, want %d with %q", resp.StatusCode, body, tt.code, tt.title)
+			}
+			if strings.Contains(body, "127.0.0.1") || strings.Contains(body, "dial") {
+				t.Errorf("error body leaks internals: %q", body)
+			}
+		})
+	}
+}
+
+func TestRetryOnRefusedNode(t *testing.T) {
+	alive := backend(t, echo("alive"))
+	dead := deadAddr(t)
+	base, _ := serveProxy(t, "/apisix/routes/1",
+		fmt.Sprintf(`{"uri":"/r","upstream":{"nodes":[{"host":"127.0.0.1","port":%s,"weight":1},{"host":"127.0.0.1","port":%s,"weight":1}]}}`,
+			strings.Split(dead, ":")[1], strings.Split(alive, ":")[1]))
+	for i := 0; i < 10; i++ {
+		resp, body := get(t, base+"/r")
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "alive") {
+			t.Fatalf("request %d: %d %q, want every request retried to the live node", i, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestNoSnapshotYet(t *testing.T) {
+	p := New(Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Serve(ln) }()
+	defer ln.Close()
+	resp, _ := get(t, "http://"+ln.Addr().String()+"/x")
+	if resp.StatusCode != 503 {
+		t.Errorf("status %d before any snapshot, want 503", resp.StatusCode)
+	}
+}

@@ -1,0 +1,324 @@
+package snapshot
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/router"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// state builds a cpclient State from key/value pairs, each at its own revision.
+func state(kvs ...string) *cpclient.State {
+	st := &cpclient.State{KVs: map[string]cpclient.KV{}, Source: cpclient.SourceControlPlane}
+	for i := 0; i+1 < len(kvs); i += 2 {
+		st.Revision++
+		st.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
+	}
+	return st
+}
+
+// with returns a copy of st with more keys set (or deleted when the value is "").
+func with(st *cpclient.State, kvs ...string) *cpclient.State {
+	out := &cpclient.State{KVs: map[string]cpclient.KV{}, Revision: st.Revision, Source: st.Source}
+	for k, v := range st.KVs {
+		out.KVs[k] = v
+	}
+	for i := 0; i+1 < len(kvs); i += 2 {
+		out.Revision++
+		if kvs[i+1] == "" {
+			delete(out.KVs, kvs[i])
+			continue
+		}
+		out.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: out.Revision}
+	}
+	return out
+}
+
+func newBuilder(t *testing.T, logs *bytes.Buffer, ignorePlugins bool) *Builder {
+	t.Helper()
+	b, err := NewBuilder(Options{
+		Registry:             upstream.NewRegistry(upstream.Options{}),
+		Logger:               slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		IgnoreUnknownPlugins: ignorePlugins,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func build(t *testing.T, b *Builder, st *cpclient.State) *Snapshot {
+	t.Helper()
+	s, err := b.Build(st)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return s
+}
+
+// match routes a request through the snapshot and returns the route (nil for no match).
+func match(t *testing.T, s *Snapshot, method, host, uri string) *Route {
+	t.Helper()
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(uri)
+	req.Header.SetHost(host)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
+	m, ok := s.Router.Match(&ctx)
+	if !ok {
+		return nil
+	}
+	return s.Routes[m.Value]
+}
+
+const up1 = `{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"}`
+const up2 = `{"nodes":[{"host":"127.0.0.1","port":1981,"weight":1}]}`
+
+func poolAddr(r *Route) string {
+	if r == nil || r.Pool == nil {
+		return ""
+	}
+	return r.Pool.Nodes()[0].Addr
+}
+
+func TestResolution(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	s := build(t, b, state(
+		"/apisix/upstreams/1", up1,
+		"/apisix/upstreams/2", up2,
+		"/apisix/services/s1", `{"upstream_id":"2","hosts":["svc.example.com"]}`,
+		"/apisix/services/s2", `{"upstream":`+up1+`}`,
+		"/apisix/routes/own-id", `{"uri":"/a","upstream_id":1}`,
+		"/apisix/routes/inline", `{"uri":"/b","upstream":`+up2+`}`,
+		"/apisix/routes/id-beats-inline", `{"uri":"/c","upstream_id":"1","upstream":`+up2+`}`,
+		"/apisix/routes/service", `{"uri":"/d","service_id":"s1"}`,
+		"/apisix/routes/route-beats-service", `{"uri":"/e","service_id":"s1","upstream_id":"1"}`,
+		"/apisix/routes/service-inline", `{"uri":"/f","service_id":"s2"}`,
+		"/apisix/routes/dangling-upstream", `{"uri":"/g","upstream_id":"nope"}`,
+		"/apisix/routes/dangling-service", `{"uri":"/h","service_id":"nope"}`,
+		"/apisix/routes/dangling-plugin-config", `{"uri":"/i","upstream_id":"1","plugin_config_id":"nope"}`,
+		"/apisix/routes/disabled", `{"uri":"/j","upstream_id":"1","status":0}`,
+		"/apisix/routes/service-without-upstream", `{"uri":"/k","service_id":"s3"}`,
+		"/apisix/services/s3", `{"desc":"no upstream"}`,
+	))
+	tests := []struct {
+		name, host, uri string
+		wantAddr        string
+		wantStatus      int
+		wantNoMatch     bool
+	}{
+		{name: "route upstream_id (integer)", uri: "/a", wantAddr: "127.0.0.1:1980"},
+		{name: "route inline upstream", uri: "/b", wantAddr: "127.0.0.1:1981"},
+		{name: "route upstream_id beats route inline", uri: "/c", wantAddr: "127.0.0.1:1980"},
+		{name: "service upstream_id and hosts", host: "svc.example.com", uri: "/d", wantAddr: "127.0.0.1:1981"},
+		{name: "service hosts are inherited", host: "other.example.com", uri: "/d", wantNoMatch: true},
+		{name: "route upstream beats service", host: "svc.example.com", uri: "/e", wantAddr: "127.0.0.1:1980"},
+		{name: "service inline upstream", uri: "/f", wantAddr: "127.0.0.1:1980"},
+		{name: "dangling upstream_id answers 502", uri: "/g", wantStatus: 502},
+		{name: "missing service answers 404", uri: "/h", wantStatus: 404},
+		{name: "missing plugin config answers 503", uri: "/i", wantStatus: 503},
+		{name: "status 0 never matches", uri: "/j", wantNoMatch: true},
+		{name: "no upstream anywhere answers 503", uri: "/k", wantStatus: 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := tt.host
+			if host == "" {
+				host = "any.example.com"
+			}
+			r := match(t, s, "GET", host, tt.uri)
+			switch {
+			case tt.wantNoMatch:
+				if r != nil {
+					t.Fatalf("matched %s, want no match", r.Key)
+				}
+			case r == nil:
+				t.Fatalf("no match")
+			case tt.wantStatus != 0:
+				if r.Pool != nil || r.Status != tt.wantStatus {
+					t.Errorf("pool %v status %d, want status %d", r.Pool, r.Status, tt.wantStatus)
+				}
+			default:
+				if got := poolAddr(r); got != tt.wantAddr {
+					t.Errorf("upstream %s, want %s", got, tt.wantAddr)
+				}
+			}
+		})
+	}
+	for _, want := range []string{
+		`key=/apisix/routes/dangling-upstream reason="upstream_id \"nope\" not found: the route answers 502"`,
+		`key=/apisix/routes/dangling-service reason="service_id \"nope\" not found: the route answers 404"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s\n%s", want, logs.String())
+		}
+	}
+	if s.Counts.Routes != 10 || s.Counts.Upstreams != 2 || s.Counts.Services != 3 {
+		t.Errorf("counts %+v", s.Counts)
+	}
+}
+
+func TestRejectedObjects(t *testing.T) {
+	tests := []struct {
+		name, key, value, reason string
+	}{
+		{"malformed JSON", "/apisix/routes/x", `{"uri":`, `invalid JSON: unexpected end of data`},
+		{"unknown field", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","colour":"red"}`, `colour: unknown field`},
+		{"wrong type", "/apisix/routes/x", `{"uri":5,"upstream_id":"1"}`, `uri: wrong type: expected string, got number`},
+		{"nothing to serve with", "/apisix/routes/x", `{"uri":"/x"}`, `one of plugins, upstream, upstream_id or service_id is required`},
+		{"status enum", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","status":2}`, `status: must be 0 or 1, got 2`},
+		{"priority integer", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","priority":1.5}`, `priority: wrong type: expected integer, got number 1.5`},
+		{"name length", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","name":""}`, `name: length must be 1 to 256, got 0`},
+		{"label value", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","labels":{"env":"a b"}}`, `labels.env: value \"a b\" must be 1 to 256 characters without spaces`},
+		{"id schema", "/apisix/routes/x", `{"uri":"/x","upstream_id":"a b"}`, `upstream_id: \"a b\" is not a valid id`},
+		{"timeout needs all three", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","timeout":{"connect":1}}`, `timeout.send: must be a number > 0`},
+		{"filter_func", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","filter_func":"function(vars) return true end"}`, `filter_func: Lua functions are not supported by zoneproxy`},
+		{"script", "/apisix/routes/x", `{"uri":"/x","script":"local _M = {} return _M"}`, `script: Lua scripts are not supported by zoneproxy`},
+		{"unknown plugin fails closed", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":{}}}`, `plugins: plugin \"key-auth\" is not supported by zoneproxy`},
+		{"match fields go through the router", "/apisix/routes/x", `{"uri":"/x","methods":["GETT"],"upstream_id":"1"}`, `methods`},
+		{"upstream object", "/apisix/upstreams/x", `{"nodes":{"127.0.0.1:1":-1}}`, `nodes`},
+		{"inline upstream", "/apisix/routes/x", `{"uri":"/x","upstream":{"type":"magic","nodes":{}}}`, `upstream: `},
+		{"service unknown field", "/apisix/services/x", `{"upstream_id":"1","uri":"/x"}`, `uri: unknown field`},
+		{"global rule without plugins", "/apisix/global_rules/x", `{"id":"x"}`, `plugins: is required`},
+		{"value that is not an object", "/apisix/routes/x", `[1]`, `value is not a JSON object`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			b := newBuilder(t, &logs, false)
+			var rejected []string
+			b.opts.OnReject = func(kind string) { rejected = append(rejected, kind) }
+			st := state("/apisix/upstreams/1", up1, "/apisix/routes/ok", `{"uri":"/ok","upstream_id":"1"}`, tt.key, tt.value)
+			s := build(t, b, st)
+			if match(t, s, "GET", "h", "/ok") == nil {
+				t.Errorf("the valid route is not served")
+			}
+			line := ""
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "rejected configuration object") {
+					line = l
+				}
+			}
+			if !strings.Contains(line, "key="+tt.key) || !strings.Contains(line, tt.reason) || !strings.Contains(line, "revision=3") {
+				t.Errorf("log line %q, want key %s, revision 3 and reason %q", line, tt.key, tt.reason)
+			}
+			if len(rejected) != 1 {
+				t.Errorf("OnReject called %d times", len(rejected))
+			}
+			// The same version is not decoded (nor logged) again on the next build.
+			logs.Reset()
+			build(t, b, with(st, "/apisix/routes/other", `{"uri":"/other","upstream_id":"1"}`))
+			if strings.Contains(logs.String(), "rejected") {
+				t.Errorf("rejected again on an unrelated change: %s", logs.String())
+			}
+		})
+	}
+}
+
+func TestLastGoodVersionStays(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	st := state("/apisix/upstreams/1", up1, "/apisix/routes/r", `{"uri":"/v1","upstream_id":"1"}`)
+	build(t, b, st)
+	st2 := with(st, "/apisix/routes/r", `{"uri":"/v2","upstream_id":"1","bogus":1}`)
+	s := build(t, b, st2)
+	if match(t, s, "GET", "h", "/v1") == nil || match(t, s, "GET", "h", "/v2") != nil {
+		t.Errorf("the previous version of the route should keep serving")
+	}
+	if !strings.Contains(logs.String(), "kept_previous_version=true") {
+		t.Errorf("log does not say the previous version was kept: %s", logs.String())
+	}
+	// The snapshot's KVs keep the good version, so a restart from the file serves it too.
+	if got := string(s.KVs["/apisix/routes/r"].Value); got != `{"uri":"/v1","upstream_id":"1"}` {
+		t.Errorf("effective value %s", got)
+	}
+	// A good version after that replaces it; a delete removes it.
+	s = build(t, b, with(st2, "/apisix/routes/r", `{"uri":"/v3","upstream_id":"1"}`))
+	if match(t, s, "GET", "h", "/v3") == nil || match(t, s, "GET", "h", "/v1") != nil {
+		t.Errorf("the new good version should serve")
+	}
+	s = build(t, b, with(st2, "/apisix/routes/r", ""))
+	if match(t, s, "GET", "h", "/v1") != nil || s.Counts.Routes != 0 {
+		t.Errorf("a deleted route still serves")
+	}
+}
+
+func TestPlaceholdersAndOtherKinds(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	s := build(t, b, state(
+		"/apisix/routes/", "init_dir",
+		"/apisix/upstreams/", "init_dir",
+		"/apisix/consumers/jack", `{"username":"jack"}`,
+		"/apisix/routes/r", `{"uri":"/r","upstream":`+up1+`}`,
+		"/apisix/routes/a/b", `{"uri":"/nested"}`,
+	))
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("placeholders or other kinds were warned about: %s", logs.String())
+	}
+	if match(t, s, "GET", "h", "/r") == nil {
+		t.Errorf("route not served")
+	}
+	if _, ok := s.KVs["/apisix/consumers/jack"]; !ok {
+		t.Errorf("keys of kinds not served yet must still be kept for the snapshot file")
+	}
+}
+
+func TestUnknownPluginsIgnored(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, true)
+	s := build(t, b, state("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{}},"upstream":`+up1+`}`))
+	if match(t, s, "GET", "h", "/r") == nil {
+		t.Errorf("with unknown_plugins: ignore the route should serve")
+	}
+	// A plugin disabled through _meta is not in force: the route serves even when failing closed.
+	b = newBuilder(t, &logs, false)
+	s = build(t, b, state("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
+	if match(t, s, "GET", "h", "/r") == nil {
+		t.Errorf("a disabled plugin should not reject the route")
+	}
+}
+
+func TestReuseAcrossBuilds(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	st := state("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
+		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`)
+	s1 := build(t, b, st)
+	ca := b.entries["/apisix/routes/a"].compiled
+	s2 := build(t, b, with(st, "/apisix/routes/b", `{"uri":"/b2","upstream_id":"1"}`))
+	if b.entries["/apisix/routes/a"].compiled != ca {
+		t.Errorf("an unchanged route was compiled again")
+	}
+	ra1, ra2 := match(t, s1, "GET", "h", "/a"), match(t, s2, "GET", "h", "/a")
+	if ra1.Pool != ra2.Pool {
+		t.Errorf("an unchanged upstream got a new pool")
+	}
+	// Router values stay dense: a deleted route's value is reused.
+	s3 := build(t, b, with(st, "/apisix/routes/b", "", "/apisix/routes/c", `{"uri":"/c","upstream_id":"1"}`))
+	if len(s3.Routes) != 2 || match(t, s3, "GET", "h", "/c") == nil {
+		t.Errorf("routes slice %d long, want 2 after a delete and an add", len(s3.Routes))
+	}
+}
+
+func TestRouterModes(t *testing.T) {
+	var logs bytes.Buffer
+	b, err := NewBuilder(Options{Registry: upstream.NewRegistry(upstream.Options{}), Mode: router.ModeURI,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := build(t, b, state("/apisix/routes/r", `{"uri":"/r","host":"a.example.com","upstream":`+up1+`}`))
+	if s.Router.Mode() != router.ModeURI {
+		t.Errorf("mode %v", s.Router.Mode())
+	}
+}

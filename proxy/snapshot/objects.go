@@ -1,0 +1,256 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// Timeout is an APISIX timeout object, in seconds.
+type Timeout struct {
+	Connect float64 `json:"connect"`
+	Send    float64 `json:"send"`
+	Read    float64 `json:"read"`
+}
+
+func (t *Timeout) check(field string) error {
+	if t == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"connect", t.Connect}, {"send", t.Send}, {"read", t.Read}} {
+		if f.v <= 0 {
+			return fieldError(field+"."+f.name, "must be a number > 0 (all of connect, send and read are required)")
+		}
+	}
+	return nil
+}
+
+// routeDoc is an APISIX route as stored in etcd (apisix/schema_def.lua, _M.route).
+type routeDoc struct {
+	ID          json.RawMessage            `json:"id"`
+	Name        *string                    `json:"name"`
+	Desc        *string                    `json:"desc"`
+	Labels      map[string]string          `json:"labels"`
+	CreateTime  *int64                     `json:"create_time"`
+	UpdateTime  *int64                     `json:"update_time"`
+	URI         *string                    `json:"uri"`
+	URIs        []string                   `json:"uris"`
+	Priority    *int                       `json:"priority"`
+	Methods     []string                   `json:"methods"`
+	Host        *string                    `json:"host"`
+	Hosts       []string                   `json:"hosts"`
+	RemoteAddr  *string                    `json:"remote_addr"`
+	RemoteAddrs []string                   `json:"remote_addrs"`
+	Timeout     *Timeout                   `json:"timeout"`
+	Vars        json.RawMessage            `json:"vars"`
+	FilterFunc  *string                    `json:"filter_func"`
+	Script      *string                    `json:"script"`
+	ScriptID    json.RawMessage            `json:"script_id"`
+	Plugins     map[string]json.RawMessage `json:"plugins"`
+	PluginCfgID json.RawMessage            `json:"plugin_config_id"`
+	Upstream    json.RawMessage            `json:"upstream"`
+	ServiceID   json.RawMessage            `json:"service_id"`
+	UpstreamID  json.RawMessage            `json:"upstream_id"`
+	Websocket   *bool                      `json:"enable_websocket"`
+	Status      *int                       `json:"status"`
+}
+
+// routeObj is a decoded, validated route.
+type routeObj struct {
+	doc              routeDoc
+	priority         int
+	enabled          bool
+	serviceID        string
+	upstreamID       string
+	pluginConfigID   string
+	upstream         *upstream.Spec // inline upstream
+	plugins          []string       // plugins in force (not disabled)
+	enableWebsocket  bool
+	websocketPresent bool
+}
+
+func decodeRoute(data []byte) (*routeObj, error) {
+	var d routeDoc
+	if err := decodeStrict(data, &d); err != nil {
+		return nil, err
+	}
+	r := &routeObj{doc: d, priority: 0, enabled: true}
+	if err := checkMeta(d.Name, d.Desc, d.Labels); err != nil {
+		return nil, err
+	}
+	if _, err := idField("id", d.ID); err != nil {
+		return nil, err
+	}
+	if d.FilterFunc != nil {
+		return nil, fieldError("filter_func", "Lua functions are not supported by zoneproxy")
+	}
+	if d.Script != nil || d.ScriptID != nil {
+		return nil, fieldError("script", "Lua scripts are not supported by zoneproxy")
+	}
+	if d.Priority != nil {
+		r.priority = *d.Priority
+	}
+	if d.Status != nil {
+		switch *d.Status {
+		case 0:
+			r.enabled = false
+		case 1:
+		default:
+			return nil, fieldError("status", "must be 0 or 1, got %d", *d.Status)
+		}
+	}
+	if err := d.Timeout.check("timeout"); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.serviceID, err = idField("service_id", d.ServiceID); err != nil {
+		return nil, err
+	}
+	if r.upstreamID, err = idField("upstream_id", d.UpstreamID); err != nil {
+		return nil, err
+	}
+	if r.pluginConfigID, err = idField("plugin_config_id", d.PluginCfgID); err != nil {
+		return nil, err
+	}
+	if d.Upstream != nil {
+		if r.upstream, err = upstream.Parse(d.Upstream); err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+	}
+	if d.Plugins == nil && d.Upstream == nil && d.UpstreamID == nil && d.ServiceID == nil {
+		return nil, errors.New("one of plugins, upstream, upstream_id or service_id is required")
+	}
+	if r.plugins, err = pluginsInForce("plugins", d.Plugins); err != nil {
+		return nil, err
+	}
+	if d.Websocket != nil {
+		r.enableWebsocket, r.websocketPresent = *d.Websocket, true
+	}
+	return r, nil
+}
+
+// serviceDoc is an APISIX service (schema_def.lua, _M.service).
+type serviceDoc struct {
+	ID         json.RawMessage            `json:"id"`
+	Name       *string                    `json:"name"`
+	Desc       *string                    `json:"desc"`
+	Labels     map[string]string          `json:"labels"`
+	CreateTime *int64                     `json:"create_time"`
+	UpdateTime *int64                     `json:"update_time"`
+	Plugins    map[string]json.RawMessage `json:"plugins"`
+	Upstream   json.RawMessage            `json:"upstream"`
+	UpstreamID json.RawMessage            `json:"upstream_id"`
+	Script     *string                    `json:"script"`
+	Websocket  *bool                      `json:"enable_websocket"`
+	Hosts      []string                   `json:"hosts"`
+}
+
+type serviceObj struct {
+	doc        serviceDoc
+	upstreamID string
+	upstream   *upstream.Spec
+	plugins    []string
+}
+
+func decodeService(data []byte) (*serviceObj, error) {
+	var d serviceDoc
+	if err := decodeStrict(data, &d); err != nil {
+		return nil, err
+	}
+	s := &serviceObj{doc: d}
+	if err := checkMeta(d.Name, d.Desc, d.Labels); err != nil {
+		return nil, err
+	}
+	if _, err := idField("id", d.ID); err != nil {
+		return nil, err
+	}
+	if d.Script != nil {
+		return nil, fieldError("script", "Lua scripts are not supported by zoneproxy")
+	}
+	if d.Hosts != nil && len(d.Hosts) == 0 {
+		return nil, fieldError("hosts", "must have at least 1 item")
+	}
+	var err error
+	if s.upstreamID, err = idField("upstream_id", d.UpstreamID); err != nil {
+		return nil, err
+	}
+	if d.Upstream != nil {
+		if s.upstream, err = upstream.Parse(d.Upstream); err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+	}
+	if s.plugins, err = pluginsInForce("plugins", d.Plugins); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// pluginSetDoc is a plugin config or a global rule: an id and plugins.
+type pluginSetDoc struct {
+	ID         json.RawMessage            `json:"id"`
+	Name       *string                    `json:"name"`
+	Desc       *string                    `json:"desc"`
+	Labels     map[string]string          `json:"labels"`
+	CreateTime *int64                     `json:"create_time"`
+	UpdateTime *int64                     `json:"update_time"`
+	Plugins    map[string]json.RawMessage `json:"plugins"`
+}
+
+type pluginSet struct {
+	plugins []string
+}
+
+// decodePluginSet decodes a plugin_config (named set) or a global_rule (withName false).
+func decodePluginSet(data []byte, withMeta bool) (*pluginSet, error) {
+	var d pluginSetDoc
+	if err := decodeStrict(data, &d); err != nil {
+		return nil, err
+	}
+	if !withMeta && (d.Name != nil || d.Desc != nil || d.Labels != nil) {
+		return nil, errors.New("global rules have only id and plugins")
+	}
+	if withMeta {
+		if err := checkMeta(nil, d.Desc, d.Labels); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := idField("id", d.ID); err != nil {
+		return nil, err
+	}
+	if d.Plugins == nil {
+		return nil, fieldError("plugins", "is required")
+	}
+	names, err := pluginsInForce("plugins", d.Plugins)
+	if err != nil {
+		return nil, err
+	}
+	return &pluginSet{plugins: names}, nil
+}
+
+// pluginsInForce returns the names of the plugins that are configured and not disabled through
+// `_meta.disable`, sorted.
+func pluginsInForce(field string, plugins map[string]json.RawMessage) ([]string, error) {
+	var names []string
+	for name, raw := range plugins {
+		var conf struct {
+			Meta *struct {
+				Disable bool `json:"disable"`
+			} `json:"_meta"`
+		}
+		if err := json.Unmarshal(raw, &conf); err != nil {
+			return nil, fieldError(field+"."+name, "configuration must be an object")
+		}
+		if conf.Meta != nil && conf.Meta.Disable {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}

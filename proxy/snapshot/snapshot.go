@@ -1,0 +1,54 @@
+package snapshot
+
+import (
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/router"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// Snapshot is one compiled configuration. It is immutable and safe for concurrent use.
+type Snapshot struct {
+	Revision  int64
+	ClusterID uint64
+	Source    cpclient.Source
+	Endpoint  string
+	// Updated is when the configuration last changed (for a snapshot file: when it was written).
+	Updated time.Time
+	// Built is when the Snapshot was built; BuildDuration how long it took.
+	Built         time.Time
+	BuildDuration time.Duration
+
+	// Router finds the route of a request; Result.Value indexes Routes.
+	Router *router.Table
+	// Routes holds the served routes by router value; entries of deleted routes are nil.
+	Routes []*Route
+	// Pools are the upstream pools in use, for upstream.Registry.Retain.
+	Pools []*upstream.Pool
+	// KVs is the configuration this Snapshot was built from, every rejected object replaced by its
+	// last good version: what the snapshot file stores.
+	KVs    map[string]cpclient.KV
+	Counts Counts
+}
+
+// Counts are the numbers of objects in a Snapshot.
+type Counts struct {
+	Routes, Services, Upstreams int
+}
+
+// Route is what the proxy needs of a matched route.
+type Route struct {
+	Key       string // etcd key
+	ID        string
+	Name      string
+	ServiceID string
+	// Pool is the upstream to forward to; when nil, Status is the answer, as APISIX gives it: 404
+	// when the route's service does not exist, 502 for an upstream_id that does not exist, 503 for
+	// a missing plugin config or no upstream at all.
+	Pool   *upstream.Pool
+	Status int
+	// Timeout is the route's own timeout, which wins over the upstream's.
+	Timeout         *Timeout
+	EnableWebsocket bool
+}
