@@ -1,0 +1,106 @@
+package router
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Dump writes a readable, deterministic description of the table: each
+// host bucket and path tree key with its candidates in the order Match
+// tries them. It is a debugging aid (and the golden test's subject); the
+// format may change.
+func (t *Table) Dump(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "mode %s, %d routes\n", t.mode, t.routes)
+	if t.hosts != nil {
+		for _, host := range sortedKeys(t.hosts.exact) {
+			for _, b := range t.hosts.exact[host] {
+				fmt.Fprintf(bw, "host %s (exact)\n", b.host)
+				dumpPaths(bw, &b.paths, "  ")
+			}
+		}
+		walkSorted(&t.hosts.root, func(n *node[*bucket]) {
+			for _, b := range n.starts {
+				fmt.Fprintf(bw, "host %s (suffix %q)\n", b.host, reverse(n.key()))
+				dumpPaths(bw, &b.paths, "  ")
+			}
+		})
+	}
+	fmt.Fprintf(bw, "any host\n")
+	dumpPaths(bw, &t.paths, "  ")
+	return bw.Flush()
+}
+
+// dumpPaths lists exact keys, then prefix keys, each in key order.
+func dumpPaths(w io.Writer, tr *tree[*cand], indent string) {
+	for _, key := range sortedKeys(tr.exact) {
+		for _, c := range tr.exact[key] {
+			fmt.Fprintf(w, "%s= %q %s\n", indent, key, c.describe())
+		}
+	}
+	walkSorted(&tr.root, func(n *node[*cand]) {
+		key := n.key()
+		for _, c := range n.starts {
+			fmt.Fprintf(w, "%s^ %q %s\n", indent, key, c.describe())
+		}
+	})
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// walkSorted visits n and its subtree in key order.
+func walkSorted[T any](n *node[T], visit func(*node[T])) {
+	visit(n)
+	children := slices.Clone(n.children)
+	slices.SortFunc(children, func(a, b *node[T]) int { return strings.Compare(a.label, b.label) })
+	for _, c := range children {
+		walkSorted(c, visit)
+	}
+}
+
+func (c *cand) describe() string {
+	r := c.route
+	var b strings.Builder
+	fmt.Fprintf(&b, "route=%s uri=%q", r.id, c.path)
+	if r.priority != 0 {
+		fmt.Fprintf(&b, " priority=%d", r.priority)
+	}
+	if r.methods != 0 {
+		var ms []string
+		for i := 0; i < 10; i++ {
+			if r.methods&(1<<i) != 0 {
+				ms = append(ms, methodName(i))
+			}
+		}
+		fmt.Fprintf(&b, " methods=%s", strings.Join(ms, ","))
+	}
+	if c.hosts {
+		var hs []string
+		for _, h := range r.hosts {
+			hs = append(hs, h.text)
+		}
+		fmt.Fprintf(&b, " hosts=%s", strings.Join(hs, ","))
+	}
+	if r.remote != nil {
+		fmt.Fprintf(&b, " remote=%s", r.remote)
+	}
+	if c.never {
+		b.WriteString(" check=invalid")
+	} else if c.re != nil {
+		fmt.Fprintf(&b, " check=%s", c.re)
+	}
+	if r.vars != nil {
+		fmt.Fprintf(&b, " vars=%s", r.vars)
+	}
+	return b.String()
+}

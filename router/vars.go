@@ -1,0 +1,298 @@
+package router
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+	"github.com/zoneproxy/zoneproxy/router/expr"
+)
+
+// reqVars serves a request's variables to vars expressions, with nginx's
+// and APISIX's semantics, reading the fasthttp request lazily. It is pooled
+// per Table and holds request data only between source() and release().
+type reqVars struct {
+	ctx  *fasthttp.RequestCtx
+	path []byte
+	host []byte
+	addr netip.Addr
+	tmp  []byte // backs the value of the latest Value call
+	dec  []byte // decoding buffer for argument names
+}
+
+var _ expr.Source = (*reqVars)(nil)
+
+func (r *reqVars) reset() {
+	r.ctx, r.path, r.host, r.addr = nil, nil, nil, netip.Addr{}
+	r.tmp, r.dec = r.tmp[:0], r.dec[:0]
+}
+
+func str(b []byte) expr.Value { return expr.Value{Kind: expr.String, S: b} }
+
+// lit returns s as a value backed by the scratch buffer.
+func (r *reqVars) lit(s string) expr.Value {
+	r.tmp = append(r.tmp[:0], s...)
+	return str(r.tmp)
+}
+
+// Value implements expr.Source.
+func (r *reqVars) Value(v *expr.Var) expr.Value {
+	ctx := r.ctx
+	switch v.Kind {
+	case expr.VarEmpty:
+		return str(nil)
+	case expr.VarURI:
+		return str(r.path)
+	case expr.VarHost:
+		return str(r.host)
+	case expr.VarRemoteAddr:
+		r.tmp = r.addr.AppendTo(r.tmp[:0])
+		return str(r.tmp)
+	case expr.VarRemotePort:
+		return r.port(ctx.RemoteAddr())
+	case expr.VarServerAddr:
+		a, _ := netip.AddrFromSlice(ctx.LocalIP())
+		r.tmp = a.Unmap().AppendTo(r.tmp[:0])
+		return str(r.tmp)
+	case expr.VarServerPort:
+		return r.port(ctx.LocalAddr())
+	case expr.VarRequestMethod:
+		return str(ctx.Method())
+	case expr.VarScheme:
+		if ctx.IsTLS() {
+			return r.lit("https")
+		}
+		return r.lit("http")
+	case expr.VarHTTPS:
+		if ctx.IsTLS() {
+			return r.lit("on")
+		}
+		return r.lit("")
+	case expr.VarRequestURI:
+		r.tmp = append(r.tmp[:0], r.path...)
+		if q, ok := r.args(); ok && len(q) > 0 {
+			r.tmp = append(append(r.tmp, '?'), q...)
+		}
+		return str(r.tmp)
+	case expr.VarRealRequestURI:
+		return str(ctx.Request.Header.RequestURI())
+	case expr.VarArgs:
+		if q, ok := r.args(); ok {
+			return str(q)
+		}
+		return expr.Value{}
+	case expr.VarIsArgs:
+		if q, _ := r.args(); len(q) > 0 {
+			return r.lit("?")
+		}
+		return r.lit("")
+	case expr.VarServerProtocol:
+		return str(ctx.Request.Header.Protocol())
+	case expr.VarArg:
+		return r.arg(ctx.URI().QueryString(), v.Key)
+	case expr.VarPostArg:
+		if !bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/x-www-form-urlencoded")) {
+			return expr.Value{}
+		}
+		return r.arg(ctx.PostBody(), v.Key)
+	case expr.VarHTTP:
+		return r.header(v.Key)
+	case expr.VarCookie:
+		text := r.header("cookie")
+		if text.Kind != expr.String {
+			return expr.Value{}
+		}
+		if val, ok := cookieValue(text.S, v.Key); ok {
+			return str(val)
+		}
+		return expr.Value{}
+	}
+	return expr.Value{}
+}
+
+func (r *reqVars) port(a net.Addr) expr.Value {
+	p := 0
+	if t, ok := a.(*net.TCPAddr); ok {
+		p = t.Port
+	}
+	r.tmp = strconv.AppendInt(r.tmp[:0], int64(p), 10)
+	return str(r.tmp)
+}
+
+// args is nginx's $args: the raw query string, absent when the request
+// target has no '?'.
+func (r *reqVars) args() ([]byte, bool) {
+	q := r.ctx.URI().QueryString()
+	if len(q) > 0 {
+		return q, true
+	}
+	return q, bytes.IndexByte(r.ctx.Request.Header.RequestURI(), '?') >= 0
+}
+
+// header is nginx's $http_<key>: every header whose name, lowercased with
+// '-' read as '_', equals key; several are joined with ", " ("; " for
+// Cookie).
+func (r *reqVars) header(key string) expr.Value {
+	sep := ", "
+	if key == "cookie" {
+		sep = "; "
+	}
+	var first []byte
+	n := 0
+	visit := func(k, v []byte) {
+		if !headerNameIs(k, key) {
+			return
+		}
+		switch n {
+		case 0:
+			first = v
+		case 1:
+			r.tmp = append(append(append(r.tmp[:0], first...), sep...), v...)
+		default:
+			r.tmp = append(append(r.tmp, sep...), v...)
+		}
+		n++
+	}
+	h := &r.ctx.Request.Header
+	if len(h.RawHeaders()) > 0 {
+		for k, v := range h.AllInOrder() {
+			visit(k, v)
+		}
+	} else {
+		// A request built in code rather than parsed from the wire.
+		for k, v := range h.All() {
+			visit(k, v)
+		}
+	}
+	switch n {
+	case 0:
+		return expr.Value{}
+	case 1:
+		return str(first)
+	}
+	return str(r.tmp)
+}
+
+func headerNameIs(name []byte, key string) bool {
+	if len(name) != len(key) {
+		return false
+	}
+	for i, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '-':
+			c = '_'
+		}
+		if c != key[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// arg finds the first argument named key in a query string or urlencoded
+// body, as ngx.req.get_uri_args / get_post_args parse it: pairs split on
+// '&', the name ends at the first '=', both sides unescaped ('+' is a
+// space, an invalid %-escape stays as is), empty names ignored; a name
+// without '=' is Lua true.
+func (r *reqVars) arg(q []byte, key string) expr.Value {
+	for len(q) > 0 {
+		seg := q
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			seg, q = q[:i], q[i+1:]
+		} else {
+			q = nil
+		}
+		name, val, hasVal := bytes.Cut(seg, []byte("="))
+		if len(name) == 0 {
+			continue
+		}
+		if !argNameIs(name, key, &r.dec) {
+			continue
+		}
+		if !hasVal {
+			return expr.Value{Kind: expr.True}
+		}
+		if bytes.IndexByte(val, '%') < 0 && bytes.IndexByte(val, '+') < 0 {
+			return str(val)
+		}
+		r.tmp = unescapeArg(r.tmp[:0], val)
+		return str(r.tmp)
+	}
+	return expr.Value{}
+}
+
+func argNameIs(name []byte, key string, buf *[]byte) bool {
+	if bytes.IndexByte(name, '%') < 0 && bytes.IndexByte(name, '+') < 0 {
+		return string(name) == key
+	}
+	*buf = unescapeArg((*buf)[:0], name)
+	return string(*buf) == key
+}
+
+// unescapeArg is ngx_http_lua_unescape_uri for URI components.
+func unescapeArg(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '+':
+			dst = append(dst, ' ')
+		case '%':
+			if i+2 < len(s) {
+				hi, ok1 := unhex(s[i+1])
+				lo, ok2 := unhex(s[i+2])
+				if ok1 && ok2 {
+					dst = append(dst, hi<<4|lo)
+					i += 2
+					continue
+				}
+			}
+			dst = append(dst, '%')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// cookieValue looks name up in a Cookie header the way lua-resty-cookie
+// parses it: a key runs from the first non-blank byte to '=', a value ends
+// at ';', ' ' or '\t'; a later pair wins over an earlier one.
+func cookieValue(text []byte, name string) (val []byte, found bool) {
+	const (
+		expectKey = iota
+		expectValue
+		expectSpace
+	)
+	state := expectSpace
+	start := 0
+	var key []byte
+	for j := 0; j < len(text); j++ {
+		c := text[j]
+		switch state {
+		case expectKey:
+			if c == '=' {
+				key, state, start = text[start:j], expectValue, j+1
+			}
+		case expectValue:
+			if c == ';' || c == ' ' || c == '\t' {
+				if string(key) == name {
+					val, found = text[start:j], true
+				}
+				state, start = expectSpace, j+1
+			}
+		case expectSpace:
+			if c != ' ' && c != '\t' {
+				state, start = expectKey, j
+				j--
+			}
+		}
+	}
+	if state == expectValue && string(key) == name {
+		val, found = text[start:], true
+	}
+	return val, found
+}
