@@ -1,0 +1,74 @@
+package upstream
+
+import (
+	"fmt"
+	"testing"
+)
+
+func benchPools(b testing.TB) map[string]*Pool {
+	r := NewRegistry(Options{})
+	pools := map[string]*Pool{}
+	for _, n := range []int{3, 100} {
+		for _, typ := range []string{RoundRobin, CHash, LeastConn, EWMA} {
+			extra := ""
+			if typ == CHash {
+				extra = `,"key":"remote_addr"`
+			}
+			name := fmt.Sprintf("%s/%d", typ, n)
+			js := fmt.Sprintf(`{"type":%q,"nodes":%s%s}`, typ, nodesJSON(n, 1), extra)
+			pools[name] = mustPool(b, r, name, js)
+		}
+	}
+	return pools
+}
+
+var benchNames = []string{"roundrobin/3", "roundrobin/100", "chash/3", "chash/100", "least_conn/3", "least_conn/100", "ewma/3", "ewma/100"}
+
+// BenchmarkPick measures Pick alone, serially and from parallel goroutines (least_conn counts
+// keep growing, which does not change its cost).
+func BenchmarkPick(b *testing.B) {
+	pools := benchPools(b)
+	for _, name := range benchNames {
+		p := pools[name]
+		b.Run(name+"/serial", func(b *testing.B) {
+			ctx := requestCtx("192.0.2.7", "/x")
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Pick(ctx, nil)
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := requestCtx("192.0.2.7", "/x")
+				for pb.Next() {
+					p.Pick(ctx, nil)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkPickDone measures a request's balancer cost: Pick and its Done.
+func BenchmarkPickDone(b *testing.B) {
+	pools := benchPools(b)
+	for _, name := range benchNames {
+		p := pools[name]
+		b.Run(name+"/serial", func(b *testing.B) {
+			ctx := requestCtx("192.0.2.7", "/x")
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Pick(ctx, nil).Done(200, nil, 0)
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := requestCtx("192.0.2.7", "/x")
+				for pb.Next() {
+					p.Pick(ctx, nil).Done(200, nil, 0)
+				}
+			})
+		})
+	}
+}

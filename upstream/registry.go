@@ -1,0 +1,297 @@
+package upstream
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// defaultTimeout is APISIX's proxy timeout when neither route nor upstream sets one.
+const defaultTimeout = 60 * time.Second
+
+// Options configure a Registry. The zero value is usable.
+type Options struct {
+	// Logger receives health changes (Info) and releases (Debug). nil discards.
+	Logger *slog.Logger
+	// ConnectTimeout, SendTimeout and ReadTimeout apply to upstreams without a timeout object;
+	// 0 means 60 s, APISIX's default.
+	ConnectTimeout, SendTimeout, ReadTimeout time.Duration
+	// RootCAs verifies https upstreams whose tls.verify is true; nil means the system roots.
+	RootCAs *x509.CertPool
+	// MaxConnsPerNode caps each node client's connections; 0 means fasthttp's default (512).
+	MaxConnsPerNode int
+	// Hostname is the value of $hostname in chash keys; "" means os.Hostname().
+	Hostname string
+	// Client, when set, may adjust every new client (buffer sizes, body limits, streaming)
+	// before its first use.
+	Client func(*fasthttp.HostClient)
+}
+
+// Registry compiles upstream specs into Pools and keeps the state that must outlive config
+// updates: per (upstream key, node address) health and load, and node clients. It is safe for
+// concurrent use.
+type Registry struct {
+	log      *slog.Logger
+	opts     Options
+	dialer   *fasthttp.TCPDialer
+	epoch    time.Time
+	hostname string
+
+	mu      sync.Mutex
+	serial  uint64
+	entries map[string]*entry
+	clients map[clientKey]*fasthttp.HostClient
+}
+
+// entry is the long-lived state of one upstream key.
+type entry struct {
+	latest    atomic.Pointer[balancer] // owns the least_conn slots
+	pool      *Pool                    // the last pool built or retained
+	loads     map[string]*loadState
+	checksSig string
+	hset      *healthSet
+	healths   map[string]*healthState
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry(opts Options) *Registry {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []*time.Duration{&opts.ConnectTimeout, &opts.SendTimeout, &opts.ReadTimeout} {
+		if *d <= 0 {
+			*d = defaultTimeout
+		}
+	}
+	hostname := opts.Hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	return &Registry{
+		log: log.With("component", "upstream"), opts: opts, dialer: &fasthttp.TCPDialer{},
+		epoch: time.Now(), hostname: hostname,
+		entries: make(map[string]*entry), clients: make(map[clientKey]*fasthttp.HostClient),
+	}
+}
+
+// Pool returns the compiled pool for the upstream spec found at key (e.g. "/apisix/upstreams/1"
+// or "/apisix/routes/7#upstream"). The same spec again returns the same Pool. A changed spec
+// gets a new Pool that keeps, per node address, the load (least_conn, ewma) and, while checks
+// are unchanged, the health of the previous one; its balancer (round-robin position, ring) is
+// kept too while nodes, balancer settings and checks are unchanged, and clients while their
+// connection settings are. spec must not be modified afterwards.
+func (r *Registry) Pool(key string, spec *Spec) (*Pool, error) {
+	if spec == nil {
+		return nil, errors.New("upstream: nil spec")
+	}
+	cert, err := clientCert(spec)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[key]
+	if e == nil {
+		e = &entry{loads: make(map[string]*loadState), healths: make(map[string]*healthState)}
+		r.entries[key] = e
+	}
+	if e.pool != nil && (e.pool.spec == spec || reflect.DeepEqual(e.pool.spec, spec)) {
+		return e.pool, nil
+	}
+	checksSig := ""
+	if spec.Checks != nil {
+		b, err := json.Marshal(spec.Checks)
+		if err != nil {
+			return nil, err
+		}
+		checksSig = string(b)
+	}
+	if checksSig != e.checksSig {
+		e.checksSig, e.hset, e.healths = checksSig, nil, make(map[string]*healthState)
+		if spec.Checks != nil {
+			r.serial++
+			e.hset = &healthSet{serial: r.serial, key: key, log: r.log}
+		}
+	}
+	bal := r.balancerFor(key, e, spec)
+	p := &Pool{key: key, spec: spec, bal: bal}
+	p.connect, p.send, p.read = r.opts.ConnectTimeout, r.opts.SendTimeout, r.opts.ReadTimeout
+	if t := spec.Timeout; t != nil {
+		p.connect, p.send, p.read = seconds(t.Connect), seconds(t.Send), seconds(t.Read)
+	}
+	if spec.Checks != nil {
+		pas, act := passiveThresholds(spec.Checks), activeThresholds(spec.Checks.Active)
+		p.passive, p.active = &pas, &act
+		p.checkID = checkID(e.hset, spec)
+	}
+	p.nodes = make([]*Node, len(spec.Nodes))
+	for i, ns := range spec.Nodes {
+		ck := r.clientKeyFor(spec, ns, p.connect)
+		c := r.clients[ck]
+		if c == nil {
+			c = r.newClient(ck, cert)
+			r.clients[ck] = c
+		}
+		bn := &bal.nodes[i]
+		p.nodes[i] = &Node{
+			Addr: ns.Addr(), Host: ns.Host, Port: ns.Port, Weight: ns.Weight, Priority: ns.Priority,
+			HostHeader: hostHeader(ns.Host, ns.Port, spec.Scheme),
+			index:      uint16(i), pool: p, client: c, load: bn.load, health: bn.health,
+		}
+	}
+	e.pool = p
+	return p, nil
+}
+
+// balancerFor reuses the key's balancer when its signature is unchanged, else builds one over
+// the key's long-lived node state.
+func (r *Registry) balancerFor(key string, e *entry, spec *Spec) *balancer {
+	sig := balancerSig(spec, e.hset)
+	if e.pool != nil && e.pool.bal.sig == sig {
+		b := e.pool.bal
+		if e.latest.Swap(b) != b && b.algo == algoLeastConn {
+			b.refresh()
+		}
+		return b
+	}
+	nodes := make([]bnode, len(spec.Nodes))
+	for i, ns := range spec.Nodes {
+		addr := ns.Addr()
+		ld := e.loads[addr]
+		if ld == nil {
+			ld = newLoadState()
+			e.loads[addr] = ld
+		}
+		var hs *healthState
+		if e.hset != nil {
+			if hs = e.healths[addr]; hs == nil {
+				hs = &healthState{set: e.hset, addr: addr}
+				e.healths[addr] = hs
+			}
+		}
+		nodes[i] = bnode{addr: addr, weight: ns.Weight, priority: ns.Priority, load: ld, health: hs}
+	}
+	b := newBalancer(sig, spec.Type, nodes, e.hset, compileKey(spec.HashOn, spec.Key, r.hostname), r.epoch, e)
+	e.latest.Store(b)
+	if b.algo == algoLeastConn {
+		b.refresh() // now that it is the latest, claim the nodes' least_conn slots
+	}
+	return b
+}
+
+func balancerSig(spec *Spec, hset *healthSet) string {
+	var sb strings.Builder
+	sb.WriteString(spec.Type)
+	if spec.Type == CHash {
+		sb.WriteString("|" + spec.HashOn + "|" + spec.Key)
+	}
+	if hset != nil {
+		sb.WriteString("|h" + strconv.FormatUint(hset.serial, 10))
+	}
+	for _, n := range spec.Nodes {
+		sb.WriteString("|" + n.Addr() + "/" + strconv.Itoa(n.Weight) + "/" + strconv.Itoa(n.Priority))
+	}
+	return sb.String()
+}
+
+func checkID(hset *healthSet, spec *Spec) string {
+	addrs := make([]string, len(spec.Nodes))
+	for i, n := range spec.Nodes {
+		addrs[i] = n.Addr()
+	}
+	slices.Sort(addrs)
+	return strconv.FormatUint(hset.serial, 10) + "|" + spec.PassHost + "|" + spec.UpstreamHost + "|" + strings.Join(addrs, ",")
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func clientCert(s *Spec) (*tls.Certificate, error) {
+	if s.Scheme != "https" || s.TLS == nil {
+		return nil, nil
+	}
+	if s.TLS.ClientCert == "" {
+		if s.TLS.ClientCertID != "" {
+			return nil, unsupported("tls.client_cert_id", "must be resolved into client_cert and client_key before building a pool")
+		}
+		return nil, nil
+	}
+	c, err := tls.X509KeyPair([]byte(s.TLS.ClientCert), []byte(s.TLS.ClientKey))
+	if err != nil {
+		return nil, invalid("tls.client_cert", "client_cert and client_key are not a usable pair: "+err.Error())
+	}
+	return &c, nil
+}
+
+// Retain tells the registry which pools the live snapshot uses. State that none of them uses is
+// released: keys that left the config, node addresses that left an upstream, and clients (their
+// idle connections are closed). In-flight requests on released clients complete normally.
+func (r *Registry) Retain(live []*Pool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	byKey := make(map[string][]*Pool, len(live))
+	used := make(map[*fasthttp.HostClient]bool)
+	for _, p := range live {
+		if p == nil {
+			continue
+		}
+		byKey[p.key] = append(byKey[p.key], p)
+		for _, n := range p.nodes {
+			used[n.client] = true
+		}
+	}
+	for key, e := range r.entries {
+		ps := byKey[key]
+		if len(ps) == 0 {
+			delete(r.entries, key)
+			r.log.Debug("upstream released", "upstream", key)
+			continue
+		}
+		if cur := ps[len(ps)-1]; e.pool != cur {
+			// The newest pool built for this key did not go live: make the live one current.
+			e.pool, e.hset = cur, cur.bal.hset
+			e.checksSig = ""
+			if cur.spec.Checks != nil {
+				b, _ := json.Marshal(cur.spec.Checks)
+				e.checksSig = string(b)
+			}
+			if e.latest.Swap(cur.bal) != cur.bal && cur.bal.algo == algoLeastConn {
+				cur.bal.refresh()
+			}
+		}
+		keep := make(map[string]bool)
+		healths := make(map[string]*healthState)
+		for _, p := range ps {
+			for _, n := range p.nodes {
+				keep[n.Addr] = true
+				if n.health != nil && n.health.set == e.hset {
+					healths[n.Addr] = n.health
+				}
+			}
+		}
+		for addr := range e.loads {
+			if !keep[addr] {
+				delete(e.loads, addr)
+			}
+		}
+		e.healths = healths
+	}
+	for k, c := range r.clients {
+		if !used[c] {
+			c.CloseIdleConnections()
+			delete(r.clients, k)
+		}
+	}
+}
