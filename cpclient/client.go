@@ -32,8 +32,9 @@ type Client struct {
 }
 
 var (
-	errFailback  = errors.New("a more preferred endpoint is healthy again")
-	errUnhealthy = errors.New("endpoint unhealthy")
+	errStreamBroken = errors.New("watch stream broken")
+	errFailback     = errors.New("a more preferred endpoint is healthy again")
+	errUnhealthy    = errors.New("endpoint unhealthy")
 )
 
 // New checks cfg and returns a Client; nothing is dialled before Run.
@@ -198,12 +199,27 @@ func (c *Client) session(ctx context.Context, ep *endpoint) error {
 			return err
 		}
 	}
+	rewatches := 0
 	for {
+		before := c.work.revision()
 		err := c.watch(ctx, ep, cn)
-		if !errors.Is(err, errCompacted) {
-			return err
+		if c.work.revision() > before {
+			rewatches = 0 // it delivered: count broken streams afresh
 		}
-		if err := c.relist(ctx, ep, cn, err.Error()); err != nil {
+		switch {
+		case errors.Is(err, errCompacted):
+			if err := c.relist(ctx, ep, cn, err.Error()); err != nil {
+				return err
+			}
+		case errors.Is(err, errStreamBroken) && rewatches < 3:
+			// A broken stream (a reset, a proxy timing out a long response) on an endpoint that
+			// still answers is re-opened where it stopped, not failed over.
+			rewatches++
+			if _, perr := c.probe(ctx, cn); perr != nil {
+				return err
+			}
+			c.log.Debug("watch stream broke; watching again", "endpoint", ep.url, "error", err)
+		default:
 			return err
 		}
 	}
@@ -282,11 +298,14 @@ func (c *Client) watch(ctx context.Context, ep *endpoint, cn conn) error {
 			}
 		case r, ok := <-ws.C():
 			if !ok {
-				return errors.New("watch stream ended")
+				return fmt.Errorf("%w: ended", errStreamBroken)
 			}
 			waitingSince = time.Time{}
-			if r.Err != nil {
+			if errors.Is(r.Err, errCompacted) {
 				return fmt.Errorf("watch: %w", r.Err)
+			}
+			if r.Err != nil {
+				return fmt.Errorf("%w: %w", errStreamBroken, r.Err)
 			}
 			if r.Progress {
 				ep.setAnswersProgress()

@@ -66,7 +66,14 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // startClient runs a Client against cluster's endpoints until the test ends.
-func startClient(t *testing.T, cluster *cptest.Cluster, mod func(*Config)) (*Client, *recorder) {
+// eachTransport runs a test once per transport: every behaviour holds on both.
+func eachTransport(t *testing.T, f func(t *testing.T, transport string)) {
+	for _, tr := range []string{TransportGRPC, TransportHTTP} {
+		t.Run(tr, func(t *testing.T) { f(t, tr) })
+	}
+}
+
+func startClient(t *testing.T, transport string, cluster *cptest.Cluster, mod func(*Config)) (*Client, *recorder) {
 	t.Helper()
 	files, err := cluster.WriteFiles(t.TempDir())
 	if err != nil {
@@ -152,13 +159,15 @@ func hasKey(rec *recorder, key, value string, minRev int64) func() bool {
 	}
 }
 
-func TestListWatchApply(t *testing.T) {
+func TestListWatchApply(t *testing.T) { eachTransport(t, testListWatchApply) }
+
+func testListWatchApply(t *testing.T, transport string) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
 	put(t, cluster, "/apisix/routes/", "init_dir")
 	r1 := put(t, cluster, "/apisix/routes/1", `{"uri":"/a"}`)
 	put(t, cluster, "/apisixother/x", "outside the prefix")
 
-	c, rec := startClient(t, cluster, nil)
+	c, rec := startClient(t, transport, cluster, nil)
 	waitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a"}`, r1))
 	st := rec.last()
 	if _, ok := st.KVs["/apisixother/x"]; ok {
@@ -206,7 +215,7 @@ func TestHealthySessionIsStable(t *testing.T) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 2, Members: 1})
 	switches := 0
 	var mu sync.Mutex
-	c, rec := startClient(t, cluster, func(cfg *Config) {
+	c, rec := startClient(t, TransportGRPC, cluster, func(cfg *Config) {
 		cfg.OnSwitch = func(string, string) { mu.Lock(); switches++; mu.Unlock() }
 	})
 	r := put(t, cluster, "/apisix/routes/1", "v1")

@@ -10,6 +10,13 @@ import (
 	"time"
 )
 
+// Transports, for Config.Transport.
+const (
+	TransportAuto = "auto"
+	TransportGRPC = "grpc"
+	TransportHTTP = "http"
+)
+
 // Config configures a Client. Zero durations take the defaults documented on each field.
 type Config struct {
 	// Endpoints are the control plane's URLs (http or https), in order of preference.
@@ -21,6 +28,10 @@ type Config struct {
 	TLS func(endpoint string) (*tls.Config, error)
 	// Username and Password authenticate to etcd when Username is set.
 	Username, Password string
+	// Transport is how endpoints are spoken to: TransportGRPC (etcd's gRPC API), TransportHTTP (the
+	// v3 HTTP/JSON gateway, what APISIX and API7's DP Managers use) or TransportAuto (the default:
+	// gRPC, and the gateway for an endpoint that turns out not to speak gRPC, remembered).
+	Transport string
 
 	// RequestTimeout bounds one list request (default 30 s).
 	RequestTimeout time.Duration
@@ -70,6 +81,13 @@ func (c *Config) withDefaults() (Config, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return cfg, fmt.Errorf("cpclient: endpoint %d %q: not an http or https URL", i, ep)
 		}
+	}
+	switch cfg.Transport {
+	case "":
+		cfg.Transport = TransportAuto
+	case TransportAuto, TransportGRPC, TransportHTTP:
+	default:
+		return cfg, fmt.Errorf("cpclient: transport %q is not auto, grpc or http", cfg.Transport)
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "/apisix"

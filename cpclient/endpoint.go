@@ -54,6 +54,8 @@ type endpoint struct {
 	// progress is set once the endpoint answered a watch progress request: only then is a
 	// silence after a request taken as a hung watch stream.
 	progress bool
+	// useHTTP is set once an endpoint is known to speak only the HTTP/JSON gateway (auto transport).
+	useHTTP bool
 }
 
 func (ep *endpoint) snapshot() (h health, since time.Time, notBefore time.Time) {

@@ -58,7 +58,9 @@ func currentIs(c *Client, url string) func() bool {
 	return func() bool { return c.Status().Current == url }
 }
 
-func TestFailover(t *testing.T) {
+func TestFailover(t *testing.T) { eachTransport(t, testFailover) }
+
+func testFailover(t *testing.T, transport string) {
 	tests := []struct {
 		name   string
 		break_ func(*cptest.Endpoint)
@@ -77,7 +79,7 @@ func TestFailover(t *testing.T) {
 			eps := cluster.Endpoints()
 			r0 := put(t, cluster, "/apisix/routes/1", "v1")
 			var ev events
-			c, rec := startClient(t, cluster, ev.hook)
+			c, rec := startClient(t, transport, cluster, ev.hook)
 			waitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r0))
 			waitFor(t, "the first endpoint in use", 5*time.Second, currentIs(c, eps[0]))
 
@@ -116,12 +118,14 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-func TestFailbackAfterHoldDown(t *testing.T) {
+func TestFailbackAfterHoldDown(t *testing.T) { eachTransport(t, testFailbackAfterHoldDown) }
+
+func testFailbackAfterHoldDown(t *testing.T, transport string) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
 	eps := cluster.Endpoints()
 	var ev events
 	const hold = 1500 * time.Millisecond
-	c, rec := startClient(t, cluster, func(cfg *Config) { ev.hook(cfg); cfg.FailbackAfter = hold })
+	c, rec := startClient(t, transport, cluster, func(cfg *Config) { ev.hook(cfg); cfg.FailbackAfter = hold })
 	r := put(t, cluster, "/apisix/routes/1", "v1")
 	waitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 
@@ -155,9 +159,13 @@ func TestFailbackAfterHoldDown(t *testing.T) {
 }
 
 func TestAllEndpointsDownKeepsStateAndResumes(t *testing.T) {
+	eachTransport(t, testAllEndpointsDownKeepsStateAndResumes)
+}
+
+func testAllEndpointsDownKeepsStateAndResumes(t *testing.T, transport string) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
 	eps := cluster.Endpoints()
-	c, rec := startClient(t, cluster, nil)
+	c, rec := startClient(t, transport, cluster, nil)
 	r := put(t, cluster, "/apisix/routes/1", "v1")
 	waitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 	states := func() int { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.states) }
@@ -196,8 +204,12 @@ func TestAllEndpointsDownKeepsStateAndResumes(t *testing.T) {
 }
 
 func TestCompactionWhileDisconnectedRelists(t *testing.T) {
+	eachTransport(t, testCompactionWhileDisconnectedRelists)
+}
+
+func testCompactionWhileDisconnectedRelists(t *testing.T, transport string) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 2, Members: 1})
-	_, rec := startClient(t, cluster, nil)
+	_, rec := startClient(t, transport, cluster, nil)
 	put(t, cluster, "/apisix/routes/1", "gone soon")
 	r := put(t, cluster, "/apisix/routes/2", "stays")
 	waitFor(t, "both routes", 10*time.Second, hasKey(rec, "/apisix/routes/2", "stays", r))
@@ -250,7 +262,9 @@ func currentState(t *testing.T, cluster *cptest.Cluster) (map[string]KV, int64, 
 	return kvs, resp.Header.Revision, resp.Header.ClusterId
 }
 
-func TestInitialState(t *testing.T) {
+func TestInitialState(t *testing.T) { eachTransport(t, testInitialState) }
+
+func testInitialState(t *testing.T, transport string) {
 	tests := []struct {
 		name     string
 		mutate   func(*State)
@@ -271,7 +285,7 @@ func TestInitialState(t *testing.T) {
 			del(t, cluster, "/apisix/routes/2")
 			r := put(t, cluster, "/apisix/routes/3", "after the snapshot")
 
-			_, rec := startClient(t, cluster, func(cfg *Config) { cfg.Initial = initial })
+			_, rec := startClient(t, transport, cluster, func(cfg *Config) { cfg.Initial = initial })
 			waitFor(t, "the changes made after the snapshot", 10*time.Second, func() bool {
 				st := rec.last()
 				if st == nil || st.Revision < r {
@@ -295,6 +309,10 @@ func TestInitialState(t *testing.T) {
 }
 
 func TestEndpointRefusingCredentialsIsSkipped(t *testing.T) {
+	eachTransport(t, testEndpointRefusingCredentialsIsSkipped)
+}
+
+func testEndpointRefusingCredentialsIsSkipped(t *testing.T, transport string) {
 	t.Run("wrong password", func(t *testing.T) {
 		ca, err := cptest.NewCA()
 		if err != nil {
@@ -304,7 +322,7 @@ func TestEndpointRefusingCredentialsIsSkipped(t *testing.T) {
 		ours := cptest.StartT(t, cptest.Options{Endpoints: 2, Members: 1, CA: ca, Auth: &cptest.Auth{User: "root", Password: "s3cret"}})
 		r := put(t, ours, "/apisix/routes/1", "v1")
 		eps := append([]string{other.Endpoints()[0]}, ours.Endpoints()...)
-		c, rec := startClient(t, ours, func(cfg *Config) {
+		c, rec := startClient(t, transport, ours, func(cfg *Config) {
 			cfg.Endpoints, cfg.Username, cfg.Password = eps, "root", "s3cret"
 		})
 		waitFor(t, "the list through the second endpoint", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
@@ -318,7 +336,7 @@ func TestEndpointRefusingCredentialsIsSkipped(t *testing.T) {
 	t.Run("client certificate not trusted", func(t *testing.T) {
 		cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 3, UntrustedClientCA: []int{0}})
 		r := put(t, cluster, "/apisix/routes/1", "v1")
-		c, rec := startClient(t, cluster, nil)
+		c, rec := startClient(t, transport, cluster, nil)
 		waitFor(t, "the list through the second endpoint", 15*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 		if c.Status().Current != cluster.Endpoints()[1] {
 			t.Errorf("current %s, want %s", c.Status().Current, cluster.Endpoints()[1])
@@ -332,9 +350,11 @@ func TestEndpointRefusingCredentialsIsSkipped(t *testing.T) {
 // TestExactlyOnceUnderFaults writes 500 puts and deletes while endpoints are stopped, blackholed,
 // reset and restored in turn; the copy must end equal to etcd, with every change applied once, in
 // order, and no full list after the first (every switch resumed the watch).
-func TestExactlyOnceUnderFaults(t *testing.T) {
+func TestExactlyOnceUnderFaults(t *testing.T) { eachTransport(t, testExactlyOnceUnderFaults) }
+
+func testExactlyOnceUnderFaults(t *testing.T, transport string) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
-	c, rec := startClient(t, cluster, nil)
+	c, rec := startClient(t, transport, cluster, nil)
 	waitFor(t, "the first endpoint in use", 10*time.Second, currentIs(c, cluster.Endpoints()[0]))
 
 	stop := make(chan struct{})

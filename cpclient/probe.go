@@ -2,6 +2,8 @@ package cpclient
 
 import (
 	"context"
+	"crypto/tls"
+	"strings"
 	"time"
 )
 
@@ -32,9 +34,12 @@ func (c *Client) probeOnce(ctx context.Context, ep *endpoint) {
 	cn, err := c.connect(ctx, ep)
 	var h header
 	if err == nil {
-		pctx, cancel := context.WithTimeout(ctx, c.cfg.ProbeTimeout)
-		h, err = cn.Probe(pctx, c.probeKey())
-		cancel()
+		h, err = c.probe(ctx, cn)
+	}
+	if err != nil && c.cfg.Transport == TransportAuto && !ep.speaksHTTPOnly() && mayBeGatewayOnly(err) {
+		if hh, herr := c.tryGateway(ctx, ep); herr == nil {
+			h, err = hh, nil
+		}
 	}
 	if ctx.Err() != nil {
 		return
@@ -43,6 +48,50 @@ func (c *Client) probeOnce(ctx context.Context, ep *endpoint) {
 		c.log.Debug("probe failed", "endpoint", ep.url, "error", err)
 	}
 	c.report(ep, h, err, true)
+}
+
+func (c *Client) probe(ctx context.Context, cn conn) (header, error) {
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.ProbeTimeout)
+	defer cancel()
+	return cn.Probe(pctx, c.probeKey())
+}
+
+// mayBeGatewayOnly reports whether a gRPC failure could come from an endpoint that answers only
+// HTTP/1.1 (a DP Manager serving the JSON gateway, or a proxy in front of etcd without HTTP/2):
+// the connection was made, gRPC itself failed.
+func mayBeGatewayOnly(err error) bool {
+	msg := err.Error()
+	return !isTimeout(err) && !strings.Contains(msg, "connection refused") &&
+		!strings.Contains(msg, "authentication failed") && !strings.Contains(msg, "certificate")
+}
+
+// tryGateway probes ep over the HTTP/JSON gateway; when that works, the endpoint is spoken to over
+// the gateway from now on.
+func (c *Client) tryGateway(ctx context.Context, ep *endpoint) (header, error) {
+	hc, err := c.dialTransport(ctx, ep.url, true)
+	if err != nil {
+		return header{}, err
+	}
+	h, err := c.probe(ctx, hc)
+	if err != nil {
+		_ = hc.Close()
+		return header{}, err
+	}
+	ep.mu.Lock()
+	old := ep.conn
+	ep.conn, ep.useHTTP = hc, true
+	ep.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	c.log.Info("endpoint does not speak gRPC; using its HTTP/JSON gateway", "endpoint", ep.url)
+	return h, nil
+}
+
+func (ep *endpoint) speaksHTTPOnly() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.useHTTP
 }
 
 // connect returns ep's connection, dialling it when there is none. A connection that keeps failing
@@ -58,7 +107,7 @@ func (c *Client) connect(ctx context.Context, ep *endpoint) (conn, error) {
 	if cn != nil {
 		return cn, nil
 	}
-	cn, err := c.dial(ctx, ep.url)
+	cn, err := c.dialTransport(ctx, ep.url, c.cfg.Transport == TransportHTTP || ep.speaksHTTPOnly())
 	if err != nil {
 		return nil, err
 	}
@@ -68,15 +117,24 @@ func (c *Client) connect(ctx context.Context, ep *endpoint) (conn, error) {
 	return cn, nil
 }
 
-func (c *Client) dial(ctx context.Context, url string) (conn, error) {
+func (c *Client) dialTransport(ctx context.Context, url string, gateway bool) (conn, error) {
+	var tlsFn func() (*tls.Config, error)
+	if c.cfg.TLS != nil && strings.HasPrefix(url, "https://") {
+		tlsFn = func() (*tls.Config, error) { return c.cfg.TLS(url) }
+	}
+	if gateway {
+		return dialHTTP(ctx, url, httpOptions{
+			TLS: tlsFn, Username: c.cfg.Username, Password: c.cfg.Password, DialTimeout: c.cfg.ProbeTimeout,
+		})
+	}
 	o := grpcOptions{
 		Username:         c.cfg.Username,
 		Password:         c.cfg.Password,
 		DialTimeout:      c.cfg.ProbeTimeout,
 		KeepAliveTimeout: 3 * c.cfg.ProbeTimeout,
 	}
-	if c.cfg.TLS != nil {
-		t, err := c.cfg.TLS(url)
+	if tlsFn != nil {
+		t, err := tlsFn()
 		if err != nil {
 			return nil, err
 		}
