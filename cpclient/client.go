@@ -29,6 +29,9 @@ type Client struct {
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced when an endpoint's health changes
+
+	shrinkMu sync.Mutex
+	shrink   *ShrinkHold // the re-list held by the shrink guard, if any
 }
 
 var (
@@ -225,23 +228,30 @@ func (c *Client) session(ctx context.Context, ep *endpoint) error {
 	}
 }
 
-// relist reads the whole prefix at one revision, page by page, and replaces the copy with it.
+// relist reads the whole prefix at one revision, page by page, and replaces the copy with it
+// (through the shrink guard).
 func (c *Client) relist(ctx context.Context, ep *endpoint, cn conn, why string) error {
 	start := time.Now()
+	kvs, h, err := c.guardedList(ctx, ep, cn, why)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", c.cfg.Prefix, err)
+	}
+	c.work.replace(kvs, h, ep.url)
+	c.log.Info("listed the control-plane configuration",
+		"endpoint", ep.url, "revision", h.Revision, "keys", len(kvs), "reason", why,
+		"duration", time.Since(start).Round(time.Millisecond))
+	c.sessionOK(ep)
+	return nil
+}
+
+// listPinned is list, started over when the revision it pinned is compacted between pages.
+func (c *Client) listPinned(ctx context.Context, cn conn) (map[string]KV, header, error) {
 	for attempt := 0; ; attempt++ {
 		kvs, h, err := c.list(ctx, cn)
 		if errors.Is(err, errCompacted) && attempt < 3 {
-			continue // the revision we pinned was compacted between pages: start over
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", c.cfg.Prefix, err)
-		}
-		c.work.replace(kvs, h, ep.url)
-		c.log.Info("listed the control-plane configuration",
-			"endpoint", ep.url, "revision", h.Revision, "keys", len(kvs), "reason", why,
-			"duration", time.Since(start).Round(time.Millisecond))
-		c.sessionOK(ep)
-		return nil
+		return kvs, h, err
 	}
 }
 

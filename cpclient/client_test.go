@@ -238,3 +238,89 @@ func TestHealthySessionIsStable(t *testing.T) {
 		t.Errorf("%d switches on a healthy endpoint, want 1 (the first connection)", switches)
 	}
 }
+
+// TestAutoFallsBackToTheGateway: with the auto transport, an endpoint that answers only HTTP/1.1 (a
+// DP Manager serving etcd's JSON gateway) is spoken to over the gateway; the others stay on gRPC.
+func TestAutoFallsBackToTheGateway(t *testing.T) {
+	cluster := cptest.StartT(t, cptest.Options{Endpoints: 2, Members: 1})
+	front := cluster.HTTP1Front(t, 0)
+	c, rec := startClient(t, TransportAuto, cluster, func(cfg *Config) {
+		cfg.Endpoints = []string{front, cluster.Endpoints()[1]}
+	})
+	r := put(t, cluster, "/apisix/routes/1", "v1")
+	waitFor(t, "the list through the HTTP/1.1 front", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	if c.Status().Current != front {
+		t.Errorf("current %s, want the front %s", c.Status().Current, front)
+	}
+	if !c.eps[0].speaksHTTPOnly() || c.eps[1].speaksHTTPOnly() {
+		t.Errorf("gateway flags: front %v, direct %v; want true, false", c.eps[0].speaksHTTPOnly(), c.eps[1].speaksHTTPOnly())
+	}
+	// The watch works through the front too.
+	r2 := put(t, cluster, "/apisix/routes/2", "v2")
+	waitFor(t, "a watched change through the front", 10*time.Second, hasKey(rec, "/apisix/routes/2", "v2", r2))
+}
+
+// TestStartsOnAnyOneEndpoint: no majority rule; two of three endpoints down (refusing or hung) at
+// start, zoneproxy starts on the third.
+func TestStartsOnAnyOneEndpoint(t *testing.T) { eachTransport(t, testStartsOnAnyOneEndpoint) }
+
+func testStartsOnAnyOneEndpoint(t *testing.T, transport string) {
+	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
+	r := put(t, cluster, "/apisix/routes/1", "v1")
+	cluster.Endpoint(0).Stop()
+	if err := cluster.Endpoint(1).Blackhole(); err != nil {
+		t.Fatal(err)
+	}
+	c, rec := startClient(t, transport, cluster, nil)
+	waitFor(t, "the list through the only endpoint up", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	if c.Status().Current != cluster.Endpoints()[2] {
+		t.Errorf("current %s, want %s", c.Status().Current, cluster.Endpoints()[2])
+	}
+}
+
+// TestBurstCoalesces: 1,000 puts in a burst become a few States, and the last one is exact.
+func TestBurstCoalesces(t *testing.T) {
+	cluster := cptest.StartT(t, cptest.Options{Endpoints: 1, Members: 1})
+	_, rec := startClient(t, TransportGRPC, cluster, nil)
+	waitFor(t, "the first list", 10*time.Second, func() bool { return rec.last() != nil })
+	rec.mu.Lock()
+	before := len(rec.states)
+	rec.mu.Unlock()
+
+	const puts, writers = 1000, 20
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < puts; i += writers {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := cluster.Client().Put(ctx, fmt.Sprintf("/apisix/routes/%d", i), fmt.Sprintf("v%d", i))
+				cancel()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want, rev, _ := currentState(t, cluster)
+	waitFor(t, "the burst to be applied", 10*time.Second, func() bool { return rec.last().Revision >= rev })
+	rec.mu.Lock()
+	builds := len(rec.states) - before
+	rec.mu.Unlock()
+	got := rec.last()
+	if len(got.KVs) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got.KVs), len(want))
+	}
+	for k, kv := range want {
+		if string(got.KVs[k].Value) != string(kv.Value) {
+			t.Errorf("%s = %q, want %q", k, got.KVs[k].Value, kv.Value)
+		}
+	}
+	t.Logf("%d puts became %d States", puts, builds)
+	if builds > puts/10 {
+		t.Errorf("%d puts became %d States; a burst should coalesce into far fewer", puts, builds)
+	}
+}

@@ -56,6 +56,11 @@ type Config struct {
 	CoalesceWindow time.Duration
 	// PageSize is the number of keys per list request (default 1000).
 	PageSize int64
+	// ShrinkGuard is the fraction of the routes (0 < f < 1) that a full re-list may remove before
+	// it is held (0 disables the guard); ShrinkHold is how long it is held at most when no other
+	// endpoint agrees (default 60 s). Deletes that arrive as watch events are never held.
+	ShrinkGuard float64
+	ShrinkHold  time.Duration
 
 	// Initial is the State to start from (read back from disk), or nil.
 	Initial *State
@@ -69,6 +74,8 @@ type Config struct {
 	// time) and OnHealth when an endpoint's health changes. They feed metrics and must not block.
 	OnSwitch func(from, to string)
 	OnHealth func(endpoint string, healthy bool)
+	// OnShrinkHold, when set, is called when the shrink guard starts (true) or stops holding a re-list.
+	OnShrinkHold func(held bool)
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -107,6 +114,7 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&cfg.ProgressInterval, time.Second)
 	def(&cfg.StallTimeout, 2500*time.Millisecond)
 	def(&cfg.CoalesceWindow, 20*time.Millisecond)
+	def(&cfg.ShrinkHold, 60*time.Second)
 	if cfg.BackoffMax < cfg.BackoffMin {
 		cfg.BackoffMax = cfg.BackoffMin
 	}

@@ -11,6 +11,8 @@ type Status struct {
 	// ClusterID is the cluster the copy came from, in hex ("" when unknown).
 	ClusterID string           `json:"cluster_id,omitempty"`
 	Endpoints []EndpointStatus `json:"endpoints"`
+	// ShrinkHeld is the re-list the shrink guard holds back, if any.
+	ShrinkHeld *ShrinkHold `json:"shrink_held,omitempty"`
 }
 
 // EndpointStatus is the health of one endpoint.
@@ -34,6 +36,12 @@ func (c *Client) Status() Status {
 		s.ClusterID = formatClusterID(c.work.clusterID)
 	}
 	c.work.mu.Unlock()
+	c.shrinkMu.Lock()
+	if c.shrink != nil {
+		h := *c.shrink
+		s.ShrinkHeld = &h
+	}
+	c.shrinkMu.Unlock()
 	for _, ep := range c.eps {
 		ep.mu.Lock()
 		es := EndpointStatus{
