@@ -52,7 +52,8 @@ type Config struct {
 	// endpoint is considered hung (default 2.5 s).
 	ProgressInterval, StallTimeout time.Duration
 	// CoalesceWindow is how long the Client gathers watch events before it hands a new State to the
-	// Sink (default 20 ms). A full list is handed over at once.
+	// Sink (default 20 ms); it stretches to the Sink's last call time when that was longer, up to
+	// 100 ms. A full list is handed over at once.
 	CoalesceWindow time.Duration
 	// PageSize is the number of keys per list request (default 1000).
 	PageSize int64

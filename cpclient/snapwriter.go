@@ -8,8 +8,10 @@ import (
 )
 
 // SnapshotWriter writes States to the snapshot file in the background. The newest State wins and
-// writes are at least Interval apart, so that a burst of changes costs one file write, not one per
-// change; whatever is pending when Run's context ends is written before Run returns.
+// writes are at least the interval apart — or ten times the last write's duration, when that is
+// longer, so that writing a large configuration under churn costs at most a tenth of a CPU — so a
+// burst of changes costs one file write, not one per change; whatever is pending when Run's context
+// ends is written before Run returns.
 type SnapshotWriter struct {
 	path, prefix string
 	interval     time.Duration
@@ -52,8 +54,8 @@ func (w *SnapshotWriter) Run(ctx context.Context) {
 			return
 		case <-w.kick:
 		}
-		w.flush()
-		t := time.NewTimer(w.interval)
+		took := w.flush()
+		t := time.NewTimer(max(w.interval, 10*took))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -64,19 +66,22 @@ func (w *SnapshotWriter) Run(ctx context.Context) {
 	}
 }
 
-func (w *SnapshotWriter) flush() {
+func (w *SnapshotWriter) flush() time.Duration {
 	w.mu.Lock()
 	st := w.pending
 	w.pending = nil
 	w.mu.Unlock()
 	if st == nil {
-		return
+		return 0
 	}
 	start := time.Now()
-	if err := WriteSnapshot(w.path, w.prefix, st); err != nil {
+	err := WriteSnapshot(w.path, w.prefix, st)
+	took := time.Since(start)
+	if err != nil {
 		w.log.Warn("could not write the snapshot file", "file", w.path, "error", err)
-		return
+		return took
 	}
 	w.log.Debug("wrote the snapshot file", "file", w.path, "revision", st.Revision, "keys", len(st.KVs),
-		"duration", time.Since(start).Round(time.Millisecond))
+		"duration", took.Round(time.Millisecond))
+	return took
 }

@@ -36,6 +36,11 @@ type State struct {
 	Endpoint string
 	// Updated is when the Client last changed this State.
 	Updated time.Time
+	// Changed lists the keys put or deleted since the State of revision Previous that the same
+	// Client handed out before (or that it was started from). It is nil when this State must be
+	// taken whole: the first one, and after a full list.
+	Changed  []string
+	Previous int64
 }
 
 // Keys returns the keys of s in ascending byte order, the order in which etcd lists them.

@@ -63,6 +63,9 @@ type entry struct {
 	checksSig string
 	hset      *healthSet
 	healths   map[string]*healthState
+	// retained is the pool the last Retain found alone live for this key: while that stays so,
+	// there is nothing of the entry to prune (Retain runs after every snapshot build).
+	retained *Pool
 }
 
 // NewRegistry returns an empty registry.
@@ -270,6 +273,13 @@ func (r *Registry) Retain(live []*Pool) {
 			if e.latest.Swap(cur.bal) != cur.bal && cur.bal.algo == algoLeastConn {
 				cur.bal.refresh()
 			}
+		}
+		if len(ps) == 1 && e.retained == ps[0] {
+			continue
+		}
+		e.retained = nil
+		if len(ps) == 1 {
+			e.retained = ps[0]
 		}
 		keep := make(map[string]bool)
 		healths := make(map[string]*healthState)

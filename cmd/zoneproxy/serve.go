@@ -100,8 +100,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return
 		}
 		px.Store(snap)
-		registry.Retain(snap.Pools)
-		checks.Sync(checksCtx, snap.Pools)
+		if snap.PoolsChanged {
+			registry.Retain(snap.Pools)
+			checks.Sync(checksCtx, snap.Pools)
+		}
 		log.Info("configuration applied", "revision", snap.Revision, "source", snap.Source,
 			"routes", snap.Counts.Routes, "upstreams", snap.Counts.Upstreams,
 			"build", snap.BuildDuration.Round(time.Microsecond))

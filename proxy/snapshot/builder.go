@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,10 +49,15 @@ type Builder struct {
 	opts Options
 	log  *slog.Logger
 
-	entries  map[string]*entry // last good version of every key
-	rejected map[string]int64  // key -> mod revision last rejected, so each version is logged once
-	problems map[string]string // key -> why a valid route is not served, as of the last build
-	handles  map[string]int    // route key -> stable router value
+	entries  map[string]*entry            // last good version of every key
+	rejected map[string]int64             // key -> mod revision last rejected, so each version is logged once
+	problems map[string]string            // key -> why a valid route is not served, as of the last build
+	handles  map[string]int               // route key -> stable router value
+	byID     map[string]map[string]*entry // kind -> id -> entry, for references
+	routes   []*entry                     // route entries in key order (the router's tie order)
+	// built and lastRevision tell whether a State's Changed list applies to what the Builder holds.
+	built        bool
+	lastRevision int64
 	// live and building are the pools of the last snapshot and of the one being built: a cached
 	// pool is reused only while it stays live, since Registry.Retain releases the others.
 	live, building map[*upstream.Pool]bool
@@ -68,6 +73,7 @@ type entry struct {
 
 	// For routes: the match fields compiled with the route's own hosts, and a cache of them
 	// compiled with the hosts of the service (keyed by that service's mod revision).
+	handle       int // router value (routes)
 	compiled     *router.Compiled
 	inherited    *router.Compiled
 	inheritedRev int64
@@ -97,15 +103,31 @@ func NewBuilder(opts Options) (*Builder, error) {
 		rejected: make(map[string]int64),
 		problems: make(map[string]string),
 		handles:  make(map[string]int),
+		byID:     make(map[string]map[string]*entry),
 	}, nil
 }
 
 // Build decodes what changed in st, resolves references and compiles a new Snapshot. An error means
 // that no Snapshot could be built at all; the caller keeps serving the previous one.
+//
+// When st says which keys changed since the State this Builder built last, only those are looked
+// at; otherwise every key is compared with what the Builder holds.
 func (b *Builder) Build(st *cpclient.State) (*Snapshot, error) {
 	start := time.Now()
-	keys := st.Keys()
-	b.update(st, keys)
+	if st.Changed != nil && b.built && st.Previous == b.lastRevision {
+		keys := slices.Clone(st.Changed)
+		slices.Sort(keys)
+		for _, key := range keys {
+			if kv, ok := st.KVs[key]; ok {
+				b.consider(kv)
+			} else {
+				b.forget(key)
+			}
+		}
+	} else {
+		b.updateAll(st)
+	}
+	b.built, b.lastRevision = true, st.Revision
 	snap, err := b.assemble(st)
 	if err != nil {
 		return nil, err
@@ -114,56 +136,93 @@ func (b *Builder) Build(st *cpclient.State) (*Snapshot, error) {
 	return snap, nil
 }
 
-// update brings entries in line with st: new and changed keys decoded, deleted keys dropped.
-func (b *Builder) update(st *cpclient.State, keys []string) {
+// updateAll brings the entries in line with st by comparing every key.
+func (b *Builder) updateAll(st *cpclient.State) {
 	// Deletions first, so that their router values are free for the routes added now.
-	for key, e := range b.entries {
+	for key := range b.entries {
 		if _, ok := st.KVs[key]; !ok {
-			delete(b.entries, key)
-			if e.kind == KindRoute {
-				b.release(key)
-			}
+			b.forget(key)
 		}
 	}
 	for key := range b.rejected {
 		if _, ok := st.KVs[key]; !ok {
-			delete(b.rejected, key)
-			if _, ok := b.entries[key]; !ok {
-				b.release(key)
+			b.forget(key)
+		}
+	}
+	for _, key := range st.Keys() {
+		b.consider(st.KVs[key])
+	}
+}
+
+// consider decodes kv if it is new or changed, keeping the previous version of a rejected object.
+func (b *Builder) consider(kv cpclient.KV) {
+	key := kv.Key
+	kind, id, ok := b.split(key)
+	if !ok {
+		return
+	}
+	if e := b.entries[key]; e != nil && e.kv.ModRevision == kv.ModRevision {
+		return
+	}
+	if rev, ok := b.rejected[key]; ok && rev == kv.ModRevision {
+		return
+	}
+	e := &entry{kind: kind, id: id, kv: kv}
+	if err := b.decode(e); err != nil {
+		b.rejected[key] = kv.ModRevision
+		if errors.Is(err, errNotObject) {
+			b.log.Debug("skipped a value that is not a JSON object", "key", key, "revision", kv.ModRevision)
+			return
+		}
+		_, kept := b.entries[key]
+		b.log.Warn("rejected configuration object", "key", key, "revision", kv.ModRevision,
+			"reason", err.Error(), "kept_previous_version", kept)
+		if b.opts.OnReject != nil {
+			b.opts.OnReject(kind)
+		}
+		return
+	}
+	delete(b.rejected, key)
+	b.set(e)
+}
+
+func compareKey(x *entry, k string) int { return strings.Compare(x.key(), k) }
+
+// set makes e the entry of its key and keeps the indexes in step.
+func (b *Builder) set(e *entry) {
+	key := e.key()
+	b.entries[key] = e
+	if e.obj == nil {
+		return
+	}
+	if b.byID[e.kind] == nil {
+		b.byID[e.kind] = map[string]*entry{}
+	}
+	b.byID[e.kind][e.id] = e
+	if e.kind == KindRoute {
+		if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
+			b.routes[i] = e
+		} else {
+			b.routes = slices.Insert(b.routes, i, e)
+		}
+	}
+}
+
+// forget drops key: its entry, its rejection and its router value.
+func (b *Builder) forget(key string) {
+	delete(b.rejected, key)
+	if e := b.entries[key]; e != nil {
+		delete(b.entries, key)
+		if m := b.byID[e.kind]; m != nil && m[e.id] == e {
+			delete(m, e.id)
+		}
+		if e.kind == KindRoute {
+			if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
+				b.routes = slices.Delete(b.routes, i, i+1)
 			}
 		}
 	}
-	for _, key := range keys {
-		kv := st.KVs[key]
-		kind, id, ok := b.split(key)
-		if !ok {
-			continue
-		}
-		if e := b.entries[key]; e != nil && e.kv.ModRevision == kv.ModRevision {
-			continue
-		}
-		if rev, ok := b.rejected[key]; ok && rev == kv.ModRevision {
-			continue
-		}
-		e := &entry{kind: kind, id: id, kv: kv}
-		if err := b.decode(e); err != nil {
-			if errors.Is(err, errNotObject) {
-				b.log.Debug("skipped a value that is not a JSON object", "key", key, "revision", kv.ModRevision)
-				b.rejected[key] = kv.ModRevision
-				continue
-			}
-			_, kept := b.entries[key]
-			b.log.Warn("rejected configuration object", "key", key, "revision", kv.ModRevision,
-				"reason", err.Error(), "kept_previous_version", kept)
-			b.rejected[key] = kv.ModRevision
-			if b.opts.OnReject != nil {
-				b.opts.OnReject(kind)
-			}
-			continue
-		}
-		delete(b.rejected, key)
-		b.entries[key] = e
-	}
+	b.release(key)
 }
 
 // split parses "<prefix>/<kind>/<id>". Directory placeholders (empty id) are not objects.
@@ -197,6 +256,7 @@ func (b *Builder) decode(e *entry) error {
 	switch e.kind {
 	case KindRoute:
 		var r *routeObj
+		e.handle = b.handle(e.key())
 		if r, err = decodeRoute(v); err == nil {
 			err = b.compileRoute(e, r)
 			e.obj = r
@@ -287,7 +347,7 @@ func (b *Builder) matchRoute(e *entry, r *routeObj, hosts []string) router.Route
 		RemoteAddrs: d.RemoteAddrs,
 		Vars:        d.Vars,
 		Priority:    r.priority,
-		Value:       b.handle(e.key()),
+		Value:       e.handle,
 	}
 	if d.URI != nil {
 		m.URI = *d.URI
@@ -332,22 +392,7 @@ func (b *Builder) release(key string) {
 
 // assemble resolves references between the current entries and compiles the Snapshot.
 func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
-	byID := map[string]map[string]*entry{}
-	var routeKeys []string
-	for key, e := range b.entries {
-		if e.obj == nil {
-			continue
-		}
-		if byID[e.kind] == nil {
-			byID[e.kind] = map[string]*entry{}
-		}
-		byID[e.kind][e.id] = e
-		if e.kind == KindRoute {
-			routeKeys = append(routeKeys, key)
-		}
-	}
-	sort.Strings(routeKeys)
-
+	byID := b.byID
 	snap := &Snapshot{
 		Revision:  st.Revision,
 		ClusterID: st.ClusterID,
@@ -361,9 +406,9 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	b.building = map[*upstream.Pool]bool{}
 	pools := b.building
 	problems := map[string]string{}
-	var compiled []*router.Compiled
-	for _, key := range routeKeys {
-		e := b.entries[key]
+	compiled := make([]*router.Compiled, 0, len(b.routes))
+	for _, e := range b.routes {
+		key := e.key()
 		r := e.obj.(*routeObj)
 		if !r.enabled {
 			continue
@@ -378,7 +423,7 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 		if rt.Pool != nil {
 			pools[rt.Pool] = true
 		}
-		snap.Routes[b.handles[key]] = rt
+		snap.Routes[e.handle] = rt
 		compiled = append(compiled, c)
 	}
 	b.reportProblems(problems)
@@ -388,8 +433,12 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 		return nil, fmt.Errorf("build the router: %w", err)
 	}
 	snap.Router = table
+	snap.PoolsChanged = len(pools) != len(b.live) || b.live == nil
 	for p := range pools {
 		snap.Pools = append(snap.Pools, p)
+		if !snap.PoolsChanged && !b.live[p] {
+			snap.PoolsChanged = true
+		}
 	}
 	b.live, b.building = pools, nil
 	snap.Counts = Counts{Routes: len(compiled), Services: len(byID[KindService]), Upstreams: len(byID[KindUpstream])}

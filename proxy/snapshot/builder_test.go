@@ -322,3 +322,40 @@ func TestRouterModes(t *testing.T) {
 		t.Errorf("mode %v", s.Router.Mode())
 	}
 }
+
+// TestIncrementalBuildMatchesFullBuild: a State that lists its changed keys is built from those keys
+// only, with the same result as comparing everything; a State whose Previous does not follow the
+// last build is compared whole.
+func TestIncrementalBuildMatchesFullBuild(t *testing.T) {
+	var logs bytes.Buffer
+	inc := newBuilder(t, &logs, false)
+	st1 := state("/apisix/upstreams/1", up1, "/apisix/upstreams/2", up2,
+		"/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
+		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`,
+		"/apisix/routes/c", `{"uri":"/c","upstream_id":"2"}`)
+	build(t, inc, st1)
+	st2 := with(st1,
+		"/apisix/routes/a", `{"uri":"/a2","upstream_id":"2"}`, // changed
+		"/apisix/routes/b", "", // deleted
+		"/apisix/routes/d", `{"uri":"/d","upstream_id":"1"}`, // added
+		"/apisix/upstreams/1", `{"nodes":{"127.0.0.1:1999":1}}`) // an upstream other routes use
+	st2.Previous = st1.Revision
+	st2.Changed = []string{"/apisix/routes/a", "/apisix/routes/b", "/apisix/routes/d", "/apisix/upstreams/1"}
+	got := build(t, inc, st2)
+	full := build(t, newBuilder(t, &logs, false), &cpclient.State{KVs: st2.KVs, Revision: st2.Revision})
+	for _, p := range []string{"/a", "/a2", "/b", "/c", "/d"} {
+		g, f := match(t, got, "GET", "h", p), match(t, full, "GET", "h", p)
+		if (g == nil) != (f == nil) || (g != nil && (g.Key != f.Key || poolAddr(g) != poolAddr(f))) {
+			t.Errorf("%s: incremental %+v, full %+v", p, g, f)
+		}
+	}
+	if poolAddr(match(t, got, "GET", "h", "/d")) != "127.0.0.1:1999" {
+		t.Errorf("a route added with an upstream changed in the same State does not use the new upstream")
+	}
+	// A Changed list that does not follow the last build (Previous mismatch) is not trusted.
+	st3 := with(st2, "/apisix/routes/e", `{"uri":"/e","upstream_id":"1"}`)
+	st3.Previous, st3.Changed = 12345, []string{}
+	if match(t, build(t, inc, st3), "GET", "h", "/e") == nil {
+		t.Errorf("a State with a foreign Previous was built from its (empty) Changed list")
+	}
+}

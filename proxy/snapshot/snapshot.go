@@ -24,8 +24,10 @@ type Snapshot struct {
 	Router *router.Table
 	// Routes holds the served routes by router value; entries of deleted routes are nil.
 	Routes []*Route
-	// Pools are the upstream pools in use, for upstream.Registry.Retain.
-	Pools []*upstream.Pool
+	// Pools are the upstream pools in use, for upstream.Registry.Retain; PoolsChanged tells whether
+	// they differ from the previous Snapshot's, so that Retain and health checks are synced only then.
+	Pools        []*upstream.Pool
+	PoolsChanged bool
 	// KVs is the configuration this Snapshot was built from, every rejected object replaced by its
 	// last good version: what the snapshot file stores.
 	KVs    map[string]cpclient.KV
