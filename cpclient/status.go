@@ -1,6 +1,9 @@
 package cpclient
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // Status is what the Client knows of the control plane, for the status server and metrics.
 type Status struct {
@@ -87,4 +90,16 @@ func formatClusterID(id uint64) string {
 		id >>= 4
 	}
 	return string(b[:])
+}
+
+// State returns a copy of the Client's current copy of the configuration, for handing over to a new
+// Client (Config.Initial) when the endpoints or their settings change.
+func (c *Client) State() *State {
+	w := &c.work
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return &State{
+		Revision: w.rev, ClusterID: w.clusterID, KVs: maps.Clone(w.kvs),
+		Source: w.source, Endpoint: w.endpoint, Updated: time.Now(),
+	}
 }

@@ -188,3 +188,7 @@ func readCA(path string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// Reload re-reads the files that changed on disk now (a SIGHUP), rather than at the next handshake.
+// A missing or broken file keeps the previous contents; the error says why.
+func (l *TLSLoader) Reload() error { return l.reload(false) }

@@ -305,3 +305,12 @@ func (r *Registry) Retain(live []*Pool) {
 		}
 	}
 }
+
+// CloseIdleConnections closes the idle connections of every node client, at shutdown.
+func (r *Registry) CloseIdleConnections() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.clients {
+		c.CloseIdleConnections()
+	}
+}

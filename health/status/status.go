@@ -26,12 +26,14 @@ type Server struct {
 	cfg       Config
 	listening atomic.Bool
 	draining  atomic.Bool
+	requireCP atomic.Bool
 	mux       *http.ServeMux
 }
 
 // New returns a Server; it is not ready until SetListening(true).
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.requireCP.Store(cfg.RequireControlPlane)
 	s.mux.HandleFunc("/status", s.live)
 	s.mux.HandleFunc("/status/ready", s.ready)
 	s.mux.HandleFunc("/status/control-plane", s.controlPlane)
@@ -40,6 +42,9 @@ func New(cfg Config) *Server {
 
 // SetListening records whether the proxy listens.
 func (s *Server) SetListening(v bool) { s.listening.Store(v) }
+
+// SetRequireControlPlane changes Config.RequireControlPlane (on a configuration reload).
+func (s *Server) SetRequireControlPlane(v bool) { s.requireCP.Store(v) }
 
 // SetDraining makes readiness fail at once, for a graceful shutdown.
 func (s *Server) SetDraining() { s.draining.Store(true) }
@@ -65,7 +70,7 @@ func (s *Server) Ready() (bool, string) {
 	if ok, _, _, _ := s.cfg.Loaded(); !ok {
 		return false, "no configuration loaded yet"
 	}
-	if s.cfg.RequireControlPlane {
+	if s.requireCP.Load() {
 		if connected, _ := s.cfg.ControlPlane(); !connected {
 			return false, "no control-plane endpoint is reachable"
 		}
