@@ -51,14 +51,20 @@ func freePort(t testing.TB) int {
 // backend is a real upstream server on loopback that names itself in every answer.
 func backend(t testing.TB, name string) string {
 	t.Helper()
+	return backendFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		fmt.Fprintf(w, "%s %s %s xff=%s", name, r.Method, r.RequestURI, r.Header.Get("X-Forwarded-For"))
+	})
+}
+
+// backendFunc is a real upstream server on loopback running h.
+func backendFunc(t testing.TB, h http.HandlerFunc) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Backend", name)
-		fmt.Fprintf(w, "%s %s %s xff=%s", name, r.Method, r.RequestURI, r.Header.Get("X-Forwarded-For"))
-	})}
+	srv := &http.Server{Handler: h}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
@@ -67,7 +73,9 @@ func backend(t testing.TB, name string) string {
 type instance struct {
 	proxy, status string
 	dataDir       string
+	configPath    string
 	logs          *syncBuffer
+	signals       chan os.Signal // deliver SIGHUP here
 	stop          func() int
 }
 
@@ -126,13 +134,15 @@ zoneproxy:
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"-c", path}, io.Discard, logs) }()
 	inst := &instance{
-		proxy:   fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
-		status:  fmt.Sprintf("http://127.0.0.1:%d", statusPort),
-		dataDir: o.dataDir,
-		logs:    logs,
+		proxy:      fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
+		status:     fmt.Sprintf("http://127.0.0.1:%d", statusPort),
+		dataDir:    o.dataDir,
+		configPath: path,
+		logs:       logs,
+		signals:    make(chan os.Signal, 1),
 	}
+	go func() { exit <- run(ctx, []string{"-c", path}, io.Discard, logs, inst.signals) }()
 	var once sync.Once
 	code := -1
 	inst.stop = func() int {
@@ -343,7 +353,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 			for _, args := range [][]string{{"-c", path}, {"-t", "-c", path}} {
 				var stdout, stderr bytes.Buffer
-				code := run(context.Background(), args, &stdout, &stderr)
+				code := run(context.Background(), args, &stdout, &stderr, nil)
 				if code != 1 || !strings.Contains(stderr.String(), tt.wantKey) {
 					t.Errorf("%v: exit %d, stderr %q; want 1 and a message naming %s", args, code, stderr.String(), tt.wantKey)
 				}
@@ -352,14 +362,14 @@ func TestConfigErrors(t *testing.T) {
 	}
 	t.Run("valid file", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
-		if code := run(context.Background(), []string{"-t", "-c", "../../config.yaml"}, &stdout, &stderr); code != 0 ||
+		if code := run(context.Background(), []string{"-t", "-c", "../../config.yaml"}, &stdout, &stderr, nil); code != 0 ||
 			!strings.Contains(stdout.String(), "test is successful") {
 			t.Errorf("-t on the shipped config.yaml: exit %d, %q %q", code, stdout.String(), stderr.String())
 		}
 	})
 	t.Run("version", func(t *testing.T) {
 		var stdout bytes.Buffer
-		if code := run(context.Background(), []string{"-v"}, &stdout, io.Discard); code != 0 ||
+		if code := run(context.Background(), []string{"-v"}, &stdout, io.Discard, nil); code != 0 ||
 			!strings.HasPrefix(stdout.String(), "zoneproxy ") {
 			t.Errorf("-v: exit %d, %q", code, stdout.String())
 		}

@@ -21,13 +21,16 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGUSR1)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, signals)
 	stop()
 	os.Exit(code)
 }
 
-// run is the whole program; it returns the exit code. Cancelling ctx starts the graceful shutdown.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run is the whole program; it returns the exit code. Cancelling ctx starts the graceful shutdown;
+// signals delivers SIGHUP (reload config.yaml) and SIGUSR1 (reopen the access log).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
 	fs := flag.NewFlagSet("zoneproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "config.yaml", "configuration file (APISIX's config.yaml shape)")
@@ -64,14 +67,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "zoneproxy: configuration file %s test is successful\n", *path)
 		return 0
 	}
-	log := newLogger(cfg, *logFormat, stderr)
+	format := *logFormat
+	if format == "" {
+		format = string(cfg.Zoneproxy.Log.Format)
+	}
+	logs := newLogSwitch(stderr, format, cfg.Zoneproxy.Log.Level)
+	log := logs.logger()
 	for _, w := range warnings {
 		log.Warn("config.yaml", "warning", w)
 	}
 	if len(cfg.Ignored) > 0 {
 		log.Info("config.yaml: APISIX settings zoneproxy does not use", "keys", cfg.Ignored)
 	}
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, *path, cfg, logs, signals); err != nil {
 		log.Error("zoneproxy stopped", "error", err)
 		return 1
 	}

@@ -5,15 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/cpclient"
@@ -36,32 +35,47 @@ func loadConfig(path string) (*config.Config, []string, error) {
 	return cfg, warnings, nil
 }
 
-func newLogger(cfg *config.Config, format string, w io.Writer) *slog.Logger {
-	if format == "" {
-		format = string(cfg.Zoneproxy.Log.Format)
-	}
-	opts := &slog.HandlerOptions{Level: cfg.Zoneproxy.Log.Level}
-	if format == string(config.LogJSON) {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+// app is one running zoneproxy: the components and how they are connected.
+type app struct {
+	path    string
+	logs    *logSwitch
+	log     *slog.Logger
+	cfg     *config.Config // the configuration in force; changed only by reload
+	px      *proxy.Proxy
+	status  *status.Server
+	reg     *upstream.Registry
+	checks  *health.Manager
+	writer  *cpclient.SnapshotWriter
+	tlsFile *cpclient.TLSLoader
+
+	checksCtx context.Context // lives until shutdown
+
+	mu      sync.Mutex // serialises applying States and swapping the builder
+	builder *snapshot.Builder
+
+	cpMu   sync.Mutex
+	cp     *cpclient.Client
+	cpStop func() // stops cp and waits for it
 }
 
-// serve wires the components together and runs them until ctx is cancelled, then drains.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// serve wires the components together and runs them until ctx is cancelled, then drains. signals
+// delivers SIGHUP (reload config.yaml).
+func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch, signals <-chan os.Signal) error {
+	a := &app{path: path, logs: logs, log: logs.logger(), cfg: cfg}
 	z := cfg.Zoneproxy
 	prefix := cfg.Deployment.Etcd.Prefix
-	tlsFn, err := etcdTLS(cfg, log)
+	tlsLoader, err := etcdTLS(cfg, a.log)
 	if err != nil {
 		return err
 	}
-	mode, err := router.ParseMode(string(cfg.APISIX.Router.HTTP))
-	if err != nil {
-		return fmt.Errorf("apisix.router.http: %w", err)
+	a.tlsFile = tlsLoader
+	a.reg = upstream.NewRegistry(upstream.Options{Logger: a.log})
+	if a.builder, err = a.newBuilder(cfg); err != nil {
+		return err
 	}
 
 	// Every listener is opened before anything starts, so that a port in use stops startup cleanly.
-	proxyLns, err := listenAll(cfg.APISIX.NodeListen, log)
+	proxyLns, err := listenAll(cfg.APISIX.NodeListen, a.log)
 	if err != nil {
 		return err
 	}
@@ -71,123 +85,88 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("apisix.status: %w", err)
 	}
 
-	registry := upstream.NewRegistry(upstream.Options{Logger: log})
-	// Active health checkers live until shutdown, whichever goroutine applied the snapshot.
 	checksCtx, stopChecks := context.WithCancel(context.Background())
 	defer stopChecks()
-	checks := health.NewManager(log)
-	defer checks.Close()
-	builder, err := snapshot.NewBuilder(snapshot.Options{
-		Prefix: prefix, Mode: mode, Registry: registry, Logger: log,
-		IgnoreUnknownPlugins: z.UnknownPlugins == config.UnknownPluginsIgnore,
-	})
-	if err != nil {
-		return err
-	}
+	a.checksCtx = checksCtx
+	a.checks = health.NewManager(a.log)
+	defer a.checks.Close()
 	serverName := "zoneproxy"
 	if cfg.APISIX.EnableServerTokens {
 		serverName += "/" + version
 	}
-	px := proxy.New(proxy.Options{ServerName: serverName, Logger: log})
-
+	a.px = proxy.New(proxy.Options{ServerName: serverName, Logger: a.log})
 	snapPath := filepath.Join(z.DataDir, cpclient.SnapshotFileName)
-	snapWriter := cpclient.NewSnapshotWriter(snapPath, prefix, time.Second, log)
-	apply := func(_ context.Context, st *cpclient.State) {
-		snap, err := builder.Build(st)
-		if err != nil {
-			log.Error("could not build the configuration; the previous one keeps serving",
-				"revision", st.Revision, "error", err)
-			return
-		}
-		px.Store(snap)
-		if snap.PoolsChanged {
-			registry.Retain(snap.Pools)
-			checks.Sync(checksCtx, snap.Pools)
-		}
-		log.Info("configuration applied", "revision", snap.Revision, "source", snap.Source,
-			"routes", snap.Counts.Routes, "upstreams", snap.Counts.Upstreams,
-			"build", snap.BuildDuration.Round(time.Microsecond))
-		if st.Source != cpclient.SourceControlPlane {
-			return
-		}
-		eff := *st
-		eff.KVs = snap.KVs
-		snapWriter.Save(&eff)
-	}
+	a.writer = cpclient.NewSnapshotWriter(snapPath, prefix, time.Second, a.log)
 
 	// Static stability: serve the last configuration written to disk until the control plane answers.
 	initial, err := cpclient.ReadSnapshot(snapPath, prefix)
 	switch {
 	case errors.Is(err, cpclient.ErrNoSnapshot):
-		log.Info("no snapshot file; waiting for the control plane", "file", snapPath)
+		a.log.Info("no snapshot file; waiting for the control plane", "file", snapPath)
 	case err != nil:
-		log.Error("ignoring the snapshot file", "error", err)
+		a.log.Error("ignoring the snapshot file", "error", err)
 		initial = nil
 	default:
-		log.Info("serving the snapshot file until the control plane answers", "file", snapPath,
+		a.log.Info("serving the snapshot file until the control plane answers", "file", snapPath,
 			"revision", initial.Revision, "written", initial.Updated)
-		apply(ctx, initial)
+		a.apply(ctx, initial)
 	}
 
-	cp, err := cpclient.New(cpclient.Config{
-		Endpoints:      cfg.Deployment.Etcd.Host,
-		Prefix:         prefix,
-		TLS:            tlsFn,
-		Username:       cfg.Deployment.Etcd.User,
-		Password:       string(cfg.Deployment.Etcd.Password),
-		RequestTimeout: cfg.Deployment.Etcd.Timeout,
-		ProbeInterval:  z.ProbeInterval,
-		ProbeTimeout:   z.ProbeTimeout,
-		FailbackAfter:  z.FailbackAfter,
-		BackoffMin:     z.BackoffMin,
-		BackoffMax:     z.BackoffMax,
-		CoalesceWindow: z.CoalesceWindow,
-		Initial:        initial,
-		Logger:         log,
-	}, apply)
-	if err != nil {
-		closeAll(append(proxyLns, statusLn))
-		return err
-	}
-
-	st := status.New(status.Config{
+	a.status = status.New(status.Config{
 		Loaded: func() (bool, string, int64, time.Time) {
-			s := px.Snapshot()
+			s := a.px.Snapshot()
 			if s == nil {
 				return false, "", 0, time.Time{}
 			}
 			return true, string(s.Source), s.Revision, s.Updated
 		},
-		ControlPlane:        func() (bool, any) { return cp.Connected(), cp.Status() },
+		ControlPlane: func() (bool, any) {
+			cp := a.client()
+			return cp.Connected(), cp.Status()
+		},
 		RequireControlPlane: z.ReadyRequiresControlPlane,
 	})
-	statusSrv := st.Serve(statusLn)
+	if err := a.startClient(cfg, initial); err != nil {
+		closeAll(append(proxyLns, statusLn))
+		return err
+	}
+	defer a.stopClient()
+	statusSrv := a.status.Serve(statusLn)
+	writerCtx, stopWriter := context.WithCancel(context.Background())
+	writerDone := make(chan struct{})
+	go func() { a.writer.Run(writerCtx); close(writerDone) }()
+	defer func() { stopWriter(); <-writerDone }()
 
-	cpCtx, stopCP := context.WithCancel(context.Background())
-	defer stopCP()
-	g := new(errgroup.Group)
-	g.Go(func() error { return cp.Run(cpCtx) })
-	g.Go(func() error { snapWriter.Run(cpCtx); return nil })
 	serveErr := make(chan error, len(proxyLns))
 	for _, ln := range proxyLns {
-		go func() { serveErr <- px.Serve(ln) }()
+		go func() { serveErr <- a.px.Serve(ln) }()
 	}
-	st.SetListening(true)
-	log.Info("zoneproxy started", "version", version, "listen", cfg.ListenAddrs(),
+	a.status.SetListening(true)
+	a.log.Info("zoneproxy started", "version", version, "listen", cfg.ListenAddrs(),
 		"status", cfg.APISIX.Status.String(), "control_plane", cfg.Deployment.Etcd.Host)
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-serveErr:
-		runErr = fmt.Errorf("proxy listener: %w", runErr)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case runErr = <-serveErr:
+			runErr = fmt.Errorf("proxy listener: %w", runErr)
+			break wait
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				a.reload()
+			}
+		}
 	}
 
 	// Graceful drain: readiness fails at once, traffic keeps flowing while the load balancer
 	// deregisters us, then the listeners close and in-flight requests finish.
-	st.SetDraining()
+	z = a.config().Zoneproxy
+	a.status.SetDraining()
 	if runErr == nil {
-		log.Info("draining", "drain_delay", z.DrainDelay, "shutdown_timeout", z.ShutdownTimeout)
+		a.log.Info("draining", "drain_delay", z.DrainDelay, "shutdown_timeout", z.ShutdownTimeout)
 		select {
 		case <-time.After(z.DrainDelay):
 		case runErr = <-serveErr:
@@ -195,14 +174,119 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), z.ShutdownTimeout)
 	defer cancel()
-	if err := px.Shutdown(shutCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time", "error", err)
+	if err := a.px.Shutdown(shutCtx); err != nil {
+		a.log.Warn("in-flight requests did not finish in time", "error", err)
 	}
-	stopCP()
-	_ = g.Wait()
+	a.stopClient()
+	a.reg.CloseIdleConnections()
 	_ = statusSrv.Shutdown(shutCtx)
-	log.Info("zoneproxy stopped")
+	a.log.Info("zoneproxy stopped")
 	return runErr
+}
+
+func (a *app) newBuilder(cfg *config.Config) (*snapshot.Builder, error) {
+	mode, err := router.ParseMode(string(cfg.APISIX.Router.HTTP))
+	if err != nil {
+		return nil, fmt.Errorf("apisix.router.http: %w", err)
+	}
+	return snapshot.NewBuilder(snapshot.Options{
+		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
+		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
+	})
+}
+
+func (a *app) config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+// apply is the control-plane client's Sink: build, swap, sync the upstream state, save to disk.
+func (a *app) apply(_ context.Context, st *cpclient.State) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	snap, err := a.builder.Build(st)
+	if err != nil {
+		a.log.Error("could not build the configuration; the previous one keeps serving",
+			"revision", st.Revision, "error", err)
+		return
+	}
+	a.px.Store(snap)
+	if snap.PoolsChanged {
+		a.reg.Retain(snap.Pools)
+		a.checks.Sync(a.checksCtx, snap.Pools)
+	}
+	a.log.Info("configuration applied", "revision", snap.Revision, "source", snap.Source,
+		"routes", snap.Counts.Routes, "upstreams", snap.Counts.Upstreams,
+		"build", snap.BuildDuration.Round(time.Microsecond))
+	if st.Source != cpclient.SourceControlPlane {
+		return
+	}
+	eff := *st
+	eff.KVs = snap.KVs
+	a.writer.Save(&eff)
+}
+
+// startClient starts a control-plane client for cfg, resuming from initial (may be nil).
+func (a *app) startClient(cfg *config.Config, initial *cpclient.State) error {
+	z := cfg.Zoneproxy
+	var tlsFn func(string) (*tls.Config, error)
+	if a.tlsFile != nil {
+		tlsFn = a.tlsFile.Config
+	}
+	cp, err := cpclient.New(cpclient.Config{
+		Endpoints:      cfg.Deployment.Etcd.Host,
+		Prefix:         cfg.Deployment.Etcd.Prefix,
+		TLS:            tlsFn,
+		Username:       cfg.Deployment.Etcd.User,
+		Password:       string(cfg.Deployment.Etcd.Password),
+		Transport:      string(z.CPTransport),
+		RequestTimeout: cfg.Deployment.Etcd.Timeout,
+		ProbeInterval:  z.ProbeInterval,
+		ProbeTimeout:   z.ProbeTimeout,
+		FailbackAfter:  z.FailbackAfter,
+		BackoffMin:     z.BackoffMin,
+		BackoffMax:     z.BackoffMax,
+		CoalesceWindow: z.CoalesceWindow,
+		ShrinkGuard:    z.ShrinkGuard,
+		ShrinkHold:     z.ShrinkHold,
+		Initial:        initial,
+		Logger:         a.log,
+	}, a.apply)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = cp.Run(ctx); close(done) }()
+	a.cpMu.Lock()
+	a.cp, a.cpStop = cp, func() { cancel(); <-done }
+	a.cpMu.Unlock()
+	return nil
+}
+
+func (a *app) client() *cpclient.Client {
+	a.cpMu.Lock()
+	defer a.cpMu.Unlock()
+	return a.cp
+}
+
+// stopClient stops the control-plane client and applies what it received but had not handed over
+// yet, so that nothing is lost between two clients. It returns that last State.
+func (a *app) stopClient() *cpclient.State {
+	a.cpMu.Lock()
+	cp, stop := a.cp, a.cpStop
+	a.cpStop = nil
+	a.cpMu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	st := cp.State()
+	if s := a.px.Snapshot(); st.Revision > 0 && (s == nil || s.Revision != st.Revision) {
+		a.apply(context.Background(), st)
+	}
+	return st
 }
 
 // listenAll opens every node_listen address (and [::]:port where APISIX would also listen on IPv6).
@@ -238,8 +322,8 @@ func closeAll(lns []net.Listener) {
 }
 
 // etcdTLS builds the TLS settings of the control-plane connections from config.yaml, when any
-// endpoint uses https.
-func etcdTLS(cfg *config.Config, log *slog.Logger) (func(string) (*tls.Config, error), error) {
+// endpoint uses https (nil otherwise).
+func etcdTLS(cfg *config.Config, log *slog.Logger) (*cpclient.TLSLoader, error) {
 	https := false
 	for _, h := range cfg.Deployment.Etcd.Host {
 		https = https || strings.HasPrefix(h, "https://")
@@ -266,5 +350,5 @@ func etcdTLS(cfg *config.Config, log *slog.Logger) (func(string) (*tls.Config, e
 	if err != nil {
 		return nil, fmt.Errorf("deployment.etcd.tls: %w", err)
 	}
-	return loader.Config, nil
+	return loader, nil
 }

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func rewriteConfig(t *testing.T, zp *instance, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(zp.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), from) {
+		t.Fatalf("config has no %q", from)
+	}
+	if err := os.WriteFile(zp.configPath, []byte(strings.Replace(string(b), from, to, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func logsSince(zp *instance, mark int) string { return zp.logs.String()[mark:] }
+
+// TestReloadOnSIGHUP: a new log level applies live, a broken file changes nothing, a listen port change
+// is reported as needing a restart, and a new endpoint order restarts the control-plane client, which
+// resumes without losing an update.
+func TestReloadOnSIGHUP(t *testing.T) {
+	cluster, files := startCluster(t)
+	a := backend(t, "a")
+	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
+	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
+	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	reload := func(what string) int {
+		mark := len(zp.logs.String())
+		zp.signals <- syscall.SIGHUP
+		waitFor(t, what, 10*time.Second, func() bool {
+			l := logsSince(zp, mark)
+			return strings.Contains(l, "config.yaml reloaded") || strings.Contains(l, "config.yaml reload failed") ||
+				strings.Contains(l, "need a restart")
+		})
+		return mark
+	}
+
+	// A broken file: an error naming the key, and nothing changes.
+	good, _ := os.ReadFile(zp.configPath)
+	rewriteConfig(t, zp, "probe_interval: 100ms", "probe_interval: soon")
+	mark := reload("the broken reload")
+	if l := logsSince(zp, mark); !strings.Contains(l, "config.yaml reload failed") || !strings.Contains(l, "zoneproxy.probe_interval") {
+		t.Errorf("broken reload logged:\n%s", l)
+	}
+	if code, _ := httpGet(zp.proxy+"/r1", ""); code != 200 {
+		t.Errorf("traffic after a broken reload: %d", code)
+	}
+	if err := os.WriteFile(zp.configPath, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new log level: debug and info lines stop.
+	rewriteConfig(t, zp, "log: {level: debug}", "log: {level: warn}")
+	mark = reload("the log level reload")
+	putKV(t, cluster, "/apisix/routes/2", fmt.Sprintf(`{"uri":"/r2","upstream":{"nodes":{%q:1}}}`, a))
+	waitFor(t, "route 2", 10*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
+	if l := logsSince(zp, mark); strings.Contains(l, "configuration applied") || strings.Contains(l, "level=DEBUG") {
+		t.Errorf("info and debug lines after reloading with level warn:\n%s", l)
+	}
+
+	// A listen port change needs a restart: reported, and the proxy keeps its port.
+	rewriteConfig(t, zp, "log: {level: warn}", "log: {level: info}")
+	proxyPort := zp.proxy[strings.LastIndex(zp.proxy, ":")+1:]
+	rewriteConfig(t, zp, "      port: "+proxyPort+"\n", fmt.Sprintf("      port: %d\n", freePort(t)))
+	mark = reload("the port change")
+	if l := logsSince(zp, mark); !strings.Contains(l, "need a restart") || !strings.Contains(l, "apisix.node_listen") {
+		t.Errorf("port change not reported as needing a restart:\n%s", l)
+	}
+	if code, _ := httpGet(zp.proxy+"/r1", ""); code != 200 {
+		t.Errorf("the proxy left its port on reload: %d", code)
+	}
+
+	// A new endpoint order: the client restarts on the new first endpoint and resumes.
+	eps := cluster.Endpoints()
+	rewriteConfig(t, zp, fmt.Sprintf("      - %q\n      - %q\n", eps[0], eps[1]), fmt.Sprintf("      - %q\n      - %q\n", eps[1], eps[0]))
+	reload("the endpoint reload")
+	waitFor(t, "the new first endpoint in use", 10*time.Second, func() bool {
+		return controlPlaneView(t, zp)["control_plane"].(map[string]any)["current_endpoint"] == eps[1]
+	})
+	putKV(t, cluster, "/apisix/routes/3", fmt.Sprintf(`{"uri":"/r3","upstream":{"nodes":{%q:1}}}`, a))
+	waitFor(t, "route 3 after the client restart", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
+	if n := strings.Count(zp.logs.String(), "listed the control-plane configuration"); n != 1 {
+		t.Errorf("%d full lists; the restarted client should have resumed the watch", n)
+	}
+}
+
+// TestGracefulDrain: on SIGTERM readiness goes 503 at once while the proxy keeps serving for
+// drain_delay; then the listener closes and requests in flight finish. No accepted request is cut,
+// and no goroutine is left behind.
+func TestGracefulDrain(t *testing.T) {
+	cluster, files := startCluster(t)
+	// The backend answers after 300 ms, so that requests are in flight when the listener closes.
+	slowAddr := backendSlow(t, 300*time.Millisecond)
+	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/slow","upstream":{"nodes":{%q:1}}}`, slowAddr))
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	before := goroutines()
+	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, extra: "  drain_delay: 1s\n"})
+	waitFor(t, "the route", 10*time.Second, serves(zp.proxy+"/slow", "", "slow"))
+
+	var ok, cut, refused atomic.Int64
+	var lastCut atomic.Value
+	var firstRefused atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(zp.proxy + "/slow")
+				switch {
+				case err != nil && isRefused(err):
+					refused.Add(1)
+					firstRefused.CompareAndSwap(0, time.Now().UnixNano())
+					time.Sleep(10 * time.Millisecond)
+				case err != nil:
+					cut.Add(1)
+					lastCut.Store(err.Error())
+				default:
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						ok.Add(1)
+					} else {
+						cut.Add(1)
+						lastCut.Store(resp.Status)
+					}
+				}
+			}
+		}()
+	}
+	waitFor(t, "traffic", 10*time.Second, func() bool { return ok.Load() > 4 })
+
+	done := make(chan int, 1)
+	go func() { done <- zp.stop() }()
+	var notReadyAt time.Time
+	waitFor(t, "readiness 503", 2*time.Second, func() bool {
+		if ready(zp) == 503 {
+			notReadyAt = time.Now()
+			return true
+		}
+		return false
+	})
+	servedBefore := ok.Load()
+	waitFor(t, "the listener to close", 10*time.Second, func() bool { return firstRefused.Load() != 0 })
+	if ok.Load() <= servedBefore {
+		t.Errorf("no request served during the drain delay")
+	}
+	if closedAt := time.Unix(0, firstRefused.Load()); !notReadyAt.Before(closedAt) {
+		t.Errorf("readiness went 503 at %v, not before the listener closed at %v", notReadyAt, closedAt)
+	}
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	close(stop)
+	wg.Wait()
+	if n := cut.Load(); n > 0 {
+		t.Errorf("%d requests cut during the drain (last: %v); %d served", n, lastCut.Load(), ok.Load())
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var extra []string
+		for sig, n := range goroutines() {
+			if n > before[sig] {
+				extra = append(extra, fmt.Sprintf("%d x %s", n-before[sig], sig))
+			}
+		}
+		if len(extra) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines left after shutdown:\n%s", strings.Join(extra, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// backendSlow is an upstream that answers "slow" after d.
+func backendSlow(t *testing.T, d time.Duration) string {
+	t.Helper()
+	return backendFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(d)
+		fmt.Fprint(w, "slow")
+	})
+}
+
+// processWide are goroutines that outlive one zoneproxy by design: the embedded etcd of the test,
+// fasthttp's process-wide Date updater and DNS cache cleaner, and two fasthttp cleaners that exit at
+// their next tick once their pool is empty: the client's idle connection cleaner (the keep-alive idle
+// timeout) and the server's idle worker cleaner (MaxIdleWorkerDuration).
+var processWide = []string{"go.etcd.io/etcd/server/", "fasthttp.updateServerDate", "fasthttp.(*TCPDialer).tcpAddrsClean",
+	"fasthttp.(*HostClient).connsCleaner", "fasthttp.(*workerPool).Start"}
+
+// goroutines counts the running goroutines by their stack (function names only), leaving out the
+// process-wide ones.
+func goroutines() map[string]int {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	out := map[string]int{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		var fns []string
+		for _, line := range strings.Split(g, "\n")[1:] {
+			if !strings.HasPrefix(line, "\t") && line != "" {
+				if i := strings.LastIndex(line, "("); i > 0 {
+					line = line[:i]
+				}
+				fns = append(fns, line)
+			}
+		}
+		sig := strings.Join(fns, " < ")
+		if !slices.ContainsFunc(processWide, func(p string) bool { return strings.Contains(sig, p) }) {
+			out[sig]++
+		}
+	}
+	return out
+}

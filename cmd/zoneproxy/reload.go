@@ -1,0 +1,131 @@
+package main
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/config"
+)
+
+// cpSettings are the settings of the control-plane client: a change restarts the client, which
+// resumes from the configuration it had (no re-list when the cluster is the same).
+type cpSettings struct {
+	Etcd                                         config.Etcd
+	TrustedCA                                    string
+	Transport                                    config.Transport
+	FailbackAfter, ProbeInterval, ProbeTimeout   time.Duration
+	BackoffMin, BackoffMax, CoalesceWindow, Hold time.Duration
+	ShrinkGuard                                  float64
+}
+
+func cpSettingsOf(c *config.Config) cpSettings {
+	z := c.Zoneproxy
+	return cpSettings{
+		Etcd: c.Deployment.Etcd, TrustedCA: c.APISIX.SSL.TrustedCertificate, Transport: z.CPTransport,
+		FailbackAfter: z.FailbackAfter, ProbeInterval: z.ProbeInterval, ProbeTimeout: z.ProbeTimeout,
+		BackoffMin: z.BackoffMin, BackoffMax: z.BackoffMax, CoalesceWindow: z.CoalesceWindow,
+		Hold: z.ShrinkHold, ShrinkGuard: z.ShrinkGuard,
+	}
+}
+
+// reload re-reads config.yaml (SIGHUP). What can change live is applied without dropping a request;
+// what cannot (listen addresses, ...) is reported as needing a restart and keeps its running value.
+// An invalid file changes nothing.
+func (a *app) reload() {
+	next, warnings, err := loadConfig(a.path)
+	if err != nil {
+		a.log.Error("config.yaml reload failed; the running configuration stays", "file", a.path, "error", err)
+		return
+	}
+	for _, w := range warnings {
+		a.log.Warn("config.yaml", "warning", w)
+	}
+	cur := a.config()
+	var applied, restart []string
+
+	// Settings that only a restart can change keep their running values.
+	keep := func(key string, changed bool, restore func()) {
+		if changed {
+			restart = append(restart, key)
+			restore()
+		}
+	}
+	keep("apisix.node_listen", !reflect.DeepEqual(cur.APISIX.NodeListen, next.APISIX.NodeListen),
+		func() { next.APISIX.NodeListen = cur.APISIX.NodeListen })
+	keep("apisix.status", cur.APISIX.Status != next.APISIX.Status, func() { next.APISIX.Status = cur.APISIX.Status })
+	keep("apisix.enable_server_tokens", cur.APISIX.EnableServerTokens != next.APISIX.EnableServerTokens,
+		func() { next.APISIX.EnableServerTokens = cur.APISIX.EnableServerTokens })
+	keep("plugin_attr.prometheus", cur.Prometheus != next.Prometheus, func() { next.Prometheus = cur.Prometheus })
+	keep("deployment.etcd.prefix", cur.Deployment.Etcd.Prefix != next.Deployment.Etcd.Prefix,
+		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
+	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
+		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
+
+	logChanged := cur.Zoneproxy.Log != next.Zoneproxy.Log
+	if logChanged {
+		applied = append(applied, "zoneproxy.log")
+	}
+	if cur.Zoneproxy.ReadyRequiresControlPlane != next.Zoneproxy.ReadyRequiresControlPlane {
+		a.status.SetRequireControlPlane(next.Zoneproxy.ReadyRequiresControlPlane)
+		applied = append(applied, "zoneproxy.ready_requires_control_plane")
+	}
+	if cur.Zoneproxy.DrainDelay != next.Zoneproxy.DrainDelay || cur.Zoneproxy.ShutdownTimeout != next.Zoneproxy.ShutdownTimeout {
+		applied = append(applied, "zoneproxy.drain_delay/shutdown_timeout")
+	}
+
+	// The control-plane client: new endpoints, credentials, TLS files or timing restart it; it
+	// resumes from the configuration it had. Unchanged TLS paths are re-read (rotated files).
+	if !reflect.DeepEqual(cpSettingsOf(cur), cpSettingsOf(next)) {
+		loader, err := etcdTLS(next, a.log)
+		if err != nil {
+			a.log.Error("config.yaml reload: the control-plane TLS files are unusable; the running control-plane settings stay",
+				"error", err)
+			next.Deployment.Etcd = cur.Deployment.Etcd
+			next.APISIX.SSL = cur.APISIX.SSL
+		} else {
+			st := a.stopClient()
+			a.tlsFile = loader
+			if err := a.startClient(next, st); err != nil {
+				a.log.Error("config.yaml reload: could not start the control-plane client; restoring the running one", "error", err)
+				_ = a.startClient(cur, st)
+				next.Deployment.Etcd = cur.Deployment.Etcd
+			} else {
+				applied = append(applied, "deployment.etcd")
+			}
+		}
+	} else if a.tlsFile != nil {
+		if err := a.tlsFile.Reload(); err != nil {
+			a.log.Warn("config.yaml reload: keeping the previous TLS files", "error", err)
+		}
+	}
+
+	// Routing settings: a new builder rebuilds the whole snapshot from the current configuration.
+	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins
+	if rebuild {
+		if b, err := a.newBuilder(next); err != nil {
+			a.log.Error("config.yaml reload: routing settings not applied", "error", err)
+			next.APISIX.Router, next.Zoneproxy.UnknownPlugins = cur.APISIX.Router, cur.Zoneproxy.UnknownPlugins
+			rebuild = false
+		} else {
+			a.mu.Lock()
+			a.builder = b
+			a.mu.Unlock()
+			applied = append(applied, "apisix.router.http/zoneproxy.unknown_plugins")
+		}
+	}
+	a.mu.Lock()
+	a.cfg = next
+	a.mu.Unlock()
+	if rebuild {
+		if st := a.client().State(); st.Revision > 0 {
+			a.apply(a.checksCtx, st)
+		}
+	}
+	a.log.Info("config.yaml reloaded", "file", a.path, "applied", applied)
+	if len(restart) > 0 {
+		a.log.Warn("config.yaml reload: these changes need a restart and are not applied", "keys", restart)
+	}
+	if logChanged { // last, so that this reload is logged under the settings it was made with
+		a.logs.set(string(next.Zoneproxy.Log.Format), next.Zoneproxy.Log.Level)
+	}
+}
