@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -58,11 +57,10 @@ type Builder struct {
 	// built and lastRevision tell whether a State's Changed list applies to what the Builder holds.
 	built        bool
 	lastRevision int64
-	// live and building are the pools of the last snapshot and of the one being built: a cached
-	// pool is reused only while it stays live, since Registry.Retain releases the others.
-	live, building map[*upstream.Pool]bool
-	free           []int // handles of deleted routes, for reuse
-	next           int
+	free         []int // handles of deleted routes, for reuse
+	next         int
+
+	res resolution // what the routes resolved to, kept across builds (assemble.go)
 }
 
 // entry is the last good version of one key.
@@ -81,6 +79,12 @@ type entry struct {
 	pool *upstream.Pool
 	// For routes and services with an inline upstream: the pool built from it.
 	inlinePool *upstream.Pool
+
+	// For routes: what the route resolved to at the last build (see assemble.go).
+	resolved bool
+	rt       *Route           // nil when the route is not served
+	rc       *router.Compiled // the compiled match fields in the table
+	deps     []depKey         // the objects the resolution read
 }
 
 // NewBuilder returns a Builder.
@@ -104,6 +108,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		problems: make(map[string]string),
 		handles:  make(map[string]int),
 		byID:     make(map[string]map[string]*entry),
+		res:      newResolution(),
 	}, nil
 }
 
@@ -191,6 +196,9 @@ func compareKey(x *entry, k string) int { return strings.Compare(x.key(), k) }
 // set makes e the entry of its key and keeps the indexes in step.
 func (b *Builder) set(e *entry) {
 	key := e.key()
+	if old := b.entries[key]; old != nil {
+		b.invalidate(old)
+	}
 	b.entries[key] = e
 	if e.obj == nil {
 		return
@@ -199,7 +207,9 @@ func (b *Builder) set(e *entry) {
 		b.byID[e.kind] = map[string]*entry{}
 	}
 	b.byID[e.kind][e.id] = e
+	b.invalidateDependents(e.kind, e.id)
 	if e.kind == KindRoute {
+		b.res.dirty[e] = struct{}{}
 		if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
 			b.routes[i] = e
 		} else {
@@ -213,8 +223,10 @@ func (b *Builder) forget(key string) {
 	delete(b.rejected, key)
 	if e := b.entries[key]; e != nil {
 		delete(b.entries, key)
+		b.invalidate(e)
 		if m := b.byID[e.kind]; m != nil && m[e.id] == e {
 			delete(m, e.id)
+			b.invalidateDependents(e.kind, e.id)
 		}
 		if e.kind == KindRoute {
 			if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
@@ -388,170 +400,6 @@ func (b *Builder) release(key string) {
 		delete(b.handles, key)
 		b.free = append(b.free, h)
 	}
-}
-
-// assemble resolves references between the current entries and compiles the Snapshot.
-func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
-	byID := b.byID
-	snap := &Snapshot{
-		Revision:  st.Revision,
-		ClusterID: st.ClusterID,
-		Source:    st.Source,
-		Endpoint:  st.Endpoint,
-		Updated:   st.Updated,
-		Built:     time.Now(),
-		Routes:    make([]*Route, b.next),
-		KVs:       b.effectiveKVs(st),
-	}
-	b.building = map[*upstream.Pool]bool{}
-	pools := b.building
-	problems := map[string]string{}
-	compiled := make([]*router.Compiled, 0, len(b.routes))
-	for _, e := range b.routes {
-		key := e.key()
-		r := e.obj.(*routeObj)
-		if !r.enabled {
-			continue
-		}
-		rt, c, why := b.resolveRoute(e, r, byID)
-		if why != "" {
-			problems[key] = why
-		}
-		if rt == nil {
-			continue
-		}
-		if rt.Pool != nil {
-			pools[rt.Pool] = true
-		}
-		snap.Routes[e.handle] = rt
-		compiled = append(compiled, c)
-	}
-	b.reportProblems(problems)
-
-	table, err := router.New(compiled, b.opts.Mode)
-	if err != nil {
-		return nil, fmt.Errorf("build the router: %w", err)
-	}
-	snap.Router = table
-	snap.PoolsChanged = len(pools) != len(b.live) || b.live == nil
-	for p := range pools {
-		snap.Pools = append(snap.Pools, p)
-		if !snap.PoolsChanged && !b.live[p] {
-			snap.PoolsChanged = true
-		}
-	}
-	b.live, b.building = pools, nil
-	snap.Counts = Counts{Routes: len(compiled), Services: len(byID[KindService]), Upstreams: len(byID[KindUpstream])}
-	return snap, nil
-}
-
-// resolveRoute joins a route with its service, plugin config and upstream. A nil Route means the
-// route is not served; why says why (also set for a served route with a problem).
-func (b *Builder) resolveRoute(e *entry, r *routeObj, byID map[string]map[string]*entry) (*Route, *router.Compiled, string) {
-	var svc *serviceObj
-	var svcEntry *entry
-	// As APISIX: a route whose service or plugin config is missing still matches, and answers
-	// 404 or 503 (apisix/init.lua, http_access_phase).
-	if r.serviceID != "" {
-		if svcEntry = byID[KindService][r.serviceID]; svcEntry == nil {
-			return &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Status: 404}, e.compiled,
-				fmt.Sprintf("service_id %q not found: the route answers 404", r.serviceID)
-		}
-		svc = svcEntry.obj.(*serviceObj)
-	}
-	if r.pluginConfigID != "" && byID[KindPluginConfig][r.pluginConfigID] == nil {
-		return &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Status: 503}, e.compiled,
-			fmt.Sprintf("plugin_config_id %q not found: the route answers 503", r.pluginConfigID)
-	}
-
-	c := e.compiled
-	if svc != nil && len(svc.doc.Hosts) > 0 && r.doc.Host == nil && r.doc.Hosts == nil {
-		if e.inherited == nil || e.inheritedRev != svcEntry.kv.ModRevision {
-			ic, err := router.Compile(b.matchRoute(e, r, svc.doc.Hosts))
-			if err != nil {
-				return nil, nil, fmt.Sprintf("with the hosts of service %q: %v", r.serviceID, err)
-			}
-			e.inherited, e.inheritedRev = ic, svcEntry.kv.ModRevision
-		}
-		c = e.inherited
-	}
-
-	rt := &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Timeout: r.doc.Timeout}
-	if r.doc.Name != nil {
-		rt.Name = *r.doc.Name
-	}
-	rt.EnableWebsocket = r.enableWebsocket
-	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
-		rt.EnableWebsocket = *svc.doc.Websocket
-	}
-
-	// Precedence: route upstream_id > route upstream > service upstream_id > service upstream.
-	var why string
-	switch {
-	case r.upstreamID != "":
-		why = b.poolByID(rt, r.upstreamID, byID)
-	case r.upstream != nil:
-		rt.Pool, why = b.inlinePool(e, r.upstream)
-	case svc != nil && svc.upstreamID != "":
-		why = b.poolByID(rt, svc.upstreamID, byID)
-	case svc != nil && svc.upstream != nil:
-		rt.Pool, why = b.inlinePool(svcEntry, svc.upstream)
-	}
-	if rt.Pool == nil && rt.Status == 0 {
-		rt.Status = 503
-	}
-	return rt, c, why
-}
-
-func (b *Builder) poolByID(rt *Route, upstreamID string, byID map[string]map[string]*entry) string {
-	ue := byID[KindUpstream][upstreamID]
-	if ue == nil {
-		rt.Status = 502
-		return fmt.Sprintf("upstream_id %q not found: the route answers 502", upstreamID)
-	}
-	if !b.usable(ue.pool) {
-		p, err := b.opts.Registry.Pool(ue.key(), ue.obj.(*upstream.Spec))
-		if err != nil {
-			rt.Status = 502
-			return fmt.Sprintf("upstream %q: %v", upstreamID, err)
-		}
-		ue.pool = p
-	}
-	rt.Pool = ue.pool
-	return ""
-}
-
-func (b *Builder) usable(p *upstream.Pool) bool {
-	return p != nil && (b.live[p] || b.building[p])
-}
-
-func (b *Builder) inlinePool(owner *entry, spec *upstream.Spec) (*upstream.Pool, string) {
-	if !b.usable(owner.inlinePool) {
-		p, err := b.opts.Registry.Pool(owner.key()+"#upstream", spec)
-		if err != nil {
-			return nil, fmt.Sprintf("upstream: %v", err)
-		}
-		owner.inlinePool = p
-	}
-	return owner.inlinePool, ""
-}
-
-// reportProblems logs problems that are new since the last build, so that a dangling reference is
-// said once, not on every build.
-func (b *Builder) reportProblems(now map[string]string) {
-	for key, why := range now {
-		if b.problems[key] != why {
-			b.log.Warn("route not served as configured", "key", key, "reason", why)
-		}
-	}
-	for key := range b.problems {
-		if _, ok := now[key]; !ok {
-			if _, exists := b.entries[key]; exists {
-				b.log.Info("route problem resolved", "key", key)
-			}
-		}
-	}
-	b.problems = now
 }
 
 // effectiveKVs is the State with every rejected object replaced by its last good version (or left

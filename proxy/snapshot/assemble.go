@@ -1,0 +1,302 @@
+package snapshot
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/router"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// depKey names an object a route's resolution read: its service, upstream or plugin config.
+type depKey struct{ kind, id string }
+
+// resolution is what the routes resolved to, kept from one build to the next so that a build
+// resolves again only the routes whose own object, or an object they read, changed.
+type resolution struct {
+	dirty   map[*entry]struct{}            // routes to resolve again (or just to drop)
+	readers map[depKey]map[*entry]struct{} // object -> the routes whose resolution read it
+	slots   []*Route                       // served routes by router value
+	served  int                            // routes with a non-nil slot
+	refs    map[*upstream.Pool]int         // pool -> routes using it
+	added   map[*upstream.Pool]bool        // pools built during this build
+	removed []*router.Compiled             // left the table since the last build
+	adds    []*router.Compiled             // entered it
+	pools   []*upstream.Pool               // the live pools, as of the last change of the set
+	poolsUp bool                           // the set of live pools changed during this build
+	table   *router.Table                  // the last table built
+}
+
+func newResolution() resolution {
+	return resolution{
+		dirty:   map[*entry]struct{}{},
+		readers: map[depKey]map[*entry]struct{}{},
+		refs:    map[*upstream.Pool]int{},
+	}
+}
+
+// invalidate marks a route entry that is being replaced or deleted for dropping at the next build.
+func (b *Builder) invalidate(e *entry) {
+	if e.kind == KindRoute {
+		b.res.dirty[e] = struct{}{}
+	}
+}
+
+// invalidateDependents marks the routes that read the object kind/id for resolving again.
+func (b *Builder) invalidateDependents(kind, id string) {
+	for e := range b.res.readers[depKey{kind, id}] {
+		b.res.dirty[e] = struct{}{}
+	}
+}
+
+// assemble resolves the routes that need it and compiles the Snapshot.
+func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
+	r := &b.res
+	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
+	if len(r.slots) < b.next {
+		r.slots = append(r.slots, make([]*Route, b.next-len(r.slots))...)
+	}
+	// Drop the old resolutions first, then resolve the current entries: a replaced route's old and
+	// new entries share a router value.
+	dirty := make([]*entry, 0, len(r.dirty))
+	for e := range r.dirty {
+		dirty = append(dirty, e)
+		b.unresolve(e)
+	}
+	clear(r.dirty)
+	slices.SortFunc(dirty, func(x, y *entry) int { return compareKey(x, y.key()) })
+	for _, e := range dirty {
+		switch cur := b.entries[e.key()]; {
+		case cur == e:
+			b.resolve(e)
+		case cur == nil:
+			delete(b.problems, e.key()) // deleted: nothing to report any more
+		}
+	}
+	for p, n := range r.refs {
+		if n == 0 {
+			delete(r.refs, p)
+			r.poolsUp = true
+		}
+	}
+	if r.poolsUp || r.pools == nil {
+		r.pools = make([]*upstream.Pool, 0, len(r.refs))
+		for p := range r.refs {
+			r.pools = append(r.pools, p)
+		}
+	}
+
+	table, err := b.buildTable()
+	if err != nil {
+		return nil, fmt.Errorf("build the router: %w", err)
+	}
+	r.table = table
+	return &Snapshot{
+		Revision:     st.Revision,
+		ClusterID:    st.ClusterID,
+		Source:       st.Source,
+		Endpoint:     st.Endpoint,
+		Updated:      st.Updated,
+		Built:        time.Now(),
+		Router:       table,
+		Routes:       slices.Clone(r.slots[:b.next]),
+		Pools:        r.pools,
+		PoolsChanged: r.poolsUp,
+		KVs:          b.effectiveKVs(st),
+		Counts: Counts{Routes: r.served, Services: len(b.byID[KindService]),
+			Upstreams: len(b.byID[KindUpstream])},
+	}, nil
+}
+
+// buildTable compiles the router table from the routes in the slots, in key order.
+func (b *Builder) buildTable() (*router.Table, error) {
+	compiled := make([]*router.Compiled, 0, b.res.served)
+	for _, e := range b.routes {
+		if e.resolved && e.rc != nil {
+			compiled = append(compiled, e.rc)
+		}
+	}
+	return router.New(compiled, b.opts.Mode)
+}
+
+// unresolve takes a route's last resolution out of the indexes.
+func (b *Builder) unresolve(e *entry) {
+	r := &b.res
+	if !e.resolved {
+		return
+	}
+	for _, d := range e.deps {
+		if m := r.readers[d]; m != nil {
+			delete(m, e)
+			if len(m) == 0 {
+				delete(r.readers, d)
+			}
+		}
+	}
+	if e.rt != nil {
+		if e.rt.Pool != nil {
+			r.refs[e.rt.Pool]--
+		}
+		if r.slots[e.handle] == e.rt {
+			r.slots[e.handle] = nil
+			r.served--
+		}
+		r.removed = append(r.removed, e.rc)
+	}
+	e.resolved, e.rt, e.rc, e.deps = false, nil, nil, nil
+}
+
+// resolve joins a current route entry with the objects it names and puts it in the indexes.
+func (b *Builder) resolve(e *entry) {
+	r := &b.res
+	ro := e.obj.(*routeObj)
+	e.resolved = true
+	if !ro.enabled {
+		b.setProblem(e.key(), "")
+		return
+	}
+	rt, c, why, deps := b.resolveRoute(e, ro)
+	e.deps = deps
+	for _, d := range deps {
+		if r.readers[d] == nil {
+			r.readers[d] = map[*entry]struct{}{}
+		}
+		r.readers[d][e] = struct{}{}
+	}
+	b.setProblem(e.key(), why)
+	if rt == nil {
+		return
+	}
+	e.rt, e.rc = rt, c
+	r.slots[e.handle] = rt
+	r.served++
+	r.adds = append(r.adds, c)
+	if rt.Pool != nil {
+		if _, live := r.refs[rt.Pool]; !live {
+			r.poolsUp = true
+		}
+		r.refs[rt.Pool]++
+	}
+}
+
+// setProblem records why a route is not served as configured, logging it when it is new.
+func (b *Builder) setProblem(key, why string) {
+	old, had := b.problems[key]
+	switch {
+	case why == "" && had:
+		delete(b.problems, key)
+		b.log.Info("route problem resolved", "key", key)
+	case why != "" && old != why:
+		b.problems[key] = why
+		b.log.Warn("route not served as configured", "key", key, "reason", why)
+	}
+}
+
+// resolveRoute joins a route with its service, plugin config and upstream. A nil Route means the
+// route is not served; why says why (also set for a served route with a problem); deps are the
+// objects read, found or not.
+func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled, string, []depKey) {
+	var deps []depKey
+	var svc *serviceObj
+	var svcEntry *entry
+	// As APISIX: a route whose service or plugin config is missing still matches, and answers
+	// 404 or 503 (apisix/init.lua, http_access_phase).
+	if r.serviceID != "" {
+		deps = append(deps, depKey{KindService, r.serviceID})
+		if svcEntry = b.byID[KindService][r.serviceID]; svcEntry == nil {
+			return &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Status: 404}, e.compiled,
+				fmt.Sprintf("service_id %q not found: the route answers 404", r.serviceID), deps
+		}
+		svc = svcEntry.obj.(*serviceObj)
+	}
+	if r.pluginConfigID != "" {
+		deps = append(deps, depKey{KindPluginConfig, r.pluginConfigID})
+		if b.byID[KindPluginConfig][r.pluginConfigID] == nil {
+			return &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Status: 503}, e.compiled,
+				fmt.Sprintf("plugin_config_id %q not found: the route answers 503", r.pluginConfigID), deps
+		}
+	}
+
+	c := e.compiled
+	if svc != nil && len(svc.doc.Hosts) > 0 && r.doc.Host == nil && r.doc.Hosts == nil {
+		if e.inherited == nil || e.inheritedRev != svcEntry.kv.ModRevision {
+			ic, err := router.Compile(b.matchRoute(e, r, svc.doc.Hosts))
+			if err != nil {
+				return nil, nil, fmt.Sprintf("with the hosts of service %q: %v", r.serviceID, err), deps
+			}
+			e.inherited, e.inheritedRev = ic, svcEntry.kv.ModRevision
+		}
+		c = e.inherited
+	}
+
+	rt := &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Timeout: r.doc.Timeout}
+	if r.doc.Name != nil {
+		rt.Name = *r.doc.Name
+	}
+	rt.EnableWebsocket = r.enableWebsocket
+	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
+		rt.EnableWebsocket = *svc.doc.Websocket
+	}
+
+	// Precedence: route upstream_id > route upstream > service upstream_id > service upstream.
+	var why string
+	switch {
+	case r.upstreamID != "":
+		deps = append(deps, depKey{KindUpstream, r.upstreamID})
+		why = b.poolByID(rt, r.upstreamID)
+	case r.upstream != nil:
+		rt.Pool, why = b.inlinePool(e, r.upstream)
+	case svc != nil && svc.upstreamID != "":
+		deps = append(deps, depKey{KindUpstream, svc.upstreamID})
+		why = b.poolByID(rt, svc.upstreamID)
+	case svc != nil && svc.upstream != nil:
+		rt.Pool, why = b.inlinePool(svcEntry, svc.upstream)
+	}
+	if rt.Pool == nil && rt.Status == 0 {
+		rt.Status = 503
+	}
+	return rt, c, why, deps
+}
+
+func (b *Builder) poolByID(rt *Route, upstreamID string) string {
+	ue := b.byID[KindUpstream][upstreamID]
+	if ue == nil {
+		rt.Status = 502
+		return fmt.Sprintf("upstream_id %q not found: the route answers 502", upstreamID)
+	}
+	if !b.usable(ue.pool) {
+		p, err := b.opts.Registry.Pool(ue.key(), ue.obj.(*upstream.Spec))
+		if err != nil {
+			rt.Status = 502
+			return fmt.Sprintf("upstream %q: %v", upstreamID, err)
+		}
+		ue.pool = p
+		b.res.added[p] = true
+	}
+	rt.Pool = ue.pool
+	return ""
+}
+
+// usable reports whether a pool cached on an entry may be used: it is live (Registry.Retain has not
+// released it) or was built during this build.
+func (b *Builder) usable(p *upstream.Pool) bool {
+	if p == nil {
+		return false
+	}
+	_, live := b.res.refs[p]
+	return live || b.res.added[p]
+}
+
+func (b *Builder) inlinePool(owner *entry, spec *upstream.Spec) (*upstream.Pool, string) {
+	if !b.usable(owner.inlinePool) {
+		p, err := b.opts.Registry.Pool(owner.key()+"#upstream", spec)
+		if err != nil {
+			return nil, fmt.Sprintf("upstream: %v", err)
+		}
+		owner.inlinePool = p
+		b.res.added[p] = true
+	}
+	return owner.inlinePool, ""
+}
