@@ -15,10 +15,18 @@ import (
 // polls the proxy until it answers 200.
 //
 //	go test -run x -bench Propagation -benchtime 1000x ./cmd/zoneproxy/
+//
+// It runs once per control-plane transport (gRPC and the HTTP/JSON gateway).
 func BenchmarkPropagation(b *testing.B) {
+	for _, transport := range []string{"grpc", "http"} {
+		b.Run(transport, func(b *testing.B) { propagation(b, transport) })
+	}
+}
+
+func propagation(b *testing.B, transport string) {
 	cluster, files := startCluster(b)
 	a := backend(b, "a")
-	zp := startZoneproxy(b, instanceOpts{endpoints: cluster.Endpoints(), files: files})
+	zp := startZoneproxy(b, instanceOpts{endpoints: cluster.Endpoints(), files: files, extra: "  cp_transport: " + transport + "\n"})
 	var took []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
