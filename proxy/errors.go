@@ -1,7 +1,11 @@
 package proxy
 
 import (
+	"errors"
+	"io"
+	"net"
 	"strconv"
+	"syscall"
 
 	"github.com/valyala/fasthttp"
 )
@@ -9,12 +13,22 @@ import (
 // notFoundBody is APISIX's answer when no route matches, byte for byte.
 const notFoundBody = `{"error_msg":"404 Route Not Found"}` + "\n"
 
+// Failures of an upstream that are not I/O errors.
+var (
+	errUnexpectedUpgrade = errors.New("upstream switched protocols on a request that did not ask to")
+	errBadStatus         = errors.New("upstream sent a status below 100")
+)
+
 // statusText is nginx's wording of the statuses the proxy produces itself (APISIX answers with
 // nginx's error pages).
 func statusText(code int) string {
 	switch code {
+	case 400:
+		return "Bad Request"
 	case 404:
 		return "Not Found"
+	case 408:
+		return "Request Time-out"
 	case 413:
 		return "Request Entity Too Large"
 	case 414:
@@ -61,4 +75,22 @@ func writeNotFound(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNotFound)
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(notFoundBody)
+}
+
+// isTimeout reports a timeout of any layer: fasthttp's, a dial's, a deadline's.
+func isTimeout(err error) bool {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+		errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// ioFailure reports an error of the connection (reset, early close) rather than of what the
+// upstream sent: nginx retries the former ("error"), not the latter ("invalid_header").
+func ioFailure(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &op) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,72 +9,60 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
-	"github.com/zoneproxy/zoneproxy/upstream"
+	"github.com/zoneproxy/zoneproxy/router"
 )
 
-// Options configure a Proxy. Zero values take the documented defaults.
-type Options struct {
-	// ServerName is the Server response header (default "zoneproxy").
-	ServerName string
-	// ReadTimeout and IdleTimeout bound reading a client request and an idle keep-alive connection
-	// (defaults 60 s each).
-	ReadTimeout, IdleTimeout time.Duration
-	// MaxRequestBodySize is the largest request body accepted (default 1 MiB, nginx's
-	// client_max_body_size); larger bodies get 413.
-	MaxRequestBodySize int
-	// ReadBufferSize bounds the request line and headers (default 16 KiB); larger get 431.
-	ReadBufferSize int
-	Logger         *slog.Logger
-}
-
-// Proxy serves requests from the current snapshot.
+// Proxy serves requests from the current snapshot. It is safe for concurrent use and must not be
+// copied.
 type Proxy struct {
-	opts Options
-	log  *slog.Logger
-	snap atomic.Pointer[snapshot.Snapshot]
-	srv  *fasthttp.Server
-	bufs sync.Pool // *[]byte scratch buffers for header values
+	noCopy noCopy
+
+	opts   Options
+	log    *slog.Logger
+	snap   atomic.Pointer[snapshot.Snapshot]
+	srv    *fasthttp.Server
+	dialer *fasthttp.TCPDialer
+
+	exchanges sync.Pool // *exchange
+	readers   sync.Pool // *bufio.Reader of MaxResponseHeaderBytes, on upstream connections
+	writers   sync.Pool // *bufio.Writer, on upstream connections
+	copyBufs  sync.Pool // *[]byte of copyBufferSize, for streamed bodies
+
+	tunnels tunnels // WebSocket connections, closed by Shutdown
 }
 
 // New returns a Proxy that answers 503 until the first Store.
 func New(opts Options) *Proxy {
-	if opts.ServerName == "" {
-		opts.ServerName = "zoneproxy"
-	}
-	if opts.ReadTimeout <= 0 {
-		opts.ReadTimeout = 60 * time.Second
-	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = 60 * time.Second
-	}
-	if opts.MaxRequestBodySize <= 0 {
-		opts.MaxRequestBodySize = 1 << 20
-	}
-	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = 16 << 10
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy")}
-	p.bufs.New = func() any { b := make([]byte, 0, 128); return &b }
+	opts = opts.withDefaults()
+	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy"), dialer: &fasthttp.TCPDialer{}}
+	p.exchanges.New = func() any { return new(exchange) }
+	p.copyBufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
+	p.readers.New = func() any { return bufio.NewReaderSize(nil, opts.MaxResponseHeaderBytes) }
+	p.writers.New = func() any { return bufio.NewWriterSize(nil, upstreamWriteBufferSize) }
 	p.srv = &fasthttp.Server{
-		Handler:               p.Handle,
-		Name:                  opts.ServerName,
-		ReadTimeout:           opts.ReadTimeout,
-		IdleTimeout:           opts.IdleTimeout,
-		MaxRequestBodySize:    opts.MaxRequestBodySize,
-		ReadBufferSize:        opts.ReadBufferSize,
-		NoDefaultContentType:  true,
-		NoDefaultDate:         false,
-		SecureErrorLogMessage: true,
-		Logger:                fasthttpLogger{p.log},
-		ErrorHandler:          p.serverError,
+		Handler:      p.Handle,
+		ErrorHandler: p.serverError,
+		Name:         opts.ServerName,
+		// The read buffer holds a whole request head, so it is the head's limit.
+		ReadBufferSize: opts.MaxHeaderBytes,
+		// ReadTimeout covers the head; Handle re-arms the deadline per body read (BodyTimeout)
+		// and the stream of a large response re-arms the write deadline per chunk.
+		ReadTimeout:  opts.HeaderTimeout,
+		WriteTimeout: opts.SendTimeout,
+		IdleTimeout:  opts.IdleTimeout,
+		// Bodies flow through without being buffered whole; the proxy enforces
+		// MaxRequestBodySize itself, since fasthttp only uses its own limit to size the prefetch
+		// of a streamed body.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		SecureErrorLogMessage:        true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{p.log},
 	}
 	return p
 }
@@ -87,109 +76,60 @@ func (p *Proxy) Snapshot() *snapshot.Snapshot { return p.snap.Load() }
 // Serve accepts connections on ln until Shutdown.
 func (p *Proxy) Serve(ln net.Listener) error { return p.srv.Serve(ln) }
 
-// Shutdown stops accepting connections and waits for in-flight requests, until ctx is done.
-func (p *Proxy) Shutdown(ctx context.Context) error { return p.srv.ShutdownWithContext(ctx) }
+// Shutdown stops accepting connections and waits for in-flight requests, until ctx is done;
+// then it closes the WebSocket tunnels, which would otherwise never end.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	err := p.srv.ShutdownWithContext(ctx)
+	p.tunnels.closeAll()
+	return err
+}
 
 // Handle serves one request.
 func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
+	if code := p.checkRequest(ctx); code != 0 {
+		p.reject(ctx, code)
+		return
+	}
 	s := p.snap.Load()
 	if s == nil {
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
+		p.lingerUnread(ctx)
 		return
 	}
 	m, ok := s.Router.Match(ctx)
 	if !ok {
+		if router.PathRejected(ctx) {
+			p.reject(ctx, fasthttp.StatusBadRequest)
+			return
+		}
 		writeNotFound(ctx)
+		p.lingerUnread(ctx)
 		return
 	}
-	rt := s.Routes[m.Value]
-	if rt == nil || rt.Pool == nil {
+	var rt *snapshot.Route
+	if m.Value >= 0 && m.Value < len(s.Routes) {
+		rt = s.Routes[m.Value]
+	}
+	switch {
+	case rt == nil:
+		writeError(ctx, fasthttp.StatusServiceUnavailable)
+	case rt.Pool == nil:
 		code := fasthttp.StatusServiceUnavailable
-		if rt != nil && rt.Status != 0 {
+		if rt.Status != 0 {
 			code = rt.Status
 		}
 		writeError(ctx, code)
+	case len(rt.Pool.Nodes()) == 0:
+		// APISIX: "no valid upstream node".
+		writeError(ctx, fasthttp.StatusServiceUnavailable)
+	default:
+		p.forward(ctx, rt)
 		return
 	}
-	p.forward(ctx, rt)
+	p.lingerUnread(ctx)
 }
 
-// forward sends the request to a node of the route's pool, trying other nodes when a node cannot
-// be reached, and copies the answer back.
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route) {
-	req := &ctx.Request
-	clientClose := req.Header.ConnectionClose()
-	req.Header.ResetConnectionClose()
-	stripHop(&req.Header, false)
-	bp := p.bufs.Get().(*[]byte)
-	*bp = setForwarded(ctx, *bp)
-	p.bufs.Put(bp)
-
-	timeout := p.timeout(rt)
-	retries := rt.Pool.Spec().EffectiveRetries()
-	var tried upstream.Tried
-	var err error
-	for attempt := 0; attempt <= retries; attempt++ {
-		node := rt.Pool.Pick(ctx, &tried)
-		if node == nil {
-			break
-		}
-		tried.Add(node)
-		start := time.Now()
-		err = node.Client().DoDeadline(req, &ctx.Response, start.Add(timeout))
-		status := 0
-		if err == nil {
-			status = ctx.Response.StatusCode()
-		}
-		node.Done(status, err, time.Since(start))
-		if err == nil || !retryable(err) {
-			break
-		}
-	}
-	switch {
-	case err == nil && tried.Len() == 0:
-		writeError(ctx, fasthttp.StatusServiceUnavailable)
-	case err == nil:
-		stripHop(&ctx.Response.Header, false)
-		ctx.Response.Header.ResetConnectionClose()
-	case isTimeout(err):
-		writeError(ctx, fasthttp.StatusGatewayTimeout)
-	default:
-		writeError(ctx, fasthttp.StatusBadGateway)
-	}
-	if clientClose {
-		ctx.SetConnectionClose()
-	}
-}
-
-// timeout bounds one try: connect plus read, from the route's timeout, else the upstream's (which
-// falls back to the registry's default).
-func (p *Proxy) timeout(rt *snapshot.Route) time.Duration {
-	if rt.Timeout != nil {
-		return seconds(rt.Timeout.Connect + rt.Timeout.Read)
-	}
-	connect, _, read := rt.Pool.Timeouts()
-	return connect + read
-}
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-// retryable reports whether a failed try may go to another node: the node could not be reached, so
-// nothing of the request was processed.
-func retryable(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout)
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// serverError answers requests fasthttp could not parse, with nginx's codes.
+// serverError answers requests fasthttp could not read, with nginx's codes.
 func (p *Proxy) serverError(ctx *fasthttp.RequestCtx, err error) {
 	var big *fasthttp.ErrSmallBuffer
 	switch {
@@ -205,8 +145,18 @@ func (p *Proxy) serverError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose()
 }
 
+// fasthttpLogger sends fasthttp's own messages to Debug.
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+	if !l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	l.log.LogAttrs(context.Background(), slog.LevelDebug, "fasthttp", slog.String("detail", fmt.Sprintf(format, args...)))
 }
+
+// noCopy lets go vet report copies of a Proxy.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

@@ -2,102 +2,12 @@ package proxy
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/zoneproxy/zoneproxy/cpclient"
-	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
-	"github.com/zoneproxy/zoneproxy/upstream"
 )
-
-// backend is a real upstream on loopback; handler defaults to echoing what it received.
-func backend(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
-}
-
-func echo(name string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Backend", name)
-		w.Header().Set("Connection", "X-Secret-Hop")
-		w.Header().Set("X-Secret-Hop", "should not reach the client")
-		w.Header().Set("Keep-Alive", "timeout=5")
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s %s %s host=%s\n", name, r.Method, r.RequestURI, r.Host)
-		for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Forwarded-Host",
-			"X-Forwarded-Port", "Forwarded", "X-Hop", "Te", "Proxy-Connection"} {
-			fmt.Fprintf(&b, "%s=%s\n", h, r.Header.Get(h))
-		}
-		_, _ = io.WriteString(w, b.String())
-	}
-}
-
-// deadAddr is a loopback address where nothing listens.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// serveProxy runs a Proxy on a loopback socket with routes built from kvs.
-func serveProxy(t *testing.T, kvs ...string) (string, *Proxy) {
-	t.Helper()
-	b, err := snapshot.NewBuilder(snapshot.Options{Registry: upstream.NewRegistry(upstream.Options{}), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &cpclient.State{KVs: map[string]cpclient.KV{}}
-	for i := 0; i+1 < len(kvs); i += 2 {
-		st.Revision++
-		st.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
-	}
-	snap, err := b.Build(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(Options{})
-	p.Store(snap)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.Serve(ln) }()
-	t.Cleanup(func() { _ = ln.Close() })
-	return "http://" + ln.Addr().String(), p
-}
-
-func do(t *testing.T, req *http.Request) (*http.Response, string) {
-	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-func get(t *testing.T, url string) (*http.Response, string) {
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	return do(t, req)
-}
 
 func TestNotFound(t *testing.T) {
 	base, _ := serveProxy(t)
@@ -154,12 +64,12 @@ func TestForwardedAndHopHeaders(t *testing.T) {
 }
 
 func TestErrorStatuses(t *testing.T) {
-	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(5 * time.Second):
 		case <-r.Context().Done():
 		}
-	})
+	}))
 	dead := deadAddr(t)
 	base, _ := serveProxy(t,
 		"/apisix/routes/refused", fmt.Sprintf(`{"uri":"/refused","upstream":{"nodes":{%q:1}}}`, dead),

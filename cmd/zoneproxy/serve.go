@@ -69,7 +69,13 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 		return err
 	}
 	a.tlsFile = tlsLoader
-	a.reg = upstream.NewRegistry(upstream.Options{Logger: a.log})
+	serverName := "zoneproxy"
+	if cfg.APISIX.EnableServerTokens {
+		serverName += "/" + version
+	}
+	a.px = proxy.New(proxy.Options{ServerName: serverName, Logger: a.log})
+	// The proxy configures every upstream client (dial timeouts per route, keepalive_pool.requests).
+	a.reg = upstream.NewRegistry(upstream.Options{Logger: a.log, Client: a.px.ConfigureClient})
 	if a.builder, err = a.newBuilder(cfg); err != nil {
 		return err
 	}
@@ -90,11 +96,6 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	a.checksCtx = checksCtx
 	a.checks = health.NewManager(a.log)
 	defer a.checks.Close()
-	serverName := "zoneproxy"
-	if cfg.APISIX.EnableServerTokens {
-		serverName += "/" + version
-	}
-	a.px = proxy.New(proxy.Options{ServerName: serverName, Logger: a.log})
 	snapPath := filepath.Join(z.DataDir, cpclient.SnapshotFileName)
 	a.writer = cpclient.NewSnapshotWriter(snapPath, prefix, time.Second, a.log)
 

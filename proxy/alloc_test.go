@@ -1,0 +1,62 @@
+//go:build !race
+
+package proxy
+
+import (
+	"net"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// TestRoundTripAllocs: after warm-up, a small GET through the proxy allocates nothing, counted
+// over the whole process: the client, the proxy (routing, picking, forwarding, the upstream
+// connection) and the upstream.
+func TestRoundTripAllocs(t *testing.T) {
+	hp := newHotPath(t, fasthttp.MethodGet, nil)
+	for i := 0; i < 100; i++ {
+		hp.roundTrip(t, hp.req, hp.resp)
+	}
+	if allocs := testing.AllocsPerRun(500, func() { hp.roundTrip(t, hp.req, hp.resp) }); allocs != 0 {
+		t.Errorf("%v allocations per proxied GET, want 0", allocs)
+	}
+}
+
+// TestHandleAllocs: Handle itself, on a prepared RequestCtx: a proxied GET and a 404.
+func TestHandleAllocs(t *testing.T) {
+	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(t)))
+	tests := []struct {
+		name, uri string
+		want      int
+	}{
+		{"proxied", "/api/users?id=42", 200},
+		{"no route", "/nothing", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tmpl fasthttp.Request
+			tmpl.Header.SetMethod(fasthttp.MethodGet)
+			tmpl.SetRequestURI(tt.uri)
+			tmpl.Header.SetHost("api.example.com")
+			tmpl.Header.Set("X-Forwarded-For", "10.0.0.1")
+			var ctx fasthttp.RequestCtx
+			ctx.Init(&tmpl, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
+			run := func() {
+				tmpl.CopyTo(&ctx.Request)
+				ctx.Response.Reset()
+				h.p.Handle(&ctx)
+				if ctx.Response.StatusCode() != tt.want {
+					t.Fatalf("status %d, want %d", ctx.Response.StatusCode(), tt.want)
+				}
+			}
+			for i := 0; i < 100; i++ {
+				run()
+			}
+			if allocs := testing.AllocsPerRun(500, run); allocs != 0 {
+				t.Errorf("%v allocations per request, want 0", allocs)
+			}
+		})
+	}
+}

@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// fastBackend is a fasthttp upstream on loopback answering every request with a small body.
+func fastBackend(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("text/plain")
+		ctx.SetBodyString("hello from the upstream")
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	tb.Cleanup(func() { _ = ln.Close() })
+	return ln.Addr().String()
+}
+
+// hotPath is a client, a Proxy and a fasthttp upstream, all on loopback, with a request ready.
+type hotPath struct {
+	client *fasthttp.HostClient
+	req    *fasthttp.Request
+	resp   *fasthttp.Response
+}
+
+func newHotPath(tb testing.TB, method string, body []byte) *hotPath {
+	h := start(tb, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(tb)))
+	hp := &hotPath{
+		client: &fasthttp.HostClient{Addr: h.addr, MaxConns: 1024},
+		req:    fasthttp.AcquireRequest(),
+		resp:   fasthttp.AcquireResponse(),
+	}
+	hp.req.SetRequestURI("http://" + h.addr + "/api/users?id=42")
+	hp.req.Header.SetMethod(method)
+	hp.req.Header.Set("X-Forwarded-For", "10.0.0.1")
+	hp.req.Header.Set("Accept", "*/*")
+	if body != nil {
+		hp.req.SetBody(body)
+	}
+	tb.Cleanup(func() {
+		fasthttp.ReleaseRequest(hp.req)
+		fasthttp.ReleaseResponse(hp.resp)
+	})
+	return hp
+}
+
+// roundTrip sends the request through the proxy and checks the answer.
+func (hp *hotPath) roundTrip(tb testing.TB, req *fasthttp.Request, resp *fasthttp.Response) {
+	if err := hp.client.DoTimeout(req, resp, waitFor); err != nil {
+		tb.Fatal(err)
+	}
+	if resp.StatusCode() != 200 || !bytes.Equal(resp.Body(), []byte("hello from the upstream")) {
+		tb.Fatalf("got %d %q", resp.StatusCode(), resp.Body())
+	}
+}
+
+// BenchmarkProxyRoundTrip: one request end to end through the proxy over loopback; the
+// allocations counted are those of the whole process (client, proxy and upstream).
+func BenchmarkProxyRoundTrip(b *testing.B) {
+	for _, tc := range []struct {
+		name, method string
+		body         []byte
+	}{
+		{"GET", fasthttp.MethodGet, nil},
+		{"POST 1KiB", fasthttp.MethodPost, []byte(strings.Repeat("b", 1024))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			hp := newHotPath(b, tc.method, tc.body)
+			hp.roundTrip(b, hp.req, hp.resp)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				hp.req.CopyTo(req)
+				for pb.Next() {
+					hp.roundTrip(b, req, resp)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkHandleDirect calls Handle on a prepared RequestCtx: the proxy's own cost, with the
+// upstream on loopback and no client connection.
+func BenchmarkHandleDirect(b *testing.B) {
+	h := start(b, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(b)))
+	var tmpl fasthttp.Request
+	tmpl.Header.SetMethod(fasthttp.MethodGet)
+	tmpl.SetRequestURI("/api/users?id=42")
+	tmpl.Header.SetHost("api.example.com")
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&tmpl, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tmpl.CopyTo(&ctx.Request)
+		ctx.Response.Reset()
+		h.p.Handle(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("status %d", ctx.Response.StatusCode())
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// The proxy speaks HTTP/1.1 to upstreams itself, on connections from the node's
+// fasthttp.HostClient pool (AcquireConn, ReleaseConn, CloseConn): that way it knows whether a
+// request was sent, can stream bodies both ways and replays nothing behind APISIX's back.
+// HostClient's connection type is unexported, so a held connection is kept as an any and handed
+// back through these adapters.
+var (
+	releaseConn = adaptConn((*fasthttp.HostClient).ReleaseConn)
+	closeConn   = adaptConn((*fasthttp.HostClient).CloseConn)
+)
+
+func adaptConn[C any](f func(*fasthttp.HostClient, C)) func(*fasthttp.HostClient, any) {
+	return func(hc *fasthttp.HostClient, c any) { f(hc, c.(C)) }
+}
+
+// upConn is one upstream connection taken from a node's pool.
+type upConn struct {
+	hc     *fasthttp.HostClient
+	cc     any // the pool's handle
+	conn   net.Conn
+	reused bool // it served an earlier request: the upstream may have closed it meanwhile
+}
+
+// acquire takes a connection from hc's pool, or dials one within timeout (with ConfigureClient
+// installed; otherwise the upstream's connect timeout applies to the dial). A new TLS connection
+// does its handshake here, within the same timeout, so that a handshake failure is a connect
+// failure and not a failure to send.
+func acquire(hc *fasthttp.HostClient, timeout time.Duration) (upConn, error) {
+	cc, err := hc.AcquireConn(timeout, false)
+	if err != nil {
+		return upConn{}, err
+	}
+	uc := upConn{hc: hc, cc: cc, conn: cc.Conn(), reused: !cc.LastUseTime().IsZero()}
+	if tc, ok := uc.conn.(*tls.Conn); ok && !uc.reused {
+		err = tc.SetDeadline(time.Now().Add(timeout))
+		if err == nil {
+			err = tc.Handshake()
+		}
+		if err != nil {
+			closeConn(hc, cc)
+			return upConn{}, err
+		}
+	}
+	return uc, nil
+}
+
+// close closes the connection and frees its pool slot.
+func (uc upConn) close() { closeConn(uc.hc, uc.cc) }
+
+// release returns the connection to the pool when reuse is set and keepalive_pool allows it:
+// fewer than size idle connections, fewer than requests served on this one. Otherwise it closes
+// it.
+func (uc upConn) release(reuse bool, kp *upstream.KeepalivePool) {
+	if reuse && kp.Requests > 0 {
+		if c := counted(uc.conn); c != nil && c.requests >= kp.Requests {
+			reuse = false
+		}
+	}
+	if reuse && kp.Size > 0 && uc.hc.IdleConnsCount() >= kp.Size {
+		reuse = false
+	}
+	if reuse {
+		releaseConn(uc.hc, uc.cc)
+		return
+	}
+	uc.close()
+}
+
+// countRequest notes one more request sent on the connection.
+func (uc upConn) countRequest() {
+	if c := counted(uc.conn); c != nil {
+		c.requests++
+	}
+}
+
+// countedConn counts the requests a connection served, for keepalive_pool.requests. A
+// connection serves one request at a time; the pool's lock orders the counts.
+type countedConn struct {
+	net.Conn
+	requests int
+	probe    idleProbe
+}
+
+func counted(c net.Conn) *countedConn {
+	switch c := c.(type) {
+	case *countedConn:
+		return c
+	case *tls.Conn:
+		cc, _ := c.NetConn().(*countedConn)
+		return cc
+	}
+	return nil
+}
+
+// ConfigureClient adapts a node client to the proxy; pass it as upstream.Options.Client. It
+// makes dials honour the timeout of the request (a route's timeout.connect, which wins over the
+// upstream's) and counts requests per connection for keepalive_pool.requests. Without it the
+// proxy still works, dialling with the upstream's connect timeout and leaving connections open
+// past keepalive_pool.requests.
+func (p *Proxy) ConfigureClient(c *fasthttp.HostClient) {
+	orig := c.Dial
+	d := p.dialer
+	c.Dial = nil
+	c.DialTimeout = func(addr string, timeout time.Duration) (net.Conn, error) {
+		var (
+			conn net.Conn
+			err  error
+		)
+		switch {
+		case timeout > 0:
+			conn, err = d.DialTimeout(addr, timeout)
+		case orig != nil:
+			conn, err = orig(addr)
+		default:
+			conn, err = d.Dial(addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: conn}, nil
+	}
+}

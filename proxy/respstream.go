@@ -1,0 +1,262 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// Framings of an upstream response body.
+const (
+	framingLength  = iota // Content-Length
+	framingChunked        // Transfer-Encoding: chunked
+	framingClose          // until the upstream closes the connection
+)
+
+// respStream is an upstream response body on its way to the client. The server reads it after
+// Handle returned, while writing the response, and closes it when done (or when the response is
+// reset): the body is never held whole. Each read re-arms the upstream read deadline (the read
+// timeout bounds the wait between two reads, as proxy_read_timeout does) and the client write
+// deadline (SendTimeout between two writes, as send_timeout does). It is used by one goroutine,
+// the connection's.
+type respStream struct {
+	p       *Proxy
+	uc      upConn
+	br      *bufio.Reader
+	client  net.Conn // nil when the request did not come over a connection
+	keep    *upstream.KeepalivePool
+	node    *upstream.Node
+	status  int
+	start   time.Time
+	read    time.Duration
+	reuse   bool // the connection may serve another request once the body is complete
+	framing int
+	left    int64 // bytes of the body left (framingLength)
+	chunked chunkedBody
+	done    bool
+}
+
+// streamResponse hands the rest of the response to a respStream.
+func (p *Proxy) streamResponse(ctx *fasthttp.RequestCtx, x *exchange, uc upConn, br *bufio.Reader, node *upstream.Node,
+	spec *upstream.Spec, tm timeouts, start time.Time, status int, reuse bool) {
+	s := &respStream{
+		p: p, uc: uc, br: br, client: ctx.Conn(), keep: &spec.KeepalivePool, node: node,
+		status: status, start: start, read: tm.read, reuse: reuse, chunked: chunkedBody{br: br},
+	}
+	resp := &ctx.Response
+	size := resp.Header.ContentLength()
+	switch {
+	case size >= 0:
+		s.framing, s.left = framingLength, int64(size)
+	case size == -1:
+		s.framing = framingChunked
+	default:
+		s.framing, size = framingClose, -1
+	}
+	if size < 0 && x.http10 {
+		p.streamUntilClose(ctx, s)
+		return
+	}
+	resp.SetBodyStream(s, size)
+}
+
+// streamUntilClose sends an HTTP/1.0 client a body of unknown length the way nginx does: no
+// framing, the end of the body is the end of the connection. fasthttp would chunk it, which
+// HTTP/1.0 does not know, so the proxy writes the response on the hijacked connection itself.
+func (p *Proxy) streamUntilClose(ctx *fasthttp.RequestCtx, s *respStream) {
+	h := &ctx.Response.Header
+	h.SetServer(p.opts.ServerName)
+	h.SetConnectionClose()
+	head := h.AppendBytes(nil)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		defer s.Close()
+		_ = c.SetWriteDeadline(time.Now().Add(p.opts.SendTimeout))
+		if _, err := c.Write(head); err != nil {
+			return
+		}
+		bp := p.copyBufs.Get().(*[]byte)
+		defer p.copyBufs.Put(bp)
+		_, _ = io.CopyBuffer(writerOnly{c}, s, *bp)
+	})
+}
+
+// writerOnly hides a connection's ReadFrom, so that io.CopyBuffer reads through the stream
+// with the proxy's buffer and deadlines.
+type writerOnly struct{ io.Writer }
+
+// Read implements io.Reader.
+func (s *respStream) Read(b []byte) (int, error) {
+	if s.done {
+		return 0, io.EOF
+	}
+	if s.client != nil {
+		_ = s.client.SetWriteDeadline(time.Now().Add(s.p.opts.SendTimeout))
+	}
+	if s.br.Buffered() == 0 {
+		_ = s.uc.conn.SetReadDeadline(time.Now().Add(s.read))
+	}
+	var (
+		n   int
+		err error
+	)
+	switch s.framing {
+	case framingLength:
+		if s.left == 0 {
+			err = io.EOF
+			break
+		}
+		if int64(len(b)) > s.left {
+			b = b[:s.left]
+		}
+		n, err = s.br.Read(b)
+		s.left -= int64(n)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	case framingChunked:
+		n, err = s.chunked.Read(b)
+	default:
+		n, err = s.br.Read(b)
+	}
+	switch {
+	case err == io.EOF:
+		s.finish(true)
+	case err != nil:
+		s.p.logFailure(s.node, "response body", err)
+		s.finish(false)
+	}
+	return n, err
+}
+
+// Close implements io.Closer: a body not read to its end leaves the connection unusable.
+func (s *respStream) Close() error {
+	s.finish(s.framing == framingLength && s.left == 0)
+	return nil
+}
+
+// finish releases the connection (complete: the body was read to its end) and reports the try.
+func (s *respStream) finish(complete bool) {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.p.putReader(s.br)
+	s.br = nil
+	s.uc.release(complete && s.reuse && s.framing != framingClose, s.keep)
+	s.node.Done(s.status, nil, time.Since(s.start))
+}
+
+// chunkedBody decodes a chunked body (RFC 9112 section 7.1) from br. Trailers are read and
+// dropped, as nginx drops them. Read returns io.EOF once the last chunk and the trailer section
+// are consumed, and leaves br at the next message.
+type chunkedBody struct {
+	br   *bufio.Reader
+	left int64 // bytes left in the current chunk
+}
+
+// Read implements io.Reader.
+func (c *chunkedBody) Read(b []byte) (int, error) {
+	if c.left == 0 {
+		size, err := c.chunkSize()
+		if err != nil {
+			return 0, err
+		}
+		if size == 0 {
+			return 0, c.skipTrailers()
+		}
+		c.left = size
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if int64(len(b)) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.br.Read(b)
+	c.left -= int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && c.left == 0 {
+		err = c.crlf()
+	}
+	return n, err
+}
+
+var errBadChunk = errors.New("malformed chunked encoding")
+
+// chunkSize reads a chunk-size line: hex digits, optional extensions, CRLF.
+func (c *chunkedBody) chunkSize() (int64, error) {
+	line, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return 0, noEOF(err)
+	}
+	var size int64
+	digits := 0
+	for _, ch := range line {
+		var d byte
+		switch {
+		case '0' <= ch && ch <= '9':
+			d = ch - '0'
+		case 'a' <= ch && ch <= 'f':
+			d = ch - 'a' + 10
+		case 'A' <= ch && ch <= 'F':
+			d = ch - 'A' + 10
+		default:
+			if digits == 0 || (ch != ';' && ch != '\r' && ch != ' ' && ch != '\t') {
+				return 0, errBadChunk
+			}
+			return size, nil
+		}
+		if digits++; digits > 15 {
+			return 0, errBadChunk
+		}
+		size = size<<4 | int64(d)
+	}
+	return 0, errBadChunk
+}
+
+// skipTrailers reads the trailer section up to its empty line and reports the body's end.
+func (c *chunkedBody) skipTrailers() error {
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return noEOF(err)
+		}
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			return io.EOF
+		}
+	}
+}
+
+// crlf reads the CRLF that ends a chunk's data.
+func (c *chunkedBody) crlf() error {
+	if b, err := c.br.ReadByte(); err != nil || b != '\r' {
+		return errOr(err, errBadChunk)
+	}
+	if b, err := c.br.ReadByte(); err != nil || b != '\n' {
+		return errOr(err, errBadChunk)
+	}
+	return nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func errOr(err, def error) error {
+	if err != nil {
+		return noEOF(err)
+	}
+	return def
+}
