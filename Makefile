@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench clean
+.PHONY: all build run test lint bench bench-go clean
 
 all: build
 
@@ -27,8 +27,13 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: the Go benchmarks of every package
+## bench: zoneproxy against nginx and the bare upstream with wrk (bench/; installs wrk and nginx with
+## apt-get if missing). BENCH_DURATION=3s BENCH_SCENARIOS=1route make bench is a quick run.
 bench:
+	bash bench/run.sh
+
+## bench-go: the Go benchmarks of every package
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:

@@ -1,0 +1,69 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zoneproxy/zoneproxy/config"
+)
+
+func TestNginxConf(t *testing.T) {
+	routes := []Route{
+		{ID: "a", URI: "/bench"},
+		{ID: "b", URI: "/api/v1/tenants/t00/services/s00/*"},
+		{ID: "c", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: "k1"}},
+	}
+	conf := nginxConf{dir: "/run/x", port: 8081, upstream: "127.0.0.1:9000", routes: routes}.String()
+	for _, want := range []string{
+		"daemon off;", "worker_processes 1;", "pid /run/x/nginx.pid;", "access_log off;",
+		"server 127.0.0.1:9000;", "keepalive 64;", "proxy_http_version 1.1;", `proxy_set_header Connection "";`,
+		"listen 127.0.0.1:8081;", "location = /bench {", "location /api/v1/tenants/t00/services/s00/ {",
+		"location = /bench/auth {", `if ($http_apikey != "k1") {`, "proxy_pass http://bench_upstream;",
+		"proxy_buffers 8 32k;", "proxy_max_temp_file_size 0;",
+	} {
+		t.Run(want, func(t *testing.T) {
+			if !strings.Contains(conf, want) {
+				t.Fatalf("config lacks %q:\n%s", want, conf)
+			}
+		})
+	}
+	t.Run("balanced braces", func(t *testing.T) {
+		if o, c := strings.Count(conf, "{"), strings.Count(conf, "}"); o != c {
+			t.Fatalf("%d { and %d }", o, c)
+		}
+	})
+}
+
+// TestZoneproxyConf loads the generated config.yaml with zoneproxy's own loader.
+func TestZoneproxyConf(t *testing.T) {
+	dir := t.TempDir()
+	c := zpConf{dataDir: filepath.Join(dir, "data"), port: 18080, statusPort: 18081, metricsPort: 18082,
+		endpoint: "https://127.0.0.1:18443", prefix: "/zpbench-1route",
+		ca: filepath.Join(dir, "ca.crt"), cert: filepath.Join(dir, "client.crt"), key: filepath.Join(dir, "client.key")}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(c.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("zoneproxy rejects the generated config: %v\n%s", err, c)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"prefix", cfg.Deployment.Etcd.Prefix, "/zpbench-1route"},
+		{"data dir", cfg.Zoneproxy.DataDir, c.dataDir},
+		{"no drain delay", cfg.Zoneproxy.DrainDelay.String(), "0s"},
+		{"log level", cfg.Zoneproxy.Log.Level.String(), "WARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Fatalf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}

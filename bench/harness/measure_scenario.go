@@ -1,0 +1,184 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// planned is one target of a scenario: a server, and for the churn target the updates to run beside.
+type planned struct {
+	name  string
+	srv   *server
+	churn churnFunc
+}
+
+// scenario starts the scenario's servers, warms each up, measures them in turn Options.Runs times and
+// stops what it started.
+func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, error) {
+	routes := s.Routes()
+	res := ScenarioResult{Name: s.Name, Desc: s.Desc, Path: s.Path, Headers: s.Headers, Routes: len(routes), Body: s.Body}
+	h.log.Info("scenario", "name", s.Name, "routes", len(routes), "desc", s.Desc)
+	pr := func(base string) probe {
+		return probe{url: base + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}
+	}
+	var plan []planned
+	if !s.Churn && h.direct != nil {
+		if err := waitHTTP(ctx, h.direct.proc, pr(h.direct.url), 10*time.Second); err != nil {
+			return res, err
+		}
+		plan = append(plan, planned{name: TargetUpstream, srv: h.direct})
+	}
+	if !s.Churn && h.o.wants(TargetNginx) && h.tools.nginx != "" {
+		ng, err := h.startNginx(ctx, s, routes)
+		if err != nil {
+			// nginx is a peer, not the subject: say so and go on without it.
+			h.notes = append(h.notes, fmt.Sprintf("scenario %s: nginx skipped: %v", s.Name, err))
+			h.log.Warn("nginx skipped", "scenario", s.Name, "error", err)
+		} else {
+			defer ng.proc.stop(syscall.SIGTERM, 10*time.Second)
+			plan = append(plan, planned{name: TargetNginx, srv: ng})
+		}
+	}
+	if h.o.wants(TargetZoneproxy) {
+		prefix := "/zpbench-" + s.Name
+		if err := h.cp.put(ctx, prefix, h.upAddr, routes); err != nil {
+			return res, err
+		}
+		zp, err := h.startZoneproxy(ctx, s, prefix)
+		if err != nil {
+			return res, err
+		}
+		defer zp.proc.stop(syscall.SIGTERM, 15*time.Second)
+		plan = append(plan, planned{name: TargetZoneproxy, srv: zp})
+		if s.Churn {
+			plan = append(plan, planned{name: TargetChurn, srv: zp, churn: func(ctx context.Context) ChurnStats {
+				return h.cp.churn(ctx, prefix, h.o.ChurnRate)
+			}})
+		}
+	}
+	if len(plan) == 0 {
+		h.notes = append(h.notes, fmt.Sprintf("scenario %s: no target to measure", s.Name))
+		return res, nil
+	}
+
+	w := wrkRun{bin: h.tools.wrk, pin: h.tools.pin(h.o.LoadCPU), script: h.script, threads: h.o.Threads,
+		conns: h.o.Conns, headers: s.Headers, nice: h.nice()}
+	if h.o.Warmup > 0 {
+		for _, p := range plan {
+			w.url, w.duration = p.srv.url+s.Path, h.o.Warmup
+			if _, err := w.run(ctx); err != nil {
+				return res, fmt.Errorf("%s warm-up: %w", p.name, err)
+			}
+		}
+	}
+	runs := make([][]Measurement, len(plan))
+	w.duration = h.o.Duration
+	for rep := 0; rep < h.o.Runs; rep++ {
+		for i, p := range plan {
+			w.url = p.srv.url + s.Path
+			r, err := measure(ctx, p.srv, w, h.o.ProxyCPU, p.churn)
+			if err != nil {
+				return res, fmt.Errorf("%s run %d: %w", p.name, rep+1, err)
+			}
+			if r.Churn != nil {
+				r.Churn.CatchUpMS = float64(waitApplied(ctx, p.srv.statusURL, r.Churn.LastRevision, 10*time.Second)) / 1e6
+				if r.Churn.CatchUpMS < 0 {
+					r.Churn.CatchUpMS = -1
+				}
+			}
+			if n := r.Errors.Total(); n > 0 {
+				h.notes = append(h.notes, fmt.Sprintf("scenario %s: %s run %d: %d wrk errors %+v", s.Name, p.name, rep+1, n, r.Errors))
+			}
+			h.log.Info("run", "scenario", s.Name, "target", p.name, "run", rep+1, "rps", int(r.RPS),
+				"p50_ms", r.P50, "p99_ms", r.P99, "cpu_percent", int(r.CPUPercent), "rss_mib", r.RSS,
+				"other_cpu_percent", int(r.OtherPercent), "errors", r.Errors.Total())
+			runs[i] = append(runs[i], r)
+		}
+	}
+	for i, p := range plan {
+		res.Targets = append(res.Targets, TargetResult{Target: p.name, Runs: runs[i], Summary: summarize(runs[i])})
+	}
+	return res, nil
+}
+
+func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*server, error) {
+	dir := filepath.Join(h.tmp, "nginx-"+s.Name)
+	// nginx run as root hands its worker to "nobody", which must reach the temp paths.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(h.tmp, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes}
+	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
+		return nil, err
+	}
+	argv := append(h.tools.pin(h.o.ProxyCPU), h.tools.nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	p, err := startProcess("nginx", filepath.Join(dir, "stderr.log"), h.nice(), nil, argv)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{target: TargetNginx, proc: p, url: "http://" + hostPort(port), tree: true}
+	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 60*time.Second); err != nil {
+		p.stop(syscall.SIGTERM, 5*time.Second)
+		return nil, fmt.Errorf("%w (error log: %s)", err, firstLines(readFile(filepath.Join(dir, "error.log")), 5))
+	}
+	return srv, nil
+}
+
+func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string) (*server, error) {
+	dir := filepath.Join(h.tmp, "zoneproxy-"+s.Name)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	c := zpConf{dataDir: filepath.Join(dir, "data"), port: ports[0], statusPort: ports[1], metricsPort: ports[2],
+		endpoint: h.cp.endpoint(), prefix: prefix, ca: h.cp.files.CA, cert: h.cp.files.Cert, key: h.cp.files.Key}
+	conf := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
+		return nil, err
+	}
+	argv := append(h.tools.pin(h.o.ProxyCPU), h.zpBin, "-c", conf)
+	p, err := startProcess("zoneproxy", filepath.Join(dir, "zoneproxy.log"), h.nice(), []string{"GOMAXPROCS=1"}, argv)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{target: TargetZoneproxy, proc: p, url: "http://" + hostPort(ports[0]), statusURL: "http://" + hostPort(ports[1])}
+	ready := probe{url: srv.statusURL + "/status/ready", status: 200, bodyLen: -1}
+	route := probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}
+	for _, pr := range []probe{ready, route} {
+		if err := waitHTTP(ctx, p, pr, 120*time.Second); err != nil {
+			p.stop(syscall.SIGTERM, 5*time.Second)
+			return nil, err
+		}
+	}
+	return srv, nil
+}
+
+func firstLines(s string, n int) string {
+	var out []byte
+	for i := 0; i < len(s) && n > 0; i++ {
+		if s[i] == '\n' {
+			n--
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

@@ -1,0 +1,153 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestSummarize(t *testing.T) {
+	tests := []struct {
+		name             string
+		rps              []float64
+		rss              []float64
+		wantRPS, wantRSS float64
+		wantErrs         int64
+	}{
+		{"odd: the middle one", []float64{300, 100, 200}, []float64{20, 25, 22}, 200, 25, 3},
+		{"even: the mean of the middle two", []float64{100, 400, 200, 300}, []float64{1, 2, 3, 4}, 250, 4, 4},
+		{"one", []float64{7}, []float64{9}, 7, 9, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runs := make([]Measurement, len(tt.rps))
+			for i := range runs {
+				runs[i] = Measurement{RPS: tt.rps[i], RSS: tt.rss[i], Errors: WrkErrors{Status: 1}}
+			}
+			s := summarize(runs)
+			if !near(s.RPS, tt.wantRPS) || !near(s.RSS, tt.wantRSS) || s.Errors.Total() != tt.wantErrs {
+				t.Fatalf("rps %v rss %v errors %d; want %v %v %d", s.RPS, s.RSS, s.Errors.Total(), tt.wantRPS, tt.wantRSS, tt.wantErrs)
+			}
+		})
+	}
+}
+
+// sample is a report of two scenarios whose figures make every verdict known in advance.
+func sample() *Report {
+	m := func(rps, p99, rss, cpu, eff float64) Measurement {
+		return Measurement{RPS: rps, P50: p99 / 4, P99: p99, RSS: rss, CPUPercent: cpu, ReqPerCPUSec: eff}
+	}
+	tr := func(name string, s Measurement) TargetResult {
+		return TargetResult{Target: name, Runs: []Measurement{s}, Summary: s}
+	}
+	scs := []ScenarioResult{
+		{Name: "10k", Routes: 10000, Targets: []TargetResult{
+			tr(TargetUpstream, m(100000, 1, 8, 100, 100000)),
+			tr(TargetNginx, m(40000, 4, 60, 100, 40000)),
+			tr(TargetZoneproxy, m(60000, 3, 28, 100, 60000)), // 1.5x nginx per CPU-s, p99 0.75x, 28 MiB
+		}},
+		{Name: "churn", Routes: 101, Targets: []TargetResult{
+			tr(TargetZoneproxy, m(50000, 2, 20, 100, 50000)),
+			tr(TargetChurn, m(45000, 2.1, 21, 100, 45000)), // -10 % rps: fail; +5 % p99: pass
+		}},
+	}
+	for i := range scs {
+		scs[i].compare()
+	}
+	return &Report{Started: time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC), Scenarios: scs, Verdicts: verdicts(scs),
+		Notes: []string{"a note"}}
+}
+
+func TestCompareAndVerdicts(t *testing.T) {
+	r := sample()
+	zp := r.Scenarios[0].target(TargetZoneproxy)
+	t.Run("ratios", func(t *testing.T) {
+		if !near(zp.VsNginx.ReqPerCPUSec, 1.5) || !near(zp.VsNginx.P99, 0.75) || !near(zp.VsUpstream.RPS, 0.6) {
+			t.Fatalf("vs nginx %+v, vs upstream %+v", zp.VsNginx, zp.VsUpstream)
+		}
+		if ng := r.Scenarios[0].target(TargetNginx); ng.VsNginx != nil || ng.VsUpstream == nil {
+			t.Fatalf("nginx ratios: vs nginx %v, vs upstream %v", ng.VsNginx, ng.VsUpstream)
+		}
+		if ch := r.Scenarios[1].target(TargetChurn); !near(ch.VsQuiet.RPS, 0.9) {
+			t.Fatalf("churn vs quiet %+v", ch.VsQuiet)
+		}
+	})
+	want := map[string]bool{
+		"10k/req/CPU-s >= 1.3 x nginx":         true,
+		"10k/p99 <= nginx":                     true,
+		"10k/RSS <= 30 MiB with 10,000 routes": true,
+		"churn/churn: rps within 5% of quiet":  false,
+		"churn/churn: p99 within 10% of quiet": true,
+	}
+	if len(r.Verdicts) != len(want) {
+		t.Fatalf("%d verdicts, want %d: %+v", len(r.Verdicts), len(want), r.Verdicts)
+	}
+	for _, v := range r.Verdicts {
+		t.Run(v.Scenario+"/"+v.Goal, func(t *testing.T) {
+			pass, ok := want[v.Scenario+"/"+v.Goal]
+			if !ok || pass != v.Pass {
+				t.Fatalf("verdict %+v; want known goal passing=%v", v, pass)
+			}
+		})
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteTable(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"req/CPU-s", "÷ nginx", "÷ upstream", "÷ quiet", "1.50x", "0.75x", "zoneproxy+churn",
+		"RSS <= 30 MiB with 10,000 routes", "FAIL", "pass", "note: a note",
+	} {
+		t.Run(want, func(t *testing.T) {
+			if !strings.Contains(out, want) {
+				t.Fatalf("table lacks %q:\n%s", want, out)
+			}
+		})
+	}
+	t.Run("ratio rows only under zoneproxy", func(t *testing.T) {
+		if n := strings.Count(out, "÷ upstream"); n != 1 {
+			t.Fatalf("%d rows divided by upstream, want 1 (zoneproxy's only):\n%s", n, out)
+		}
+	})
+}
+
+func TestWriteResults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	path, err := WriteResults(dir, sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "20261123T200000Z.json" {
+		t.Fatalf("path %s", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Scenarios) != 2 || back.Scenarios[0].Targets[2].VsNginx == nil {
+		t.Fatalf("decoded %+v", back.Scenarios)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "20261123T200000Z.json,20261123T200000Z.txt" {
+		t.Fatalf("files %v", names)
+	}
+}

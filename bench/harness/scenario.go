@@ -1,0 +1,127 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Scenario is one workload: the routes the control plane (and nginx) hold and the request wrk repeats.
+type Scenario struct {
+	Name    string
+	Desc    string
+	Path    string   // request path
+	Headers []string // extra request headers, "Name: value"
+	Body    int      // response body size in bytes
+	Churn   bool     // zoneproxy only, measured quiet and under route updates
+	routes  func() []Route
+}
+
+// Route is one APISIX route of a scenario, with what nginx needs to mirror it.
+type Route struct {
+	ID  string
+	URI string // APISIX uri: exact, or a prefix ending in "/*"
+	// Header, when set, is a key-auth-like condition: vars [["http_<name>","==",value]] in APISIX,
+	// an if ($http_<name> != value) in nginx.
+	Header *HeaderMatch
+}
+
+// HeaderMatch is a request header that must equal Value.
+type HeaderMatch struct{ Name, Value string }
+
+// Churn routes: updated ChurnRate times a second by the churn scenarios, never requested.
+const (
+	churnRoutes = 100
+	apiKey      = "bench-key-5f1c0e27" // the key-auth-like header value of the vars scenario
+	deepPath    = "/api/v1/tenants/t99/services/s99/items/42"
+)
+
+// allScenarios returns every scenario, in the order they run.
+func allScenarios() []Scenario {
+	return []Scenario{
+		{Name: "1route", Desc: "1 route, 100-byte JSON, keep-alive", Path: "/bench", Body: 100,
+			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "10k", Desc: "10,000 prefix routes, the request matches one deep in the tree", Path: deepPath, Body: 100,
+			routes: manyRoutes},
+		{Name: "1k", Desc: "1 route, 1 KiB body", Path: "/bench/1k", Body: 1 << 10,
+			routes: func() []Route { return []Route{{ID: "bench-1k", URI: "/bench/1k"}} }},
+		{Name: "64k", Desc: "1 route, 64 KiB body", Path: "/bench/64k", Body: 64 << 10,
+			routes: func() []Route { return []Route{{ID: "bench-64k", URI: "/bench/64k"}} }},
+		{Name: "close", Desc: "1 route, a new connection per request (Connection: close)", Path: "/bench", Body: 100,
+			Headers: []string{"Connection: close"},
+			routes:  func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "vars", Desc: "1 route with a key-auth-like vars condition on the apikey header", Path: "/bench/auth", Body: 100,
+			Headers: []string{"apikey: " + apiKey},
+			routes: func() []Route {
+				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey}}}
+			}},
+		{Name: "churn", Desc: "1 route under load + 100 others updated 100 times a second", Path: "/bench", Body: 100, Churn: true,
+			routes: func() []Route { return append([]Route{{ID: "bench", URI: "/bench"}}, churnSet()...) }},
+		{Name: "churn10k", Desc: "10,000 routes + 100 others updated 100 times a second", Path: deepPath, Body: 100, Churn: true,
+			routes: func() []Route { return append(manyRoutes(), churnSet()...) }},
+	}
+}
+
+// ScenarioNames lists every scenario in the order they run.
+func ScenarioNames() []string {
+	all := allScenarios()
+	out := make([]string, len(all))
+	for i, s := range all {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func scenarioByName(name string) (Scenario, bool) {
+	for _, s := range allScenarios() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// Routes returns the scenario's routes, the churned ones included.
+func (s Scenario) Routes() []Route { return s.routes() }
+
+// manyRoutes is 100 tenants × 100 services of prefix routes, all under /api/v1/tenants/.
+func manyRoutes() []Route {
+	out := make([]Route, 0, 10000)
+	for i := 0; i < 10000; i++ {
+		out = append(out, Route{
+			ID:  fmt.Sprintf("r%05d", i),
+			URI: fmt.Sprintf("/api/v1/tenants/t%02d/services/s%02d/*", i/100, i%100),
+		})
+	}
+	return out
+}
+
+func churnSet() []Route {
+	out := make([]Route, churnRoutes)
+	for i := range out {
+		out[i] = Route{ID: churnID(i), URI: fmt.Sprintf("/churn/%03d", i)}
+	}
+	return out
+}
+
+func churnID(i int) string { return fmt.Sprintf("churn-%03d", i) }
+
+// JSON is the route as an APISIX control plane stores it, pointing at upstream "1"; desc is put in
+// the route's desc field (the churn changes it).
+func (r Route) JSON(desc string) []byte {
+	v := map[string]any{"uri": r.URI, "name": r.ID, "upstream_id": "1"}
+	if desc != "" {
+		v["desc"] = desc
+	}
+	if r.Header != nil {
+		v["vars"] = [][]string{{"http_" + strings.ToLower(strings.ReplaceAll(r.Header.Name, "-", "_")), "==", r.Header.Value}}
+	}
+	b, _ := json.Marshal(v) // a map of strings and string slices always marshals
+	return b
+}
+
+// UpstreamJSON is APISIX upstream "1": one node.
+func UpstreamJSON(addr string) []byte {
+	b, _ := json.Marshal(map[string]any{"type": "roundrobin", "nodes": map[string]int{addr: 1}, "name": "bench"})
+	return b
+}

@@ -1,0 +1,85 @@
+package harness
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestScenarios(t *testing.T) {
+	tests := []struct {
+		name   string
+		routes int
+		churn  bool
+	}{
+		{"1route", 1, false}, {"10k", 10000, false}, {"1k", 1, false}, {"64k", 1, false},
+		{"close", 1, false}, {"vars", 1, false}, {"churn", 1 + churnRoutes, true}, {"churn10k", 10000 + churnRoutes, true},
+	}
+	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,1k,64k,close,vars,churn,churn10k" {
+		t.Fatalf("names %s", got)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, ok := scenarioByName(tt.name)
+			if !ok {
+				t.Fatal("unknown")
+			}
+			routes := s.Routes()
+			if len(routes) != tt.routes || s.Churn != tt.churn {
+				t.Fatalf("%d routes churn %v, want %d %v", len(routes), s.Churn, tt.routes, tt.churn)
+			}
+			ids, uris := map[string]bool{}, map[string]bool{}
+			matched := 0
+			for _, r := range routes {
+				if ids[r.ID] || uris[r.URI] {
+					t.Fatalf("duplicate route %+v", r)
+				}
+				ids[r.ID], uris[r.URI] = true, true
+				if r.URI == s.Path || (strings.HasSuffix(r.URI, "*") && strings.HasPrefix(s.Path, strings.TrimSuffix(r.URI, "*"))) {
+					matched++
+				}
+			}
+			if matched != 1 {
+				t.Fatalf("%d routes match the request path %s, want 1", matched, s.Path)
+			}
+		})
+	}
+	t.Run("10k: the request matches the last route", func(t *testing.T) {
+		s, _ := scenarioByName("10k")
+		rs := s.Routes()
+		if last := rs[len(rs)-1]; !strings.HasPrefix(s.Path, strings.TrimSuffix(last.URI, "*")) {
+			t.Fatalf("last route %s does not match %s", last.URI, s.Path)
+		}
+	})
+}
+
+func TestRouteJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		r    Route
+		desc string
+		want string
+	}{
+		{"plain", Route{ID: "bench", URI: "/bench"}, "", `{"name":"bench","upstream_id":"1","uri":"/bench"}`},
+		{"desc", Route{ID: "churn-001", URI: "/churn/001"}, "update 7",
+			`{"desc":"update 7","name":"churn-001","upstream_id":"1","uri":"/churn/001"}`},
+		{"vars", Route{ID: "a", URI: "/a", Header: &HeaderMatch{Name: "X-Api-Key", Value: "k"}}, "",
+			`{"name":"a","upstream_id":"1","uri":"/a","vars":[["http_x_api_key","==","k"]]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(tt.r.JSON(tt.desc)); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	t.Run("upstream", func(t *testing.T) {
+		var v struct {
+			Type  string         `json:"type"`
+			Nodes map[string]int `json:"nodes"`
+		}
+		if err := json.Unmarshal(UpstreamJSON("127.0.0.1:9"), &v); err != nil || v.Type != "roundrobin" || v.Nodes["127.0.0.1:9"] != 1 {
+			t.Fatalf("upstream %+v, %v", v, err)
+		}
+	})
+}
