@@ -1,39 +1,38 @@
 package cpclient
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 )
 
 // snapshotFormat names the file layout; a file with another format is foreign.
-const snapshotFormat = "zoneproxy-snapshot/1"
+const snapshotFormat = "zoneproxy-snapshot/2"
 
 // SnapshotFileName is the file, in the data directory, that holds the last applied configuration.
-const SnapshotFileName = "config-snapshot.json"
+const SnapshotFileName = "config-snapshot.bin"
 
-type snapshotFile struct {
-	Format    string          `json:"format"`
-	Prefix    string          `json:"prefix"`
-	ClusterID uint64          `json:"cluster_id"`
-	Revision  int64           `json:"revision"`
-	Endpoint  string          `json:"endpoint,omitempty"`
-	Written   time.Time       `json:"written"`
-	Keys      int             `json:"keys"`
-	SHA256    string          `json:"sha256"`
-	KVs       json.RawMessage `json:"kvs"`
-}
-
-type snapshotKV struct {
-	Key         string `json:"key"`
-	Value       []byte `json:"value"`
-	ModRevision int64  `json:"mod_revision"`
+// snapshotHeader is the file's first line, JSON: what the body holds and its checksum. The body
+// follows: for every key in order, uvarint key length, key, uvarint mod revision, uvarint value
+// length, value. A binary body, not JSON with base64 values, makes a 10,000-route file several
+// times cheaper to write and read.
+type snapshotHeader struct {
+	Format    string    `json:"format"`
+	Prefix    string    `json:"prefix"`
+	ClusterID uint64    `json:"cluster_id"`
+	Revision  int64     `json:"revision"`
+	Endpoint  string    `json:"endpoint,omitempty"`
+	Written   time.Time `json:"written"`
+	Keys      int       `json:"keys"`
+	BodyBytes int       `json:"body_bytes"`
+	SHA256    string    `json:"sha256"`
 }
 
 // ErrNoSnapshot is returned by ReadSnapshot when there is no snapshot file.
@@ -44,24 +43,29 @@ var ErrNoSnapshot = errors.New("no snapshot file")
 // the old file or the new one, never a mix, whatever happens to the process or the machine.
 func WriteSnapshot(path, prefix string, st *State) error {
 	keys := st.Keys()
-	kvs := make([]snapshotKV, 0, len(keys))
+	size := 0
+	for _, k := range keys {
+		size += len(k) + len(st.KVs[k].Value) + 3*binary.MaxVarintLen64
+	}
+	body := make([]byte, 0, size)
 	for _, k := range keys {
 		kv := st.KVs[k]
-		kvs = append(kvs, snapshotKV{Key: kv.Key, Value: kv.Value, ModRevision: kv.ModRevision})
+		body = binary.AppendUvarint(body, uint64(len(k)))
+		body = append(body, k...)
+		body = binary.AppendUvarint(body, uint64(kv.ModRevision))
+		body = binary.AppendUvarint(body, uint64(len(kv.Value)))
+		body = append(body, kv.Value...)
 	}
-	raw, err := json.Marshal(kvs)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(raw)
-	data, err := json.Marshal(snapshotFile{
+	sum := sha256.Sum256(body)
+	head, err := json.Marshal(snapshotHeader{
 		Format: snapshotFormat, Prefix: prefix, ClusterID: st.ClusterID, Revision: st.Revision,
-		Endpoint: st.Endpoint, Written: time.Now().UTC(), Keys: len(kvs),
-		SHA256: hex.EncodeToString(sum[:]), KVs: raw,
+		Endpoint: st.Endpoint, Written: time.Now().UTC(), Keys: len(keys), BodyBytes: len(body),
+		SHA256: hex.EncodeToString(sum[:]),
 	})
 	if err != nil {
 		return err
 	}
+	data := append(append(head, '\n'), body...)
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -92,8 +96,8 @@ func WriteSnapshot(path, prefix string, st *State) error {
 	return nil
 }
 
-// ReadSnapshot reads the snapshot file at path. A file that is corrupt (bad JSON, wrong checksum)
-// or foreign (another format or prefix) is an error: it must never be served.
+// ReadSnapshot reads the snapshot file at path. A file that is corrupt (bad header, wrong length or
+// checksum, bad records) or foreign (another format or prefix) is an error: it must never be served.
 func ReadSnapshot(path, prefix string) (*State, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -102,36 +106,65 @@ func ReadSnapshot(path, prefix string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", path, err)
 	}
-	var f snapshotFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("snapshot %s: corrupt: %w", path, err)
+	return parseSnapshot(data, path, prefix)
+}
+
+func parseSnapshot(data []byte, path, prefix string) (*State, error) {
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("snapshot %s: corrupt: %s", path, fmt.Sprintf(format, args...))
 	}
-	if f.Format != snapshotFormat {
-		return nil, fmt.Errorf("snapshot %s: foreign file: format %q, want %q", path, f.Format, snapshotFormat)
+	nl := bytes.IndexByte(data, '\n')
+	if nl < 0 {
+		return nil, corrupt("no header line")
 	}
-	if f.Prefix != prefix {
-		return nil, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q", path, f.Prefix, prefix)
+	var h snapshotHeader
+	if err := json.Unmarshal(data[:nl], &h); err != nil {
+		return nil, corrupt("header: %v", err)
 	}
-	sum := sha256.Sum256(f.KVs)
-	if hex.EncodeToString(sum[:]) != f.SHA256 {
-		return nil, fmt.Errorf("snapshot %s: corrupt: checksum mismatch", path)
+	if h.Format != snapshotFormat {
+		return nil, fmt.Errorf("snapshot %s: foreign file: format %q, want %q", path, h.Format, snapshotFormat)
 	}
-	var kvs []snapshotKV
-	if err := json.Unmarshal(f.KVs, &kvs); err != nil {
-		return nil, fmt.Errorf("snapshot %s: corrupt: %w", path, err)
+	if h.Prefix != prefix {
+		return nil, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q", path, h.Prefix, prefix)
 	}
-	if len(kvs) != f.Keys || f.Revision <= 0 {
-		return nil, fmt.Errorf("snapshot %s: corrupt: %d keys at revision %d, header says %d", path, len(kvs), f.Revision, f.Keys)
+	body := data[nl+1:]
+	if len(body) != h.BodyBytes {
+		return nil, corrupt("%d body bytes, header says %d", len(body), h.BodyBytes)
 	}
-	st := &State{
-		Revision: f.Revision, ClusterID: f.ClusterID, KVs: make(map[string]KV, len(kvs)),
-		Source: SourceSnapshot, Endpoint: f.Endpoint, Updated: f.Written,
+	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != h.SHA256 {
+		return nil, corrupt("checksum mismatch")
 	}
-	for _, kv := range kvs {
-		st.KVs[kv.Key] = KV(kv)
+	if h.Revision <= 0 {
+		return nil, corrupt("revision %d", h.Revision)
 	}
-	if !sort.SliceIsSorted(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key }) {
-		return nil, fmt.Errorf("snapshot %s: corrupt: keys out of order", path)
+	st := &State{Revision: h.Revision, ClusterID: h.ClusterID, KVs: make(map[string]KV, h.Keys),
+		Source: SourceSnapshot, Endpoint: h.Endpoint, Updated: h.Written}
+	field := func() ([]byte, bool) {
+		n, w := binary.Uvarint(body)
+		if w <= 0 || uint64(len(body)-w) < n {
+			return nil, false
+		}
+		f := body[w : w+int(n)]
+		body = body[w+int(n):]
+		return f, true
+	}
+	last := ""
+	for len(body) > 0 {
+		key, ok := field()
+		rev, w := binary.Uvarint(body)
+		if !ok || w <= 0 {
+			return nil, corrupt("bad record after key %q", last)
+		}
+		body = body[w:]
+		value, ok := field()
+		if !ok || string(key) <= last && last != "" {
+			return nil, corrupt("bad record after key %q", last)
+		}
+		last = string(key)
+		st.KVs[last] = KV{Key: last, Value: value, ModRevision: int64(rev)}
+	}
+	if len(st.KVs) != h.Keys {
+		return nil, corrupt("%d keys, header says %d", len(st.KVs), h.Keys)
 	}
 	return st, nil
 }

@@ -2,7 +2,10 @@ package cpclient
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,16 +66,26 @@ func TestSnapshotRejectsCorruptAndForeignFiles(t *testing.T) {
 		prefix string
 		want   string
 	}{
-		{"truncated", data[:len(data)/2], "/apisix", "corrupt"},
-		{"a changed revision inside", bytes.Replace(data, []byte(`"mod_revision":40`), []byte(`"mod_revision":39`), 1), "/apisix", "checksum mismatch"},
-		{"not JSON", []byte("garbage"), "/apisix", "corrupt"},
+		{"truncated", data[:len(data)-3], "/apisix", "corrupt"},
+		{"a changed byte inside", bytes.Replace(data, []byte(`{"uri":"/a"}`), []byte(`{"uri":"/b"}`), 1), "/apisix", "checksum mismatch"},
+		{"not a snapshot", []byte("garbage\nmore"), "/apisix", "corrupt"},
 		{"empty", nil, "/apisix", "corrupt"},
-		{"another format", bytes.Replace(data, []byte("zoneproxy-snapshot/1"), []byte("zoneproxy-snapshot/9"), 1), "/apisix", "foreign file: format"},
+		{"another format", bytes.Replace(data, []byte("zoneproxy-snapshot/2"), []byte("zoneproxy-snapshot/9"), 1), "/apisix", "foreign file: format"},
 		{"another prefix", data, "/other", "foreign file: prefix"},
 	}
+	// A body with the right length and checksum whose records do not parse.
+	garbage := []byte{0xff, 0xff, 0xff}
+	sum := sha256.Sum256(garbage)
+	tests = append(tests, struct {
+		name   string
+		data   []byte
+		prefix string
+		want   string
+	}{"records that do not parse", append([]byte(fmt.Sprintf(`{"format":"zoneproxy-snapshot/2","prefix":"/apisix","revision":5,"keys":1,"body_bytes":3,"sha256":%q}`+"\n",
+		hex.EncodeToString(sum[:]))), garbage...), "/apisix", "bad record"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "a changed revision inside" && bytes.Equal(tt.data, data) {
+			if tt.name == "a changed byte inside" && bytes.Equal(tt.data, data) {
 				t.Fatal("test data did not change")
 			}
 			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_"))
@@ -118,4 +131,31 @@ func itoa(i int) string {
 			return string(b[n:])
 		}
 	}
+}
+
+// FuzzParseSnapshot: no input makes the reader panic, and what it accepts writes back to the same
+// State.
+func FuzzParseSnapshot(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "seed")
+	if err := WriteSnapshot(path, "/apisix", sampleState()); err != nil {
+		f.Fatal(err)
+	}
+	seed, _ := os.ReadFile(path)
+	f.Add(seed)
+	f.Add([]byte("{}\n"))
+	f.Add([]byte(`{"format":"zoneproxy-snapshot/2","prefix":"/apisix","revision":1,"keys":0,"body_bytes":0,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := parseSnapshot(data, "fuzz", "/apisix")
+		if err != nil {
+			return
+		}
+		out := filepath.Join(t.TempDir(), "again")
+		if err := WriteSnapshot(out, "/apisix", st); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ReadSnapshot(out, "/apisix")
+		if err != nil || len(again.KVs) != len(st.KVs) || again.Revision != st.Revision {
+			t.Fatalf("accepted input does not round-trip: %v", err)
+		}
+	})
 }
