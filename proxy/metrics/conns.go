@@ -1,0 +1,201 @@
+package metrics
+
+import (
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+)
+
+// Conns counts client connections and requests for apisix_http_current_connections and
+// apisix_http_requests_total, nginx's stub_status counters, as far as fasthttp lets us see them:
+//
+//   - accepted: connections accepted by a Listener.
+//   - handled: the same as accepted (nginx counts fewer only when it runs out of connections;
+//     fasthttp's own limits are not visible here).
+//   - active: accepted connections not closed yet.
+//   - waiting: connections open but between requests (new or keep-alive idle), from ConnState.
+//   - reading: connections that have read a request's first byte but whose handler has not
+//     started yet (Enter).
+//   - writing: connections whose request is in the handler or whose response is being written.
+//   - apisix_http_requests_total: requests started (fasthttp's StateActive transitions).
+//
+// Wire all three: serve on Listener(ln) (below any TLS listener), set fasthttp.Server.ConnState
+// to ConnState, and call Enter at the start of the handler. A Conns is safe for concurrent use.
+type Conns struct {
+	accepted, closed          atomic.Int64
+	reading, writing, waiting atomic.Int64
+	requests                  atomic.Int64
+}
+
+// Conns returns the connection counters of m.
+func (m *Metrics) Conns() *Conns { return &m.conns }
+
+// Per-connection states.
+const (
+	stateNone int32 = iota
+	stateWaiting
+	stateReading
+	stateWriting
+)
+
+func (c *Conns) gauge(state int32) *atomic.Int64 {
+	switch state {
+	case stateWaiting:
+		return &c.waiting
+	case stateReading:
+		return &c.reading
+	case stateWriting:
+		return &c.writing
+	}
+	return nil
+}
+
+// Listener wraps ln so that its connections are counted.
+func (c *Conns) Listener(ln net.Listener) net.Listener { return &listener{Listener: ln, c: c} }
+
+type listener struct {
+	net.Listener
+	c *Conns
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.c.accepted.Add(1)
+	return &conn{Conn: nc, c: l.c}, nil
+}
+
+// conn is a counted connection. fasthttp passes it back to ConnState and through
+// RequestCtx.Conn, which is how its state is found without a map.
+type conn struct {
+	net.Conn
+	c      *Conns
+	state  atomic.Int32
+	closed atomic.Bool
+}
+
+func (c *conn) set(state int32) {
+	if old := c.state.Swap(state); old != state {
+		if g := c.c.gauge(old); g != nil {
+			g.Add(-1)
+		}
+		if g := c.c.gauge(state); g != nil {
+			g.Add(1)
+		}
+	}
+}
+
+func (c *conn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.set(stateNone)
+		c.c.closed.Add(1)
+	}
+	return c.Conn.Close()
+}
+
+// SetKeepAlive and SetKeepAlivePeriod pass TCP keep-alive settings through (fasthttp's
+// Server.TCPKeepalive looks for them).
+func (c *conn) SetKeepAlive(on bool) error {
+	if kc, ok := c.Conn.(interface{ SetKeepAlive(bool) error }); ok {
+		return kc.SetKeepAlive(on)
+	}
+	return nil
+}
+
+func (c *conn) SetKeepAlivePeriod(d time.Duration) error {
+	if kc, ok := c.Conn.(interface{ SetKeepAlivePeriod(time.Duration) error }); ok {
+		return kc.SetKeepAlivePeriod(d)
+	}
+	return nil
+}
+
+// NetConn returns the wrapped connection, for code that needs the *net.TCPConn.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
+// ReadFrom and WriteTo keep the wrapped connection's zero-copy paths (splice, sendfile) for
+// io.Copy, e.g. on a hijacked websocket connection.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+func (c *conn) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := c.Conn.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, struct{ io.Reader }{c.Conn})
+}
+
+// counted finds the counted connection under nc, looking through TLS.
+func counted(nc net.Conn) *conn {
+	for range 4 {
+		switch x := nc.(type) {
+		case *conn:
+			return x
+		case interface{ NetConn() net.Conn }:
+			nc = x.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// ConnState is a fasthttp.Server.ConnState hook. It counts requests on any connection, and
+// tracks reading/waiting on connections from Listener.
+func (c *Conns) ConnState(nc net.Conn, s fasthttp.ConnState) {
+	if s == fasthttp.StateActive {
+		c.requests.Add(1)
+	}
+	cc := counted(nc)
+	if cc == nil {
+		return
+	}
+	switch s {
+	case fasthttp.StateNew, fasthttp.StateIdle:
+		cc.set(stateWaiting)
+	case fasthttp.StateActive:
+		cc.set(stateReading)
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		cc.set(stateNone)
+	}
+}
+
+// Enter marks the request's connection as writing: its request has been read and is being
+// handled. Call it first thing in the handler. It does not allocate.
+func (c *Conns) Enter(ctx *fasthttp.RequestCtx) {
+	if cc := counted(ctx.Conn()); cc != nil && cc.state.CompareAndSwap(stateReading, stateWriting) {
+		c.reading.Add(-1)
+		c.writing.Add(1)
+	}
+}
+
+type connsCollector struct{ m *Metrics }
+
+func (c connsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.m.desc.connections
+	ch <- c.m.desc.requests
+}
+
+func (c connsCollector) Collect(ch chan<- prometheus.Metric) {
+	cs, d := &c.m.conns, c.m.desc.connections
+	accepted := cs.accepted.Load()
+	gauge := func(state string, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(max(v, 0)), state)
+	}
+	gauge("active", accepted-cs.closed.Load())
+	gauge("accepted", accepted)
+	gauge("handled", accepted)
+	gauge("reading", cs.reading.Load())
+	gauge("writing", cs.writing.Load())
+	gauge("waiting", cs.waiting.Load())
+	ch <- prometheus.MustNewConstMetric(c.m.desc.requests, prometheus.GaugeValue, float64(cs.requests.Load()))
+}

@@ -1,0 +1,200 @@
+package metrics_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; last: %s", what, state)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
+	}
+}
+
+func TestConns(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	url := serve(t, m)
+	conns := m.Conns()
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			conns.Enter(ctx)
+			entered <- struct{}{}
+			<-release
+			ctx.SetBodyString("ok")
+		},
+		ConnState: conns.ConnState,
+		Logger:    quiet{},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(conns.Listener(ln)) }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+
+	state := func() map[string]float64 {
+		f := scrape(t, url, "/metrics")
+		out := make(map[string]float64)
+		for _, s := range []string{"active", "accepted", "handled", "reading", "writing", "waiting"} {
+			out[s] = f.value(t, "apisix_http_current_connections", lbl("state", s))
+		}
+		out["requests"] = f.value(t, "apisix_http_requests_total", nil)
+		return out
+	}
+	expect := func(t *testing.T, want map[string]float64) {
+		t.Helper()
+		waitFor(t, fmt.Sprint(want), func() (bool, string) {
+			got := state()
+			for k, v := range want {
+				if got[k] != v {
+					return false, fmt.Sprint(got)
+				}
+			}
+			return true, ""
+		})
+	}
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+
+	steps := []struct {
+		name string
+		do   func(t *testing.T)
+		want map[string]float64
+	}{
+		{"connected", func(*testing.T) {},
+			map[string]float64{"active": 1, "accepted": 1, "handled": 1, "waiting": 1, "reading": 0, "writing": 0, "requests": 0}},
+		{"in handler", func(t *testing.T) {
+			if _, err := fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+		}, map[string]float64{"active": 1, "waiting": 0, "reading": 0, "writing": 1, "requests": 1}},
+		{"idle keep-alive", func(t *testing.T) {
+			release <- struct{}{}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}, map[string]float64{"active": 1, "waiting": 1, "reading": 0, "writing": 0, "requests": 1}},
+		{"partial request", func(t *testing.T) {
+			if _, err := fmt.Fprint(c, "GET / HT"); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]float64{"active": 1, "waiting": 0, "reading": 1, "writing": 0, "requests": 2}},
+		{"closed", func(t *testing.T) {
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]float64{"active": 0, "accepted": 1, "waiting": 0, "reading": 0, "writing": 0, "requests": 2}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.do(t)
+			expect(t, st.want)
+		})
+	}
+}
+
+// quiet discards fasthttp's logs (the partial request step makes it complain).
+type quiet struct{}
+
+func (quiet) Printf(string, ...any) {}
+
+func TestCountedConn(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	url := serve(t, m)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := m.Conns().Listener(inner)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"ReadFrom", func(t *testing.T) {
+			n, err := sc.(io.ReaderFrom).ReadFrom(strings.NewReader("ping"))
+			if err != nil || n != 4 {
+				t.Fatalf("ReadFrom: %d, %v", n, err)
+			}
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "ping" {
+				t.Fatalf("client read %q, %v", buf, err)
+			}
+		}},
+		{"WriteTo", func(t *testing.T) {
+			if _, err := client.Write([]byte("pong")); err != nil {
+				t.Fatal(err)
+			}
+			client.(*net.TCPConn).CloseWrite()
+			var got strings.Builder
+			if _, err := sc.(io.WriterTo).WriteTo(&got); err != nil || got.String() != "pong" {
+				t.Fatalf("WriteTo: %q, %v", got.String(), err)
+			}
+		}},
+		{"NetConn", func(t *testing.T) {
+			if _, ok := sc.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn); !ok {
+				t.Fatal("NetConn is not the TCP connection")
+			}
+		}},
+		{"double Close counts once", func(t *testing.T) {
+			sc.Close()
+			sc.Close()
+			f := scrape(t, url, "/metrics")
+			for state, want := range map[string]float64{"accepted": 1, "active": 0} {
+				if got := f.value(t, "apisix_http_current_connections", lbl("state", state)); got != want {
+					t.Errorf("%s = %v, want %v", state, got, want)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.run)
+	}
+}
