@@ -18,6 +18,8 @@ type Config struct {
 	Plugins []string
 	// Prometheus is plugin_attr.prometheus.
 	Prometheus Prometheus
+	// HTTP holds the nginx_config.http settings zoneproxy applies to its own server.
+	HTTP HTTP
 	// Zoneproxy holds the settings APISIX does not have (zoneproxy:).
 	Zoneproxy Zoneproxy
 	// Ignored lists, sorted, the APISIX settings present in the file that
@@ -183,6 +185,47 @@ type Prometheus struct {
 	EnableExportServer bool
 }
 
+// HTTP is the part of nginx_config.http that has a meaning for zoneproxy's own HTTP server. The
+// rest of nginx_config is ignored.
+type HTTP struct {
+	// EnableAccessLog is enable_access_log. APISIX's default is true; zoneproxy's is false (no
+	// access log unless asked for), so that a file written by default does not surprise anyone.
+	EnableAccessLog bool
+	// AccessLog is access_log: a file path, or "stdout"/"/dev/stdout" or "stderr"/"/dev/stderr".
+	// Default "logs/access.log" (APISIX's), relative to the working directory.
+	AccessLog string
+	// ClientMaxBodySize is client_max_body_size in bytes ("1m", "512k", a number); 0 (the default,
+	// APISIX's) means unlimited. Larger request bodies get 413.
+	ClientMaxBodySize int64
+	// ClientHeaderTimeout, ClientBodyTimeout, SendTimeout and KeepaliveTimeout are nginx's
+	// (APISIX's defaults 60 s, 60 s, 10 s, 60 s).
+	ClientHeaderTimeout time.Duration
+	ClientBodyTimeout   time.Duration
+	SendTimeout         time.Duration
+	KeepaliveTimeout    time.Duration
+}
+
+// AccessLog is zoneproxy.access_log: the format of the lines nginx_config.http.access_log gets.
+type AccessLog struct {
+	// Format is "combined" (nginx's, the default) or "json".
+	Format string
+	// Fields are the JSON fields, in order (default: every field the access log knows).
+	Fields []string
+	// BufferLines is how many lines may wait to be written before new ones are dropped (4096).
+	BufferLines int
+}
+
+// Limits is zoneproxy.limits: the bounds of a request's head, beyond nginx's body size.
+type Limits struct {
+	// MaxHeaderBytes bounds the request line and headers (default 32 KiB, nginx's
+	// large_client_header_buffers 4 8k): larger get 431.
+	MaxHeaderBytes int
+	// MaxHeaderCount bounds the number of request headers (default 100): more get 431.
+	MaxHeaderCount int
+	// MaxURILength bounds the request target (default 8 KiB): longer gets 414.
+	MaxURILength int
+}
+
 // Zoneproxy is the zoneproxy: section, settings APISIX does not have.
 // Durations accept Go duration strings ("250ms", "10s") and plain numbers of
 // seconds.
@@ -226,6 +269,13 @@ type Zoneproxy struct {
 	// UnknownPlugins is what happens to an object naming a plugin zoneproxy
 	// does not implement (unknown_plugins, default fail).
 	UnknownPlugins UnknownPlugins
+	// AccessLog is access_log: the format of the access log lines.
+	AccessLog AccessLog
+	// Limits is limits: bounds of a request's head.
+	Limits Limits
+	// MemoryLimit is memory_limit in bytes ("64m"; 0, the default, leaves Go's default or
+	// GOMEMLIMIT): a soft limit that makes the garbage collector work harder near it.
+	MemoryLimit int64
 }
 
 // Log is zoneproxy.log.
@@ -296,7 +346,16 @@ func Default() *Config {
 			ExportURI:          defaultPrometheusExportURI,
 			EnableExportServer: defaultEnableExportServer,
 		},
+		HTTP: HTTP{
+			AccessLog:           "logs/access.log",
+			ClientHeaderTimeout: 60 * time.Second,
+			ClientBodyTimeout:   60 * time.Second,
+			SendTimeout:         10 * time.Second,
+			KeepaliveTimeout:    60 * time.Second,
+		},
 		Zoneproxy: Zoneproxy{
+			AccessLog:                 AccessLog{Format: "combined", BufferLines: 4096},
+			Limits:                    Limits{MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100, MaxURILength: 8 << 10},
 			DataDir:                   defaultDataDir,
 			FailbackAfter:             defaultFailbackAfter,
 			ProbeInterval:             defaultProbeInterval,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,7 +167,11 @@ func TestAPISIXConfig(t *testing.T) {
 			"apisix.proxy_cache", "apisix.proxy_mode", "apisix.resolver_timeout",
 			"apisix.router.ssl", "apisix.show_upstream_status_in_response_header",
 			"apisix.ssl.enable", "apisix.ssl.ssl_ciphers", "apisix.ssl.ssl_protocols",
-			"apisix.ssl.ssl_session_tickets", "deployment.admin", "graphql", "nginx_config",
+			"apisix.ssl.ssl_session_tickets", "deployment.admin", "graphql", "nginx_config.enable_cpu_affinity", "nginx_config.error_log",
+			"nginx_config.error_log_level", "nginx_config.event", "nginx_config.http.access_log_format",
+			"nginx_config.http.real_ip_from", "nginx_config.http.real_ip_header", "nginx_config.http.upstream",
+			"nginx_config.http_configuration_snippet", "nginx_config.main_configuration_snippet", "nginx_config.meta",
+			"nginx_config.worker_processes", "nginx_config.worker_rlimit_nofile", "nginx_config.worker_shutdown_timeout",
 			"plugin_attr.log-rotate", "plugin_attr.opentelemetry",
 			"plugin_attr.prometheus.metric_prefix", "plugin_attr.prometheus.refresh_interval",
 			"stream_plugins",
@@ -415,5 +420,46 @@ func TestAliasBomb(t *testing.T) {
 	}
 	if len(warns) != 41 {
 		t.Errorf("want 41 unknown-key warnings, got %d", len(warns))
+	}
+}
+
+func TestHTTPLimitsAndAccessLog(t *testing.T) {
+	c, warnings, err := Parse([]byte(`
+nginx_config:
+  worker_processes: auto
+  http:
+    enable_access_log: true
+    access_log: /dev/stdout
+    client_max_body_size: 10m
+    client_header_timeout: 5s
+    client_body_timeout: 7
+    send_timeout: 1m
+    keepalive_timeout: 0
+zoneproxy:
+  access_log: {format: json, fields: [time, status, route_id], buffer_lines: 100}
+  limits: {max_header_bytes: 64k, max_header_count: 50, max_uri_length: 2048}
+  memory_limit: 64M
+`), nil)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("Parse: %v %v", err, warnings)
+	}
+	h, z := c.HTTP, c.Zoneproxy
+	if !h.EnableAccessLog || h.AccessLog != "/dev/stdout" || h.ClientMaxBodySize != 10<<20 || h.ClientHeaderTimeout != 5*time.Second ||
+		h.ClientBodyTimeout != 7*time.Second || h.SendTimeout != time.Minute || h.KeepaliveTimeout != 0 {
+		t.Errorf("HTTP = %+v", h)
+	}
+	if z.AccessLog.Format != "json" || strings.Join(z.AccessLog.Fields, ",") != "time,status,route_id" || z.AccessLog.BufferLines != 100 {
+		t.Errorf("AccessLog = %+v", z.AccessLog)
+	}
+	if z.Limits != (Limits{MaxHeaderBytes: 64 << 10, MaxHeaderCount: 50, MaxURILength: 2048}) || z.MemoryLimit != 64<<20 {
+		t.Errorf("Limits = %+v, memory limit %d", z.Limits, z.MemoryLimit)
+	}
+	if !slices.Contains(c.Ignored, "nginx_config.worker_processes") {
+		t.Errorf("nginx_config.worker_processes not listed as ignored: %v", c.Ignored)
+	}
+	d := Default()
+	if d.HTTP.EnableAccessLog || d.HTTP.ClientMaxBodySize != 0 || d.HTTP.SendTimeout != 10*time.Second ||
+		d.Zoneproxy.AccessLog.Format != "combined" || d.Zoneproxy.Limits.MaxURILength != 8<<10 {
+		t.Errorf("defaults: %+v %+v", d.HTTP, d.Zoneproxy.AccessLog)
 	}
 }

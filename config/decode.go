@@ -28,7 +28,9 @@ func (d *decoder) root(c *Config, n *yaml.Node) {
 			d.strList(f.path, f.v, &c.Plugins)
 		case "zoneproxy":
 			d.zoneproxy(c, f)
-		case "nginx_config", "stream_plugins", "graphql", "wasm", "xrpc", "ext-plugin", "http":
+		case "nginx_config":
+			d.nginxConfig(c, f)
+		case "stream_plugins", "graphql", "wasm", "xrpc", "ext-plugin", "http":
 			d.ignore(f)
 		case "discovery":
 			d.ignoreUnless(f, nil)
@@ -399,8 +401,80 @@ func (d *decoder) zoneproxy(c *Config, sec field) {
 			s := string(z.UnknownPlugins)
 			d.str(f.path, f.v, &s)
 			z.UnknownPlugins = UnknownPlugins(s)
+		case "access_log":
+			for _, g := range d.fields(f.path, f.v) {
+				switch g.key {
+				case "format":
+					d.str(g.path, g.v, &z.AccessLog.Format)
+				case "fields":
+					d.strList(g.path, g.v, &z.AccessLog.Fields)
+				case "buffer_lines":
+					d.integer(g.path, g.v, &z.AccessLog.BufferLines)
+				default:
+					d.unknown(g)
+				}
+			}
+		case "limits":
+			for _, g := range d.fields(f.path, f.v) {
+				var n int64
+				switch g.key {
+				case "max_header_bytes":
+					d.size(g.path, g.v, &n)
+					z.Limits.MaxHeaderBytes = int(n)
+				case "max_header_count":
+					d.integer(g.path, g.v, &z.Limits.MaxHeaderCount)
+				case "max_uri_length":
+					d.size(g.path, g.v, &n)
+					z.Limits.MaxURILength = int(n)
+				default:
+					d.unknown(g)
+				}
+			}
+		case "memory_limit":
+			d.size(f.path, f.v, &z.MemoryLimit)
 		default:
 			d.unknown(f)
+		}
+	}
+}
+
+// nginxConfig reads the nginx_config.http settings that apply to zoneproxy's own server; the rest
+// of nginx_config (workers, buffers, lua settings, ...) is listed as ignored.
+func (d *decoder) nginxConfig(c *Config, sec field) {
+	if v := deref(sec.v); v == nil || v.Kind != yaml.MappingNode {
+		d.ignore(sec) // not APISIX's shape; nothing in it is ours
+		return
+	}
+	for _, f := range d.fields(sec.path, sec.v) {
+		if f.key != "http" {
+			d.ignore(f)
+			continue
+		}
+		h := &c.HTTP
+		for _, g := range d.fields(f.path, f.v) {
+			switch g.key {
+			case "enable_access_log":
+				d.boolean(g.path, g.v, &h.EnableAccessLog)
+			case "access_log":
+				d.str(g.path, g.v, &h.AccessLog)
+			case "client_max_body_size":
+				d.size(g.path, g.v, &h.ClientMaxBodySize)
+			case "client_header_timeout":
+				d.duration(g.path, g.v, &h.ClientHeaderTimeout)
+			case "client_body_timeout":
+				d.duration(g.path, g.v, &h.ClientBodyTimeout)
+			case "send_timeout":
+				d.duration(g.path, g.v, &h.SendTimeout)
+			case "keepalive_timeout":
+				d.duration(g.path, g.v, &h.KeepaliveTimeout)
+			case "access_log_format":
+				if s := deref(g.v); s != nil && s.Kind == yaml.ScalarNode && !strings.HasPrefix(s.Value, "$remote_addr - $remote_user [$time_local]") {
+					d.warnf("%s (line %d): zoneproxy writes nginx's combined format or JSON (zoneproxy.access_log.format), not a custom log_format", g.path, g.k.Line)
+				}
+				d.ignore(g)
+			default:
+				d.ignore(g)
+			}
 		}
 	}
 }

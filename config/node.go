@@ -433,3 +433,31 @@ func sortedUnique(ss []string) []string {
 	}
 	return out
 }
+
+// size decodes a size in bytes as nginx writes them: a number, or a number with k, m or g (either
+// case) for KiB, MiB and GiB.
+func (d *decoder) size(path string, n *yaml.Node, dst *int64) {
+	const want = `a size such as "1m", "512k" or a number of bytes`
+	s := d.scalar(path, n, want)
+	if s == nil {
+		return
+	}
+	v := strings.TrimSpace(s.Value)
+	mult := int64(1)
+	if v != "" {
+		switch v[len(v)-1] {
+		case 'k', 'K':
+			mult, v = 1<<10, v[:len(v)-1]
+		case 'm', 'M':
+			mult, v = 1<<20, v[:len(v)-1]
+		case 'g', 'G':
+			mult, v = 1<<30, v[:len(v)-1]
+		}
+	}
+	num, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || num < 0 || num > math.MaxInt64/mult {
+		d.errorf(path, s, "expected %s, got %s", want, d.describe(s))
+		return
+	}
+	*dst = num * mult
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -230,4 +231,35 @@ func (c *Config) validateZoneproxy(v *validator) {
 		v.fail("zoneproxy.coalesce_window", "must be at most %v, got %v", maxCoalesceWindow, z.CoalesceWindow)
 	}
 	v.oneOf("zoneproxy.unknown_plugins", string(z.UnknownPlugins), string(UnknownPluginsFail), string(UnknownPluginsIgnore))
+	v.oneOf("zoneproxy.access_log.format", z.AccessLog.Format, "combined", "json")
+	for i, f := range z.AccessLog.Fields {
+		if !slices.Contains(AccessLogFields, f) {
+			v.fail(indexPath("zoneproxy.access_log.fields", i), "%q is not one of %s", f, strings.Join(AccessLogFields, ", "))
+		}
+	}
+	if z.AccessLog.BufferLines < 1 {
+		v.fail("zoneproxy.access_log.buffer_lines", "must be at least 1, got %d", z.AccessLog.BufferLines)
+	}
+	for key, n := range map[string]int{"zoneproxy.limits.max_header_bytes": z.Limits.MaxHeaderBytes,
+		"zoneproxy.limits.max_header_count": z.Limits.MaxHeaderCount, "zoneproxy.limits.max_uri_length": z.Limits.MaxURILength} {
+		if n < 1 {
+			v.fail(key, "must be at least 1, got %d", n)
+		}
+	}
+	if z.Limits.MaxHeaderBytes > 0 && z.Limits.MaxHeaderBytes < 1024 {
+		v.fail("zoneproxy.limits.max_header_bytes", "must be at least 1k, got %d", z.Limits.MaxHeaderBytes)
+	}
+	h := &c.HTTP
+	if h.EnableAccessLog && strings.TrimSpace(h.AccessLog) == "" {
+		v.fail("nginx_config.http.access_log", "must not be empty when enable_access_log is true")
+	}
+	v.positive("nginx_config.http.client_header_timeout", h.ClientHeaderTimeout)
+	v.positive("nginx_config.http.client_body_timeout", h.ClientBodyTimeout)
+	v.positive("nginx_config.http.send_timeout", h.SendTimeout)
+	v.nonNegative("nginx_config.http.keepalive_timeout", h.KeepaliveTimeout)
 }
+
+// AccessLogFields are the fields zoneproxy.access_log.fields may name.
+var AccessLogFields = []string{"time", "remote_addr", "remote_user", "method", "uri", "protocol", "host",
+	"status", "bytes", "request_time", "upstream_addr", "upstream_status", "upstream_response_time",
+	"route_id", "request_id", "referer", "user_agent"}

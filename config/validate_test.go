@@ -31,6 +31,20 @@ func TestErrors(t *testing.T) {
 		line    int    // checked when not 0
 		msgPart string // checked when not ""
 	}{
+		// nginx_config.http, zoneproxy.access_log, zoneproxy.limits
+		{name: "body size not a size", src: "nginx_config: {http: {client_max_body_size: 1t}}", key: "nginx_config.http.client_max_body_size",
+			msgPart: "expected a size"},
+		{name: "negative body size", src: "nginx_config: {http: {client_max_body_size: -1}}", key: "nginx_config.http.client_max_body_size"},
+		{name: "header timeout zero", src: "nginx_config: {http: {client_header_timeout: 0}}", key: "nginx_config.http.client_header_timeout"},
+		{name: "access log enabled without a path", src: "nginx_config: {http: {enable_access_log: true, access_log: \"\"}}",
+			key: "nginx_config.http.access_log"},
+		{name: "access log format", src: "zoneproxy: {access_log: {format: xml}}", key: "zoneproxy.access_log.format"},
+		{name: "access log field", src: "zoneproxy: {access_log: {fields: [time, colour]}}", key: "zoneproxy.access_log.fields[1]",
+			msgPart: `"colour" is not one of`},
+		{name: "access log buffer", src: "zoneproxy: {access_log: {buffer_lines: 0}}", key: "zoneproxy.access_log.buffer_lines"},
+		{name: "header bytes too small", src: "zoneproxy: {limits: {max_header_bytes: 100}}", key: "zoneproxy.limits.max_header_bytes"},
+		{name: "header count zero", src: "zoneproxy: {limits: {max_header_count: 0}}", key: "zoneproxy.limits.max_header_count"},
+		{name: "memory limit", src: "zoneproxy: {memory_limit: lots}", key: "zoneproxy.memory_limit"},
 		// apisix
 		{name: "node_listen port 0", src: "apisix: {node_listen: 0}", key: "apisix.node_listen[0].port", line: 1},
 		{name: "node_listen port too big", src: "apisix:\n  node_listen:\n    - 9080\n    - 70000\n",

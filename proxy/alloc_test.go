@@ -3,11 +3,15 @@
 package proxy
 
 import (
+	"context"
+	"io"
 	"net"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -24,9 +28,26 @@ func TestRoundTripAllocs(t *testing.T) {
 	}
 }
 
-// TestHandleAllocs: Handle itself, on a prepared RequestCtx: a proxied GET and a 404.
+// TestHandleAllocs: Handle itself, on a prepared RequestCtx: a proxied GET and a 404, with and
+// without metrics and the access log.
 func TestHandleAllocs(t *testing.T) {
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(t)))
+	t.Run("plain", func(t *testing.T) { handleAllocs(t, Options{}) })
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := accesslog.New(accesslog.Options{Format: accesslog.FormatJSON, Writer: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = l.Run(ctx) }()
+	defer func() { cancel(); _ = l.Close() }()
+	t.Run("metrics and access log", func(t *testing.T) { handleAllocs(t, Options{Metrics: m, AccessLog: l}) })
+}
+
+func handleAllocs(t *testing.T, opts Options) {
+	h := start(t, opts, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(t)))
 	tests := []struct {
 		name, uri string
 		want      int

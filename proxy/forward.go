@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 )
 
@@ -32,14 +33,16 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // close, timeout), never after the upstream answered, whatever its status. A POST, PATCH or LOCK
 // is retried only when its try failed before a connection was made; a body that streamed from
 // the client is never replayed. retry_timeout bounds the time within which a retry may start.
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route) {
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation) {
 	x := p.getExchange()
 	defer p.putExchange(x)
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
 	x.http10 = !req.Header.IsHTTP11()
 	prepareRequest(ctx, x, upgrade)
-	if code := p.readBody(ctx, x); code != 0 {
+	code := p.readBody(ctx, x)
+	ob.bodyBytes = x.bodyRead
+	if code != 0 {
 		p.reject(ctx, code)
 		return
 	}
@@ -67,7 +70,9 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route) {
 		}
 		x.tried.Add(node)
 		setUpstreamHost(&req.Header, spec, node)
+		tryStart := time.Now()
 		o = p.try(ctx, x, node, spec, tm, upgrade)
+		ob.node, ob.upstreamTime = node, ob.upstreamTime+time.Since(tryStart)
 		if o.client != 0 {
 			p.reject(ctx, o.client)
 			return
@@ -78,10 +83,12 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route) {
 		}
 	}
 
-	code := 0
+	ob.bodyBytes = x.bodyRead
 	if o.answered {
 		code = ctx.Response.StatusCode()
+		ob.source, ob.upstreamStatus = metrics.SourceUpstream, code
 	} else {
+		ob.source = metrics.SourceNginx
 		code = fasthttp.StatusBadGateway
 		if o.timeout {
 			code = fasthttp.StatusGatewayTimeout

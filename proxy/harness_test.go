@@ -42,7 +42,8 @@ func start(t testing.TB, opts Options, regOpts upstream.Options, kvs ...string) 
 			hook(c)
 		}
 	}
-	b, err := snapshot.NewBuilder(snapshot.Options{Registry: upstream.NewRegistry(regOpts), Logger: slog.New(slog.DiscardHandler)})
+	b, err := snapshot.NewBuilder(snapshot.Options{Registry: upstream.NewRegistry(regOpts), Logger: slog.New(slog.DiscardHandler),
+		Metrics: opts.Metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

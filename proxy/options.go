@@ -3,6 +3,9 @@ package proxy
 import (
 	"log/slog"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
 
 // Options configure a Proxy. Options is the single place for the proxy's limits; a zero field
@@ -52,6 +55,12 @@ type Options struct {
 	// MaxResponseHeaderBytes bounds an upstream response head (default 16 KiB; nginx's
 	// proxy_buffer_size is one page); a larger one is answered 502.
 	MaxResponseHeaderBytes int
+
+	// Metrics, when set, records every request (apisix_http_status, latency, bandwidth) into the
+	// matched route's handle (snapshot.Route.Metrics) and counts client connections. nil: off.
+	Metrics *metrics.Metrics
+	// AccessLog, when set, gets one line per request. nil: off.
+	AccessLog *accesslog.Logger
 }
 
 const (

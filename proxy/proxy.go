@@ -12,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/router"
 )
@@ -33,6 +34,8 @@ type Proxy struct {
 	copyBufs  sync.Pool // *[]byte of copyBufferSize, for streamed bodies
 
 	tunnels tunnels // WebSocket connections, closed by Shutdown
+
+	conns *metrics.Conns // client connection gauges, when metrics are on
 }
 
 // New returns a Proxy that answers 503 until the first Store.
@@ -64,6 +67,10 @@ func New(opts Options) *Proxy {
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{p.log},
 	}
+	if opts.Metrics != nil {
+		p.conns = opts.Metrics.Conns()
+		p.srv.ConnState = p.conns.ConnState
+	}
 	return p
 }
 
@@ -74,7 +81,12 @@ func (p *Proxy) Store(s *snapshot.Snapshot) { p.snap.Store(s) }
 func (p *Proxy) Snapshot() *snapshot.Snapshot { return p.snap.Load() }
 
 // Serve accepts connections on ln until Shutdown.
-func (p *Proxy) Serve(ln net.Listener) error { return p.srv.Serve(ln) }
+func (p *Proxy) Serve(ln net.Listener) error {
+	if p.conns != nil {
+		ln = p.conns.Listener(ln)
+	}
+	return p.srv.Serve(ln)
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests, until ctx is done;
 // then it closes the WebSocket tunnels, which would otherwise never end.
@@ -86,6 +98,17 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 
 // Handle serves one request.
 func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
+	if p.conns != nil {
+		p.conns.Enter(ctx)
+	}
+	var ob observation
+	p.handle(ctx, &ob)
+	if p.opts.Metrics != nil || p.opts.AccessLog != nil {
+		p.record(ctx, &ob)
+	}
+}
+
+func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 	if code := p.checkRequest(ctx); code != 0 {
 		p.reject(ctx, code)
 		return
@@ -110,6 +133,7 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	if m.Value >= 0 && m.Value < len(s.Routes) {
 		rt = s.Routes[m.Value]
 	}
+	ob.rt, ob.match = rt, m
 	switch {
 	case rt == nil:
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
@@ -123,7 +147,7 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 		// APISIX: "no valid upstream node".
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	default:
-		p.forward(ctx, rt)
+		p.forward(ctx, rt, ob)
 		return
 	}
 	p.lingerUnread(ctx)

@@ -72,6 +72,7 @@ func backendFunc(t testing.TB, h http.HandlerFunc) string {
 
 type instance struct {
 	proxy, status string
+	metrics       string // base URL of the Prometheus exporter
 	dataDir       string
 	configPath    string
 	logs          *syncBuffer
@@ -136,6 +137,7 @@ zoneproxy:
 	exit := make(chan int, 1)
 	inst := &instance{
 		proxy:      fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
+		metrics:    fmt.Sprintf("http://127.0.0.1:%d", promPort),
 		status:     fmt.Sprintf("http://127.0.0.1:%d", statusPort),
 		dataDir:    o.dataDir,
 		configPath: path,

@@ -209,3 +209,41 @@ func TestRestartFromSnapshotFile(t *testing.T) {
 		t.Errorf("ready with a corrupt snapshot file and no control plane")
 	}
 }
+
+// TestMetricsEndpoint: the exporter serves APISIX's and zoneproxy's metrics on both paths, with the
+// requests made, the control plane's state and a failover counted.
+func TestMetricsEndpoint(t *testing.T) {
+	cluster, files := startCluster(t)
+	a := backend(t, "a")
+	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
+	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
+	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	httpGet(zp.proxy+"/r1", "")
+	httpGet(zp.proxy+"/nothing", "")
+	eps := cluster.Endpoints()
+	cluster.Endpoint(0).Stop()
+	waitFor(t, "the failover", 10*time.Second, func() bool {
+		return controlPlaneView(t, zp)["control_plane"].(map[string]any)["current_endpoint"] == eps[1]
+	})
+	for _, path := range []string{"/apisix/prometheus/metrics", "/metrics"} {
+		code, body := httpGet(zp.metrics+path, "")
+		if code != 200 {
+			t.Fatalf("%s = %d", path, code)
+		}
+		for _, want := range []string{
+			`apisix_http_status{code="200",consumer="",llm_model="",matched_host="",matched_uri="/r1",node="127.0.0.1",request_llm_model="",request_type="traditional_http",response_source="upstream",route="1",service=""}`,
+			`apisix_http_status{code="404"`,
+			`apisix_etcd_reachable 1`,
+			fmt.Sprintf(`zoneproxy_cp_endpoint_up{endpoint=%q} 0`, eps[0]),
+			fmt.Sprintf(`zoneproxy_cp_endpoint_up{endpoint=%q} 1`, eps[1]),
+			fmt.Sprintf(`zoneproxy_cp_failovers_total{from=%q,to=%q} 1`, eps[0], eps[1]),
+			`zoneproxy_config_revision `,
+			`go_goroutines `,
+			`process_resident_memory_bytes `,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", path, want)
+			}
+		}
+	}
+}

@@ -7,18 +7,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/cpclient"
 	"github.com/zoneproxy/zoneproxy/health"
 	"github.com/zoneproxy/zoneproxy/health/status"
 	"github.com/zoneproxy/zoneproxy/proxy"
+	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
@@ -47,11 +53,15 @@ type app struct {
 	checks  *health.Manager
 	writer  *cpclient.SnapshotWriter
 	tlsFile *cpclient.TLSLoader
+	metrics *metrics.Metrics
+	access  *accesslog.Logger
 
 	checksCtx context.Context // lives until shutdown
 
 	mu      sync.Mutex // serialises applying States and swapping the builder
 	builder *snapshot.Builder
+
+	lastIndexes time.Time // when apisix_etcd_modify_indexes was last computed (under mu)
 
 	cpMu   sync.Mutex
 	cp     *cpclient.Client
@@ -73,7 +83,33 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	if cfg.APISIX.EnableServerTokens {
 		serverName += "/" + version
 	}
-	a.px = proxy.New(proxy.Options{ServerName: serverName, Logger: a.log})
+	if a.metrics, err = metrics.New(metrics.Options{Path: cfg.Prometheus.ExportURI, Version: version, Logger: a.log}); err != nil {
+		return fmt.Errorf("plugin_attr.prometheus: %w", err)
+	}
+	if a.access, err = newAccessLog(cfg, a.log); err != nil {
+		return err
+	}
+	if a.access != nil {
+		a.metrics.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zoneproxy_access_log_dropped_total",
+			Help: "Access log lines dropped because the output could not keep up.",
+		}, func() float64 { return float64(a.access.Dropped()) }))
+		logCtx, stopLog := context.WithCancel(context.Background())
+		logDone := make(chan struct{})
+		go func() { _ = a.access.Run(logCtx); close(logDone) }()
+		defer func() { stopLog(); <-logDone; _ = a.access.Close() }()
+	}
+	if z.MemoryLimit > 0 {
+		debug.SetMemoryLimit(z.MemoryLimit)
+	}
+	h := cfg.HTTP
+	a.px = proxy.New(proxy.Options{
+		ServerName: serverName, Logger: a.log, Metrics: a.metrics, AccessLog: a.access,
+		MaxHeaderBytes: z.Limits.MaxHeaderBytes, MaxHeaderCount: z.Limits.MaxHeaderCount,
+		MaxURILength: z.Limits.MaxURILength, MaxRequestBodySize: h.ClientMaxBodySize,
+		HeaderTimeout: h.ClientHeaderTimeout, BodyTimeout: h.ClientBodyTimeout,
+		SendTimeout: h.SendTimeout, IdleTimeout: h.KeepaliveTimeout,
+	})
 	// The proxy configures every upstream client (dial timeouts per route, keepalive_pool.requests).
 	a.reg = upstream.NewRegistry(upstream.Options{Logger: a.log, Client: a.px.ConfigureClient})
 	if a.builder, err = a.newBuilder(cfg); err != nil {
@@ -89,6 +125,13 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	if err != nil {
 		closeAll(proxyLns)
 		return fmt.Errorf("apisix.status: %w", err)
+	}
+	var metricsLn net.Listener
+	if cfg.Prometheus.EnableExportServer {
+		if metricsLn, err = net.Listen("tcp", cfg.Prometheus.ExportAddr.String()); err != nil {
+			closeAll(append(proxyLns, statusLn))
+			return fmt.Errorf("plugin_attr.prometheus.export_addr: %w", err)
+		}
 	}
 
 	checksCtx, stopChecks := context.WithCancel(context.Background())
@@ -133,6 +176,11 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	}
 	defer a.stopClient()
 	statusSrv := a.status.Serve(statusLn)
+	if metricsLn != nil {
+		msrv := &http.Server{Handler: a.metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = msrv.Serve(metricsLn) }()
+		defer func() { _ = msrv.Close() }()
+	}
 	writerCtx, stopWriter := context.WithCancel(context.Background())
 	writerDone := make(chan struct{})
 	go func() { a.writer.Run(writerCtx); close(writerDone) }()
@@ -156,8 +204,15 @@ wait:
 			runErr = fmt.Errorf("proxy listener: %w", runErr)
 			break wait
 		case sig := <-signals:
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
 				a.reload()
+			case syscall.SIGUSR1:
+				if err := a.access.Reopen(); err != nil {
+					a.log.Error("could not reopen the access log", "error", err)
+				} else if a.access != nil {
+					a.log.Info("reopened the access log")
+				}
 			}
 		}
 	}
@@ -193,6 +248,7 @@ func (a *app) newBuilder(cfg *config.Config) (*snapshot.Builder, error) {
 	return snapshot.NewBuilder(snapshot.Options{
 		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
 		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
+		Metrics:              a.metrics, OnReject: a.metrics.Rejected,
 	})
 }
 
@@ -216,7 +272,13 @@ func (a *app) apply(_ context.Context, st *cpclient.State) {
 	if snap.PoolsChanged {
 		a.reg.Retain(snap.Pools)
 		a.checks.Sync(a.checksCtx, snap.Pools)
+		a.metrics.SetPools(snap.Pools)
 	}
+	if snap.RouteMetrics != nil {
+		a.metrics.Retain(snap.RouteMetrics)
+	}
+	a.metrics.SetConfig(snap.Revision, snap.Updated)
+	a.modifyIndexes(st)
 	a.log.Info("configuration applied", "revision", snap.Revision, "source", snap.Source,
 		"routes", snap.Counts.Routes, "upstreams", snap.Counts.Upstreams,
 		"build", snap.BuildDuration.Round(time.Microsecond))
@@ -253,6 +315,11 @@ func (a *app) startClient(cfg *config.Config, initial *cpclient.State) error {
 		ShrinkHold:     z.ShrinkHold,
 		Initial:        initial,
 		Logger:         a.log,
+		OnSwitch:       a.metrics.Failover,
+		OnHealth: func(endpoint string, up bool) {
+			a.metrics.SetEndpointUp(endpoint, up)
+			a.metrics.SetEtcdReachable(a.anyEndpointUp())
+		},
 	}, a.apply)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -93,7 +94,17 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 		return nil, fmt.Errorf("build the router: %w", err)
 	}
 	r.table = table
+	var handles []*metrics.RouteMetrics
+	if b.opts.Metrics != nil && (len(r.adds) > 0 || len(r.removed) > 0) {
+		handles = make([]*metrics.RouteMetrics, 0, r.served)
+		for _, rt := range r.slots[:b.next] {
+			if rt != nil && rt.Metrics != nil {
+				handles = append(handles, rt.Metrics)
+			}
+		}
+	}
 	return &Snapshot{
+		RouteMetrics: handles,
 		Revision:     st.Revision,
 		ClusterID:    st.ClusterID,
 		Source:       st.Source,
@@ -168,6 +179,9 @@ func (b *Builder) resolve(e *entry) {
 	b.setProblem(e.key(), why)
 	if rt == nil {
 		return
+	}
+	if m := b.opts.Metrics; m != nil {
+		rt.Metrics = m.ForRoute(metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID})
 	}
 	e.rt, e.rc = rt, c
 	r.slots[e.handle] = rt

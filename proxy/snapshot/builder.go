@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -37,6 +38,8 @@ type Options struct {
 	Logger *slog.Logger
 	// OnReject, when set, is called once per rejected object version with its kind.
 	OnReject func(kind string)
+	// Metrics, when set, gives every served route its metric handle.
+	Metrics *metrics.Metrics
 }
 
 // supportedPlugins are the plugins zoneproxy implements. None yet: every other plugin named by a

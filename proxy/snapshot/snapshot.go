@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -32,6 +33,9 @@ type Snapshot struct {
 	// last good version: what the snapshot file stores.
 	KVs    map[string]cpclient.KV
 	Counts Counts
+	// RouteMetrics lists the live routes' metric handles when the set of routes changed in this
+	// build (nil otherwise), for metrics.Metrics.Retain.
+	RouteMetrics []*metrics.RouteMetrics
 }
 
 // Counts are the numbers of objects in a Snapshot.
@@ -53,4 +57,6 @@ type Route struct {
 	// Timeout is the route's own timeout, which wins over the upstream's.
 	Timeout         *Timeout
 	EnableWebsocket bool
+	// Metrics is where the route's requests are counted (nil when metrics are off).
+	Metrics *metrics.RouteMetrics
 }

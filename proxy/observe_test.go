@@ -1,0 +1,166 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
+
+// scrape reads the metrics over a real loopback HTTP server.
+func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: m.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/apisix/prometheus/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// value finds the sample of family name whose labels include want.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestMetricsAndAccessLog: a known sequence of requests gives the exact APISIX metrics and one
+// access log line per request with the right fields.
+func TestMetricsAndAccessLog(t *testing.T) {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	l, err := accesslog.New(accesslog.Options{Format: accesslog.FormatJSON, Writer: &out,
+		FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = l.Run(ctx); close(done) }()
+	ok := backend(t, echo("ok"))
+	dead := deadAddr(t)
+	h := start(t, Options{Metrics: m, AccessLog: l}, upstream.Options{},
+		"/apisix/routes/ok", route("/ok/*", "", "", ok),
+		"/apisix/routes/dead", route("/dead", `"timeout":{"connect":0.2,"send":1,"read":1}`, `"retries":0`, dead))
+	for _, p := range []string{"/ok/a", "/ok/b", "/dead", "/nowhere"} {
+		resp, _ := get(t, h.base+p)
+		resp.Body.Close()
+	}
+	cancel()
+	<-done
+
+	fams := scrape(t, m)
+	tests := []struct {
+		labels map[string]string
+		want   float64
+	}{
+		{map[string]string{"code": "200", "route": "ok", "matched_uri": "/ok/*", "node": "127.0.0.1", "response_source": "upstream"}, 2},
+		{map[string]string{"code": "502", "route": "dead", "matched_uri": "/dead", "response_source": "nginx"}, 1},
+		{map[string]string{"code": "404", "route": "", "matched_uri": ""}, 1},
+	}
+	for _, tt := range tests {
+		if got, found := value(fams, "apisix_http_status", tt.labels); !found || got != tt.want {
+			t.Errorf("apisix_http_status%v = %v (found %v), want %v", tt.labels, got, found, tt.want)
+		}
+	}
+	if n, found := value(fams, "apisix_http_latency", map[string]string{"type": "request", "route": "ok"}); !found || n != 2 {
+		t.Errorf("request latency samples of route ok: %v, want 2", n)
+	}
+	if n, found := value(fams, "apisix_http_latency", map[string]string{"type": "upstream", "route": "ok"}); !found || n != 2 {
+		t.Errorf("upstream latency samples of route ok: %v, want 2", n)
+	}
+	if b, found := value(fams, "apisix_bandwidth", map[string]string{"type": "egress", "route": "ok"}); !found || b < 100 {
+		t.Errorf("egress bytes of route ok: %v", b)
+	}
+
+	lines := out.lines()
+	if len(lines) != 4 {
+		t.Fatalf("%d access log lines, want 4:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	want := []struct {
+		uri, route string
+		status     float64
+		upstream   bool
+	}{{"/ok/a", "ok", 200, true}, {"/ok/b", "ok", 200, true}, {"/dead", "dead", 502, true}, {"/nowhere", "", 404, false}}
+	for i, line := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %d %q: %v", i, line, err)
+		}
+		w := want[i]
+		if rec["uri"] != w.uri || rec["status"] != w.status || (w.route != "" && rec["route_id"] != w.route) {
+			t.Errorf("line %d = %v, want uri %s status %v route %s", i, rec, w.uri, w.status, w.route)
+		}
+		if addr, _ := rec["upstream_addr"].(string); w.upstream != (addr != "") {
+			t.Errorf("line %d upstream_addr %q", i, addr)
+		}
+	}
+}
