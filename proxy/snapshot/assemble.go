@@ -234,9 +234,11 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	}
 
 	c := e.compiled
-	if svc != nil && len(svc.doc.Hosts) > 0 && r.doc.Host == nil && r.doc.Hosts == nil {
+	if svc != nil && len(svc.doc.Hosts) > 0 && !r.ownHosts && r.match != nil {
 		if e.inherited == nil || e.inheritedRev != svcEntry.kv.ModRevision {
-			ic, err := router.Compile(b.matchRoute(e, r, svc.doc.Hosts))
+			m := *r.match
+			m.Host, m.Hosts = "", svc.doc.Hosts
+			ic, err := router.Compile(m)
 			if err != nil {
 				return nil, nil, fmt.Sprintf("with the hosts of service %q: %v", r.serviceID, err), deps
 			}
@@ -245,10 +247,7 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 		c = e.inherited
 	}
 
-	rt := &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Timeout: r.doc.Timeout}
-	if r.doc.Name != nil {
-		rt.Name = *r.doc.Name
-	}
+	rt := &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Timeout: r.timeout, Name: r.name}
 	rt.EnableWebsocket = r.enableWebsocket
 	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
 		rt.EnableWebsocket = *svc.doc.Websocket

@@ -206,11 +206,13 @@ func (b *Builder) set(e *entry) {
 	if e.obj == nil {
 		return
 	}
-	if b.byID[e.kind] == nil {
-		b.byID[e.kind] = map[string]*entry{}
+	if e.kind != KindRoute { // routes are never looked up by id
+		if b.byID[e.kind] == nil {
+			b.byID[e.kind] = map[string]*entry{}
+		}
+		b.byID[e.kind][e.id] = e
+		b.invalidateDependents(e.kind, e.id)
 	}
-	b.byID[e.kind][e.id] = e
-	b.invalidateDependents(e.kind, e.id)
 	if e.kind == KindRoute {
 		b.res.dirty[e] = struct{}{}
 		if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
@@ -271,9 +273,10 @@ func (b *Builder) decode(e *entry) error {
 	switch e.kind {
 	case KindRoute:
 		var r *routeObj
+		var match router.Route
 		e.handle = b.handle(e.key())
-		if r, err = decodeRoute(v); err == nil {
-			err = b.compileRoute(e, r)
+		if r, match, err = decodeRoute(v); err == nil {
+			err = b.compileRoute(e, r, match)
 			e.obj = r
 		}
 	case KindService:
@@ -313,15 +316,20 @@ func firstNonSpace(b []byte) int {
 }
 
 // compileRoute validates the route's match fields and plugins and compiles them with its own hosts.
-func (b *Builder) compileRoute(e *entry, r *routeObj) error {
+func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route) error {
 	if err := b.checkPlugins(r.plugins); err != nil {
 		return err
 	}
-	c, err := router.Compile(b.matchRoute(e, r, nil))
+	r.plugins = nil
+	match.ID, match.Value = e.id, e.handle
+	c, err := router.Compile(match)
 	if err != nil {
 		return err
 	}
 	e.compiled = c
+	if r.serviceID != "" && !r.ownHosts {
+		r.match = &match
+	}
 	return nil
 }
 
@@ -349,34 +357,6 @@ func (b *Builder) checkPlugins(names []string) error {
 		}
 	}
 	return nil
-}
-
-// matchRoute is the router's view of a route; hosts, when not nil, replace the route's own.
-func (b *Builder) matchRoute(e *entry, r *routeObj, hosts []string) router.Route {
-	d := r.doc
-	m := router.Route{
-		ID:          e.id,
-		URIs:        d.URIs,
-		Hosts:       d.Hosts,
-		Methods:     d.Methods,
-		RemoteAddrs: d.RemoteAddrs,
-		Vars:        d.Vars,
-		Priority:    r.priority,
-		Value:       e.handle,
-	}
-	if d.URI != nil {
-		m.URI = *d.URI
-	}
-	if d.Host != nil {
-		m.Host = *d.Host
-	}
-	if d.RemoteAddr != nil {
-		m.RemoteAddr = *d.RemoteAddr
-	}
-	if hosts != nil {
-		m.Host, m.Hosts = "", hosts
-	}
-	return m
 }
 
 func (e *entry) key() string { return e.kv.Key }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -62,25 +63,56 @@ type routeDoc struct {
 }
 
 // routeObj is a decoded, validated route.
+// It keeps only what resolving and serving need, not the decoded document: a route's memory is
+// most of a large snapshot's.
 type routeObj struct {
-	doc              routeDoc
+	name             string
 	priority         int
 	enabled          bool
 	serviceID        string
 	upstreamID       string
 	pluginConfigID   string
 	upstream         *upstream.Spec // inline upstream
-	plugins          []string       // plugins in force (not disabled)
+	timeout          *Timeout
+	plugins          []string // plugins in force (not disabled); used while decoding
 	enableWebsocket  bool
 	websocketPresent bool
+	ownHosts         bool // host or hosts set on the route itself
+	// match is the route's match fields, kept only when it may inherit its service's hosts (and
+	// so be compiled again when they change).
+	match *router.Route
 }
 
-func decodeRoute(data []byte) (*routeObj, error) {
+// decodeRoute decodes and validates a route; match holds its match fields (the router validates
+// them when compiling).
+func decodeRoute(data []byte) (r *routeObj, match router.Route, err error) {
 	var d routeDoc
 	if err := decodeStrict(data, &d); err != nil {
-		return nil, err
+		return nil, match, err
 	}
-	r := &routeObj{doc: d, priority: 0, enabled: true}
+	r, err = checkRoute(&d)
+	if err != nil {
+		return nil, match, err
+	}
+	match = router.Route{URIs: d.URIs, Hosts: d.Hosts, Methods: d.Methods, RemoteAddrs: d.RemoteAddrs,
+		Vars: d.Vars, Priority: r.priority}
+	if d.URI != nil {
+		match.URI = *d.URI
+	}
+	if d.Host != nil {
+		match.Host = *d.Host
+	}
+	if d.RemoteAddr != nil {
+		match.RemoteAddr = *d.RemoteAddr
+	}
+	return r, match, nil
+}
+
+func checkRoute(d *routeDoc) (*routeObj, error) {
+	r := &routeObj{priority: 0, enabled: true, timeout: d.Timeout, ownHosts: d.Host != nil || d.Hosts != nil}
+	if d.Name != nil {
+		r.name = *d.Name
+	}
 	if err := checkMeta(d.Name, d.Desc, d.Labels); err != nil {
 		return nil, err
 	}
