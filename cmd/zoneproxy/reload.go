@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math"
 	"reflect"
+	"runtime/debug"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/config"
@@ -60,6 +62,32 @@ func (a *app) reload() {
 		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
 	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
 		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
+	// The client-side limits and timeouts are the HTTP server's settings, fixed while it runs.
+	keep("nginx_config.http (body size, client timeouts)",
+		cur.HTTP.ClientMaxBodySize != next.HTTP.ClientMaxBodySize || cur.HTTP.ClientHeaderTimeout != next.HTTP.ClientHeaderTimeout ||
+			cur.HTTP.ClientBodyTimeout != next.HTTP.ClientBodyTimeout || cur.HTTP.SendTimeout != next.HTTP.SendTimeout ||
+			cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout,
+		func() {
+			next.HTTP.ClientMaxBodySize, next.HTTP.ClientHeaderTimeout = cur.HTTP.ClientMaxBodySize, cur.HTTP.ClientHeaderTimeout
+			next.HTTP.ClientBodyTimeout, next.HTTP.SendTimeout = cur.HTTP.ClientBodyTimeout, cur.HTTP.SendTimeout
+			next.HTTP.KeepaliveTimeout = cur.HTTP.KeepaliveTimeout
+		})
+	keep("access log (nginx_config.http.enable_access_log/access_log, zoneproxy.access_log)",
+		cur.HTTP.EnableAccessLog != next.HTTP.EnableAccessLog || cur.HTTP.AccessLog != next.HTTP.AccessLog ||
+			!reflect.DeepEqual(cur.Zoneproxy.AccessLog, next.Zoneproxy.AccessLog),
+		func() {
+			next.HTTP.EnableAccessLog, next.HTTP.AccessLog = cur.HTTP.EnableAccessLog, cur.HTTP.AccessLog
+			next.Zoneproxy.AccessLog = cur.Zoneproxy.AccessLog
+		})
+	keep("zoneproxy.limits", cur.Zoneproxy.Limits != next.Zoneproxy.Limits, func() { next.Zoneproxy.Limits = cur.Zoneproxy.Limits })
+	if cur.Zoneproxy.MemoryLimit != next.Zoneproxy.MemoryLimit {
+		if next.Zoneproxy.MemoryLimit > 0 {
+			debug.SetMemoryLimit(next.Zoneproxy.MemoryLimit)
+		} else {
+			debug.SetMemoryLimit(math.MaxInt64)
+		}
+		applied = append(applied, "zoneproxy.memory_limit")
+	}
 
 	logChanged := cur.Zoneproxy.Log != next.Zoneproxy.Log
 	if logChanged {
