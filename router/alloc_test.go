@@ -39,16 +39,27 @@ func TestMatchAllocs(t *testing.T) {
 		{"vars", req{target: "/v?a=1", headers: []string{"X-B: yes", "Cookie: c=z"}}, "vars"},
 		{"vars numbers", req{target: "/p"}, "service_port"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := tt.req.ctx(t)
-			res, ok := tab.Match(ctx)
-			if got := map[bool]string{true: ids[res.Value], false: ""}[ok]; got != tt.want {
-				t.Fatalf("Match = %q, want %q", got, tt.want)
-			}
-			if n := testing.AllocsPerRun(200, func() { tab.Match(ctx) }); n != 0 {
-				t.Fatalf("Match allocates %.1f times per call", n)
-			}
-		})
+	// The same promise holds on a table derived with Update.
+	extra := mustCompile(t, router.Route{ID: "extra", URIs: []string{"/extra/*", "/x"}, Host: "*.extra.com", Value: -1})
+	updated, err := tab.Update(nil, []*router.Compiled{extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []struct {
+		name string
+		tab  *router.Table
+	}{{"new", tab}, {"updated", updated}} {
+		for _, tt := range tests {
+			t.Run(table.name+"/"+tt.name, func(t *testing.T) {
+				ctx := tt.req.ctx(t)
+				res, ok := table.tab.Match(ctx)
+				if got := map[bool]string{true: ids[res.Value], false: ""}[ok]; got != tt.want {
+					t.Fatalf("Match = %q, want %q", got, tt.want)
+				}
+				if n := testing.AllocsPerRun(200, func() { table.tab.Match(ctx) }); n != 0 {
+					t.Fatalf("Match allocates %.1f times per call", n)
+				}
+			})
+		}
 	}
 }

@@ -197,3 +197,47 @@ func BenchmarkTableMemory(b *testing.B) {
 	b.ReportMetric(float64(held), "B/table")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkUpdate replaces one route (by a new version of it) in a table
+// of n routes with Table.Update, as the snapshot builder does on a
+// one-route change; each iteration derives from the previous table, which
+// is dropped. Kinds: an exact path, a prefix path, a host route.
+func BenchmarkUpdate(b *testing.B) {
+	for _, n := range []int{10000, 40000} {
+		routes := genRoutes(n)
+		compiled := compileAll(b, routes)
+		base, err := router.New(compiled, router.ModeHostURI)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, kind := range []struct {
+			name string
+			i    int // genRoutes: i%10 == 0 host, 1..6 exact, 7..9 prefix
+		}{{"exact", n/2 + 1}, {"prefix", n/2 + 8}, {"host", n / 2}} {
+			b.Run(fmt.Sprintf("routes=%d/%s", n, kind.name), func(b *testing.B) {
+				r := routes[kind.i]
+				versions := [2]*router.Compiled{compiled[kind.i], nil}
+				r.Value = -1
+				versions[1] = compileAll(b, []router.Route{r})[0]
+				tab := base
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					next, err := tab.Update(versions[i&1:i&1+1], versions[1-i&1:1-i&1+1])
+					if err != nil {
+						b.Fatal(err)
+					}
+					tab = next
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("routes=%d/new", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := router.New(compiled, router.ModeHostURI); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -16,15 +16,15 @@ func (t *Table) Dump(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "mode %s, %d routes\n", t.mode, t.routes)
 	if t.hosts != nil {
-		for _, host := range sortedKeys(t.hosts.exact) {
-			for _, b := range t.hosts.exact[host] {
+		for _, host := range sortedKeys(&t.hosts.exact) {
+			for _, b := range t.hosts.exact.getString(host) {
 				fmt.Fprintf(bw, "host %s (exact)\n", b.host)
 				dumpPaths(bw, &b.paths, "  ")
 			}
 		}
-		walkSorted(&t.hosts.root, func(n *node[*bucket]) {
+		walkSorted(t.hosts.root, "", func(key string, n *node[*bucket]) {
 			for _, b := range n.starts {
-				fmt.Fprintf(bw, "host %s (suffix %q)\n", b.host, reverse(n.key()))
+				fmt.Fprintf(bw, "host %s (suffix %q)\n", b.host, reverse(key))
 				dumpPaths(bw, &b.paths, "  ")
 			}
 		})
@@ -36,35 +36,34 @@ func (t *Table) Dump(w io.Writer) error {
 
 // dumpPaths lists exact keys, then prefix keys, each in key order.
 func dumpPaths(w io.Writer, tr *tree[*cand], indent string) {
-	for _, key := range sortedKeys(tr.exact) {
-		for _, c := range tr.exact[key] {
+	for _, key := range sortedKeys(&tr.exact) {
+		for _, c := range tr.exact.getString(key) {
 			fmt.Fprintf(w, "%s= %q %s\n", indent, key, c.describe())
 		}
 	}
-	walkSorted(&tr.root, func(n *node[*cand]) {
-		key := n.key()
+	walkSorted(tr.root, "", func(key string, n *node[*cand]) {
 		for _, c := range n.starts {
 			fmt.Fprintf(w, "%s^ %q %s\n", indent, key, c.describe())
 		}
 	})
 }
 
-func sortedKeys[T any](m map[string]T) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
+func sortedKeys[T any](m *exactMap[T]) []string {
+	keys := make([]string, 0, m.len())
+	m.all(func(k string, _ []T) { keys = append(keys, k) })
 	slices.Sort(keys)
 	return keys
 }
 
-// walkSorted visits n and its subtree in key order.
-func walkSorted[T any](n *node[T], visit func(*node[T])) {
-	visit(n)
+// walkSorted visits n, whose key is prefix+n.label, and its subtree in key
+// order.
+func walkSorted[T any](n *node[T], prefix string, visit func(key string, n *node[T])) {
+	key := prefix + n.label
+	visit(key, n)
 	children := slices.Clone(n.children)
 	slices.SortFunc(children, func(a, b *node[T]) int { return strings.Compare(a.label, b.label) })
 	for _, c := range children {
-		walkSorted(c, visit)
+		walkSorted(c, key, visit)
 	}
 }
 

@@ -122,8 +122,31 @@ func FuzzMatch(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res, ok := tab.Match(ctx); ok && (res.Value < 0 || res.Value >= len(compiled)+1) {
+			res, ok := tab.Match(ctx)
+			if ok && (res.Value < 0 || res.Value >= len(compiled)+1) {
 				t.Fatalf("value %d out of range", res.Value)
+			}
+			// The same table built one Update at a time, then taken
+			// apart from the front, agrees with New at every step.
+			inc, _ := router.New(nil, mode)
+			for _, c := range compiled {
+				if inc, err = inc.Update(nil, []*router.Compiled{c}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; ; i++ {
+				want, _ := router.New(compiled[i:], mode)
+				r1, ok1 := inc.Match(ctx)
+				r2, ok2 := want.Match(ctx)
+				if r1 != r2 || ok1 != ok2 {
+					t.Fatalf("%s: after %d removals Update gives %+v %v, New %+v %v", mode, i, r1, ok1, r2, ok2)
+				}
+				if i == len(compiled) {
+					break
+				}
+				if inc, err = inc.Update(compiled[i:i+1], nil); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		// One exact route, no other condition: its own path matches.

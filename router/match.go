@@ -73,7 +73,7 @@ func (m *matcher) result() Result {
 // complete sub-router; the first bucket with a matching route wins.
 func (m *matcher) matchHosts() bool {
 	hosts := m.t.hosts
-	for _, b := range hosts.lookup(m.host) {
+	for _, b := range hosts.exact.get(m.host) {
 		if m.matchPaths(&b.paths, b.host) {
 			return true
 		}
@@ -81,14 +81,20 @@ func (m *matcher) matchHosts() bool {
 	if len(hosts.root.children) == 0 && len(hosts.root.starts) == 0 {
 		return false // no wildcard host
 	}
-	for n := hosts.findReversed(m.host); n != nil; n = n.parent {
-		for _, b := range n.starts {
-			if m.matchPaths(&b.paths, b.host) {
-				return true
+	for stop := (*node[*bucket])(nil); ; {
+		var tl trail[*bucket]
+		hosts.collectReversed(m.host, stop, &tl)
+		for i := tl.n - 1; i >= tl.first(); i-- {
+			for _, b := range tl.at(i).starts {
+				if m.matchPaths(&b.paths, b.host) {
+					return true
+				}
 			}
 		}
+		if stop = tl.rest(); stop == nil {
+			return false
+		}
 	}
-	return false
 }
 
 // matchPaths is one lua-resty-radixtree match: candidates of the exact path
@@ -96,19 +102,25 @@ func (m *matcher) matchHosts() bool {
 // list in priority order; the first candidate whose conditions hold wins.
 // host is the bucket's host pattern ("" outside ModeHostURI buckets).
 func (m *matcher) matchPaths(tr *tree[*cand], host string) bool {
-	for _, c := range tr.lookup(m.path) {
+	for _, c := range tr.exact.get(m.path) {
 		if m.accept(c, false, host) {
 			return true
 		}
 	}
-	for n := tr.find(m.path); n != nil; n = n.parent {
-		for _, c := range n.starts {
-			if m.accept(c, true, host) {
-				return true
+	for stop := (*node[*cand])(nil); ; {
+		var tl trail[*cand]
+		tr.collect(m.path, stop, &tl)
+		for i := tl.n - 1; i >= tl.first(); i-- {
+			for _, c := range tl.at(i).starts {
+				if m.accept(c, true, host) {
+					return true
+				}
 			}
 		}
+		if stop = tl.rest(); stop == nil {
+			return false
+		}
 	}
-	return false
 }
 
 // accept checks a candidate's conditions, cheapest first, and records it

@@ -29,12 +29,20 @@ type Route struct {
 	Vars        json.RawMessage // APISIX `vars` (lua-resty-expr); nil, empty or null = none
 	Priority    int             // higher first among routes with the same path
 	Value       int             // opaque to the router; returned by Match
+	// Key orders routes whose candidates tie (same path, priority and uri
+	// length): by Key in byte order, then in the order New was given them
+	// (Table.Update puts an added route after those with its Key). Set it
+	// to the route's etcd key ("/apisix/routes/<id>"; within one prefix
+	// the ID orders the same) so that Update can put an added route in its
+	// etcd place; "" for every route keeps New's argument order.
+	Key string
 }
 
 // Compiled is a validated, compiled Route. It is immutable, so one Compiled
 // may be shared by any number of Tables (and goroutines).
 type Compiled struct {
 	id       string
+	key      string
 	paths    []pathSpec
 	hosts    []hostPattern // nil = any host
 	methods  uint16        // bit set (methodBit); 0 = any method
@@ -47,13 +55,16 @@ type Compiled struct {
 // ID returns Route.ID.
 func (c *Compiled) ID() string { return c.id }
 
+// Key returns Route.Key.
+func (c *Compiled) Key() string { return c.key }
+
 // Value returns Route.Value.
 func (c *Compiled) Value() int { return c.value }
 
 // Compile validates and compiles one route's match fields. Errors are
 // *Error values naming the field.
 func Compile(r Route) (*Compiled, error) {
-	c := &Compiled{id: r.ID, priority: r.Priority, value: r.Value}
+	c := &Compiled{id: r.ID, key: r.Key, priority: r.Priority, value: r.Value}
 	fail := func(field, format string, args ...any) (*Compiled, error) {
 		return nil, &Error{Route: r.ID, Field: field, Reason: fmt.Sprintf(format, args...)}
 	}

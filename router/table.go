@@ -4,17 +4,20 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fasthttp"
 )
 
-// Table is an immutable routing table built by New from compiled routes.
-// It is safe for concurrent use (Match takes no lock) and must not be
-// copied; use it through the *Table New returns.
+// Table is an immutable routing table built by New, or derived from
+// another by Update, from compiled routes. It is safe for concurrent use
+// (Match takes no lock) and must not be copied; use it through the *Table
+// New or Update returns.
 type Table struct {
 	mode   Mode
 	routes int
+	next   int // the build sequence number of the next added route (cand.seq)
 	// hosts holds ModeHostURI's host buckets: exact hosts by name,
 	// wildcard ones as prefix candidates keyed by the reversed suffix (a
 	// suffix of the host is a prefix of the reversed host). nil when no
@@ -27,7 +30,9 @@ type Table struct {
 	vars   sync.Pool // *reqVars
 }
 
-// bucket is the sub-router of one host pattern (ModeHostURI).
+// bucket is the sub-router of one host pattern (ModeHostURI). A bucket is
+// immutable once its build has finished; Update replaces a bucket it
+// changes with a new one sharing the untouched part of its tree.
 type bucket struct {
 	host  string // the pattern, lowercase: Result.Host
 	paths tree[*cand]
@@ -40,6 +45,8 @@ type cand struct {
 	re    *regexp.Regexp // prefix candidates: segment check, nil = none
 	never bool           // prefix candidate whose segment regex does not compile
 	hosts bool           // uri modes: the route's hosts filter the candidate
+	idx   int32          // index of path in the route's uris
+	seq   int            // the route's build sequence number (see compareCand)
 }
 
 // Result is what Match reports about the winning route.
@@ -49,72 +56,101 @@ type Result struct {
 	Host  string // the host pattern that matched ("" for host-less), for metrics labels
 }
 
-// New builds an immutable Table. The order of routes is the tie order
-// among routes with the same path and priority: pass them in etcd key order.
+// New builds an immutable Table. Among candidates with the same path,
+// priority and uri length, routes are tried by Route.Key (byte order),
+// then in the order given: pass them in etcd key order, or set Key.
 func New(routes []*Compiled, mode Mode) (*Table, error) {
 	if mode < ModeHostURI || mode > ModeURIWithParameter {
 		return nil, fmt.Errorf("router: invalid mode %d", int(mode))
 	}
-	t := &Table{mode: mode, routes: len(routes), server: []byte(serverName)}
-	var buckets map[string]*bucket
-	var order []*bucket
 	for i, c := range routes {
 		if c == nil {
 			return nil, fmt.Errorf("router: routes[%d] is nil", i)
 		}
-		if mode != ModeHostURI || c.hosts == nil {
-			t.addPaths(&t.paths, c, mode != ModeHostURI && c.hosts != nil)
-			continue
-		}
-		if buckets == nil {
-			buckets = make(map[string]*bucket)
-			t.hosts = &tree[*bucket]{}
-		}
-		for _, h := range c.hosts {
-			b := buckets[h.text]
-			if b == nil {
-				b = &bucket{host: h.text}
-				buckets[h.text] = b
-				order = append(order, b)
-				if h.wildcard {
-					t.hosts.insert(reverse(h.suffix), false, b)
-				} else {
-					t.hosts.insert(h.text, true, b)
-				}
-			}
-			t.addPaths(&b.paths, c, false)
-		}
 	}
-	t.paths.finish(compareCand)
-	for _, b := range order {
-		b.paths.finish(compareCand)
+	t := &Table{mode: mode, routes: len(routes), next: len(routes), server: []byte(serverName)}
+	b := newBuild(t)
+	t.paths = newTree[*cand](b.own)
+	for i, c := range routes {
+		b.add(c, i)
 	}
-	if t.hosts != nil {
-		t.hosts.finish(func(a, b *bucket) int { return 0 })
-	}
-	t.vars.New = func() any { return new(reqVars) }
+	b.finish()
 	return t, nil
 }
 
-func (t *Table) addPaths(tr *tree[*cand], c *Compiled, filterHosts bool) {
-	for i := range c.paths {
-		p := &c.paths[i]
-		key, prefix := p.key(t.mode)
-		cd := &cand{route: c, path: p.path, hosts: filterHosts}
-		if prefix {
-			cd.re, cd.never = p.check(t.mode)
+// Update returns a new Table equal to New(routes, t.Mode()), where routes
+// is t's routes with removed taken out and added put in their place: the
+// tie order of New (Route.Key, then order) holds, with each added route
+// after every route of t and every earlier added route with the same Key.
+// So with Key set to the etcd key the result is New of the routes in etcd
+// key order; with Key unset, added routes come last, in the order given.
+//
+// removed lists routes of t by pointer; a route that is in t twice (the
+// same *Compiled given twice) is removed once per entry, the one tried
+// first going first. A new version of a route is a remove of the old
+// *Compiled plus an add of the new one. Removals apply before additions.
+// Update fails, returning nil, when an entry is nil or a removed route is
+// not in t; with nothing to remove or add it returns t.
+//
+// t is not modified and stays valid for requests in flight. The new
+// Table shares with t every host bucket, path subtree and exact-path
+// shard the change does not touch, and holds no reference to t: t becomes
+// garbage once dropped. The cost follows the change (the tree paths it
+// touches, plus a word per shardAvg exact paths of a touched tree for the
+// shard index), not the table's size.
+func (t *Table) Update(removed, added []*Compiled) (*Table, error) {
+	for i, c := range removed {
+		if c == nil {
+			return nil, fmt.Errorf("router: removed[%d] is nil", i)
 		}
-		tr.insert(key, !prefix, cd)
 	}
+	for i, c := range added {
+		if c == nil {
+			return nil, fmt.Errorf("router: added[%d] is nil", i)
+		}
+	}
+	if len(removed) == 0 && len(added) == 0 {
+		return t, nil
+	}
+	nt := &Table{
+		mode:   t.mode,
+		routes: t.routes - len(removed) + len(added),
+		next:   t.next + len(added),
+		hosts:  t.hosts,
+		paths:  t.paths,
+		server: t.server,
+	}
+	b := newBuild(nt)
+	for i, c := range removed {
+		if err := b.remove(c); err != nil {
+			return nil, fmt.Errorf("router: removed[%d] (route %q): %w", i, c.id, err)
+		}
+	}
+	for i, c := range added {
+		b.add(c, t.next+i)
+	}
+	b.finish()
+	return nt, nil
 }
 
 // compareCand is lua-resty-radixtree's sort_route: higher priority first,
-// then the longer pattern; the sort is stable, so ties keep route order.
+// then the longer pattern; its sort is stable, so ties keep route order,
+// which here is Route.Key, then the build sequence, then the route's own
+// order of uris.
 func compareCand(a, b *cand) int {
 	if c := cmp.Compare(b.route.priority, a.route.priority); c != 0 {
 		return c
 	}
-	return cmp.Compare(len(b.path), len(a.path))
+	if c := cmp.Compare(len(b.path), len(a.path)); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.route.key, b.route.key); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.seq, b.seq); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.idx, b.idx)
 }
 
 func reverse(s string) string {

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -22,147 +20,6 @@ func mustCompile(t testing.TB, r Route) *Compiled {
 		t.Fatalf("Compile(%+v): %v", r, err)
 	}
 	return c
-}
-
-// checkTree asserts the tree invariants: labels non-empty below the root,
-// indices in step with children, unique first bytes, parent links, weights.
-func checkTree[T any](t *testing.T, n *node[T], parent *node[T]) int {
-	t.Helper()
-	if n.parent != parent {
-		t.Fatalf("node %q: wrong parent", n.key())
-	}
-	if parent != nil && n.label == "" {
-		t.Fatalf("empty label under %q", parent.key())
-	}
-	if len(n.indices) != len(n.children) {
-		t.Fatalf("node %q: %d indices for %d children", n.key(), len(n.indices), len(n.children))
-	}
-	seen := map[byte]bool{}
-	w := len(n.starts)
-	for i, c := range n.children {
-		if c.label[0] != n.indices[i] {
-			t.Fatalf("node %q: index %q for child %q", n.key(), n.indices[i], c.label)
-		}
-		if seen[c.label[0]] {
-			t.Fatalf("node %q: two children start with %q", n.key(), c.label[0])
-		}
-		seen[c.label[0]] = true
-		cw := checkTree(t, c, n)
-		if i > 0 && cw > n.children[i-1].weight {
-			t.Fatalf("node %q: children not in weight order", n.key())
-		}
-		w += cw
-	}
-	if w != n.weight {
-		t.Fatalf("node %q: weight %d, counted %d", n.key(), n.weight, w)
-	}
-	return w
-}
-
-func TestTree(t *testing.T) {
-	keys := []string{"/", "/a", "/ab", "/abc", "/b/c", "/b/d", "/api/v1/", "/api/v2/x", "/api", "", "/x*y", "/b"}
-	var tr tree[string]
-	for _, k := range keys {
-		tr.insert(k, false, k)
-		tr.insert(k, true, "="+k)
-	}
-	for c := byte('0'); c <= '9'; c++ { // a wide node
-		k := "/w/" + string(c)
-		keys = append(keys, k)
-		tr.insert(k, false, k)
-	}
-	tr.finish(strings.Compare)
-	checkTree(t, &tr.root, nil)
-	if tr.root.lut != nil || tr.find([]byte("/w/")).lut == nil {
-		t.Fatalf("lookup tables on the wrong nodes")
-	}
-	tests := []struct {
-		in, node string
-	}{
-		{"/abc", "/abc"},
-		{"/abcd", "/abc"},
-		{"/ab", "/ab"},
-		{"/api/v1/x", "/api/v1/"},
-		{"/api/v3", "/api/v"}, // an inner node, not a key
-		{"/b/c", "/b/c"},
-		{"/b/e", "/b/"},
-		{"/w/7/x", "/w/7"},
-		{"/w/x", "/w/"},
-		{"/zzz", "/"},
-		{"", ""},
-		{"x", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			n := tr.find([]byte(tt.in))
-			if n.key() != tt.node {
-				t.Fatalf("find(%q) = %q, want %q", tt.in, n.key(), tt.node)
-			}
-			// Every prefix key of the input is on the path to the root.
-			on := map[string]bool{}
-			for m := n; m != nil; m = m.parent {
-				on[m.key()] = true
-			}
-			for _, k := range keys {
-				if strings.HasPrefix(tt.in, k) && !on[k] {
-					t.Fatalf("key %q is a prefix of %q but not an ancestor of %q", k, tt.in, n.key())
-				}
-			}
-			ex := tr.lookup([]byte(tt.in))
-			if slices.Contains(keys[:12], tt.in) != (len(ex) == 1 && ex[0] == "="+tt.in) {
-				t.Fatalf("lookup(%q) = %v", tt.in, ex)
-			}
-		})
-	}
-}
-
-// TestTreeRandom cross-checks find against a brute-force prefix scan.
-func TestTreeRandom(t *testing.T) {
-	rnd := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "/ab.c"
-	word := func(n int) string {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = alphabet[rnd.IntN(len(alphabet))]
-		}
-		return string(b)
-	}
-	for round := 0; round < 50; round++ {
-		var tr tree[string]
-		keys := map[string]bool{}
-		for i := 0; i < 40; i++ {
-			k := word(rnd.IntN(6))
-			if !keys[k] {
-				keys[k] = true
-				tr.insert(k, false, k)
-			}
-		}
-		tr.finish(strings.Compare)
-		checkTree(t, &tr.root, nil)
-		for i := 0; i < 100; i++ {
-			s := word(rnd.IntN(8))
-			n := tr.find([]byte(s))
-			if r := tr.findReversed([]byte(reverse(s))); r != n {
-				t.Fatalf("findReversed(%q) = %q, find(%q) = %q", reverse(s), r.key(), s, n.key())
-			}
-			var got []string
-			for m := n; m != nil; m = m.parent {
-				got = append(got, m.starts...)
-			}
-			var want []string
-			for l := len(s); l >= 0; l-- {
-				if keys[s[:l]] {
-					want = append(want, s[:l])
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("round %d: prefixes of %q: got %v, want %v", round, s, got, want)
-			}
-			if !strings.HasPrefix(s, n.key()) {
-				t.Fatalf("find(%q) = %q, not a prefix", s, n.key())
-			}
-		}
-	}
 }
 
 func TestSegmentPattern(t *testing.T) {

@@ -10,15 +10,20 @@ import (
 // radix tree of prefix keys. The radix tree is in the httprouter style:
 // each node keeps its label and an indices string holding the first byte
 // of each child's label (a lookup table for wide nodes), so a lookup scans
-// a few bytes per level. Every prefix key of a looked-up string lies on the
-// path from the root to the deepest node find returns, so prefix candidates
-// are visited by climbing parent pointers: no recursion, no allocation.
+// a few bytes per level; children holding more candidates come first.
 //
-// Build with insert, then call finish once; after that the tree is
-// read-only and safe for concurrent lookups.
+// A tree is persistent: nodes have no parent pointers, so a change copies
+// only the nodes on the path from the root to the changed key (and the
+// exact-key shard holding it) and shares the rest with the tree it was
+// derived from. Changes are made by one build at a time, identified by an
+// *owner: nodes the build created or already copied carry it and are
+// changed in place, any other node is copied first. After add and remove
+// calls, finish(own) sorts the changed candidate lists and fixes weights,
+// child order and lookup tables on the build's nodes; from then on the tree
+// is read-only and safe for concurrent lookups.
 type tree[T any] struct {
-	root  node[T]
-	exact map[string][]T // exact-key candidates
+	root  *node[T] // never nil once the tree is built (see newTree)
+	exact exactMap[T]
 }
 
 type node[T any] struct {
@@ -26,28 +31,63 @@ type node[T any] struct {
 	indices  string
 	children []*node[T]
 	lut      *[256]uint16 // child index + 1 by first byte, for wide nodes
-	parent   *node[T]
-	starts   []T // candidates whose prefix is this node's key
-	weight   int // candidates in this subtree, to order children
+	starts   []T          // candidates whose prefix is this node's key
+	weight   int          // candidates in this subtree, to order children
+	own      *owner       // the build that may change this node in place
+	dirty    bool         // starts changed: finish sorts them
 }
+
+// owner identifies one build (New or Update). It has a size so that every
+// new(owner) is a distinct pointer.
+type owner struct{ _ byte }
 
 // wideNode is the child count from which a node gets a lookup table.
 const wideNode = 8
 
-// insert adds v under key, as an exact or a prefix candidate.
-func (t *tree[T]) insert(key string, exact bool, v T) {
+func newTree[T any](own *owner) tree[T] {
+	return tree[T]{root: &node[T]{own: own}}
+}
+
+// mut returns n itself when the build owns it, else a copy it owns. The
+// copy gets its own children slice (it is assigned to) and a clipped starts
+// slice (appending reallocates); its lookup table is rebuilt by finish.
+func (n *node[T]) mut(own *owner) *node[T] {
+	if n.own == own {
+		return n
+	}
+	c := *n
+	c.own = own
+	c.dirty = false
+	c.children = slices.Clone(n.children)
+	c.starts = slices.Clip(n.starts)
+	return &c
+}
+
+// relabel returns n with label l: n itself when owned, else a shallow copy
+// that stays unowned (its content is unchanged, so finish need not visit
+// it, and a later change in this build copies it again).
+func (n *node[T]) relabel(own *owner, l string) *node[T] {
+	if n.own == own {
+		n.label = l
+		return n
+	}
+	c := *n
+	c.label = l
+	return &c
+}
+
+// add puts v under key, as an exact or a prefix candidate.
+func (t *tree[T]) add(own *owner, key string, exact bool, v T) {
 	if exact {
-		if t.exact == nil {
-			t.exact = make(map[string][]T)
-		}
-		t.exact[key] = append(t.exact[key], v)
+		t.exact.add(key, v)
 		return
 	}
-	n := &t.root
+	t.root = t.root.mut(own)
+	n := t.root
 	for key != "" {
 		i := strings.IndexByte(n.indices, key[0])
 		if i < 0 {
-			child := &node[T]{label: key, parent: n}
+			child := &node[T]{label: key, own: own}
 			n.indices += key[:1]
 			n.children = append(n.children, child)
 			n = child
@@ -56,21 +96,99 @@ func (t *tree[T]) insert(key string, exact bool, v T) {
 		child := n.children[i]
 		l := commonPrefix(key, child.label)
 		if l < len(child.label) {
-			mid := &node[T]{
+			child = &node[T]{
 				label:    child.label[:l],
-				parent:   n,
 				indices:  child.label[l : l+1],
-				children: []*node[T]{child},
+				children: []*node[T]{child.relabel(own, child.label[l:])},
+				own:      own,
 			}
-			child.label = child.label[l:]
-			child.parent = mid
-			n.children[i] = mid
-			child = mid
+		} else {
+			child = child.mut(own)
 		}
+		n.children[i] = child
 		key = key[l:]
 		n = child
 	}
 	n.starts = append(n.starts, v)
+	n.dirty = true
+}
+
+// remove takes out of key's list the first candidate for which match is
+// true. It reports false, changing nothing, when there is none. A node
+// left without candidates is deleted, or merged into its only child, so
+// the tree keeps the shape a fresh build of the same keys has: every node
+// but the root holds candidates or branches.
+func (t *tree[T]) remove(own *owner, key string, exact bool, match func(T) bool) bool {
+	if exact {
+		return t.exact.remove(key, match)
+	}
+	// Find the node first, so that a miss copies nothing.
+	var path []*node[T] // root .. target
+	var at []int        // at[i]: index of path[i+1] among path[i]'s children
+	n := t.root
+	path = append(path, n)
+	for rest := key; rest != ""; {
+		i := strings.IndexByte(n.indices, rest[0])
+		if i < 0 || !strings.HasPrefix(rest, n.children[i].label) {
+			return false
+		}
+		n = n.children[i]
+		rest = rest[len(n.label):]
+		path = append(path, n)
+		at = append(at, i)
+	}
+	j := slices.IndexFunc(n.starts, match)
+	if j < 0 {
+		return false
+	}
+	// Copy the path and take the candidate out.
+	path[0] = path[0].mut(own)
+	for i := 1; i < len(path); i++ {
+		path[i] = path[i].mut(own)
+		path[i-1].children[at[i-1]] = path[i]
+	}
+	t.root = path[0]
+	n = path[len(path)-1]
+	n.starts = slices.Concat(n.starts[:j:j], n.starts[j+1:])
+	if len(n.starts) == 0 {
+		n.starts = nil
+	}
+	n.dirty = true
+	// Restore the shape: the target, then its parent, may be left with
+	// neither candidates nor a branch.
+	for k := len(path) - 1; k >= 1 && k >= len(path)-2; k-- {
+		n, parent, i := path[k], path[k-1], at[k-1]
+		if len(n.starts) > 0 || len(n.children) > 1 {
+			break
+		}
+		if len(n.children) == 1 {
+			c := n.children[0]
+			parent.children[i] = c.relabel(own, n.label+c.label)
+			break
+		}
+		parent.children = slices.Delete(parent.children, i, i+1)
+		parent.indices = parent.indices[:i] + parent.indices[i+1:]
+	}
+	return true
+}
+
+// get returns the prefix candidates stored under exactly key.
+func (t *tree[T]) get(key string) []T {
+	n := t.root
+	for key != "" {
+		i := strings.IndexByte(n.indices, key[0])
+		if i < 0 || !strings.HasPrefix(key, n.children[i].label) {
+			return nil
+		}
+		n = n.children[i]
+		key = key[len(n.label):]
+	}
+	return n.starts
+}
+
+// empty reports whether the tree holds no candidate (after finish).
+func (t *tree[T]) empty() bool {
+	return len(t.root.starts) == 0 && len(t.root.children) == 0 && t.exact.len() == 0
 }
 
 func commonPrefix(a, b string) int {
@@ -83,50 +201,57 @@ func commonPrefix(a, b string) int {
 	return n
 }
 
-// finish sorts every candidate list with less (stable: ties keep insertion
-// order), puts the heaviest children first and indexes wide nodes.
-func (t *tree[T]) finish(less func(a, b T) int) {
-	for _, list := range t.exact {
-		slices.SortStableFunc(list, less)
-	}
-	var walk func(n *node[T]) int
-	walk = func(n *node[T]) int {
-		slices.SortStableFunc(n.starts, less)
-		n.weight = len(n.starts)
-		for _, c := range n.children {
-			n.weight += walk(c)
-		}
-		if len(n.children) > 1 {
-			order := make([]int, len(n.children))
-			for i := range order {
-				order[i] = i
-			}
-			slices.SortStableFunc(order, func(a, b int) int {
-				return cmp.Compare(n.children[b].weight, n.children[a].weight)
-			})
-			children := make([]*node[T], len(order))
-			idx := make([]byte, len(order))
-			for i, o := range order {
-				children[i] = n.children[o]
-				idx[i] = n.indices[o]
-			}
-			n.children, n.indices = children, string(idx)
-		}
-		if len(n.children) > wideNode {
-			n.lut = new([256]uint16)
-			for i := 0; i < len(n.indices); i++ {
-				n.lut[n.indices[i]] = uint16(i + 1)
-			}
-		}
-		return n.weight
-	}
-	walk(&t.root)
+// finish ends the build own: it sorts every changed candidate list with
+// less (which must be a total order on one list's candidates), and on the
+// nodes the build owns recomputes weights, puts the heaviest children
+// first and indexes wide nodes. Nodes it does not own are unchanged and
+// not visited, so finish costs what the build changed.
+func (t *tree[T]) finish(own *owner, less func(a, b T) int) {
+	t.exact.finish(less)
+	t.root.finish(own, less)
 }
 
-// lookup returns the exact-key candidates for s.
-func (t *tree[T]) lookup(s []byte) []T {
-	return t.exact[string(s)]
+func (n *node[T]) finish(own *owner, less func(a, b T) int) int {
+	if n.own != own {
+		return n.weight
+	}
+	if n.dirty {
+		slices.SortFunc(n.starts, less)
+		n.dirty = false
+	}
+	n.weight = len(n.starts)
+	for _, c := range n.children {
+		n.weight += c.finish(own, less)
+	}
+	if len(n.children) > 1 && !slices.IsSortedFunc(n.children, heavierFirst[T]) {
+		order := make([]int, len(n.children))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			return heavierFirst(n.children[a], n.children[b])
+		})
+		children := make([]*node[T], len(order))
+		idx := make([]byte, len(order))
+		for i, o := range order {
+			children[i] = n.children[o]
+			idx[i] = n.indices[o]
+		}
+		n.children, n.indices = children, string(idx)
+	}
+	n.lut = nil
+	if len(n.children) > wideNode {
+		// A new table even when one exists: an owned node may be a copy
+		// whose table is still shared with the tree it came from.
+		n.lut = new([256]uint16)
+		for i := 0; i < len(n.indices); i++ {
+			n.lut[n.indices[i]] = uint16(i + 1)
+		}
+	}
+	return n.weight
 }
+
+func heavierFirst[T any](a, b *node[T]) int { return cmp.Compare(b.weight, a.weight) }
 
 // child returns the child whose label starts with c.
 func (n *node[T]) child(c byte) *node[T] {
@@ -144,13 +269,62 @@ func (n *node[T]) child(c byte) *node[T] {
 	return nil
 }
 
-// find returns the deepest node whose key is a prefix of s.
-func (t *tree[T]) find(s []byte) *node[T] {
-	n := &t.root
+// trailLen is how many candidate-holding nodes one walk remembers; a path
+// with more is walked again for the shallower ones (see trail).
+const trailLen = 8
+
+// trail records, during one walk from the root, the nodes holding prefix
+// candidates whose key is a prefix of the looked-up string, shallowest
+// first. It keeps the deepest trailLen of them (a ring) and counts them
+// all. It lives on the caller's stack: without parent pointers, this is
+// how prefix candidates are visited from the longest prefix to the
+// shortest with no allocation. Use it as
+//
+//	for stop := (*node[T])(nil); ; {
+//		var tl trail[T]
+//		tr.collect(s, stop, &tl)
+//		for i := tl.n - 1; i >= tl.first(); i-- { ... tl.at(i) ... }
+//		if stop = tl.rest(); stop == nil { break }
+//	}
+type trail[T any] struct {
+	nodes [trailLen]*node[T]
+	n     int
+}
+
+func (tl *trail[T]) push(n *node[T]) {
+	tl.nodes[tl.n&(trailLen-1)] = n
+	tl.n++
+}
+
+// first is the index of the shallowest node still held.
+func (tl *trail[T]) first() int { return max(0, tl.n-trailLen) }
+
+// at returns the i-th node found, first() <= i < n.
+func (tl *trail[T]) at(i int) *node[T] { return tl.nodes[i&(trailLen-1)] }
+
+// rest returns the node the next walk must stop before, nil when the walk
+// held every node.
+func (tl *trail[T]) rest() *node[T] {
+	if tl.n <= trailLen {
+		return nil
+	}
+	return tl.at(tl.first())
+}
+
+// collect walks s from the root, recording on tl the nodes with prefix
+// candidates whose key is a prefix of s; it stops before stop (nil: none).
+func (t *tree[T]) collect(s []byte, stop *node[T], tl *trail[T]) {
+	n := t.root
+	if n == stop {
+		return
+	}
+	if len(n.starts) > 0 {
+		tl.push(n)
+	}
 walk:
 	for len(s) > 0 {
 		child := n.child(s[0])
-		if child == nil {
+		if child == nil || child == stop {
 			break
 		}
 		l := child.label
@@ -170,19 +344,27 @@ walk:
 		}
 		s = s[len(l):]
 		n = child
+		if len(n.starts) > 0 {
+			tl.push(n)
+		}
 	}
-	return n
 }
 
-// findReversed is find for the reverse of s, read from its end without a
-// copy (the host tree is keyed by reversed host suffixes).
-func (t *tree[T]) findReversed(s []byte) *node[T] {
-	n := &t.root
+// collectReversed is collect for the reverse of s, read from its end
+// without a copy (the host tree is keyed by reversed host suffixes).
+func (t *tree[T]) collectReversed(s []byte, stop *node[T], tl *trail[T]) {
+	n := t.root
+	if n == stop {
+		return
+	}
+	if len(n.starts) > 0 {
+		tl.push(n)
+	}
 	i := len(s) // s[:i] is still to be read, backwards
 walk:
 	for i > 0 {
 		child := n.child(s[i-1])
-		if child == nil || i < len(child.label) {
+		if child == nil || child == stop || i < len(child.label) {
 			break
 		}
 		for k := 1; k < len(child.label); k++ {
@@ -192,16 +374,8 @@ walk:
 		}
 		i -= len(child.label)
 		n = child
+		if len(n.starts) > 0 {
+			tl.push(n)
+		}
 	}
-	return n
-}
-
-// key rebuilds the full key of n (for dumps and tests).
-func (n *node[T]) key() string {
-	var parts []string
-	for m := n; m != nil; m = m.parent {
-		parts = append(parts, m.label)
-	}
-	slices.Reverse(parts)
-	return strings.Join(parts, "")
 }

@@ -91,6 +91,7 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 
 	table, err := b.buildTable()
 	if err != nil {
+		r.table = nil // the next build starts the table afresh
 		return nil, fmt.Errorf("build the router: %w", err)
 	}
 	r.table = table
@@ -121,8 +122,17 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	}, nil
 }
 
-// buildTable compiles the router table from the routes in the slots, in key order.
+// buildTable updates the last table with the routes that left and entered it (in time that depends
+// on the change, not on the number of routes), or compiles a table from every served route in key
+// order when there is no last table or the update fails.
 func (b *Builder) buildTable() (*router.Table, error) {
+	if prev := b.res.table; prev != nil {
+		t, err := prev.Update(b.res.removed, b.res.adds)
+		if err == nil {
+			return t, nil
+		}
+		b.log.Warn("could not update the router table; building it afresh", "error", err)
+	}
 	compiled := make([]*router.Compiled, 0, b.res.served)
 	for _, e := range b.routes {
 		if e.resolved && e.rc != nil {

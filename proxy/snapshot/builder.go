@@ -321,7 +321,7 @@ func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route) error 
 		return err
 	}
 	r.plugins = nil
-	match.ID, match.Value = e.id, e.handle
+	match.ID, match.Value, match.Key = e.id, e.handle, e.key()
 	c, err := router.Compile(match)
 	if err != nil {
 		return err
