@@ -28,6 +28,9 @@ type resolution struct {
 	pools   []*upstream.Pool               // the live pools, as of the last change of the set
 	poolsUp bool                           // the set of live pools changed during this build
 	table   *router.Table                  // the last table built
+	// dropped holds the metric handles of routes resolved away in this build; a handle that no
+	// route takes back means metrics.Retain must run.
+	dropped map[*metrics.RouteMetrics]struct{}
 }
 
 func newResolution() resolution {
@@ -56,6 +59,7 @@ func (b *Builder) invalidateDependents(kind, id string) {
 func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	r := &b.res
 	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
+	r.dropped = map[*metrics.RouteMetrics]struct{}{}
 	if len(r.slots) < b.next {
 		r.slots = append(r.slots, make([]*Route, b.next-len(r.slots))...)
 	}
@@ -96,7 +100,7 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	}
 	r.table = table
 	var handles []*metrics.RouteMetrics
-	if b.opts.Metrics != nil && (len(r.adds) > 0 || len(r.removed) > 0) {
+	if b.opts.Metrics != nil && len(r.dropped) > 0 {
 		handles = make([]*metrics.RouteMetrics, 0, r.served)
 		for _, rt := range r.slots[:b.next] {
 			if rt != nil && rt.Metrics != nil {
@@ -160,6 +164,9 @@ func (b *Builder) unresolve(e *entry) {
 		if e.rt.Pool != nil {
 			r.refs[e.rt.Pool]--
 		}
+		if e.rt.Metrics != nil {
+			r.dropped[e.rt.Metrics] = struct{}{}
+		}
 		if r.slots[e.handle] == e.rt {
 			r.slots[e.handle] = nil
 			r.served--
@@ -192,6 +199,7 @@ func (b *Builder) resolve(e *entry) {
 	}
 	if m := b.opts.Metrics; m != nil {
 		rt.Metrics = m.ForRoute(metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID})
+		delete(r.dropped, rt.Metrics) // the same labels keep their handle: nothing to release
 	}
 	e.rt, e.rc = rt, c
 	r.slots[e.handle] = rt

@@ -3,10 +3,13 @@ package snapshot
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // TestOnlyAffectedRoutesAreResolvedAgain: a change to an upstream or a service resolves again the
@@ -129,5 +132,42 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 			t.Fatalf("step %d: counts %+v, full build %+v", step, got.Counts, want.Counts)
 		}
 		st = next
+	}
+}
+
+// TestRouteMetricsHandles: a route keeps its metrics handle across changes that keep its labels;
+// the live handles are listed (for metrics.Retain) only when one goes out of use.
+func TestRouteMetricsHandles(t *testing.T) {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	b, err := NewBuilder(Options{Registry: upstream.NewRegistry(upstream.Options{}), Metrics: m,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := state("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
+		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`)
+	s1 := build(t, b, st)
+	ha := match(t, s1, "GET", "h", "/a").Metrics
+	if ha == nil || ha.Labels() != (metrics.RouteLabels{Route: "a"}) {
+		t.Fatalf("route a's handle %v", ha)
+	}
+	st2 := with(st, "/apisix/routes/a", `{"uri":"/a2","upstream_id":"1"}`)
+	st2.Previous, st2.Changed = st.Revision, []string{"/apisix/routes/a"}
+	s2 := build(t, b, st2)
+	if got := match(t, s2, "GET", "h", "/a2").Metrics; got != ha {
+		t.Errorf("a changed route with the same labels got a new handle")
+	}
+	if s2.RouteMetrics != nil {
+		t.Errorf("handles listed although none went out of use")
+	}
+	st3 := with(st2, "/apisix/routes/b", "")
+	st3.Previous, st3.Changed = st2.Revision, []string{"/apisix/routes/b"}
+	s3 := build(t, b, st3)
+	if len(s3.RouteMetrics) != 1 || s3.RouteMetrics[0] != ha {
+		t.Errorf("after deleting b, live handles %v, want only a's", s3.RouteMetrics)
 	}
 }

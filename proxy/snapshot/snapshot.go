@@ -33,8 +33,8 @@ type Snapshot struct {
 	// last good version: what the snapshot file stores.
 	KVs    map[string]cpclient.KV
 	Counts Counts
-	// RouteMetrics lists the live routes' metric handles when the set of routes changed in this
-	// build (nil otherwise), for metrics.Metrics.Retain.
+	// RouteMetrics lists the live routes' metric handles when a handle went out of use in this
+	// build (a route deleted or relabelled; nil otherwise), for metrics.Metrics.Retain.
 	RouteMetrics []*metrics.RouteMetrics
 }
 
