@@ -9,8 +9,8 @@ all: build
 
 ## build: the proxy and the local control plane, into bin/
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/zoneproxy ./cmd/zoneproxy
-	$(GO) build -o bin/devcp ./cmd/devcp
+	@mkdir -p bin
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/zoneproxy ./cmd/devcp
 
 ## run: a local three-AZ control plane (devcp) and zoneproxy on it; Ctrl-C stops both
 run: build
