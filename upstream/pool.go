@@ -37,6 +37,7 @@ type Node struct {
 	index  uint16
 	pool   *Pool
 	client *fasthttp.HostClient
+	sni    *sniClients // https under pass_host "pass": clients by the request's host
 	load   *loadState
 	health *healthState // nil without checks
 }

@@ -154,6 +154,9 @@ func (r *Registry) Pool(key string, spec *Spec) (*Pool, error) {
 			HostHeader: hostHeader(ns.Host, ns.Port, spec.Scheme),
 			index:      uint16(i), pool: p, client: c, load: bn.load, health: bn.health,
 		}
+		if ck.https && spec.PassHost == "pass" {
+			p.nodes[i].sni = &sniClients{reg: r, key: ck, cert: cert}
+		}
 	}
 	e.pool = p
 	return p, nil
@@ -253,6 +256,11 @@ func (r *Registry) Retain(live []*Pool) {
 		byKey[p.key] = append(byKey[p.key], p)
 		for _, n := range p.nodes {
 			used[n.client] = true
+			if n.sni != nil {
+				for _, c := range n.sni.clients() {
+					used[c] = true
+				}
+			}
 		}
 	}
 	for key, e := range r.entries {
