@@ -7,43 +7,62 @@ import (
 )
 
 // checkRequest applies the limits and framing rules fasthttp leaves to its user. It returns the
-// status to reject the request with, or 0. fasthttp itself rejects (400) duplicate
-// Content-Length fields, unparsable lengths, repeated or unknown Transfer-Encodings, control
-// characters, a missing or repeated Host and a head larger than its read buffer (431, see
-// serverError).
-func (p *Proxy) checkRequest(ctx *fasthttp.RequestCtx) int {
+// status to reject the request with, or 0, and what it found in the request's head. fasthttp
+// itself rejects (400) duplicate Content-Length fields, unparsable lengths, repeated or unknown
+// Transfer-Encodings, control characters, a missing or repeated Host, whitespace before a field's
+// colon and a head larger than its read buffer (431, see serverError).
+func (p *Proxy) checkRequest(ctx *fasthttp.RequestCtx) (int, headScan) {
 	h := &ctx.Request.Header
-	if len(h.RequestURI()) > p.opts.MaxURILength {
-		return fasthttp.StatusRequestURITooLong
-	}
 	s := scanHead(h.RawHeaders())
+	if len(h.RequestURI()) > p.opts.MaxURILength {
+		return fasthttp.StatusRequestURITooLong, s
+	}
 	switch {
 	case s.folded:
 		// obs-fold (RFC 9112 section 5.2): fasthttp would unfold it; nginx refuses it.
-		return fasthttp.StatusBadRequest
-	case s.contentLength && s.transferEncoding:
+		return fasthttp.StatusBadRequest, s
+	case s.has(fieldContentLength) && s.has(fieldTransferEncoding):
 		// Both framings at once is the classic smuggling vector; fasthttp would let
 		// Transfer-Encoding win, while another hop may not.
-		return fasthttp.StatusBadRequest
+		return fasthttp.StatusBadRequest, s
 	case s.fields > p.opts.MaxHeaderCount:
-		return fasthttp.StatusRequestHeaderFieldsTooLarge
+		return fasthttp.StatusRequestHeaderFieldsTooLarge, s
 	}
 	if max := p.opts.MaxRequestBodySize; max > 0 && int64(h.ContentLength()) > max {
-		return fasthttp.StatusRequestEntityTooLarge
+		return fasthttp.StatusRequestEntityTooLarge, s
 	}
-	return 0
+	return 0, s
 }
 
 // headScan is what scanHead found in a raw header block.
 type headScan struct {
-	fields                          int
-	folded                          bool
-	contentLength, transferEncoding bool
+	fields int
+	folded bool
+	// present has the bit (fieldBit) of every field of interest the raw head holds.
+	present fieldMask
+	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
+	// hand); nothing is known of its fields.
+	noRaw bool
+}
+
+func (s headScan) has(f fieldMask) bool { return s.present&f != 0 }
+
+// rewrite is the set of fields that rewriting the head must look for: those present, or all of
+// them when nothing is known.
+func (s headScan) rewrite() fieldMask {
+	if s.noRaw {
+		return allFields
+	}
+	return s.present
 }
 
 // scanHead walks the header lines exactly as the client sent them.
 func scanHead(raw []byte) headScan {
 	var s headScan
+	if len(raw) == 0 {
+		s.noRaw = true
+		return s
+	}
 	for len(raw) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -62,29 +81,9 @@ func scanHead(raw []byte) headScan {
 			continue
 		}
 		s.fields++
-		switch line[0] | 0x20 {
-		case 'c':
-			s.contentLength = s.contentLength || hasFieldName(line, "content-length")
-		case 't':
-			s.transferEncoding = s.transferEncoding || hasFieldName(line, "transfer-encoding")
+		if i := bytes.IndexByte(line, ':'); i > 0 {
+			s.present |= fieldBit(line[:i])
 		}
 	}
 	return s
-}
-
-// hasFieldName reports whether line is a field named name (case-insensitive).
-func hasFieldName(line []byte, name string) bool {
-	if len(line) <= len(name) || line[len(name)] != ':' {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := line[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != name[i] {
-			return false
-		}
-	}
-	return true
 }

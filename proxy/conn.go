@@ -29,7 +29,8 @@ type upConn struct {
 	hc     *fasthttp.HostClient
 	cc     any // the pool's handle
 	conn   net.Conn
-	reused bool // it served an earlier request: the upstream may have closed it meanwhile
+	reused bool      // it served an earlier request: the upstream may have closed it meanwhile
+	idle   time.Time // when it was last released to the pool; zero when new
 }
 
 // acquire takes a connection from hc's pool, or dials one within timeout (with ConfigureClient
@@ -41,7 +42,8 @@ func acquire(hc *fasthttp.HostClient, timeout time.Duration) (upConn, error) {
 	if err != nil {
 		return upConn{}, err
 	}
-	uc := upConn{hc: hc, cc: cc, conn: cc.Conn(), reused: !cc.LastUseTime().IsZero()}
+	last := cc.LastUseTime()
+	uc := upConn{hc: hc, cc: cc, conn: cc.Conn(), reused: !last.IsZero(), idle: last}
 	if tc, ok := uc.conn.(*tls.Conn); ok && !uc.reused {
 		err = tc.SetDeadline(time.Now().Add(timeout))
 		if err == nil {
@@ -89,7 +91,7 @@ func (uc upConn) countRequest() {
 type countedConn struct {
 	net.Conn
 	requests int
-	probe    idleProbe
+	sock     sock
 }
 
 func counted(c net.Conn) *countedConn {

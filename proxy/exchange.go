@@ -20,7 +20,7 @@ const (
 type exchange struct {
 	tried upstream.Tried
 
-	head    []byte // the request head as written upstream
+	head    []byte // the request head as written upstream (and a buffered body after it)
 	body    []byte // the buffered body, or the prefix of a streamed one
 	status  []byte // X-APISIX-Upstream-Status: every try's status
 	upgrade []byte // the client's Upgrade value, on a WebSocket route
@@ -54,6 +54,9 @@ func (p *Proxy) putExchange(x *exchange) {
 	x.cw = upstreamWriter{}
 	if cap(x.body) > 4*defaultRequestBufferSize {
 		x.body = nil
+	}
+	if cap(x.head) > 4*defaultRequestBufferSize { // sendWhole appends the body to the head
+		x.head = nil
 	}
 	p.exchanges.Put(x)
 }

@@ -33,13 +33,15 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // close, timeout), never after the upstream answered, whatever its status. A POST, PATCH or LOCK
 // is retried only when its try failed before a connection was made; a body that streamed from
 // the client is never replayed. retry_timeout bounds the time within which a retry may start.
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation) {
+//
+// present tells which of the fields the proxy removes or replaces the request holds (checkRequest).
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, present fieldMask) {
 	x := p.getExchange()
 	defer p.putExchange(x)
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
 	x.http10 = !req.Header.IsHTTP11()
-	prepareRequest(ctx, x, upgrade)
+	prepareRequest(ctx, x, upgrade, present)
 	code := p.readBody(ctx, x)
 	ob.bodyBytes = x.bodyRead
 	if code != 0 {
@@ -71,7 +73,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observ
 		x.tried.Add(node)
 		setUpstreamHost(&req.Header, spec, node)
 		tryStart := time.Now()
-		o = p.try(ctx, x, node, spec, tm, upgrade)
+		o = p.try(ctx, x, node, spec, tm, upgrade, tryStart)
 		ob.node, ob.upstreamTime = node, ob.upstreamTime+time.Since(tryStart)
 		if o.client != 0 {
 			p.reject(ctx, o.client)

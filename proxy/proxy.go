@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -36,12 +37,17 @@ type Proxy struct {
 	tunnels tunnels // WebSocket connections, closed by Shutdown
 
 	conns *metrics.Conns // client connection gauges, when metrics are on
+
+	// maxWaitIdle: a pooled upstream connection idle for longer is read from before waiting
+	// (sendWhole). A constant but for tests.
+	maxWaitIdle time.Duration
 }
 
 // New returns a Proxy that answers 503 until the first Store.
 func New(opts Options) *Proxy {
 	opts = opts.withDefaults()
-	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy"), dialer: &fasthttp.TCPDialer{}}
+	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy"), dialer: &fasthttp.TCPDialer{},
+		maxWaitIdle: maxWaitIdle}
 	p.exchanges.New = func() any { return new(exchange) }
 	p.copyBufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	p.readers.New = func() any { return bufio.NewReaderSize(nil, opts.MaxResponseHeaderBytes) }
@@ -109,7 +115,8 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 }
 
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
-	if code := p.checkRequest(ctx); code != 0 {
+	code, scan := p.checkRequest(ctx)
+	if code != 0 {
 		p.reject(ctx, code)
 		return
 	}
@@ -147,7 +154,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		// APISIX: "no valid upstream node".
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	default:
-		p.forward(ctx, rt, ob)
+		p.forward(ctx, rt, ob, scan.rewrite())
 		return
 	}
 	p.lingerUnread(ctx)

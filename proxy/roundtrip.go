@@ -17,18 +17,21 @@ const (
 	maxStaleConns = 8
 	// upstreamWriteBufferSize buffers a request head and small body into few writes.
 	upstreamWriteBufferSize = 8 << 10
+	// maxWaitIdle bounds how long a pooled connection may have been idle for a request to
+	// wait for its response without a read attempt (sendWhole): Proxy.maxWaitIdle's default.
+	maxWaitIdle = time.Second
 	// statusClientClosed is what a try reports to passive health when the client, not the
 	// node, ended it (nginx's 499): neither a success nor a failure by default.
 	statusClientClosed = 499
 )
 
-// try is one try of the request on node: the response head, and the body unless it streams,
-// are in ctx.Response when it answers. It calls node.Done exactly once, at once or, for a
+// try is one try of the request on node, which started at start: the response head, and the
+// body unless it streams, are in ctx.Response when it answers. It calls node.Done exactly once, at once or, for a
 // streamed body or a tunnel, when that ends. A connection the upstream had closed while pooled
 // is replaced by a fresh one within the same try, when that replays nothing that may have been
 // processed.
-func (p *Proxy) try(ctx *fasthttp.RequestCtx, x *exchange, node *upstream.Node, spec *upstream.Spec, tm timeouts, upgrade bool) outcome {
-	start := time.Now()
+func (p *Proxy) try(ctx *fasthttp.RequestCtx, x *exchange, node *upstream.Node, spec *upstream.Spec, tm timeouts, upgrade bool,
+	start time.Time) outcome {
 	hc := node.Client()
 	for stale := 0; ; stale++ {
 		uc, err := acquire(hc, tm.connect)
@@ -65,11 +68,20 @@ func (p *Proxy) roundTrip(ctx *fasthttp.RequestCtx, x *exchange, uc upConn, node
 	x.head = req.Header.AppendBytes(x.head[:0])
 	uc.countRequest()
 	x.cw = upstreamWriter{conn: uc.conn, timeout: tm.send}
-	bw := p.writers.Get().(*bufio.Writer)
-	bw.Reset(&x.cw)
-	code, err := p.send(ctx, x, bw)
-	bw.Reset(nil)
-	p.writers.Put(bw)
+	var (
+		code    int
+		waited  bool  // the response has started to arrive (or waitErr)
+		waitErr error // waiting for the response failed after the whole request was sent
+	)
+	if x.bodyMode == bodyStream {
+		bw := p.writers.Get().(*bufio.Writer)
+		bw.Reset(&x.cw)
+		code, err = p.sendStream(ctx, x, bw)
+		bw.Reset(nil)
+		p.writers.Put(bw)
+	} else {
+		waited, waitErr, err = p.sendWhole(x, uc, tm)
+	}
 	if code != 0 {
 		uc.close()
 		node.Done(statusClientClosed, nil, time.Since(start))
@@ -95,8 +107,13 @@ func (p *Proxy) roundTrip(ctx *fasthttp.RequestCtx, x *exchange, uc upConn, node
 	resp.ResetBody()
 	br := p.readers.Get().(*bufio.Reader)
 	br.Reset(uc.conn)
-	_ = uc.conn.SetReadDeadline(time.Now().Add(tm.read))
-	if _, err = br.Peek(1); err != nil {
+	if !waited {
+		_ = uc.conn.SetReadDeadline(time.Now().Add(tm.read))
+	}
+	if err = waitErr; err == nil {
+		_, err = br.Peek(1)
+	}
+	if err != nil {
 		// Nothing came back. On a pooled connection that usually means the upstream closed it
 		// while idle, before our request arrived.
 		p.putReader(br)
@@ -146,21 +163,55 @@ func (p *Proxy) earlyResponse(ctx *fasthttp.RequestCtx, x *exchange, uc upConn, 
 	return p.readResponse(ctx, x, uc, br, node, spec, tm, start), true
 }
 
-// send writes the request head and body to the upstream. It returns the status for a failed
-// client, or the error writing upstream.
-func (p *Proxy) send(ctx *fasthttp.RequestCtx, x *exchange, bw *bufio.Writer) (int, error) {
+// sendWhole sends a request whose body is buffered (or absent) in one write: head and body
+// together. On a plain TCP connection from ConfigureClient that is new or was idle less than
+// p.maxWaitIdle it then waits for the response without a read attempt (sendWait): waited is then
+// set, the read deadline is armed, and waitErr is the wait's failure. err is the failure to send.
+//
+// A connection idle for longer takes the ordinary way: the upstream may have closed it while
+// idle, and the read attempt finds its FIN at once, where a wait would only end with the RST
+// that the request provokes (or, should that never come, the read timeout).
+func (p *Proxy) sendWhole(x *exchange, uc upConn, tm timeouts) (waited bool, waitErr, err error) {
+	out := x.head
+	if x.bodyMode == bodyBuffered {
+		out = append(out, x.body...)
+		x.head = out
+	}
+	if now := time.Now(); p.waitable(uc, now) {
+		_ = uc.conn.SetReadDeadline(now.Add(tm.read))
+		n, ok, werr, rerr := sendWait(uc.conn, out)
+		x.cw.n += int64(n)
+		switch {
+		case !ok:
+		case werr != nil:
+			return false, nil, werr
+		case n == len(out):
+			return true, rerr, nil
+		default:
+			// The socket's buffer is full: the rest goes the ordinary way, under the send
+			// timeout.
+			out = out[n:]
+		}
+	}
+	_, err = x.cw.Write(out)
+	return false, nil, err
+}
+
+// waitable reports whether a request on uc may wait for its response without a read attempt: a
+// plain TCP connection from ConfigureClient, new or idle for less than maxWaitIdle.
+func (p *Proxy) waitable(uc upConn, now time.Time) bool {
+	_, ok := uc.conn.(*countedConn)
+	return ok && (!uc.reused || now.Sub(uc.idle) < p.maxWaitIdle)
+}
+
+// sendStream writes the request head and a streamed body to the upstream. It returns the status
+// for a failed client, or the error writing upstream.
+func (p *Proxy) sendStream(ctx *fasthttp.RequestCtx, x *exchange, bw *bufio.Writer) (int, error) {
 	if _, err := bw.Write(x.head); err != nil {
 		return 0, err
 	}
-	switch x.bodyMode {
-	case bodyBuffered:
-		if _, err := bw.Write(x.body); err != nil {
-			return 0, err
-		}
-	case bodyStream:
-		if code, err := p.streamBody(ctx, x, bw); code != 0 || err != nil {
-			return code, err
-		}
+	if code, err := p.streamBody(ctx, x, bw); code != 0 || err != nil {
+		return code, err
 	}
 	return 0, bw.Flush()
 }

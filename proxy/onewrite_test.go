@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// TestUpstreamRequestOneWrite: a request whose body is buffered reaches the upstream in one write,
+// head and body together, both on connections the proxy dialled (sendWait) and on others. The
+// upstream's first read after the first byte arrived holds the whole request; two writes would
+// often leave the body for a second read.
+func TestUpstreamRequestOneWrite(t *testing.T) {
+	var whole, split atomic.Int64
+	addr := rawBackend(t, nil, func(c net.Conn) {
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			got := buf[:n]
+			i := bytes.Index(got, []byte("\r\n\r\n"))
+			if i < 0 {
+				split.Add(1)
+				return
+			}
+			cl := 0
+			if _, v, ok := strings.Cut(strings.ToLower(string(got[:i])), "\r\ncontent-length: "); ok {
+				v, _, _ = strings.Cut(v, "\r\n")
+				cl, _ = strconv.Atoi(v)
+			}
+			if len(got) != i+4+cl {
+				split.Add(1)
+				return
+			}
+			whole.Add(1)
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	// plainConns hides the proxy's own connection type, as another dialler would.
+	plainConns := func(c *fasthttp.HostClient) {
+		dial := c.DialTimeout
+		c.DialTimeout = func(addr string, timeout time.Duration) (net.Conn, error) {
+			conn, err := dial(addr, timeout)
+			if err != nil {
+				return nil, err
+			}
+			return struct{ net.Conn }{conn}, nil
+		}
+	}
+	for _, dialler := range []struct {
+		name string
+		hook func(*fasthttp.HostClient)
+	}{
+		{"proxy's connections", nil},
+		{"other connections", plainConns},
+	} {
+		h := start(t, Options{}, upstream.Options{Client: dialler.hook}, "/apisix/routes/1", route("/", "", "", addr))
+		tests := []struct {
+			name, method string
+			body         int
+		}{
+			{"GET", http.MethodGet, 0},
+			{"POST 1 KiB", http.MethodPost, 1 << 10},
+			{"PUT 60 KiB", http.MethodPut, 60 << 10},
+		}
+		for _, tt := range tests {
+			t.Run(dialler.name+"/"+tt.name, func(t *testing.T) {
+				whole.Store(0)
+				split.Store(0)
+				const requests = 20
+				for i := 0; i < requests; i++ {
+					req, _ := http.NewRequest(tt.method, h.base+"/", strings.NewReader(strings.Repeat("b", tt.body)))
+					resp, body := do(t, req)
+					if resp.StatusCode != 200 || body != "ok" {
+						t.Fatalf("got %d %q", resp.StatusCode, body)
+					}
+				}
+				if whole.Load() != requests || split.Load() != 0 {
+					t.Errorf("%d requests arrived whole in one read, %d split; want all %d whole", whole.Load(), split.Load(), requests)
+				}
+			})
+		}
+	}
+}
+
+// TestIdleUpstreamConnReadFirst: a pooled connection idle for longer than maxWaitIdle is read
+// before the proxy waits for the response, so that an upstream that half-closed it while idle
+// (a FIN, no reset to come) is found out at once and the request goes on a fresh connection.
+func TestIdleUpstreamConnReadFirst(t *testing.T) {
+	var conns atomic.Int64
+	addr := rawBackend(t, &conns, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := readRequestHead(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		// Half-close: whatever comes next is read and never answered.
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	})
+	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1",
+		route("/", `"timeout":{"connect":5,"send":5,"read":60}`, `"retries":0`, addr))
+	h.p.maxWaitIdle = time.Nanosecond
+	for i := 0; i < 3; i++ {
+		began := time.Now()
+		resp, body := get(t, h.base+"/")
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: got %d %q", i, resp.StatusCode, body)
+		}
+		if d := time.Since(began); d > 20*time.Second {
+			t.Errorf("request %d took %v: it waited on a half-closed connection", i, d)
+		}
+	}
+	if got := conns.Load(); got != 3 {
+		t.Errorf("%d upstream connections, want 3", got)
+	}
+}
