@@ -55,6 +55,7 @@ type app struct {
 	tlsFile *cpclient.TLSLoader
 	metrics *metrics.Metrics
 	access  *accesslog.Logger
+	memory  *memory
 
 	checksCtx context.Context // lives until shutdown
 
@@ -102,6 +103,11 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	if z.MemoryLimit > 0 {
 		debug.SetMemoryLimit(z.MemoryLimit)
 	}
+	a.memory = newMemory(a.log)
+	memCtx, stopMemory := context.WithCancel(context.Background())
+	memDone := make(chan struct{})
+	go func() { a.memory.run(memCtx); close(memDone) }()
+	defer func() { stopMemory(); <-memDone }()
 	h := cfg.HTTP
 	a.px = proxy.New(proxy.Options{
 		ServerName: serverName, Logger: a.log, Metrics: a.metrics, AccessLog: a.access,
@@ -269,6 +275,7 @@ func (a *app) apply(_ context.Context, st *cpclient.State) {
 		return
 	}
 	a.px.Store(snap)
+	a.memory.applied()
 	if snap.PoolsChanged {
 		a.reg.Retain(snap.Pools)
 		a.checks.Sync(a.checksCtx, snap.Pools)
