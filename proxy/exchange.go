@@ -25,6 +25,7 @@ type exchange struct {
 	status  []byte // X-APISIX-Upstream-Status: every try's status
 	upgrade []byte // the client's Upgrade value, on a WebSocket route
 	scratch []byte
+	sni     []byte // the TLS server name under pass_host pass to https
 
 	// http10: the client spoke HTTP/1.0, which has no chunked encoding.
 	http10 bool

@@ -185,8 +185,8 @@ func tlsBackend(t *testing.T) (addr string, roots *x509.CertPool, sni func() []s
 }
 
 // TestHTTPSUpstream: scheme https. As in APISIX, the certificate is verified only with
-// tls.verify; the SNI is the Host sent upstream when pass_host is rewrite (or node with a
-// hostname).
+// tls.verify; the SNI is the Host sent upstream (the client's under pass, upstream_host under
+// rewrite, the node's name under node; never an IP address).
 func TestHTTPSUpstream(t *testing.T) {
 	t.Parallel()
 	addr, roots, sni := tlsBackend(t)
@@ -198,8 +198,10 @@ func TestHTTPSUpstream(t *testing.T) {
 		wantHost string
 		wantSNI  string
 	}{
-		{"unverified by default", `"scheme":"https"`, nil, 200, "host=client.test", ""},
-		{"verify against the system roots", `"scheme":"https","tls":{"verify":true}`, nil, 502, "", ""},
+		{"unverified by default, SNI the client's host", `"scheme":"https"`, nil, 200, "host=client.test", "client.test"},
+		{"verify, SNI the client's host under pass", `"scheme":"https","tls":{"verify":true}`, roots, 502, "", "client.test"},
+		{"SNI the node's name under node", `"scheme":"https","pass_host":"node"`, nil, 200, "host=127.0.0.1", ""},
+		{"verify against the system roots", `"scheme":"https","tls":{"verify":true}`, nil, 502, "", "client.test"},
 		{"verify, SNI from upstream_host", `"scheme":"https","tls":{"verify":true},"pass_host":"rewrite","upstream_host":"example.com"`,
 			roots, 200, "host=example.com", "example.com"},
 		{"verify, wrong name", `"scheme":"https","tls":{"verify":true},"pass_host":"rewrite","upstream_host":"other.test"`,
@@ -220,5 +222,40 @@ func TestHTTPSUpstream(t *testing.T) {
 				t.Errorf("SNI %q, want %q", names, tt.wantSNI)
 			}
 		})
+	}
+}
+
+// TestHTTPSUpstreamPassHostSNI: under pass_host pass each client host is the server name of its
+// own TLS connections (lower case, no port), verified against it; an IP host sends no SNI.
+func TestHTTPSUpstreamPassHostSNI(t *testing.T) {
+	t.Parallel()
+	addr, roots, sni := tlsBackend(t)
+	h := start(t, Options{}, upstream.Options{RootCAs: roots}, "/apisix/routes/1",
+		route("/", "", `"scheme":"https","tls":{"verify":true}`, addr))
+	for _, tt := range []struct {
+		host, wantSNI string
+		want          int
+	}{
+		{"Example.COM:8443", "example.com", 200},
+		{"other.test", "other.test", 502}, // the certificate is not valid for it
+		{"example.com", "", 200},          // the pooled connection of the first request
+		{"127.0.0.1", "", 200},
+	} {
+		before := len(sni())
+		req, _ := http.NewRequest(http.MethodGet, h.base+"/", nil)
+		req.Host = tt.host
+		resp, _ := do(t, req)
+		if resp.StatusCode != tt.want {
+			t.Fatalf("Host %s: got %d, want %d", tt.host, resp.StatusCode, tt.want)
+		}
+		names := sni()[before:]
+		switch {
+		case tt.wantSNI == "" && tt.host == "example.com":
+			if len(names) != 0 {
+				t.Errorf("Host %s: new handshakes %q, want the pooled connection reused", tt.host, names)
+			}
+		case len(names) == 0 || names[0] != tt.wantSNI:
+			t.Errorf("Host %s: SNI %q, want %q", tt.host, names, tt.wantSNI)
+		}
 	}
 }
