@@ -11,10 +11,10 @@ import (
 // itself rejects (400) duplicate Content-Length fields, unparsable lengths, repeated or unknown
 // Transfer-Encodings, control characters, a missing or repeated Host, whitespace before a field's
 // colon and a head larger than its read buffer (431, see serverError).
-func (p *Proxy) checkRequest(ctx *fasthttp.RequestCtx) (int, headScan) {
+func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 	h := &ctx.Request.Header
 	s := scanHead(h.RawHeaders())
-	if len(h.RequestURI()) > p.opts.MaxURILength {
+	if len(h.RequestURI()) > lv.maxURILength {
 		return fasthttp.StatusRequestURITooLong, s
 	}
 	switch {
@@ -25,10 +25,10 @@ func (p *Proxy) checkRequest(ctx *fasthttp.RequestCtx) (int, headScan) {
 		// Both framings at once is the classic smuggling vector; fasthttp would let
 		// Transfer-Encoding win, while another hop may not.
 		return fasthttp.StatusBadRequest, s
-	case s.fields > p.opts.MaxHeaderCount:
+	case s.fields > lv.maxHeaderCount:
 		return fasthttp.StatusRequestHeaderFieldsTooLarge, s
 	}
-	if max := p.opts.MaxRequestBodySize; max > 0 && int64(h.ContentLength()) > max {
+	if max := lv.maxRequestBodySize; max > 0 && int64(h.ContentLength()) > max {
 		return fasthttp.StatusRequestEntityTooLarge, s
 	}
 	return 0, s

@@ -19,6 +19,7 @@ const (
 // It belongs to one request at a time.
 type exchange struct {
 	tried upstream.Tried
+	live  *live // the settings the request started with
 
 	head    []byte // the request head as written upstream (and a buffered body after it)
 	body    []byte // the buffered body, or the prefix of a streamed one
@@ -53,6 +54,7 @@ func (p *Proxy) putExchange(x *exchange) {
 	x.status = x.status[:0]
 	x.bodyMode, x.bodyLength, x.bodyRead, x.streamed, x.bodyDone, x.http10 = bodyNone, 0, 0, false, false, false
 	x.cw = upstreamWriter{}
+	x.live = nil
 	if cap(x.body) > 4*defaultRequestBufferSize {
 		x.body = nil
 	}

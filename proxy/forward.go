@@ -38,6 +38,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, present fieldMask) {
 	x := p.getExchange()
 	defer p.putExchange(x)
+	x.live = ob.live
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
 	x.http10 = !req.Header.IsHTTP11()

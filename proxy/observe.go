@@ -15,6 +15,7 @@ import (
 
 // observation is what a request did, for the metrics and the access log. It lives on Handle's stack.
 type observation struct {
+	live           *live           // the settings the request started with
 	rt             *snapshot.Route // the matched route, nil when none
 	match          router.Result
 	node           *upstream.Node // the last node tried
@@ -45,7 +46,7 @@ func (p *Proxy) record(ctx *fasthttp.RequestCtx, ob *observation) {
 		}
 		rm.Observe(&s)
 	}
-	if l := p.opts.AccessLog; l != nil {
+	if l := ob.live.accessLog; l != nil {
 		var r accesslog.Record
 		r.FromCtx(ctx)
 		r.Time, r.RequestTime = now, reqTime

@@ -26,6 +26,7 @@ type Proxy struct {
 	opts   Options
 	log    *slog.Logger
 	snap   atomic.Pointer[snapshot.Snapshot]
+	live   atomic.Pointer[live] // the Options that Update changes
 	srv    *fasthttp.Server
 	dialer *fasthttp.TCPDialer
 
@@ -48,6 +49,7 @@ func New(opts Options) *Proxy {
 	opts = opts.withDefaults()
 	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy"), dialer: &fasthttp.TCPDialer{},
 		maxWaitIdle: maxWaitIdle}
+	p.live.Store(liveOf(opts))
 	p.exchanges.New = func() any { return new(exchange) }
 	p.copyBufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	p.readers.New = func() any { return bufio.NewReaderSize(nil, opts.MaxResponseHeaderBytes) }
@@ -107,15 +109,15 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	if p.conns != nil {
 		p.conns.Enter(ctx)
 	}
-	var ob observation
+	ob := observation{live: p.live.Load()}
 	p.handle(ctx, &ob)
-	if p.opts.Metrics != nil || p.opts.AccessLog != nil {
+	if p.opts.Metrics != nil || ob.live.accessLog != nil {
 		p.record(ctx, &ob)
 	}
 }
 
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
-	code, scan := p.checkRequest(ctx)
+	code, scan := checkRequest(ctx, ob.live)
 	if code != 0 {
 		p.reject(ctx, code)
 		return

@@ -81,11 +81,11 @@ func (p *Proxy) readClient(ctx *fasthttp.RequestCtx, x *exchange, rs io.Reader, 
 // returns 0, endOfBody once the body is over, or the status to answer a failed client with.
 func (p *Proxy) readOnce(ctx *fasthttp.RequestCtx, x *exchange, rs io.Reader, buf []byte) (int, int) {
 	if conn := ctx.Conn(); conn != nil {
-		_ = conn.SetReadDeadline(time.Now().Add(p.opts.BodyTimeout))
+		_ = conn.SetReadDeadline(time.Now().Add(x.live.bodyTimeout))
 	}
 	n, err := rs.Read(buf)
 	x.bodyRead += int64(n)
-	if max := p.opts.MaxRequestBodySize; max > 0 && x.bodyRead > max {
+	if max := x.live.maxRequestBodySize; max > 0 && x.bodyRead > max {
 		return n, fasthttp.StatusRequestEntityTooLarge
 	}
 	switch {

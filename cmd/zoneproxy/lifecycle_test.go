@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -249,4 +250,85 @@ func goroutines() map[string]int {
 		}
 	}
 	return out
+}
+
+// TestReloadAccessLogAndLimits: SIGHUP turns the access log on, moves it to another file and
+// changes the body size limit on the running proxy; an access log that cannot open leaves the
+// running one.
+func TestReloadAccessLogAndLimits(t *testing.T) {
+	cluster, files := startCluster(t)
+	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, backend(t, "a")))
+	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
+	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	dir := t.TempDir()
+	reload := func(section string) string {
+		t.Helper()
+		b, err := os.ReadFile(zp.configPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(string(b), "nginx_config:"); i >= 0 {
+			b = b[:i]
+		}
+		if err := os.WriteFile(zp.configPath, append(b, section...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mark := len(zp.logs.String())
+		zp.signals <- syscall.SIGHUP
+		waitFor(t, "the reload", 10*time.Second, func() bool {
+			return strings.Contains(logsSince(zp, mark), "config.yaml reload")
+		})
+		return logsSince(zp, mark)
+	}
+	post := func(n int) int {
+		t.Helper()
+		resp, err := http.Post(zp.proxy+"/r1", "text/plain", strings.NewReader(strings.Repeat("b", n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	logged := func(file, path string) func() bool {
+		return func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, file))
+			return strings.Contains(string(b), "GET "+path+" ")
+		}
+	}
+
+	l := reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n    client_max_body_size: 10\n",
+		filepath.Join(dir, "one.log")))
+	if !strings.Contains(l, "access log") || !strings.Contains(l, "client limits") || strings.Contains(l, "need a restart") {
+		t.Errorf("reload logged:\n%s", l)
+	}
+	if code, _ := httpGet(zp.proxy+"/r1?first", ""); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	waitFor(t, "the line in one.log", 10*time.Second, logged("one.log", "/r1?first"))
+	if code := post(100); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 100-byte body with client_max_body_size 10: %d, want 413", code)
+	}
+
+	reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n",
+		filepath.Join(dir, "two.log")))
+	if code := post(100); code != 200 {
+		t.Errorf("a 100-byte body without a limit: %d, want 200", code)
+	}
+	if code, _ := httpGet(zp.proxy+"/r1?second", ""); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	waitFor(t, "the line in two.log", 10*time.Second, logged("two.log", "/r1?second"))
+
+	l = reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n",
+		filepath.Join(dir, "no/such/dir/three.log")))
+	if !strings.Contains(l, "access log settings are not applied") {
+		t.Errorf("an unusable access log path was not reported:\n%s", l)
+	}
+	if code, _ := httpGet(zp.proxy+"/r1?third", ""); code != 200 {
+		t.Fatalf("GET: %d", code)
+	}
+	waitFor(t, "the line in two.log", 10*time.Second, logged("two.log", "/r1?third"))
+	if logged("one.log", "/r1?second")() || logged("one.log", "/r1?third")() {
+		t.Error("lines went on to the replaced access log")
+	}
 }

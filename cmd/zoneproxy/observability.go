@@ -7,6 +7,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/proxy"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 )
 
@@ -29,6 +30,18 @@ func newAccessLog(cfg *config.Config, log *slog.Logger) (*accesslog.Logger, erro
 		return nil, err
 	}
 	return l, nil
+}
+
+// proxyOptions are the proxy's settings from cfg, with access as its access log.
+func (a *app) proxyOptions(cfg *config.Config, access *accesslog.Logger) proxy.Options {
+	h, l := cfg.HTTP, cfg.Zoneproxy.Limits
+	return proxy.Options{
+		ServerName: a.server, Logger: a.log, Metrics: a.metrics, AccessLog: access,
+		MaxHeaderBytes: l.MaxHeaderBytes, MaxHeaderCount: l.MaxHeaderCount,
+		MaxURILength: l.MaxURILength, MaxRequestBodySize: h.ClientMaxBodySize,
+		HeaderTimeout: h.ClientHeaderTimeout, BodyTimeout: h.ClientBodyTimeout,
+		SendTimeout: h.SendTimeout, IdleTimeout: h.KeepaliveTimeout,
+	}
 }
 
 // anyEndpointUp reports whether some control-plane endpoint is healthy (apisix_etcd_reachable).

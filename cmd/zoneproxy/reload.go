@@ -62,24 +62,40 @@ func (a *app) reload() {
 		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
 	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
 		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
-	// The client-side limits and timeouts are the HTTP server's settings, fixed while it runs.
-	keep("nginx_config.http (body size, client timeouts)",
-		cur.HTTP.ClientMaxBodySize != next.HTTP.ClientMaxBodySize || cur.HTTP.ClientHeaderTimeout != next.HTTP.ClientHeaderTimeout ||
-			cur.HTTP.ClientBodyTimeout != next.HTTP.ClientBodyTimeout || cur.HTTP.SendTimeout != next.HTTP.SendTimeout ||
-			cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout,
-		func() {
-			next.HTTP.ClientMaxBodySize, next.HTTP.ClientHeaderTimeout = cur.HTTP.ClientMaxBodySize, cur.HTTP.ClientHeaderTimeout
-			next.HTTP.ClientBodyTimeout, next.HTTP.SendTimeout = cur.HTTP.ClientBodyTimeout, cur.HTTP.SendTimeout
-			next.HTTP.KeepaliveTimeout = cur.HTTP.KeepaliveTimeout
-		})
-	keep("access log (nginx_config.http.enable_access_log/access_log, zoneproxy.access_log)",
-		cur.HTTP.EnableAccessLog != next.HTTP.EnableAccessLog || cur.HTTP.AccessLog != next.HTTP.AccessLog ||
-			!reflect.DeepEqual(cur.Zoneproxy.AccessLog, next.Zoneproxy.AccessLog),
-		func() {
+	// The HTTP server's own timeouts and read buffer are fixed while it runs.
+	keep("nginx_config.http.client_header_timeout", cur.HTTP.ClientHeaderTimeout != next.HTTP.ClientHeaderTimeout,
+		func() { next.HTTP.ClientHeaderTimeout = cur.HTTP.ClientHeaderTimeout })
+	keep("nginx_config.http.send_timeout", cur.HTTP.SendTimeout != next.HTTP.SendTimeout,
+		func() { next.HTTP.SendTimeout = cur.HTTP.SendTimeout })
+	keep("nginx_config.http.keepalive_timeout", cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout,
+		func() { next.HTTP.KeepaliveTimeout = cur.HTTP.KeepaliveTimeout })
+	keep("zoneproxy.limits.max_header_bytes", cur.Zoneproxy.Limits.MaxHeaderBytes != next.Zoneproxy.Limits.MaxHeaderBytes,
+		func() { next.Zoneproxy.Limits.MaxHeaderBytes = cur.Zoneproxy.Limits.MaxHeaderBytes })
+
+	// The access log: a new one opens before the running one closes; one that cannot open
+	// leaves the running one.
+	access := a.access.current()
+	if cur.HTTP.EnableAccessLog != next.HTTP.EnableAccessLog || cur.HTTP.AccessLog != next.HTTP.AccessLog ||
+		!reflect.DeepEqual(cur.Zoneproxy.AccessLog, next.Zoneproxy.AccessLog) {
+		if l, err := newAccessLog(next, a.log); err != nil {
+			a.log.Error("config.yaml reload: the access log settings are not applied", "error", err)
 			next.HTTP.EnableAccessLog, next.HTTP.AccessLog = cur.HTTP.EnableAccessLog, cur.HTTP.AccessLog
 			next.Zoneproxy.AccessLog = cur.Zoneproxy.AccessLog
-		})
-	keep("zoneproxy.limits", cur.Zoneproxy.Limits != next.Zoneproxy.Limits, func() { next.Zoneproxy.Limits = cur.Zoneproxy.Limits })
+		} else {
+			// The one replaced keeps the lines of requests in flight for a while.
+			access = l
+			a.access.start(l)
+			applied = append(applied, "access log")
+		}
+	}
+	// Limits, the body timeout and the access log apply to the requests that start from now.
+	if fixed := a.px.Update(a.proxyOptions(next, access)); len(fixed) > 0 {
+		a.log.Warn("config.yaml reload: proxy settings kept their running values", "settings", fixed)
+	}
+	if cur.HTTP.ClientMaxBodySize != next.HTTP.ClientMaxBodySize || cur.HTTP.ClientBodyTimeout != next.HTTP.ClientBodyTimeout ||
+		cur.Zoneproxy.Limits != next.Zoneproxy.Limits {
+		applied = append(applied, "client limits")
+	}
 	if cur.Zoneproxy.MemoryLimit != next.Zoneproxy.MemoryLimit {
 		if next.Zoneproxy.MemoryLimit > 0 {
 			debug.SetMemoryLimit(next.Zoneproxy.MemoryLimit)

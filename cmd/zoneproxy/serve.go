@@ -23,7 +23,6 @@ import (
 	"github.com/zoneproxy/zoneproxy/health"
 	"github.com/zoneproxy/zoneproxy/health/status"
 	"github.com/zoneproxy/zoneproxy/proxy"
-	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/router"
@@ -54,7 +53,8 @@ type app struct {
 	writer  *cpclient.SnapshotWriter
 	tlsFile *cpclient.TLSLoader
 	metrics *metrics.Metrics
-	access  *accesslog.Logger
+	access  accessLogs
+	server  string // the Server header
 	memory  *memory
 
 	checksCtx context.Context // lives until shutdown
@@ -87,19 +87,16 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	if a.metrics, err = metrics.New(metrics.Options{Path: cfg.Prometheus.ExportURI, Version: version, Logger: a.log}); err != nil {
 		return fmt.Errorf("plugin_attr.prometheus: %w", err)
 	}
-	if a.access, err = newAccessLog(cfg, a.log); err != nil {
+	access, err := newAccessLog(cfg, a.log)
+	if err != nil {
 		return err
 	}
-	if a.access != nil {
-		a.metrics.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "zoneproxy_access_log_dropped_total",
-			Help: "Access log lines dropped because the output could not keep up.",
-		}, func() float64 { return float64(a.access.Dropped()) }))
-		logCtx, stopLog := context.WithCancel(context.Background())
-		logDone := make(chan struct{})
-		go func() { _ = a.access.Run(logCtx); close(logDone) }()
-		defer func() { stopLog(); <-logDone; _ = a.access.Close() }()
-	}
+	a.access.start(access)
+	defer a.access.close()
+	a.metrics.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "zoneproxy_access_log_dropped_total",
+		Help: "Access log lines dropped because the output could not keep up.",
+	}, func() float64 { return float64(a.access.droppedTotal()) }))
 	if z.MemoryLimit > 0 {
 		debug.SetMemoryLimit(z.MemoryLimit)
 	}
@@ -108,14 +105,8 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	memDone := make(chan struct{})
 	go func() { a.memory.run(memCtx); close(memDone) }()
 	defer func() { stopMemory(); <-memDone }()
-	h := cfg.HTTP
-	a.px = proxy.New(proxy.Options{
-		ServerName: serverName, Logger: a.log, Metrics: a.metrics, AccessLog: a.access,
-		MaxHeaderBytes: z.Limits.MaxHeaderBytes, MaxHeaderCount: z.Limits.MaxHeaderCount,
-		MaxURILength: z.Limits.MaxURILength, MaxRequestBodySize: h.ClientMaxBodySize,
-		HeaderTimeout: h.ClientHeaderTimeout, BodyTimeout: h.ClientBodyTimeout,
-		SendTimeout: h.SendTimeout, IdleTimeout: h.KeepaliveTimeout,
-	})
+	a.server = serverName
+	a.px = proxy.New(a.proxyOptions(cfg, access))
 	// The proxy configures every upstream client (dial timeouts per route, keepalive_pool.requests).
 	a.reg = upstream.NewRegistry(upstream.Options{Logger: a.log, Client: a.px.ConfigureClient})
 	if a.builder, err = a.newBuilder(cfg); err != nil {
@@ -214,9 +205,10 @@ wait:
 			case syscall.SIGHUP:
 				a.reload()
 			case syscall.SIGUSR1:
-				if err := a.access.Reopen(); err != nil {
+				if l := a.access.current(); l == nil {
+				} else if err := l.Reopen(); err != nil {
 					a.log.Error("could not reopen the access log", "error", err)
-				} else if a.access != nil {
+				} else {
 					a.log.Info("reopened the access log")
 				}
 			}

@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// TestUpdate: limits and the access log change on a running proxy for the next requests; the
+// server's own settings are reported as fixed and keep their values.
+func TestUpdate(t *testing.T) {
+	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", backend(t, echo("up"))))
+	post := func(body string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, h.base+"/x", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := do(t, req)
+		return resp.StatusCode
+	}
+	if code := post(strings.Repeat("b", 100)); code != 200 {
+		t.Fatalf("before Update: %d, want 200", code)
+	}
+
+	var out lockedBuffer
+	l, err := accesslog.New(accesslog.Options{Writer: &out, FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = l.Run(ctx); close(done) }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
+
+	fixed := h.p.Update(Options{MaxRequestBodySize: 10, MaxURILength: 64, AccessLog: l, IdleTimeout: time.Hour})
+	if want := []string{"IdleTimeout"}; !slices.Equal(fixed, want) {
+		t.Errorf("Update reported %q as fixed, want %q", fixed, want)
+	}
+	if code := post(strings.Repeat("b", 100)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 100-byte body after the limit went to 10: %d, want 413", code)
+	}
+	if resp, _ := get(t, h.base+"/"+strings.Repeat("u", 100)); resp.StatusCode != http.StatusRequestURITooLong {
+		t.Errorf("a 100-byte URI after the limit went to 64: %d, want 414", resp.StatusCode)
+	}
+	if resp, _ := get(t, h.base+"/logged"); resp.StatusCode != 200 {
+		t.Fatalf("GET /logged: %d", resp.StatusCode)
+	}
+	poll(t, "the access log line of /logged", func() bool {
+		return slices.ContainsFunc(out.lines(), func(s string) bool { return strings.Contains(s, "GET /logged ") })
+	})
+
+	// Back to no access log and no limit.
+	h.p.Update(Options{})
+	if code := post(strings.Repeat("b", 100)); code != 200 {
+		t.Errorf("after the limit was lifted: %d, want 200", code)
+	}
+	written := len(out.lines())
+	if resp, _ := get(t, h.base+"/unlogged"); resp.StatusCode != 200 {
+		t.Fatalf("GET /unlogged: %d", resp.StatusCode)
+	}
+	// The line of /unlogged would be queued before the response was sent; flush what is queued.
+	cancel()
+	<-done
+	stopped = true
+	for _, s := range out.lines()[written:] {
+		if strings.Contains(s, "/unlogged") {
+			t.Errorf("logged after the access log was turned off: %s", s)
+		}
+	}
+}
