@@ -22,10 +22,11 @@ const (
 // path allocates nothing, so the garbage collector may not run again for two minutes (the
 // runtime's forced cycle) while the heap's high-water mark stays resident. Once no snapshot has
 // been applied for settle, memory runs a collection that hands every free page back to the
-// operating system (debug.FreeOSMemory), at most once per interval. The first time, it also drops
-// the executable's read-only pages (code, constants) from the resident set (releaseText): most of
-// them served start-up only, the package initialisation of gRPC, protobuf and etcd's client;
-// those still in use come back from the page cache at their next use.
+// operating system (debug.FreeOSMemory), at most once per interval. It also drops the
+// executable's read-only pages (code, constants) from the resident set (releaseText): most of
+// them served start-up or the build only (the package initialisation of gRPC, protobuf and etcd's
+// client, JSON decoding, compiling); those still in use come back from the page cache at their
+// next use, a few hundred minor page faults.
 //
 // Under constant updates nothing is released: the collector runs anyway. GOGC and
 // zoneproxy.memory_limit keep their usual meaning.
@@ -58,7 +59,6 @@ func (m *memory) run(ctx context.Context) {
 		timer *time.Timer
 		fire  <-chan time.Time
 		last  time.Time // the last release
-		text  bool      // the executable's pages were released
 	)
 	defer func() {
 		if timer != nil {
@@ -80,8 +80,7 @@ func (m *memory) run(ctx context.Context) {
 		case <-fire:
 			fire = nil
 			last = time.Now()
-			m.release(!text)
-			text = true
+			m.release()
 			if m.released != nil {
 				m.released()
 			}
@@ -99,18 +98,14 @@ func releaseDelay(now, last time.Time, settle, interval time.Duration) time.Dura
 	return d
 }
 
-// release collects garbage and returns free memory to the operating system, and with text the
-// executable's read-only pages too.
-func (m *memory) release(text bool) {
+// release collects garbage and returns free memory and the executable's read-only pages to the
+// operating system.
+func (m *memory) release() {
 	before := residentKiB()
 	debug.FreeOSMemory()
-	var textBytes int
-	if text {
-		n, err := releaseText()
-		if err != nil {
-			m.log.Debug("could not release the executable's pages", "error", err)
-		}
-		textBytes = n
+	textBytes, err := releaseText()
+	if err != nil {
+		m.log.Debug("could not release the executable's pages", "error", err)
 	}
 	m.log.Debug("memory released", "rss_kib_before", before, "rss_kib_after", residentKiB(),
 		"text_bytes", textBytes)
