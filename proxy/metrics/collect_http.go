@@ -72,6 +72,9 @@ func (rm *RouteMetrics) scrape(now time.Time, expire time.Duration, nbounds int)
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	t := rm.tab.Load()
+	if t.n == 0 {
+		return nil, nil // never served, or everything expired
+	}
 	statuses := make([]statusPoint, 0, t.n)
 	used := make(map[*nodeSeries]bool, len(rm.nodes))
 	var expired map[*series]bool
@@ -113,6 +116,11 @@ func (rm *RouteMetrics) scrape(now time.Time, expire time.Duration, nbounds int)
 // that no remaining series uses. rm.mu is held.
 func (rm *RouteMetrics) dropExpired(t *table, expired map[*series]bool, used map[*nodeSeries]bool) {
 	remaining := t.n - len(expired)
+	if remaining == 0 {
+		rm.tab.Store(emptyTable)
+		rm.nodes = nil
+		return
+	}
 	size := initialSlots
 	for (remaining+1)*4 > size*3 {
 		size *= 2

@@ -197,9 +197,14 @@ func (t *table) each(f func(*series)) {
 
 const initialSlots = 16
 
+// emptyTable is the table of every route that has not served a request yet, most of them in a
+// large configuration: it is never written to (insert grows it first), and it spares each route
+// its own slots until it needs them.
+var emptyTable = newTable(1)
+
 func (m *Metrics) newRoute(l RouteLabels) *RouteMetrics {
-	rm := &RouteMetrics{m: m, labels: l, nodes: make(map[nodeKey]*nodeSeries)}
-	rm.tab.Store(newTable(initialSlots))
+	rm := &RouteMetrics{m: m, labels: l}
+	rm.tab.Store(emptyTable)
 	return rm
 }
 
@@ -246,7 +251,7 @@ func (rm *RouteMetrics) insert(h uint64, s *Sample) *series {
 		return se
 	}
 	if (t.n+1)*4 > len(t.slots)*3 {
-		t = t.grown(len(t.slots) * 2)
+		t = t.grown(max(len(t.slots)*2, initialSlots))
 		rm.tab.Store(t)
 	}
 	// Clone: the caller's strings may alias request memory.
@@ -268,6 +273,9 @@ func (rm *RouteMetrics) insert(h uint64, s *Sample) *series {
 		ns = &nodeSeries{key: nk}
 		for i := range ns.lat {
 			ns.lat[i].counts = make([]atomic.Uint64, len(rm.m.bounds)+1)
+		}
+		if rm.nodes == nil {
+			rm.nodes = make(map[nodeKey]*nodeSeries)
 		}
 		rm.nodes[nk] = ns
 	}
