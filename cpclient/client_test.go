@@ -151,7 +151,7 @@ func hasKey(rec *recorder, key, value string, minRev int64) func() bool {
 		if st == nil || st.Revision < minRev {
 			return false
 		}
-		kv, ok := st.KVs[key]
+		kv, ok := st.KVs.Get(key)
 		if value == "" {
 			return !ok
 		}
@@ -170,7 +170,7 @@ func testListWatchApply(t *testing.T, transport string) {
 	c, rec := startClient(t, transport, cluster, nil)
 	waitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a"}`, r1))
 	st := rec.last()
-	if _, ok := st.KVs["/apisixother/x"]; ok {
+	if st.KVs.Has("/apisixother/x") {
 		t.Errorf("a key outside the prefix was listed")
 	}
 	if st.Source != SourceControlPlane || st.Endpoint != cluster.Endpoints()[0] {
@@ -310,13 +310,13 @@ func TestBurstCoalesces(t *testing.T) {
 	rec.mu.Lock()
 	builds := len(rec.states) - before
 	rec.mu.Unlock()
-	got := rec.last()
-	if len(got.KVs) != len(want) {
-		t.Fatalf("%d keys, want %d", len(got.KVs), len(want))
+	got := rec.last().KVs.Map()
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
 	}
 	for k, kv := range want {
-		if string(got.KVs[k].Value) != string(kv.Value) {
-			t.Errorf("%s = %q, want %q", k, got.KVs[k].Value, kv.Value)
+		if string(got[k].Value) != string(kv.Value) {
+			t.Errorf("%s = %q, want %q", k, got[k].Value, kv.Value)
 		}
 	}
 	t.Logf("%d puts became %d States", puts, builds)

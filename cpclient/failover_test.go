@@ -229,9 +229,9 @@ func testCompactionWhileDisconnectedRelists(t *testing.T, transport string) {
 	}
 	waitFor(t, "the re-list after compaction", 15*time.Second, func() bool {
 		st := rec.last()
-		_, gone := st.KVs["/apisix/routes/1"]
-		return st.Revision >= last && !gone && string(st.KVs["/apisix/routes/3"].Value) == "new" &&
-			string(st.KVs["/apisix/routes/2"].Value) == "stays"
+		gone := !st.KVs.Has("/apisix/routes/1")
+		return st.Revision >= last && gone && string(value(st, "/apisix/routes/3")) == "new" &&
+			string(value(st, "/apisix/routes/2")) == "stays"
 	})
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -280,7 +280,7 @@ func testInitialState(t *testing.T, transport string) {
 			put(t, cluster, "/apisix/routes/1", "v1")
 			put(t, cluster, "/apisix/routes/2", "deleted later")
 			kvs, rev, cid := currentState(t, cluster)
-			initial := &State{Revision: rev, ClusterID: cid, KVs: kvs, Source: SourceSnapshot}
+			initial := &State{Revision: rev, ClusterID: cid, KVs: NewKVs(kvs), Source: SourceSnapshot}
 			tt.mutate(initial)
 			del(t, cluster, "/apisix/routes/2")
 			r := put(t, cluster, "/apisix/routes/3", "after the snapshot")
@@ -291,9 +291,9 @@ func testInitialState(t *testing.T, transport string) {
 				if st == nil || st.Revision < r {
 					return false
 				}
-				_, has2 := st.KVs["/apisix/routes/2"]
-				return !has2 && string(st.KVs["/apisix/routes/3"].Value) == "after the snapshot" &&
-					string(st.KVs["/apisix/routes/1"].Value) == "v1"
+				has2 := st.KVs.Has("/apisix/routes/2")
+				return !has2 && string(value(st, "/apisix/routes/3")) == "after the snapshot" &&
+					string(value(st, "/apisix/routes/1")) == "v1"
 			})
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
@@ -417,7 +417,7 @@ func testExactlyOnceUnderFaults(t *testing.T, transport string) {
 		st := rec.last()
 		return st != nil && st.Revision >= rev
 	})
-	got := rec.last().KVs
+	got := rec.last().KVs.Map()
 	if len(got) != len(want) {
 		t.Errorf("copy has %d keys, etcd %d", len(got), len(want))
 	}
@@ -446,4 +446,10 @@ func testExactlyOnceUnderFaults(t *testing.T, transport string) {
 		}
 	}
 	t.Logf("%d changes, %d switches", len(wrote), len(rec.states))
+}
+
+// value is the value of key in st, nil when there is none.
+func value(st *State, key string) []byte {
+	kv, _ := st.KVs.Get(key)
+	return kv.Value
 }

@@ -23,7 +23,7 @@ func (c *Client) shrinkOf(kvs map[string]KV) (routes, removed int, held bool) {
 	}
 	routePrefix := c.cfg.Prefix + "/routes/"
 	c.work.mu.Lock()
-	for k := range c.work.kvs {
+	for k := range c.work.kvs.all() {
 		if !strings.HasPrefix(k, routePrefix) || len(k) == len(routePrefix) {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 // routesOf counts the route objects in a State.
 func routesOf(st *State) int {
 	n := 0
-	for k := range st.KVs {
+	for k := range st.KVs.All() {
 		if len(k) > len("/apisix/routes/") && k[:len("/apisix/routes/")] == "/apisix/routes/" {
 			n++
 		}
@@ -35,7 +35,7 @@ func twoClusters(t *testing.T, wipedEndpoints int) (full, wiped *cptest.Cluster,
 	put(t, wiped, "/apisix/routes/0", "v")
 	put(t, wiped, "/apisix/routes/1", "v")
 	kvs, rev, cid := currentState(t, full)
-	return full, wiped, &State{Revision: rev, ClusterID: cid, KVs: kvs, Source: SourceSnapshot}
+	return full, wiped, &State{Revision: rev, ClusterID: cid, KVs: NewKVs(kvs), Source: SourceSnapshot}
 }
 
 func testShrinkGuardHoldsUntilTheHoldTime(t *testing.T, transport string) {

@@ -44,12 +44,12 @@ var ErrNoSnapshot = errors.New("no snapshot file")
 func WriteSnapshot(path, prefix string, st *State) error {
 	keys := st.Keys()
 	size := 0
-	for _, k := range keys {
-		size += len(k) + len(st.KVs[k].Value) + 3*binary.MaxVarintLen64
+	for k, kv := range st.KVs.All() {
+		size += len(k) + len(kv.Value) + 3*binary.MaxVarintLen64
 	}
 	body := make([]byte, 0, size)
 	for _, k := range keys {
-		kv := st.KVs[k]
+		kv, _ := st.KVs.Get(k)
 		body = binary.AppendUvarint(body, uint64(len(k)))
 		body = append(body, k...)
 		body = binary.AppendUvarint(body, uint64(kv.ModRevision))
@@ -137,8 +137,9 @@ func parseSnapshot(data []byte, path, prefix string) (*State, error) {
 	if h.Revision <= 0 {
 		return nil, corrupt("revision %d", h.Revision)
 	}
-	st := &State{Revision: h.Revision, ClusterID: h.ClusterID, KVs: make(map[string]KV, h.Keys),
+	st := &State{Revision: h.Revision, ClusterID: h.ClusterID,
 		Source: SourceSnapshot, Endpoint: h.Endpoint, Updated: h.Written}
+	var kvs kvBuilder
 	field := func() ([]byte, bool) {
 		n, w := binary.Uvarint(body)
 		if w <= 0 || uint64(len(body)-w) < n {
@@ -161,10 +162,11 @@ func parseSnapshot(data []byte, path, prefix string) (*State, error) {
 			return nil, corrupt("bad record after key %q", last)
 		}
 		last = string(key)
-		st.KVs[last] = KV{Key: last, Value: value, ModRevision: int64(rev)}
+		kvs.set(last, KV{Key: last, Value: value, ModRevision: int64(rev)})
 	}
-	if len(st.KVs) != h.Keys {
-		return nil, corrupt("%d keys, header says %d", len(st.KVs), h.Keys)
+	if kvs.len() != h.Keys {
+		return nil, corrupt("%d keys, header says %d", kvs.len(), h.Keys)
 	}
+	st.KVs = kvs.freeze()
 	return st, nil
 }

@@ -15,11 +15,11 @@ import (
 func sampleState() *State {
 	return &State{
 		Revision: 42, ClusterID: 0xabc, Endpoint: "https://127.0.0.1:7943",
-		KVs: map[string]KV{
+		KVs: NewKVs(map[string]KV{
 			"/apisix/routes/1":    {Key: "/apisix/routes/1", Value: []byte(`{"uri":"/a"}`), ModRevision: 40},
 			"/apisix/upstreams/1": {Key: "/apisix/upstreams/1", Value: []byte("\x00binary\xff"), ModRevision: 41},
 			"/apisix/routes/":     {Key: "/apisix/routes/", Value: []byte("init_dir"), ModRevision: 2},
-		},
+		}),
 	}
 }
 
@@ -34,11 +34,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out.Revision != 42 || out.ClusterID != 0xabc || out.Source != SourceSnapshot || out.Updated.IsZero() ||
-		out.Endpoint != in.Endpoint || len(out.KVs) != len(in.KVs) {
+		out.Endpoint != in.Endpoint || out.KVs.Len() != in.KVs.Len() {
 		t.Fatalf("read back %+v", out)
 	}
-	for k, kv := range in.KVs {
-		if got := out.KVs[k]; !bytes.Equal(got.Value, kv.Value) || got.ModRevision != kv.ModRevision || got.Key != k {
+	for k, kv := range in.KVs.All() {
+		if got, _ := out.KVs.Get(k); !bytes.Equal(got.Value, kv.Value) || got.ModRevision != kv.ModRevision || got.Key != k {
 			t.Errorf("%s: %+v, want %+v", k, got, kv)
 		}
 	}
@@ -104,12 +104,13 @@ func TestSnapshotRejectsCorruptAndForeignFiles(t *testing.T) {
 }
 
 func BenchmarkWriteSnapshot10k(b *testing.B) {
-	st := &State{Revision: 10_000, KVs: map[string]KV{}}
+	kvs := map[string]KV{}
 	for i := 0; i < 10_000; i++ {
 		k := "/apisix/routes/" + itoa(i)
-		st.KVs[k] = KV{Key: k, ModRevision: int64(i + 1),
+		kvs[k] = KV{Key: k, ModRevision: int64(i + 1),
 			Value: []byte(`{"uri":"/api/v1/resource/` + itoa(i) + `/*","methods":["GET","POST"],"upstream_id":"1","priority":0}`)}
 	}
+	st := &State{Revision: 10_000, KVs: NewKVs(kvs)}
 	path := filepath.Join(b.TempDir(), SnapshotFileName)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -154,7 +155,7 @@ func FuzzParseSnapshot(f *testing.F) {
 			t.Fatal(err)
 		}
 		again, err := ReadSnapshot(out, "/apisix")
-		if err != nil || len(again.KVs) != len(st.KVs) || again.Revision != st.Revision {
+		if err != nil || again.KVs.Len() != st.KVs.Len() || again.Revision != st.Revision {
 			t.Fatalf("accepted input does not round-trip: %v", err)
 		}
 	})

@@ -81,7 +81,7 @@ func (w *SnapshotWriter) flush() time.Duration {
 		w.log.Warn("could not write the snapshot file", "file", w.path, "error", err)
 		return took
 	}
-	w.log.Debug("wrote the snapshot file", "file", w.path, "revision", st.Revision, "keys", len(st.KVs),
+	w.log.Debug("wrote the snapshot file", "file", w.path, "revision", st.Revision, "keys", st.KVs.Len(),
 		"duration", took.Round(time.Millisecond))
 	return took
 }

@@ -1,7 +1,6 @@
 package cpclient
 
 import (
-	"sort"
 	"time"
 )
 
@@ -30,7 +29,7 @@ type State struct {
 	// ClusterID identifies the store the State came from (0 when unknown).
 	ClusterID uint64
 	// KVs holds every key under the prefix, by full key.
-	KVs map[string]KV
+	KVs KVs
 	// Source is where the State came from; Endpoint the control-plane endpoint it was read from.
 	Source   Source
 	Endpoint string
@@ -44,14 +43,7 @@ type State struct {
 }
 
 // Keys returns the keys of s in ascending byte order, the order in which etcd lists them.
-func (s *State) Keys() []string {
-	keys := make([]string, 0, len(s.KVs))
-	for k := range s.KVs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func (s *State) Keys() []string { return s.KVs.Keys() }
 
 // header is what every etcd response tells about the store.
 type header struct {

@@ -1,7 +1,6 @@
 package cpclient
 
 import (
-	"maps"
 	"time"
 )
 
@@ -99,7 +98,7 @@ func (c *Client) State() *State {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return &State{
-		Revision: w.rev, ClusterID: w.clusterID, KVs: maps.Clone(w.kvs),
+		Revision: w.rev, ClusterID: w.clusterID, KVs: w.kvs.freeze(),
 		Source: w.source, Endpoint: w.endpoint, Updated: time.Now(),
 	}
 }

@@ -3,7 +3,6 @@ package cpclient
 import (
 	"context"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 )
@@ -12,7 +11,7 @@ import (
 // the apply loop copies it into immutable States for the Sink.
 type working struct {
 	mu        sync.Mutex
-	kvs       map[string]KV
+	kvs       kvBuilder
 	rev       int64
 	clusterID uint64
 	endpoint  string
@@ -28,12 +27,12 @@ type working struct {
 }
 
 func (w *working) init(initial *State, onApply func(int64, string, bool)) {
-	w.kvs = make(map[string]KV)
+	w.kvs = kvBuilder{}
 	w.notify = make(chan struct{}, 1)
 	w.onApply = onApply
 	w.source = SourceControlPlane
 	if initial != nil {
-		maps.Copy(w.kvs, initial.KVs)
+		w.kvs = kvBuilderOf(initial.KVs)
 		w.rev, w.clusterID, w.endpoint, w.source = initial.Revision, initial.ClusterID, initial.Endpoint, initial.Source
 		// The receiver built the initial State already: later States can say what changed since.
 		w.changed, w.lastRev = make(map[string]struct{}), initial.Revision
@@ -64,7 +63,7 @@ func (w *working) resyncReason(h header) string {
 // replace makes kvs, listed at h, the whole copy.
 func (w *working) replace(kvs map[string]KV, h header, endpoint string) {
 	w.mu.Lock()
-	w.kvs, w.rev, w.clusterID, w.endpoint = kvs, h.Revision, h.ClusterID, endpoint
+	w.kvs, w.rev, w.clusterID, w.endpoint = kvBuilderOf(NewKVs(kvs)), h.Revision, h.ClusterID, endpoint
 	w.source = SourceControlPlane
 	w.dirty, w.urgent = true, true
 	w.changed = nil
@@ -86,9 +85,9 @@ func (w *working) apply(r watchResponse, endpoint string) {
 			continue
 		}
 		if e.Type == eventDelete {
-			delete(w.kvs, e.KV.Key)
+			w.kvs.delete(e.KV.Key)
 		} else {
-			w.kvs[e.KV.Key] = e.KV
+			w.kvs.set(e.KV.Key, e.KV)
 		}
 		if w.changed != nil {
 			w.changed[e.KV.Key] = struct{}{}
@@ -138,7 +137,7 @@ func (w *working) state() *State {
 	st := &State{
 		Revision:  w.rev,
 		ClusterID: w.clusterID,
-		KVs:       maps.Clone(w.kvs),
+		KVs:       w.kvs.freeze(),
 		Source:    w.source,
 		Endpoint:  w.endpoint,
 		Updated:   time.Now(),

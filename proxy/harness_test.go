@@ -47,11 +47,13 @@ func start(t testing.TB, opts Options, regOpts upstream.Options, kvs ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &cpclient.State{KVs: map[string]cpclient.KV{}}
+	st := &cpclient.State{}
+	m := map[string]cpclient.KV{}
 	for i := 0; i+1 < len(kvs); i += 2 {
 		st.Revision++
-		st.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
+		m[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
 	}
+	st.KVs = cpclient.NewKVs(m)
 	snap, err := b.Build(st)
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func (a *app) modifyIndexes(st *cpclient.State) {
 	a.lastIndexes = time.Now()
 	prefix := a.cfg.Deployment.Etcd.Prefix + "/"
 	byKind := map[string]int64{}
-	for k, kv := range st.KVs {
+	for k, kv := range st.KVs.All() {
 		kind, _, ok := strings.Cut(strings.TrimPrefix(k, prefix), "/")
 		if ok && kv.ModRevision > byKind[kind] {
 			byKind[kind] = kv.ModRevision

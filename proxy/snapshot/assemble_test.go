@@ -67,7 +67,7 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	var logs bytes.Buffer
 	inc := newBuilder(t, &logs, false)
-	st := &cpclient.State{KVs: map[string]cpclient.KV{}}
+	st := &cpclient.State{}
 	upstreamJSON := func() string {
 		return fmt.Sprintf(`{"nodes":{"127.0.0.1:%d":1}}`, 2000+rng.IntN(5))
 	}
@@ -92,10 +92,7 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 		return fmt.Sprintf(`{"upstream_id":"%d"%s}`, rng.IntN(4), hosts)
 	}
 	for step := 0; step < 300; step++ {
-		next := &cpclient.State{KVs: map[string]cpclient.KV{}, Revision: st.Revision, Previous: st.Revision}
-		for k, v := range st.KVs {
-			next.KVs[k] = v
-		}
+		next := &cpclient.State{KVs: st.KVs, Revision: st.Revision, Previous: st.Revision}
 		for n := 1 + rng.IntN(4); n > 0; n-- {
 			var key, value string
 			switch rng.IntN(4) {
@@ -111,9 +108,9 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 			}
 			next.Revision++
 			if rng.IntN(4) == 0 {
-				delete(next.KVs, key)
+				next.KVs = next.KVs.With(nil, []string{key})
 			} else {
-				next.KVs[key] = cpclient.KV{Key: key, Value: []byte(value), ModRevision: next.Revision}
+				next.KVs = next.KVs.With([]cpclient.KV{{Key: key, Value: []byte(value), ModRevision: next.Revision}}, nil)
 			}
 			next.Changed = append(next.Changed, key)
 		}

@@ -10,10 +10,11 @@ import (
 )
 
 func bigState(n int) *cpclient.State {
-	st := &cpclient.State{KVs: make(map[string]cpclient.KV, n+1)}
+	st := &cpclient.State{}
+	m := make(map[string]cpclient.KV, n+1)
 	add := func(k, v string) {
 		st.Revision++
-		st.KVs[k] = cpclient.KV{Key: k, Value: []byte(v), ModRevision: st.Revision}
+		m[k] = cpclient.KV{Key: k, Value: []byte(v), ModRevision: st.Revision}
 	}
 	add("/apisix/upstreams/1", `{"nodes":{"127.0.0.1:1980":1}}`)
 	for i := 0; i < n; i++ {
@@ -26,6 +27,7 @@ func bigState(n int) *cpclient.State {
 			add(fmt.Sprintf("/apisix/routes/%d", i), fmt.Sprintf(`{"uri":"/h/*","host":"h%d.example.com","upstream_id":"1"}`, i))
 		}
 	}
+	st.KVs = cpclient.NewKVs(m)
 	return st
 }
 
@@ -55,8 +57,8 @@ func BenchmarkBuild(b *testing.B) {
 				st.Previous = st.Revision
 				st.Revision++
 				k := fmt.Sprintf("/apisix/routes/%d", i%n)
-				st.KVs[k] = cpclient.KV{Key: k, ModRevision: st.Revision,
-					Value: []byte(fmt.Sprintf(`{"uri":"/changed/%d","upstream_id":"1"}`, i))}
+				st.KVs = st.KVs.With([]cpclient.KV{{Key: k, ModRevision: st.Revision,
+					Value: []byte(fmt.Sprintf(`{"uri":"/changed/%d","upstream_id":"1"}`, i))}}, nil)
 				st.Changed = []string{k}
 				if _, err := bl.Build(st); err != nil {
 					b.Fatal(err)

@@ -126,7 +126,7 @@ func (b *Builder) Build(st *cpclient.State) (*Snapshot, error) {
 		keys := slices.Clone(st.Changed)
 		slices.Sort(keys)
 		for _, key := range keys {
-			if kv, ok := st.KVs[key]; ok {
+			if kv, ok := st.KVs.Get(key); ok {
 				b.consider(kv)
 			} else {
 				b.forget(key)
@@ -148,17 +148,18 @@ func (b *Builder) Build(st *cpclient.State) (*Snapshot, error) {
 func (b *Builder) updateAll(st *cpclient.State) {
 	// Deletions first, so that their router values are free for the routes added now.
 	for key := range b.entries {
-		if _, ok := st.KVs[key]; !ok {
+		if !st.KVs.Has(key) {
 			b.forget(key)
 		}
 	}
 	for key := range b.rejected {
-		if _, ok := st.KVs[key]; !ok {
+		if !st.KVs.Has(key) {
 			b.forget(key)
 		}
 	}
 	for _, key := range st.Keys() {
-		b.consider(st.KVs[key])
+		kv, _ := st.KVs.Get(key)
+		b.consider(kv)
 	}
 }
 
@@ -387,19 +388,21 @@ func (b *Builder) release(key string) {
 
 // effectiveKVs is the State with every rejected object replaced by its last good version (or left
 // out): what the snapshot file stores, so that a restart serves what was served.
-func (b *Builder) effectiveKVs(st *cpclient.State) map[string]cpclient.KV {
+func (b *Builder) effectiveKVs(st *cpclient.State) cpclient.KVs {
 	if len(b.rejected) == 0 {
 		return st.KVs
 	}
-	kvs := make(map[string]cpclient.KV, len(st.KVs))
-	for k, kv := range st.KVs {
-		if _, bad := b.rejected[k]; bad {
-			if e := b.entries[k]; e != nil {
-				kvs[k] = e.kv
-			}
+	var set []cpclient.KV
+	var del []string
+	for k := range b.rejected {
+		if !st.KVs.Has(k) {
 			continue
 		}
-		kvs[k] = kv
+		if e := b.entries[k]; e != nil {
+			set = append(set, e.kv)
+		} else {
+			del = append(del, k)
+		}
 	}
-	return kvs
+	return st.KVs.With(set, del)
 }

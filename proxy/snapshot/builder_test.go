@@ -16,27 +16,26 @@ import (
 
 // state builds a cpclient State from key/value pairs, each at its own revision.
 func state(kvs ...string) *cpclient.State {
-	st := &cpclient.State{KVs: map[string]cpclient.KV{}, Source: cpclient.SourceControlPlane}
+	st := &cpclient.State{Source: cpclient.SourceControlPlane}
+	m := map[string]cpclient.KV{}
 	for i := 0; i+1 < len(kvs); i += 2 {
 		st.Revision++
-		st.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
+		m[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
 	}
+	st.KVs = cpclient.NewKVs(m)
 	return st
 }
 
 // with returns a copy of st with more keys set (or deleted when the value is "").
 func with(st *cpclient.State, kvs ...string) *cpclient.State {
-	out := &cpclient.State{KVs: map[string]cpclient.KV{}, Revision: st.Revision, Source: st.Source}
-	for k, v := range st.KVs {
-		out.KVs[k] = v
-	}
+	out := &cpclient.State{KVs: st.KVs, Revision: st.Revision, Source: st.Source}
 	for i := 0; i+1 < len(kvs); i += 2 {
 		out.Revision++
 		if kvs[i+1] == "" {
-			delete(out.KVs, kvs[i])
+			out.KVs = out.KVs.With(nil, []string{kvs[i]})
 			continue
 		}
-		out.KVs[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: out.Revision}
+		out.KVs = out.KVs.With([]cpclient.KV{{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: out.Revision}}, nil)
 	}
 	return out
 }
@@ -238,8 +237,8 @@ func TestLastGoodVersionStays(t *testing.T) {
 		t.Errorf("log does not say the previous version was kept: %s", logs.String())
 	}
 	// The snapshot's KVs keep the good version, so a restart from the file serves it too.
-	if got := string(s.KVs["/apisix/routes/r"].Value); got != `{"uri":"/v1","upstream_id":"1"}` {
-		t.Errorf("effective value %s", got)
+	if kv, _ := s.KVs.Get("/apisix/routes/r"); string(kv.Value) != `{"uri":"/v1","upstream_id":"1"}` {
+		t.Errorf("effective value %s", kv.Value)
 	}
 	// A good version after that replaces it; a delete removes it.
 	s = build(t, b, with(st2, "/apisix/routes/r", `{"uri":"/v3","upstream_id":"1"}`))
@@ -268,7 +267,7 @@ func TestPlaceholdersAndOtherKinds(t *testing.T) {
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("route not served")
 	}
-	if _, ok := s.KVs["/apisix/consumers/jack"]; !ok {
+	if !s.KVs.Has("/apisix/consumers/jack") {
 		t.Errorf("keys of kinds not served yet must still be kept for the snapshot file")
 	}
 }

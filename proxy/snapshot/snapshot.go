@@ -31,7 +31,7 @@ type Snapshot struct {
 	PoolsChanged bool
 	// KVs is the configuration this Snapshot was built from, every rejected object replaced by its
 	// last good version: what the snapshot file stores.
-	KVs    map[string]cpclient.KV
+	KVs    cpclient.KVs
 	Counts Counts
 	// RouteMetrics lists the live routes' metric handles when a handle went out of use in this
 	// build (a route deleted or relabelled; nil otherwise), for metrics.Metrics.Retain.
