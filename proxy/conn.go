@@ -3,7 +3,9 @@ package proxy
 import (
 	"crypto/tls"
 	"net"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -69,14 +71,35 @@ func (uc upConn) release(reuse bool, kp *upstream.KeepalivePool) {
 			reuse = false
 		}
 	}
-	if reuse && kp.Size > 0 && uc.hc.IdleConnsCount() >= kp.Size {
-		reuse = false
-	}
-	if reuse {
+	switch {
+	case !reuse:
+		uc.close()
+	case kp.Size > 0:
+		// The size check and the release are one step, or concurrent releases would each see
+		// room for one more and keep more than size.
+		mu := releaseLock(uc.hc)
+		mu.Lock()
+		if uc.hc.IdleConnsCount() >= kp.Size {
+			mu.Unlock()
+			uc.close()
+			return
+		}
 		releaseConn(uc.hc, uc.cc)
-		return
+		mu.Unlock()
+	default:
+		releaseConn(uc.hc, uc.cc)
 	}
-	uc.close()
+}
+
+// releaseLocks serialise the releases of a client's connections under keepalive_pool.size,
+// sharded by client so that nodes do not contend with each other.
+var releaseLocks [64]struct {
+	sync.Mutex
+	_ [56]byte // one lock per cache line
+}
+
+func releaseLock(hc *fasthttp.HostClient) *sync.Mutex {
+	return &releaseLocks[(uintptr(unsafe.Pointer(hc))>>6)%uintptr(len(releaseLocks))].Mutex
 }
 
 // countRequest notes one more request sent on the connection.

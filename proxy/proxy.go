@@ -138,10 +138,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		p.lingerUnread(ctx)
 		return
 	}
-	var rt *snapshot.Route
-	if m.Value >= 0 && m.Value < len(s.Routes) {
-		rt = s.Routes[m.Value]
-	}
+	rt := s.Routes.At(m.Value)
 	ob.rt, ob.match = rt, m
 	switch {
 	case rt == nil:

@@ -19,7 +19,7 @@ type depKey struct{ kind, id string }
 type resolution struct {
 	dirty   map[*entry]struct{}            // routes to resolve again (or just to drop)
 	readers map[depKey]map[*entry]struct{} // object -> the routes whose resolution read it
-	slots   []*Route                       // served routes by router value
+	slots   routeSlots                     // served routes by router value
 	served  int                            // routes with a non-nil slot
 	refs    map[*upstream.Pool]int         // pool -> routes using it
 	added   map[*upstream.Pool]bool        // pools built during this build
@@ -60,9 +60,7 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	r := &b.res
 	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
 	r.dropped = map[*metrics.RouteMetrics]struct{}{}
-	if len(r.slots) < b.next {
-		r.slots = append(r.slots, make([]*Route, b.next-len(r.slots))...)
-	}
+	r.slots.grow(b.next)
 	// Drop the old resolutions first, then resolve the current entries: a replaced route's old and
 	// new entries share a router value.
 	dirty := make([]*entry, 0, len(r.dirty))
@@ -102,8 +100,8 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	var handles []*metrics.RouteMetrics
 	if b.opts.Metrics != nil && len(r.dropped) > 0 {
 		handles = make([]*metrics.RouteMetrics, 0, r.served)
-		for _, rt := range r.slots[:b.next] {
-			if rt != nil && rt.Metrics != nil {
+		for v := range b.next {
+			if rt := r.slots.get(v); rt != nil && rt.Metrics != nil {
 				handles = append(handles, rt.Metrics)
 			}
 		}
@@ -117,7 +115,7 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 		Updated:      st.Updated,
 		Built:        time.Now(),
 		Router:       table,
-		Routes:       slices.Clone(r.slots[:b.next]),
+		Routes:       r.slots.freeze(b.next),
 		Pools:        r.pools,
 		PoolsChanged: r.poolsUp,
 		KVs:          b.effectiveKVs(st),
@@ -167,8 +165,8 @@ func (b *Builder) unresolve(e *entry) {
 		if e.rt.Metrics != nil {
 			r.dropped[e.rt.Metrics] = struct{}{}
 		}
-		if r.slots[e.handle] == e.rt {
-			r.slots[e.handle] = nil
+		if r.slots.get(e.handle) == e.rt {
+			r.slots.set(e.handle, nil)
 			r.served--
 		}
 		r.removed = append(r.removed, e.rc)
@@ -202,7 +200,7 @@ func (b *Builder) resolve(e *entry) {
 		delete(r.dropped, rt.Metrics) // the same labels keep their handle: nothing to release
 	}
 	e.rt, e.rc = rt, c
-	r.slots[e.handle] = rt
+	r.slots.set(e.handle, rt)
 	r.served++
 	r.adds = append(r.adds, c)
 	if rt.Pool != nil {

@@ -75,7 +75,7 @@ func match(t *testing.T, s *Snapshot, method, host, uri string) *Route {
 	if !ok {
 		return nil
 	}
-	return s.Routes[m.Value]
+	return s.Routes.At(m.Value)
 }
 
 const up1 = `{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"}`
@@ -304,8 +304,8 @@ func TestReuseAcrossBuilds(t *testing.T) {
 	}
 	// Router values stay dense: a deleted route's value is reused.
 	s3 := build(t, b, with(st, "/apisix/routes/b", "", "/apisix/routes/c", `{"uri":"/c","upstream_id":"1"}`))
-	if len(s3.Routes) != 2 || match(t, s3, "GET", "h", "/c") == nil {
-		t.Errorf("routes slice %d long, want 2 after a delete and an add", len(s3.Routes))
+	if s3.Routes.Len() != 2 || match(t, s3, "GET", "h", "/c") == nil {
+		t.Errorf("routes slice %d long, want 2 after a delete and an add", s3.Routes.Len())
 	}
 }
 

@@ -23,8 +23,8 @@ type Snapshot struct {
 
 	// Router finds the route of a request; Result.Value indexes Routes.
 	Router *router.Table
-	// Routes holds the served routes by router value; entries of deleted routes are nil.
-	Routes []*Route
+	// Routes holds the served routes by router value.
+	Routes Routes
 	// Pools are the upstream pools in use, for upstream.Registry.Retain; PoolsChanged tells whether
 	// they differ from the previous Snapshot's, so that Retain and health checks are synced only then.
 	Pools        []*upstream.Pool
