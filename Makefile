@@ -7,10 +7,10 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
-## build: the proxy and the local control plane, into bin/
+## build: the proxy and the local control plane, into bin/ (static and stripped, as the Dockerfile)
 build:
 	@mkdir -p bin
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/zoneproxy ./cmd/devcp
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/ ./cmd/zoneproxy ./cmd/devcp
 
 ## run: a local three-AZ control plane (devcp) and zoneproxy on it; Ctrl-C stops both
 run: build

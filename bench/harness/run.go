@@ -123,15 +123,17 @@ func (h *harness) build(ctx context.Context) error {
 	h.upBin = filepath.Join(bin, "benchupstream")
 	h.zpBin = h.o.Zoneproxy
 	type target struct{ out, pkg, ldflags string }
-	builds := []target{{h.upBin, "./bench/cmd/benchupstream", ""}}
+	builds := []target{{h.upBin, "./bench/cmd/benchupstream", "-s -w"}}
 	if h.zpBin == "" && h.o.wants(TargetZoneproxy) {
 		h.zpBin = filepath.Join(bin, "zoneproxy")
-		builds = append(builds, target{h.zpBin, "./cmd/zoneproxy", "-X main.version=" + firstLine(output(ctx, h.o.Root, "git", "describe", "--always", "--dirty"))})
+		builds = append(builds, target{h.zpBin, "./cmd/zoneproxy", "-s -w -X main.version=" + firstLine(output(ctx, h.o.Root, "git", "describe", "--always", "--dirty"))})
 	}
 	for _, b := range builds {
 		h.log.Info("go build", "package", b.pkg)
-		cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", b.ldflags, "-o", b.out, b.pkg)
+		// As the release image builds it (Dockerfile): static, stripped.
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", b.ldflags, "-o", b.out, b.pkg)
 		cmd.Dir = h.o.Root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w: %s", b.pkg, err, out)
 		}
