@@ -11,8 +11,8 @@ import (
 )
 
 // TestPoolSyncFollowsChurn: the upstream pools' health checks and apisix_upstream_status follow
-// the configuration through a burst of upstream changes (synced at most every poolSyncInterval)
-// to its last state, and go when the upstream goes.
+// the configuration through a burst of upstream changes to its last state, and go when the
+// upstream goes.
 func TestPoolSyncFollowsChurn(t *testing.T) {
 	cluster, files := startCluster(t)
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})

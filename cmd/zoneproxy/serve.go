@@ -63,7 +63,6 @@ type app struct {
 	builder *snapshot.Builder
 
 	lastIndexes time.Time // when apisix_etcd_modify_indexes was last computed (under mu)
-	pools       poolSync  // under mu
 
 	cpMu   sync.Mutex
 	cp     *cpclient.Client
@@ -137,7 +136,6 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	a.checksCtx = checksCtx
 	a.checks = health.NewManager(a.log)
 	defer a.checks.Close()
-	defer a.stopPoolSync() // before the checks close: no Sync may start checkers after that
 	snapPath := filepath.Join(z.DataDir, cpclient.SnapshotFileName)
 	a.writer = cpclient.NewSnapshotWriter(snapPath, prefix, time.Second, a.log)
 
@@ -271,7 +269,9 @@ func (a *app) apply(_ context.Context, st *cpclient.State) {
 	a.px.Store(snap)
 	a.memory.applied()
 	if snap.PoolsChanged {
-		a.syncPoolsLocked()
+		a.reg.Retain(snap.Pools)
+		a.checks.Sync(a.checksCtx, snap.Pools)
+		a.metrics.SetPools(snap.Pools)
 	}
 	if snap.RouteMetrics != nil {
 		a.metrics.Retain(snap.RouteMetrics)
