@@ -55,7 +55,7 @@ func (p *Proxy) linger(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsHead() {
 		out = append(out, body...)
 	}
-	send := p.opts.SendTimeout
+	send := p.live.Load().sendTimeout
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		_ = c.SetWriteDeadline(time.Now().Add(send))

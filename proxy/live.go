@@ -13,34 +13,35 @@ type live struct {
 	maxHeaderCount     int
 	maxRequestBodySize int64
 	bodyTimeout        time.Duration
+	sendTimeout        time.Duration
 	accessLog          *accesslog.Logger
 }
 
 func liveOf(o Options) *live {
 	return &live{maxURILength: o.MaxURILength, maxHeaderCount: o.MaxHeaderCount,
-		maxRequestBodySize: o.MaxRequestBodySize, bodyTimeout: o.BodyTimeout, accessLog: o.AccessLog}
+		maxRequestBodySize: o.MaxRequestBodySize, bodyTimeout: o.BodyTimeout, sendTimeout: o.SendTimeout,
+		accessLog: o.AccessLog}
 }
 
-// Update applies opts to the running proxy, for the requests that start afterwards: the URI
-// length, header count and body size limits, the body timeout and the access log change live.
-// The others belong to the HTTP server or to connections already made and keep their running
-// values; Update returns the names of those that differ (their Options field names). Metrics and
-// Logger are not compared: they are fixed at New.
+// Update applies opts to the running proxy: the URI length, header count and body size limits,
+// the body timeout and the access log for the requests that start afterwards; the header, send
+// and idle timeouts for the connections accepted afterwards (those already open finish the
+// request they are in, then close). The others keep their running values; Update returns the
+// names of those that differ (their Options field names). Metrics and Logger are not compared:
+// they are fixed at New.
 func (p *Proxy) Update(opts Options) (fixed []string) {
 	opts = opts.withDefaults()
 	cur := p.opts
 	// MaxURILength is capped by the running MaxHeaderBytes, the read buffer's size.
 	opts.MaxURILength = min(opts.MaxURILength, cur.MaxHeaderBytes)
 	p.live.Store(liveOf(opts))
+	p.setTimeouts(opts.HeaderTimeout, opts.SendTimeout, opts.IdleTimeout)
 	for _, f := range []struct {
 		name    string
 		changed bool
 	}{
 		{"ServerName", opts.ServerName != cur.ServerName},
 		{"MaxHeaderBytes", opts.MaxHeaderBytes != cur.MaxHeaderBytes},
-		{"HeaderTimeout", opts.HeaderTimeout != cur.HeaderTimeout},
-		{"SendTimeout", opts.SendTimeout != cur.SendTimeout},
-		{"IdleTimeout", opts.IdleTimeout != cur.IdleTimeout},
 		{"RequestBufferSize", opts.RequestBufferSize != cur.RequestBufferSize},
 		{"ResponseBufferSize", opts.ResponseBufferSize != cur.ResponseBufferSize},
 		{"MaxResponseHeaderBytes", opts.MaxResponseHeaderBytes != cur.MaxResponseHeaderBytes},

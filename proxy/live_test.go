@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -45,8 +48,8 @@ func TestUpdate(t *testing.T) {
 		}
 	}()
 
-	fixed := h.p.Update(Options{MaxRequestBodySize: 10, MaxURILength: 64, AccessLog: l, IdleTimeout: time.Hour})
-	if want := []string{"IdleTimeout"}; !slices.Equal(fixed, want) {
+	fixed := h.p.Update(Options{MaxRequestBodySize: 10, MaxURILength: 64, AccessLog: l, MaxHeaderBytes: 1 << 20})
+	if want := []string{"MaxHeaderBytes"}; !slices.Equal(fixed, want) {
 		t.Errorf("Update reported %q as fixed, want %q", fixed, want)
 	}
 	if code := post(strings.Repeat("b", 100)); code != http.StatusRequestEntityTooLarge {
@@ -79,5 +82,58 @@ func TestUpdate(t *testing.T) {
 		if strings.Contains(s, "/unlogged") {
 			t.Errorf("logged after the access log was turned off: %s", s)
 		}
+	}
+}
+
+// TestUpdateTimeouts: new client timeouts apply to the connections accepted afterwards; a
+// connection of the replaced server gets its next request answered with "Connection: close" and
+// closes after it, never while the client may be sending.
+func TestUpdateTimeouts(t *testing.T) {
+	h := start(t, Options{IdleTimeout: time.Hour}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", backend(t, echo("up"))))
+	exchange := func(c net.Conn, br *bufio.Reader) *http.Response {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	old, oldBR := dial()
+	if resp := exchange(old, oldBR); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("before Update: %d, close %v", resp.StatusCode, resp.Close)
+	}
+
+	h.p.Update(Options{IdleTimeout: 100 * time.Millisecond})
+
+	// The old connection serves one more request, says so, and closes.
+	if resp := exchange(old, oldBR); resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("on the replaced server's connection: %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	_ = old.SetReadDeadline(time.Now().Add(waitFor))
+	if n, err := oldBR.ReadByte(); err != io.EOF {
+		t.Errorf("the replaced server's connection stayed open (%v, %v)", n, err)
+	}
+
+	// A new connection has the new idle timeout: it is closed long before the old hour.
+	c, br := dial()
+	if resp := exchange(c, br); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("new connection: %d, close %v", resp.StatusCode, resp.Close)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitFor))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("idle new connection: %v, want it closed by the new idle timeout", err)
 	}
 }

@@ -26,8 +26,9 @@ type Proxy struct {
 	opts   Options
 	log    *slog.Logger
 	snap   atomic.Pointer[snapshot.Snapshot]
-	live   atomic.Pointer[live] // the Options that Update changes
-	srv    *fasthttp.Server
+	live   atomic.Pointer[live]       // the Options that Update changes
+	gen    atomic.Pointer[generation] // the server that takes new connections
+	genMu  sync.Mutex                 // serialises generation changes
 	dialer *fasthttp.TCPDialer
 
 	exchanges sync.Pool // *exchange
@@ -38,6 +39,11 @@ type Proxy struct {
 	tunnels tunnels // WebSocket connections, closed by Shutdown
 
 	conns *metrics.Conns // client connection gauges, when metrics are on
+
+	lnMu     sync.Mutex
+	lns      []net.Listener // being served
+	stopping bool           // Shutdown began
+	retired  []*generation  // under genMu: generations Update replaced, shut down with the proxy
 
 	// maxWaitIdle: a pooled upstream connection idle for longer is read from before waiting
 	// (sendWhole). A constant but for tests.
@@ -54,31 +60,10 @@ func New(opts Options) *Proxy {
 	p.copyBufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	p.readers.New = func() any { return bufio.NewReaderSize(nil, opts.MaxResponseHeaderBytes) }
 	p.writers.New = func() any { return bufio.NewWriterSize(nil, upstreamWriteBufferSize) }
-	p.srv = &fasthttp.Server{
-		Handler:      p.Handle,
-		ErrorHandler: p.serverError,
-		Name:         opts.ServerName,
-		// The read buffer holds a whole request head, so it is the head's limit.
-		ReadBufferSize: opts.MaxHeaderBytes,
-		// ReadTimeout covers the head; Handle re-arms the deadline per body read (BodyTimeout)
-		// and the stream of a large response re-arms the write deadline per chunk.
-		ReadTimeout:  opts.HeaderTimeout,
-		WriteTimeout: opts.SendTimeout,
-		IdleTimeout:  opts.IdleTimeout,
-		// Bodies flow through without being buffered whole; the proxy enforces
-		// MaxRequestBodySize itself, since fasthttp only uses its own limit to size the prefetch
-		// of a streamed body.
-		StreamRequestBody:            true,
-		DisablePreParseMultipartForm: true,
-		NoDefaultContentType:         true,
-		SecureErrorLogMessage:        true,
-		CloseOnShutdown:              true,
-		Logger:                       fasthttpLogger{p.log},
-	}
 	if opts.Metrics != nil {
 		p.conns = opts.Metrics.Conns()
-		p.srv.ConnState = p.conns.ConnState
 	}
+	p.gen.Store(p.newGeneration(opts.HeaderTimeout, opts.SendTimeout, opts.IdleTimeout))
 	return p
 }
 
@@ -87,22 +72,6 @@ func (p *Proxy) Store(s *snapshot.Snapshot) { p.snap.Store(s) }
 
 // Snapshot returns the snapshot in use, or nil before the first Store.
 func (p *Proxy) Snapshot() *snapshot.Snapshot { return p.snap.Load() }
-
-// Serve accepts connections on ln until Shutdown.
-func (p *Proxy) Serve(ln net.Listener) error {
-	if p.conns != nil {
-		ln = p.conns.Listener(ln)
-	}
-	return p.srv.Serve(ln)
-}
-
-// Shutdown stops accepting connections and waits for in-flight requests, until ctx is done;
-// then it closes the WebSocket tunnels, which would otherwise never end.
-func (p *Proxy) Shutdown(ctx context.Context) error {
-	err := p.srv.ShutdownWithContext(ctx)
-	p.tunnels.closeAll()
-	return err
-}
 
 // Handle serves one request.
 func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {

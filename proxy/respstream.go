@@ -77,7 +77,7 @@ func (p *Proxy) streamUntilClose(ctx *fasthttp.RequestCtx, s *respStream) {
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer s.Close()
-		_ = c.SetWriteDeadline(time.Now().Add(p.opts.SendTimeout))
+		_ = c.SetWriteDeadline(time.Now().Add(p.live.Load().sendTimeout))
 		if _, err := c.Write(head); err != nil {
 			return
 		}
@@ -97,7 +97,7 @@ func (s *respStream) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if s.client != nil {
-		_ = s.client.SetWriteDeadline(time.Now().Add(s.p.opts.SendTimeout))
+		_ = s.client.SetWriteDeadline(time.Now().Add(s.p.live.Load().sendTimeout))
 	}
 	if s.br.Buffered() == 0 {
 		_ = s.uc.conn.SetReadDeadline(time.Now().Add(s.read))

@@ -22,7 +22,7 @@ func (p *Proxy) startTunnel(ctx *fasthttp.RequestCtx, uc upConn, br *bufio.Reade
 	h.SetServer(p.opts.ServerName)
 	head := h.AppendBytes(nil)
 	node.Done(fasthttp.StatusSwitchingProtocols, nil, time.Since(start))
-	send := p.opts.SendTimeout
+	send := p.live.Load().sendTimeout
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		p.tunnels.add(c)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -253,8 +254,8 @@ func goroutines() map[string]int {
 }
 
 // TestReloadAccessLogAndLimits: SIGHUP turns the access log on, moves it to another file and
-// changes the body size limit on the running proxy; an access log that cannot open leaves the
-// running one.
+// changes the body size limit and the keep-alive timeout on the running proxy without a failed
+// request; an access log that cannot open leaves the running one.
 func TestReloadAccessLogAndLimits(t *testing.T) {
 	cluster, files := startCluster(t)
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, backend(t, "a")))
@@ -296,9 +297,44 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 		}
 	}
 
-	l := reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n    client_max_body_size: 10\n",
+	// POSTs (never retried by the client) run through every reload: none may fail.
+	var failed, answered atomic.Int64
+	stopLoad := make(chan struct{})
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		client := &http.Client{Timeout: 10 * time.Second}
+		for {
+			select {
+			case <-stopLoad:
+				return
+			default:
+			}
+			resp, err := client.Post(zp.proxy+"/r1", "text/plain", strings.NewReader("12345"))
+			if err != nil {
+				failed.Add(1)
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answered.Add(1)
+		}
+	}()
+	defer func() {
+		close(stopLoad)
+		<-loadDone
+		if n := failed.Load(); n > 0 {
+			t.Errorf("%d of %d requests failed across the reloads", n, n+answered.Load())
+		}
+		if answered.Load() == 0 {
+			t.Error("no request was answered during the reloads")
+		}
+	}()
+
+	l := reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n    client_max_body_size: 10\n    keepalive_timeout: 30s\n",
 		filepath.Join(dir, "one.log")))
-	if !strings.Contains(l, "access log") || !strings.Contains(l, "client limits") || strings.Contains(l, "need a restart") {
+	if !strings.Contains(l, "access log") || !strings.Contains(l, "client limits") || !strings.Contains(l, "client timeouts") ||
+		strings.Contains(l, "need a restart") || strings.Contains(l, "kept their running values") {
 		t.Errorf("reload logged:\n%s", l)
 	}
 	if code, _ := httpGet(zp.proxy+"/r1?first", ""); code != 200 {
@@ -309,7 +345,7 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 		t.Errorf("a 100-byte body with client_max_body_size 10: %d, want 413", code)
 	}
 
-	reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n",
+	reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n    keepalive_timeout: 20s\n",
 		filepath.Join(dir, "two.log")))
 	if code := post(100); code != 200 {
 		t.Errorf("a 100-byte body without a limit: %d, want 200", code)

@@ -62,13 +62,7 @@ func (a *app) reload() {
 		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
 	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
 		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
-	// The HTTP server's own timeouts and read buffer are fixed while it runs.
-	keep("nginx_config.http.client_header_timeout", cur.HTTP.ClientHeaderTimeout != next.HTTP.ClientHeaderTimeout,
-		func() { next.HTTP.ClientHeaderTimeout = cur.HTTP.ClientHeaderTimeout })
-	keep("nginx_config.http.send_timeout", cur.HTTP.SendTimeout != next.HTTP.SendTimeout,
-		func() { next.HTTP.SendTimeout = cur.HTTP.SendTimeout })
-	keep("nginx_config.http.keepalive_timeout", cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout,
-		func() { next.HTTP.KeepaliveTimeout = cur.HTTP.KeepaliveTimeout })
+	// The read buffer of every connection is sized by it.
 	keep("zoneproxy.limits.max_header_bytes", cur.Zoneproxy.Limits.MaxHeaderBytes != next.Zoneproxy.Limits.MaxHeaderBytes,
 		func() { next.Zoneproxy.Limits.MaxHeaderBytes = cur.Zoneproxy.Limits.MaxHeaderBytes })
 
@@ -88,13 +82,19 @@ func (a *app) reload() {
 			applied = append(applied, "access log")
 		}
 	}
-	// Limits, the body timeout and the access log apply to the requests that start from now.
+	// Limits, the body timeout and the access log apply to the requests that start from now; the
+	// header, send and keep-alive timeouts to the connections accepted from now (the others
+	// close after their next response).
 	if fixed := a.px.Update(a.proxyOptions(next, access)); len(fixed) > 0 {
 		a.log.Warn("config.yaml reload: proxy settings kept their running values", "settings", fixed)
 	}
 	if cur.HTTP.ClientMaxBodySize != next.HTTP.ClientMaxBodySize || cur.HTTP.ClientBodyTimeout != next.HTTP.ClientBodyTimeout ||
 		cur.Zoneproxy.Limits != next.Zoneproxy.Limits {
 		applied = append(applied, "client limits")
+	}
+	if cur.HTTP.ClientHeaderTimeout != next.HTTP.ClientHeaderTimeout || cur.HTTP.SendTimeout != next.HTTP.SendTimeout ||
+		cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout {
+		applied = append(applied, "client timeouts")
 	}
 	if cur.Zoneproxy.MemoryLimit != next.Zoneproxy.MemoryLimit {
 		if next.Zoneproxy.MemoryLimit > 0 {
