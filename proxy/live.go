@@ -25,8 +25,8 @@ func liveOf(o Options) *live {
 
 // Update applies opts to the running proxy: the URI length, header count and body size limits,
 // the body timeout and the access log for the requests that start afterwards; the header, send
-// and idle timeouts for the connections accepted afterwards (those already open finish the
-// request they are in, then close). The others keep their running values; Update returns the
+// and idle timeouts for the connections accepted afterwards (those already open answer their next
+// request with "Connection: close", see generation). The others keep their running values; Update returns the
 // names of those that differ (their Options field names). Metrics and Logger are not compared:
 // they are fixed at New.
 func (p *Proxy) Update(opts Options) (fixed []string) {
