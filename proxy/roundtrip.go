@@ -33,7 +33,7 @@ const (
 func (p *Proxy) try(ctx *fasthttp.RequestCtx, x *exchange, node *upstream.Node, spec *upstream.Spec, tm timeouts, upgrade bool,
 	start time.Time) outcome {
 	hc := node.Client()
-	if spec.Scheme == "https" && (spec.PassHost == "" || spec.PassHost == "pass") {
+	if node.SNIFromHost() {
 		// As APISIX (proxy_ssl_name $upstream_host): the client's host is the TLS server name.
 		x.sni = appendLower(x.sni[:0], hostWithoutPort(ctx.Request.Header.Host()))
 		hc = node.ClientFor(x.sni)

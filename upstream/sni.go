@@ -25,6 +25,10 @@ type sniClients struct {
 	m  atomic.Pointer[map[string]*fasthttp.HostClient]
 }
 
+// SNIFromHost reports whether the request's host is the TLS server name of this node's
+// connections (https under pass_host "pass"), that is whether ClientFor depends on the host.
+func (n *Node) SNIFromHost() bool { return n.sni != nil }
+
 // ClientFor returns the client for a request whose Host (without port) is host: under pass_host
 // "pass" to an https upstream, a client whose TLS server name is host; otherwise Client(). It does
 // not allocate once a name has been seen.

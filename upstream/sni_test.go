@@ -22,6 +22,9 @@ func TestClientForSNI(t *testing.T) {
 	}
 	t.Run("pass sends the request's host", func(t *testing.T) {
 		n := pool(t, "pass").Nodes()[0]
+		if !n.SNIFromHost() {
+			t.Error("SNIFromHost is false under pass")
+		}
 		a := n.ClientFor([]byte("a.example.com"))
 		if a == n.Client() || a.TLSConfig.ServerName != "a.example.com" {
 			t.Fatalf("client for a.example.com: server name %q", a.TLSConfig.ServerName)
@@ -49,6 +52,9 @@ func TestClientForSNI(t *testing.T) {
 		for _, ph := range []string{"node", "rewrite"} {
 			p := pool(t, ph)
 			for _, n := range p.Nodes() {
+				if n.SNIFromHost() {
+					t.Errorf("pass_host %s: SNIFromHost is true", ph)
+				}
 				if c := n.ClientFor([]byte("a.example.com")); c != n.Client() {
 					t.Errorf("pass_host %s: a per-host client", ph)
 				}
