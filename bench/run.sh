@@ -32,7 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 			printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && made_policy=1
 		fi
 		export DEBIAN_FRONTEND=noninteractive
-		if ! { $sudo apt-get update -qq && $sudo -E apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2; then
+		# As root there is no sudo to pass the environment through: DEBIAN_FRONTEND is already exported.
+		sudo_env=""
+		if [ -n "$sudo" ]; then sudo_env="$sudo -E"; fi
+		if ! { $sudo apt-get update -qq && $sudo_env apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2; then
 			echo "bench: apt-get install ${missing[*]} failed" >&2
 		fi
 		if [ -n "$made_policy" ]; then $sudo rm -f "$policy"; fi
