@@ -1,9 +1,10 @@
 package cpclient
 
 import (
+	"cmp"
 	"hash/maphash"
 	"iter"
-	"maps"
+	"slices"
 	"sort"
 )
 
@@ -12,24 +13,31 @@ import (
 //
 // States follow one another many times a second under churn, each differing from the last by a
 // few keys, and each is whole. A plain map would be copied whole for each (a millisecond and a
-// megabyte of garbage at 10,000 keys); KVs is split into kvShards maps by a hash of the key, and
-// the next State shares every shard in which no key changed.
+// megabyte of garbage at 10,000 keys); KVs is split into kvShards shards by a hash of the key, and
+// the next State shares every shard in which no key changed. A shard is a slice sorted by key,
+// not a map: the KV holds its key already, and a few dozen KVs in a row take half the memory of a
+// map of them (a binary search among them costs about as much as hashing the key).
 type KVs struct{ t *kvTable }
 
-// kvShards is how many maps a KVs is split into: the copy of a State that changes c keys costs
+// kvShards is how many shards a KVs is split into: the copy of a State that changes c keys costs
 // kvShards pointers and c shards of n/kvShards keys.
 const kvShards = 256
 
 type kvTable struct {
-	shards [kvShards]map[string]KV
+	shards [kvShards][]KV // each sorted by Key
 	n      int
+}
+
+// find returns the index of key in shard, or where it would be inserted, and whether it is there.
+func find(shard []KV, key string) (int, bool) {
+	return slices.BinarySearchFunc(shard, key, func(kv KV, k string) int { return cmp.Compare(kv.Key, k) })
 }
 
 var kvSeed = maphash.MakeSeed()
 
 func shardOf(key string) int { return int(maphash.String(kvSeed, key) % kvShards) }
 
-// NewKVs returns the KVs of m, which it copies.
+// NewKVs returns the KVs of m, which it copies; each KV is filed under its key in m.
 func NewKVs(m map[string]KV) KVs {
 	var b kvBuilder
 	for k, kv := range m {
@@ -43,8 +51,11 @@ func (s KVs) Get(key string) (KV, bool) {
 	if s.t == nil {
 		return KV{}, false
 	}
-	kv, ok := s.t.shards[shardOf(key)][key]
-	return kv, ok
+	shard := s.t.shards[shardOf(key)]
+	if i, ok := find(shard, key); ok {
+		return shard[i], true
+	}
+	return KV{}, false
 }
 
 // Has reports whether key is in s.
@@ -67,9 +78,9 @@ func (s KVs) All() iter.Seq2[string, KV] {
 		if s.t == nil {
 			return
 		}
-		for _, m := range s.t.shards {
-			for k, kv := range m {
-				if !yield(k, kv) {
+		for _, shard := range s.t.shards {
+			for _, kv := range shard {
+				if !yield(kv.Key, kv) {
 					return
 				}
 			}
@@ -112,38 +123,39 @@ func kvBuilderOf(s KVs) kvBuilder {
 	return b
 }
 
-func (b *kvBuilder) shard(key string) map[string]KV {
+// shard returns the shard of key, which the builder may change: a shard shared with a frozen KVs
+// is copied first.
+func (b *kvBuilder) shard(key string) *[]KV {
 	i := shardOf(key)
 	if !b.owned[i] {
-		m := maps.Clone(b.t.shards[i])
-		if m == nil {
-			m = make(map[string]KV)
-		}
-		b.t.shards[i], b.owned[i] = m, true
+		b.t.shards[i], b.owned[i] = slices.Clone(b.t.shards[i]), true
 	}
-	return b.t.shards[i]
+	return &b.t.shards[i]
 }
 
 func (b *kvBuilder) set(key string, kv KV) {
-	m := b.shard(key)
-	if _, ok := m[key]; !ok {
-		b.t.n++
+	kv.Key = key
+	shard := b.shard(key)
+	i, ok := find(*shard, key)
+	if ok {
+		(*shard)[i] = kv
+		return
 	}
-	m[key] = kv
+	*shard = slices.Insert(*shard, i, kv)
+	b.t.n++
 }
 
 func (b *kvBuilder) delete(key string) {
 	if _, ok := b.get(key); !ok {
 		return
 	}
-	delete(b.shard(key), key)
+	shard := b.shard(key)
+	i, _ := find(*shard, key)
+	*shard = slices.Delete(*shard, i, i+1)
 	b.t.n--
 }
 
-func (b *kvBuilder) get(key string) (KV, bool) {
-	kv, ok := b.t.shards[shardOf(key)][key]
-	return kv, ok
-}
+func (b *kvBuilder) get(key string) (KV, bool) { return KVs{&b.t}.Get(key) }
 
 func (b *kvBuilder) len() int { return b.t.n }
 
