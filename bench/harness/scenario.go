@@ -120,8 +120,11 @@ func (r Route) JSON(desc string) []byte {
 	return b
 }
 
-// UpstreamJSON is APISIX upstream "1": one node.
+// UpstreamJSON is APISIX upstream "1": one node, with nginx's upstream keep-alive settings in the
+// bench (keepalive 64, keepalive_requests 1000000) rather than APISIX's default of 1,000 requests
+// per connection, which would have zoneproxy alone reconnect a few dozen times a second.
 func UpstreamJSON(addr string) []byte {
-	b, _ := json.Marshal(map[string]any{"type": "roundrobin", "nodes": map[string]int{addr: 1}, "name": "bench"})
+	b, _ := json.Marshal(map[string]any{"type": "roundrobin", "nodes": map[string]int{addr: 1}, "name": "bench",
+		"keepalive_pool": map[string]int{"size": 64, "idle_timeout": 60, "requests": 1000000}})
 	return b
 }

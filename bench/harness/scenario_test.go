@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 func TestScenarios(t *testing.T) {
@@ -80,6 +82,14 @@ func TestRouteJSON(t *testing.T) {
 		}
 		if err := json.Unmarshal(UpstreamJSON("127.0.0.1:9"), &v); err != nil || v.Type != "roundrobin" || v.Nodes["127.0.0.1:9"] != 1 {
 			t.Fatalf("upstream %+v, %v", v, err)
+		}
+		// zoneproxy reads it with nginx's keep-alive settings of the bench.
+		spec, err := upstream.Parse(UpstreamJSON("127.0.0.1:9"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kp := spec.KeepalivePool; kp.Size != 64 || kp.Requests != 1000000 {
+			t.Errorf("keepalive_pool %+v, want size 64 and 1000000 requests (nginx.go)", kp)
 		}
 	})
 }
