@@ -125,3 +125,29 @@ func BenchmarkKVsMemory(b *testing.B) {
 	}
 	runtime.KeepAlive(kvs)
 }
+
+// TestKVsSorted: the merge of the shards yields every KV once, in key order, and its pointers
+// are the KVs themselves.
+func TestKVsSorted(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 255, 1000, 3000} {
+		m := map[string]KV{}
+		for i := range n {
+			k := fmt.Sprintf("/apisix/routes/%x", i*7919)
+			m[k] = kvOf(k, fmt.Sprint(i), int64(i+1))
+		}
+		kvs := NewKVs(m)
+		got := kvs.sorted()
+		keys := kvs.Keys()
+		if len(got) != len(keys) {
+			t.Fatalf("n=%d: %d KVs, want %d", n, len(got), len(keys))
+		}
+		for i, kv := range got {
+			if kv.Key != keys[i] || !reflect.DeepEqual(*kv, m[keys[i]]) {
+				t.Fatalf("n=%d: KV %d is %q, want %q", n, i, kv.Key, keys[i])
+			}
+		}
+	}
+	if got := (KVs{}).sorted(); len(got) != 0 {
+		t.Errorf("the zero KVs sorted to %d KVs", len(got))
+	}
+}
