@@ -1,10 +1,13 @@
 package cpclient
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"maps"
 	"reflect"
 	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -149,5 +152,32 @@ func TestKVsSorted(t *testing.T) {
 	}
 	if got := (KVs{}).sorted(); len(got) != 0 {
 		t.Errorf("the zero KVs sorted to %d KVs", len(got))
+	}
+}
+
+// TestBackgroundWorkYields: ordering and encoding a large KVs for the snapshot file let another
+// goroutine run before they finish, even on a single processor.
+func TestBackgroundWorkYields(t *testing.T) {
+	m := map[string]KV{}
+	for i := range 4 * yieldEvery {
+		k := fmt.Sprintf("/apisix/routes/%d", i)
+		m[k] = kvOf(k, "{}", int64(i+1))
+	}
+	kvs := NewKVs(m)
+	ordered := kvs.sorted()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, tt := range []struct {
+		name string
+		work func()
+	}{
+		{"sorted", func() { kvs.sorted() }},
+		{"writeBody", func() { writeBody(bufio.NewWriter(io.Discard), ordered) }},
+	} {
+		var ran atomic.Bool
+		go func() { ran.Store(true) }() // runnable, but this goroutine keeps the processor
+		tt.work()
+		if !ran.Load() {
+			t.Errorf("%s: no other goroutine ran meanwhile", tt.name)
+		}
 	}
 }
