@@ -56,6 +56,10 @@ func (b *Builder) invalidateDependents(kind, id string) {
 }
 
 // assemble resolves the routes that need it and compiles the Snapshot.
+// smallDirty is the most routes a build may resolve again and keep its dirty map's buckets for
+// the next build.
+const smallDirty = 64
+
 func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	r := &b.res
 	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
@@ -68,7 +72,13 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 		dirty = append(dirty, e)
 		b.unresolve(e)
 	}
-	clear(r.dirty)
+	if len(dirty) > smallDirty {
+		// A map keeps its buckets when cleared: after a cold build of 10,000 routes, 300 KB held
+		// for the few routes a later build sees change.
+		r.dirty = map[*entry]struct{}{}
+	} else {
+		clear(r.dirty)
+	}
 	slices.SortFunc(dirty, func(x, y *entry) int { return compareKey(x, y.key()) })
 	for _, e := range dirty {
 		switch cur := b.entries[e.key()]; {
