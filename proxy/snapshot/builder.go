@@ -54,7 +54,6 @@ type Builder struct {
 	entries  map[string]*entry            // last good version of every key
 	rejected map[string]int64             // key -> mod revision last rejected, so each version is logged once
 	problems map[string]string            // key -> why a valid route is not served, as of the last build
-	handles  map[string]int               // route key -> stable router value
 	byID     map[string]map[string]*entry // kind -> id -> entry, for references
 	routes   []*entry                     // route entries in key order (the router's tie order)
 	// built and lastRevision tell whether a State's Changed list applies to what the Builder holds.
@@ -109,7 +108,6 @@ func NewBuilder(opts Options) (*Builder, error) {
 		entries:  make(map[string]*entry),
 		rejected: make(map[string]int64),
 		problems: make(map[string]string),
-		handles:  make(map[string]int),
 		byID:     make(map[string]map[string]*entry),
 		res:      newResolution(),
 	}, nil
@@ -238,9 +236,9 @@ func (b *Builder) forget(key string) {
 			if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
 				b.routes = slices.Delete(b.routes, i, i+1)
 			}
+			b.free = append(b.free, e.handle)
 		}
 	}
-	b.release(key)
 }
 
 // split parses "<prefix>/<kind>/<id>". Directory placeholders (empty id) are not objects.
@@ -275,10 +273,14 @@ func (b *Builder) decode(e *entry) error {
 	case KindRoute:
 		var r *routeObj
 		var match router.Route
-		e.handle = b.handle(e.key())
+		var fresh bool
+		e.handle, fresh = b.handle(e.key())
 		if r, match, err = decodeRoute(v); err == nil {
 			err = b.compileRoute(e, r, match)
 			e.obj = r
+		}
+		if err != nil && fresh {
+			b.free = append(b.free, e.handle) // no version of the route holds it
 		}
 	case KindService:
 		var s *serviceObj
@@ -362,28 +364,20 @@ func (b *Builder) checkPlugins(names []string) error {
 
 func (e *entry) key() string { return e.kv.Key }
 
-// handle returns the stable router value of a route key. Values are small integers reused after a
-// route is deleted, so that Snapshot.Routes stays a dense slice.
-func (b *Builder) handle(key string) int {
-	if h, ok := b.handles[key]; ok {
-		return h
+// handle returns the stable router value of a route key: its current entry's, or a new one
+// (fresh). Values are small integers reused after a route is deleted, so that Snapshot.Routes
+// stays a dense slice.
+func (b *Builder) handle(key string) (h int, fresh bool) {
+	if e := b.entries[key]; e != nil && e.kind == KindRoute {
+		return e.handle, false
 	}
-	var h int
 	if n := len(b.free); n > 0 {
 		h, b.free = b.free[n-1], b.free[:n-1]
 	} else {
 		h = b.next
 		b.next++
 	}
-	b.handles[key] = h
-	return h
-}
-
-func (b *Builder) release(key string) {
-	if h, ok := b.handles[key]; ok {
-		delete(b.handles, key)
-		b.free = append(b.free, h)
-	}
+	return h, true
 }
 
 // effectiveKVs is the State with every rejected object replaced by its last good version (or left

@@ -307,6 +307,19 @@ func TestReuseAcrossBuilds(t *testing.T) {
 	if s3.Routes.Len() != 2 || match(t, s3, "GET", "h", "/c") == nil {
 		t.Errorf("routes slice %d long, want 2 after a delete and an add", s3.Routes.Len())
 	}
+	// A new route that is rejected gives its value back, for the next new route; a rejected
+	// update keeps the served version and its value.
+	st4 := with(st, "/apisix/routes/b", "", "/apisix/routes/c", `{"uri":"/c","upstream_id":"1"}`,
+		"/apisix/routes/d", `{"uri":1}`)
+	s4 := build(t, b, with(st4, "/apisix/routes/a", `{"uri":2}`))
+	if match(t, s4, "GET", "h", "/a") == nil {
+		t.Errorf("a rejected update took /a out of service")
+	}
+	s5 := build(t, b, with(st4, "/apisix/routes/e", `{"uri":"/e","upstream_id":"1"}`))
+	if s5.Routes.Len() != s4.Routes.Len() || match(t, s5, "GET", "h", "/e") == nil || match(t, s5, "GET", "h", "/a") == nil {
+		t.Errorf("routes slice %d long after adding /e, want %d: the rejected /d's value is free",
+			s5.Routes.Len(), s4.Routes.Len())
+	}
 }
 
 func TestRouterModes(t *testing.T) {
