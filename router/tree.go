@@ -30,7 +30,7 @@ type node[T any] struct {
 	label    string
 	indices  string
 	children []*node[T]
-	lut      *[256]uint16 // child index + 1 by first byte, for wide nodes
+	lut      *lookupTable // child by first byte, for wide nodes
 	starts   []T          // candidates whose prefix is this node's key
 	weight   int          // candidates in this subtree, to order children
 	own      *owner       // the build that may change this node in place
@@ -41,8 +41,40 @@ type node[T any] struct {
 // new(owner) is a distinct pointer.
 type owner struct{ _ byte }
 
-// wideNode is the child count from which a node gets a lookup table.
+// wideNode is the child count above which a node gets a lookup table.
 const wideNode = 8
+
+// lookupTable maps the first bytes of a wide node's children to child index + 1 (0: none). It
+// spans only the bytes from the lowest first byte to the highest, as route paths branch on a
+// narrow range (digits, lower-case letters): ten children '0'…'9' take 10 bytes, not a 256-entry
+// array. A node with 255 children or more (every byte value but one) has none.
+type lookupTable struct {
+	lo  byte
+	idx []uint8
+}
+
+// maxLookupChildren is the most children a lookup table can index.
+const maxLookupChildren = 254
+
+func newLookupTable(indices string) *lookupTable {
+	lo, hi := indices[0], indices[0]
+	for i := 1; i < len(indices); i++ {
+		lo, hi = min(lo, indices[i]), max(hi, indices[i])
+	}
+	t := &lookupTable{lo: lo, idx: make([]uint8, int(hi-lo)+1)}
+	for i := 0; i < len(indices); i++ {
+		t.idx[indices[i]-lo] = uint8(i + 1)
+	}
+	return t
+}
+
+// get returns the index + 1 of the child whose label starts with c, 0 for none.
+func (t *lookupTable) get(c byte) int {
+	if i := uint(c) - uint(t.lo); i < uint(len(t.idx)) {
+		return int(t.idx[i])
+	}
+	return 0
+}
 
 func newTree[T any](own *owner) tree[T] {
 	return tree[T]{root: &node[T]{own: own}}
@@ -240,13 +272,10 @@ func (n *node[T]) finish(own *owner, less func(a, b T) int) int {
 		n.children, n.indices = children, string(idx)
 	}
 	n.lut = nil
-	if len(n.children) > wideNode {
+	if len(n.children) > wideNode && len(n.children) <= maxLookupChildren {
 		// A new table even when one exists: an owned node may be a copy
 		// whose table is still shared with the tree it came from.
-		n.lut = new([256]uint16)
-		for i := 0; i < len(n.indices); i++ {
-			n.lut[n.indices[i]] = uint16(i + 1)
-		}
+		n.lut = newLookupTable(n.indices)
 	}
 	return n.weight
 }
@@ -256,7 +285,7 @@ func heavierFirst[T any](a, b *node[T]) int { return cmp.Compare(b.weight, a.wei
 // child returns the child whose label starts with c.
 func (n *node[T]) child(c byte) *node[T] {
 	if n.lut != nil {
-		if i := n.lut[c]; i != 0 {
+		if i := n.lut.get(c); i != 0 {
 			return n.children[i-1]
 		}
 		return nil

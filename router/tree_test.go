@@ -43,7 +43,7 @@ func checkNode[T any](t testing.TB, n *node[T], key string, root bool, less func
 	if len(n.indices) != len(n.children) {
 		t.Fatalf("node %q: %d indices for %d children", key, len(n.indices), len(n.children))
 	}
-	if (n.lut != nil) != (len(n.children) > wideNode) {
+	if (n.lut != nil) != (len(n.children) > wideNode && len(n.children) <= maxLookupChildren) {
 		t.Fatalf("node %q: lookup table %v with %d children", key, n.lut != nil, len(n.children))
 	}
 	seen := map[byte]bool{}
@@ -56,8 +56,8 @@ func checkNode[T any](t testing.TB, n *node[T], key string, root bool, less func
 			t.Fatalf("node %q: two children start with %q", key, c.label[0])
 		}
 		seen[c.label[0]] = true
-		if n.lut != nil && n.lut[c.label[0]] != uint16(i+1) {
-			t.Fatalf("node %q: lookup table sends %q to %d, want %d", key, c.label[0], n.lut[c.label[0]], i+1)
+		if n.lut != nil && n.lut.get(c.label[0]) != i+1 {
+			t.Fatalf("node %q: lookup table sends %q to %d, want %d", key, c.label[0], n.lut.get(c.label[0]), i+1)
 		}
 		cw := checkNode(t, c, key, false, less)
 		if i > 0 && cw > n.children[i-1].weight {
@@ -66,8 +66,8 @@ func checkNode[T any](t testing.TB, n *node[T], key string, root bool, less func
 		w += cw
 	}
 	if n.lut != nil {
-		for b, v := range n.lut {
-			if v != 0 && !seen[byte(b)] {
+		for b := range 256 {
+			if n.lut.get(byte(b)) != 0 && !seen[byte(b)] {
 				t.Fatalf("node %q: lookup table entry for absent %q", key, byte(b))
 			}
 		}
@@ -427,6 +427,58 @@ func TestExactMapShards(t *testing.T) {
 			}
 			if want := shardCount(len(keys)); len(m.shards) >= 4*want || 4*len(m.shards) <= want {
 				t.Fatalf("%d keys in %d shards", len(keys), len(m.shards))
+			}
+		})
+	}
+}
+
+// TestLookupTableRanges: wide nodes find every child and no other, whatever range their first
+// bytes span (the ends of the byte range included), and a node with a child for nearly every byte
+// value goes without a table.
+func TestLookupTableRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+	}{
+		{"digits", []byte("0123456789")},
+		{"sparse", []byte("a0zZ~!-._q")},
+		{"ends", []byte{0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 'a', 'b', 'c'}},
+		{"255 children", func() (b []byte) {
+			for c := range 255 {
+				b = append(b, byte(c+1))
+			}
+			return b
+		}()},
+		{"every byte", func() (b []byte) {
+			for c := range 256 {
+				b = append(b, byte(c))
+			}
+			return b
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var keys []string
+			for _, c := range tc.bytes {
+				keys = append(keys, "/w/"+string([]byte{c})+"x")
+			}
+			tr := buildTree(keys, false)
+			checkTree(t, tr, strings.Compare)
+			n := tr.root.child('/')
+			if n == nil || n.label != "/w/" {
+				t.Fatalf("no node for %q: %v", "/w/", n)
+			}
+			if want := len(tc.bytes) > wideNode && len(tc.bytes) <= maxLookupChildren; (n.lut != nil) != want {
+				t.Fatalf("lookup table %v with %d children", n.lut != nil, len(tc.bytes))
+			}
+			in := map[byte]bool{}
+			for _, c := range tc.bytes {
+				in[c] = true
+			}
+			for b := range 256 {
+				got := n.child(byte(b))
+				if in[byte(b)] != (got != nil) || got != nil && got.label[0] != byte(b) {
+					t.Fatalf("child(%#x) = %v, want one: %v", b, got, in[byte(b)])
+				}
 			}
 		})
 	}
