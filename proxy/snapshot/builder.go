@@ -275,8 +275,9 @@ func (b *Builder) decode(e *entry) error {
 		var match router.Route
 		var fresh bool
 		e.handle, fresh = b.handle(e.key())
-		if r, match, err = decodeRoute(v); err == nil {
-			err = b.compileRoute(e, r, match)
+		var plugins []string
+		if r, match, plugins, err = decodeRoute(v); err == nil {
+			err = b.compileRoute(e, r, match, plugins)
 			e.obj = r
 		}
 		if err != nil && fresh {
@@ -319,11 +320,10 @@ func firstNonSpace(b []byte) int {
 }
 
 // compileRoute validates the route's match fields and plugins and compiles them with its own hosts.
-func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route) error {
-	if err := b.checkPlugins(r.plugins); err != nil {
+func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route, plugins []string) error {
+	if err := b.checkPlugins(plugins); err != nil {
 		return err
 	}
-	r.plugins = nil
 	match.ID, match.Value, match.Key = e.id, e.handle, e.key()
 	c, err := router.Compile(match)
 	if err != nil {

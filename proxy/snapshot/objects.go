@@ -68,13 +68,12 @@ type routeDoc struct {
 type routeObj struct {
 	name             string
 	priority         int
-	enabled          bool
 	serviceID        string
 	upstreamID       string
 	pluginConfigID   string
 	upstream         *upstream.Spec // inline upstream
 	timeout          *Timeout
-	plugins          []string // plugins in force (not disabled); used while decoding
+	enabled          bool
 	enableWebsocket  bool
 	websocketPresent bool
 	ownHosts         bool // host or hosts set on the route itself
@@ -84,15 +83,16 @@ type routeObj struct {
 }
 
 // decodeRoute decodes and validates a route; match holds its match fields (the router validates
-// them when compiling).
-func decodeRoute(data []byte) (r *routeObj, match router.Route, err error) {
+// them when compiling), plugins the names of its plugins in force (not disabled), for the
+// builder to check.
+func decodeRoute(data []byte) (r *routeObj, match router.Route, plugins []string, err error) {
 	var d routeDoc
 	if err := decodeStrict(data, &d); err != nil {
-		return nil, match, err
+		return nil, match, nil, err
 	}
-	r, err = checkRoute(&d)
+	r, plugins, err = checkRoute(&d)
 	if err != nil {
-		return nil, match, err
+		return nil, match, nil, err
 	}
 	match = router.Route{URIs: d.URIs, Hosts: d.Hosts, Methods: d.Methods, RemoteAddrs: d.RemoteAddrs,
 		Vars: d.Vars, Priority: r.priority}
@@ -105,25 +105,25 @@ func decodeRoute(data []byte) (r *routeObj, match router.Route, err error) {
 	if d.RemoteAddr != nil {
 		match.RemoteAddr = *d.RemoteAddr
 	}
-	return r, match, nil
+	return r, match, plugins, nil
 }
 
-func checkRoute(d *routeDoc) (*routeObj, error) {
+func checkRoute(d *routeDoc) (*routeObj, []string, error) {
 	r := &routeObj{priority: 0, enabled: true, timeout: d.Timeout, ownHosts: d.Host != nil || d.Hosts != nil}
 	if d.Name != nil {
 		r.name = *d.Name
 	}
 	if err := checkMeta(d.Name, d.Desc, d.Labels); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := idField("id", d.ID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d.FilterFunc != nil {
-		return nil, fieldError("filter_func", "Lua functions are not supported by zoneproxy")
+		return nil, nil, fieldError("filter_func", "Lua functions are not supported by zoneproxy")
 	}
 	if d.Script != nil || d.ScriptID != nil {
-		return nil, fieldError("script", "Lua scripts are not supported by zoneproxy")
+		return nil, nil, fieldError("script", "Lua scripts are not supported by zoneproxy")
 	}
 	if d.Priority != nil {
 		r.priority = *d.Priority
@@ -134,37 +134,38 @@ func checkRoute(d *routeDoc) (*routeObj, error) {
 			r.enabled = false
 		case 1:
 		default:
-			return nil, fieldError("status", "must be 0 or 1, got %d", *d.Status)
+			return nil, nil, fieldError("status", "must be 0 or 1, got %d", *d.Status)
 		}
 	}
 	if err := d.Timeout.check("timeout"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var err error
 	if r.serviceID, err = idField("service_id", d.ServiceID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.upstreamID, err = idField("upstream_id", d.UpstreamID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.pluginConfigID, err = idField("plugin_config_id", d.PluginCfgID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d.Upstream != nil {
 		if r.upstream, err = upstream.Parse(d.Upstream); err != nil {
-			return nil, fmt.Errorf("upstream: %w", err)
+			return nil, nil, fmt.Errorf("upstream: %w", err)
 		}
 	}
 	if d.Plugins == nil && d.Upstream == nil && d.UpstreamID == nil && d.ServiceID == nil {
-		return nil, errors.New("one of plugins, upstream, upstream_id or service_id is required")
+		return nil, nil, errors.New("one of plugins, upstream, upstream_id or service_id is required")
 	}
-	if r.plugins, err = pluginsInForce("plugins", d.Plugins); err != nil {
-		return nil, err
+	plugins, err := pluginsInForce("plugins", d.Plugins)
+	if err != nil {
+		return nil, nil, err
 	}
 	if d.Websocket != nil {
 		r.enableWebsocket, r.websocketPresent = *d.Websocket, true
 	}
-	return r, nil
+	return r, plugins, nil
 }
 
 // serviceDoc is an APISIX service (schema_def.lua, _M.service).
