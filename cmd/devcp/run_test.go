@@ -33,14 +33,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) string {
+// freePorts returns n distinct free loopback ports. The listeners that found them stay open until
+// all are found: closed one by one, the kernel may hand out the same port twice.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]string, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	return ports
 }
 
 // TestMakeRun runs what `make run` runs — devcp with zoneproxy as its command and the shipped
@@ -60,9 +66,10 @@ func TestMakeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cpDir := filepath.Join(dir, "devcp")
-	proxyPort, statusPort, promPort := freePort(t), freePort(t), freePort(t)
-	cpPorts := []string{freePort(t), freePort(t), freePort(t)}
-	up1, up2 := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
+	ports := freePorts(t, 8)
+	proxyPort, statusPort, promPort := ports[0], ports[1], ports[2]
+	cpPorts := ports[3:6]
+	up1, up2 := "127.0.0.1:"+ports[6], "127.0.0.1:"+ports[7]
 	cfg := strings.NewReplacer(
 		"node_listen: 9080", "node_listen: "+proxyPort,
 		"port: 7085", "port: "+statusPort,

@@ -38,14 +38,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t testing.TB) int {
+func freePort(t testing.TB) int { return freePorts(t, 1)[0] }
+
+// freePorts returns n distinct free loopback ports. The listeners that found them stay open until
+// all are found: closed one by one, the kernel may hand out the same port twice.
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // backend is a real upstream server on loopback that names itself in every answer.
@@ -94,7 +102,8 @@ func startZoneproxy(t testing.TB, o instanceOpts) *instance {
 	if o.dataDir == "" {
 		o.dataDir = filepath.Join(dir, "data")
 	}
-	proxyPort, statusPort, promPort := freePort(t), freePort(t), freePort(t)
+	ports := freePorts(t, 3)
+	proxyPort, statusPort, promPort := ports[0], ports[1], ports[2]
 	var hosts strings.Builder
 	for _, ep := range o.endpoints {
 		fmt.Fprintf(&hosts, "      - %q\n", ep)
