@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"runtime/metrics"
 	"time"
 )
 
@@ -14,6 +15,10 @@ const (
 	settleDelay        = time.Second
 	minReleaseInterval = 30 * time.Second
 )
+
+// idleGrowth is how much the process must have allocated since the last release for a quiet
+// configuration to be released again (see memory).
+const idleGrowth = 512 << 10
 
 // memory is zoneproxy's memory policy: what the process gives back once its configuration
 // settles.
@@ -28,6 +33,12 @@ const (
 // client, JSON decoding, compiling); those still in use come back from the page cache at their
 // next use, a few hundred minor page faults.
 //
+// While the configuration stays quiet, the little the process allocates (the control-plane
+// probes, some 27 KB a second; new client connections) would pile up until the runtime's forced
+// collection every two minutes. So every interval, when no snapshot was applied since the last
+// release and the process has allocated idleGrowth since, memory releases again: a collection
+// every minute or so at that rate, a thousandth of a CPU.
+//
 // Under constant updates nothing is released: the collector runs anyway. GOGC and
 // zoneproxy.memory_limit keep their usual meaning.
 //
@@ -35,6 +46,8 @@ const (
 type memory struct {
 	log              *slog.Logger
 	settle, interval time.Duration
+	growth           uint64        // idleGrowth
+	allocated        func() uint64 // bytes allocated since the process started
 	kick             chan struct{}
 	// released, when set, is told of each release (tests).
 	released func()
@@ -42,7 +55,18 @@ type memory struct {
 
 func newMemory(log *slog.Logger) *memory {
 	return &memory{log: log.With("component", "memory"), settle: settleDelay, interval: minReleaseInterval,
-		kick: make(chan struct{}, 1)}
+		growth: idleGrowth, allocated: heapAllocated, kick: make(chan struct{}, 1)}
+}
+
+// heapAllocated is the bytes allocated on the heap since the process started (a cheap read: no
+// stop of the world, unlike runtime.ReadMemStats).
+func heapAllocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // applied notes that a snapshot was applied: memory is released once none has been for settle.
@@ -53,23 +77,42 @@ func (m *memory) applied() {
 	}
 }
 
-// run releases memory when the configuration settles, until ctx is done.
+// run releases memory when the configuration settles, and again while it stays quiet (see
+// memory), until ctx is done.
 func (m *memory) run(ctx context.Context) {
 	var (
-		timer *time.Timer
-		fire  <-chan time.Time
-		last  time.Time // the last release
+		timer       *time.Timer
+		fire        <-chan time.Time
+		last        time.Time // the last release
+		allocAtLast uint64    // m.allocated() then
+		quiet       bool      // released, and no snapshot applied since
+		idle        <-chan time.Time
 	)
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
+	if m.interval > 0 {
+		tick := time.NewTicker(m.interval / idleChecks)
+		defer tick.Stop()
+		idle = tick.C
+	}
+	release := func(why string) {
+		fire = nil
+		last, quiet = time.Now(), true
+		m.release(why)
+		allocAtLast = m.allocated()
+		if m.released != nil {
+			m.released()
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-m.kick:
+			quiet = false
 			d := releaseDelay(time.Now(), last, m.settle, m.interval)
 			if timer == nil {
 				timer = time.NewTimer(d)
@@ -78,14 +121,23 @@ func (m *memory) run(ctx context.Context) {
 			}
 			fire = timer.C
 		case <-fire:
-			fire = nil
-			last = time.Now()
-			m.release()
-			if m.released != nil {
-				m.released()
+			release("configuration settled")
+		case now := <-idle:
+			if idleReleaseDue(quiet, now.Sub(last), m.allocated()-allocAtLast, m.interval, m.growth) {
+				release("allocations while idle")
 			}
 		}
 	}
+}
+
+// idleChecks is how many times per interval run looks at what a quiet process allocated.
+const idleChecks = 4
+
+// idleReleaseDue tells whether to release again a process whose last release was since ago and
+// which has allocated grown bytes since then: only while quiet (released, and no snapshot
+// applied since), at least interval after that release, and once grown reaches growth.
+func idleReleaseDue(quiet bool, since time.Duration, grown uint64, interval time.Duration, growth uint64) bool {
+	return quiet && since >= interval && grown >= growth
 }
 
 // releaseDelay is how long to wait, at now, before a release: settle, or longer so that two
@@ -100,13 +152,13 @@ func releaseDelay(now, last time.Time, settle, interval time.Duration) time.Dura
 
 // release collects garbage and returns free memory and the executable's read-only pages to the
 // operating system.
-func (m *memory) release() {
+func (m *memory) release(why string) {
 	before := residentKiB()
 	debug.FreeOSMemory()
 	textBytes, err := releaseText()
 	if err != nil {
 		m.log.Debug("could not release the executable's pages", "error", err)
 	}
-	m.log.Debug("memory released", "rss_kib_before", before, "rss_kib_after", residentKiB(),
+	m.log.Debug("memory released", "reason", why, "rss_kib_before", before, "rss_kib_after", residentKiB(),
 		"text_bytes", textBytes)
 }

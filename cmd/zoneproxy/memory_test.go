@@ -67,3 +67,59 @@ func TestMemorySettles(t *testing.T) {
 	m.applied()
 	waitReleases(2)
 }
+
+// TestIdleReleaseDue: a quiet process is released again once it has allocated enough, and never
+// sooner than the interval after its last release; a configuration that changed waits for its
+// own release.
+func TestIdleReleaseDue(t *testing.T) {
+	const interval, growth = 30 * time.Second, 512 << 10
+	tests := []struct {
+		name  string
+		quiet bool
+		since time.Duration
+		grown uint64
+		want  bool
+	}{
+		{"quiet, grown, interval over", true, 31 * time.Second, growth, true},
+		{"quiet, grown a lot, interval not over", true, 29 * time.Second, 100 * growth, false},
+		{"quiet, interval over, grown too little", true, time.Hour, growth - 1, false},
+		{"configuration changed since", false, time.Hour, 100 * growth, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := idleReleaseDue(tt.quiet, tt.since, tt.grown, interval, growth); got != tt.want {
+				t.Errorf("idleReleaseDue = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMemoryReleasesWhileIdle: after the release that follows a change, a process that keeps
+// allocating with no further change is released again.
+func TestMemoryReleasesWhileIdle(t *testing.T) {
+	m := newMemory(slog.New(slog.DiscardHandler))
+	m.settle, m.interval, m.growth = 5*time.Millisecond, 40*time.Millisecond, 1000
+	var allocated, releases atomic.Int64
+	m.allocated = func() uint64 { return uint64(allocated.Load()) }
+	m.released = func() { releases.Add(1) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitReleases := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for releases.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d releases, want %d", releases.Load(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	m.applied()
+	waitReleases(1)
+	allocated.Add(1000)
+	waitReleases(2)
+	allocated.Add(1000)
+	waitReleases(3)
+}
