@@ -36,23 +36,8 @@ func TestReleaseDelay(t *testing.T) {
 func TestMemorySettles(t *testing.T) {
 	m := newMemory(slog.New(slog.DiscardHandler))
 	m.settle, m.interval = 20*time.Millisecond, 0
-	var releases atomic.Int64
-	m.released = func() { releases.Add(1) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	releases, waitReleases := runMemory(t, m)
 
-	waitReleases := func(want int64) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for releases.Load() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d releases, want %d", releases.Load(), want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	// A burst: applied every few milliseconds, faster than settle.
 	began := time.Now()
 	for i := 0; i < 10; i++ {
@@ -99,14 +84,28 @@ func TestIdleReleaseDue(t *testing.T) {
 func TestMemoryReleasesWhileIdle(t *testing.T) {
 	m := newMemory(slog.New(slog.DiscardHandler))
 	m.settle, m.interval, m.growth = 5*time.Millisecond, 40*time.Millisecond, 1000
-	var allocated, releases atomic.Int64
+	var allocated atomic.Int64
 	m.allocated = func() uint64 { return uint64(allocated.Load()) }
+	_, waitReleases := runMemory(t, m)
+	m.applied()
+	waitReleases(1)
+	allocated.Add(1000)
+	waitReleases(2)
+	allocated.Add(1000)
+	waitReleases(3)
+}
+
+// runMemory runs m's policy until the test ends. It returns m's count of releases, and a function
+// that waits for the count to reach want.
+func runMemory(t *testing.T, m *memory) (*atomic.Int64, func(want int64)) {
+	t.Helper()
+	releases := new(atomic.Int64)
 	m.released = func() { releases.Add(1) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	waitReleases := func(want int64) {
+	t.Cleanup(func() { cancel(); <-done })
+	return releases, func(want int64) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for releases.Load() < want {
@@ -116,10 +115,4 @@ func TestMemoryReleasesWhileIdle(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	m.applied()
-	waitReleases(1)
-	allocated.Add(1000)
-	waitReleases(2)
-	allocated.Add(1000)
-	waitReleases(3)
 }
