@@ -33,8 +33,8 @@ func (p *Proxy) record(ctx *fasthttp.RequestCtx, ob *observation) {
 	reqTime := now.Sub(ctx.Time())
 	if m := p.opts.Metrics; m != nil {
 		rm := m.Unmatched()
-		if ob.rt != nil && ob.rt.Metrics != nil {
-			rm = ob.rt.Metrics
+		if ob.rt != nil {
+			rm = ob.rt.Metrics(m) // nil for a route retired since: the sample is lost
 		}
 		s := metrics.Sample{
 			Code: code, Source: ob.source, MatchedURI: ob.match.URI, MatchedHost: ob.match.Host,

@@ -246,4 +246,10 @@ func TestMetricsEndpoint(t *testing.T) {
 			}
 		}
 	}
+	// A deleted route's series leave the scrape.
+	delKV(t, cluster, "/apisix/routes/1")
+	waitFor(t, "route 1's series to go", 10*time.Second, func() bool {
+		code, body := httpGet(zp.metrics+"/metrics", "")
+		return code == 200 && !strings.Contains(body, `route="1"`) && strings.Contains(body, `apisix_http_status{code="404"`)
+	})
 }

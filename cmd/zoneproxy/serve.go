@@ -273,8 +273,8 @@ func (a *app) apply(_ context.Context, st *cpclient.State) {
 		a.checks.Sync(a.checksCtx, snap.Pools)
 		a.metrics.SetPools(snap.Pools)
 	}
-	if snap.RouteMetrics != nil {
-		a.metrics.Retain(snap.RouteMetrics)
+	if r := snap.RetiredMetrics; len(r.Labels) > 0 {
+		a.metrics.Retire(r)
 	}
 	a.metrics.SetConfig(snap.Revision, snap.Updated)
 	a.modifyIndexes(st)

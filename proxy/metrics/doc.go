@@ -6,15 +6,16 @@
 // care.) One name differs on purpose: nginx's apisix_nginx_http_current_connections is
 // apisix_http_current_connections here.
 //
-// Per request the proxy fills a Sample and records it into a RouteMetrics handle that the
-// snapshot builder resolves once per route and snapshot with ForRoute (an unchanged route keeps
-// its handle, and so its counters); requests that match no route record into Unmatched. After each snapshot swap the
-// builder calls Retain with the live handles, and the series of every other route disappear from
-// the next scrape. Observe neither allocates nor locks once a (code, node, matched uri/host,
-// consumer, source) combination has been seen on a route: a per-route open-addressed table of
-// atomic pointers finds the series, and the counters are atomics. The first request of a new
-// combination takes the route's mutex and allocates its series. Everything is turned into
-// Prometheus metrics at scrape time.
+// Per request the proxy fills a Sample and records it into a RouteMetrics handle. A route finds
+// its handle through its RouteHandle, which looks it up by the route's labels at the route's first
+// request (ForRoute): a route that serves nothing costs nothing, and a changed route with the same
+// labels keeps its handle, and so its counters. Requests that match no route record into
+// Unmatched. After each snapshot swap the builder hands the labels no route has any more to
+// Retire, and their series disappear from the next scrape. Observe neither allocates nor locks
+// once a (code, node, matched uri/host, consumer, source) combination has been seen on a route: a
+// per-route open-addressed table of atomic pointers finds the series, and the counters are
+// atomics. The first request of a new combination takes the route's mutex and allocates its
+// series. Everything is turned into Prometheus metrics at scrape time.
 //
 // Metrics exported (prefix "apisix_" by default, Options.Prefix as plugin_attr.prometheus.
 // metric_prefix):

@@ -312,12 +312,16 @@ func mix(h, v uint64) uint64 {
 	return h * 0xbf58476d1ce4e5b9
 }
 
-// ForRoute returns the handle of the route with labels l: the same handle as long as a route with
-// these labels stays live (see Retain), so that its counters carry over snapshot builds. Call it
-// once per route per build, never per request.
+// ForRoute returns the handle of the route with labels l: the same handle until Retire forgets
+// the labels, so that its counters carry over snapshot builds. The proxy gets it through a
+// route's RouteHandle, which calls it at the route's first request.
 func (m *Metrics) ForRoute(l RouteLabels) *RouteMetrics {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.forRoute(l)
+}
+
+func (m *Metrics) forRoute(l RouteLabels) *RouteMetrics {
 	rm := m.routes[l]
 	if rm == nil {
 		rm = m.newRoute(l)
@@ -329,20 +333,55 @@ func (m *Metrics) ForRoute(l RouteLabels) *RouteMetrics {
 // Unmatched is the handle for requests that match no route (every route label empty).
 func (m *Metrics) Unmatched() *RouteMetrics { return m.unmatched }
 
-// Retain keeps the handles in live (and Unmatched) and forgets every other: their series leave the
-// next scrape, and a later ForRoute with their labels starts from zero. Requests still running on
-// an older snapshot may record into a forgotten handle; those samples are lost. Call it after each
-// snapshot swap with the handles the new snapshot uses.
-func (m *Metrics) Retain(live []*RouteMetrics) {
-	keep := make(map[*RouteMetrics]bool, len(live)+1)
-	for _, rm := range live {
-		keep[rm] = true
+// RouteHandle is where a configured route keeps its metrics handle. The handle is looked up (or
+// made) by the route's first request, not when the route is built: a route that serves no request
+// costs nothing here (1.4 MB at 10,000 routes), and it has no series to scrape either, as in
+// APISIX. The zero value is ready for use; it must not be copied after first use.
+type RouteHandle struct {
+	rm      atomic.Pointer[RouteMetrics]
+	retired bool // guarded by Metrics.mu: Retire forgot the route's labels
+}
+
+// Get returns the handle of the route with labels l, which are the same at every call. Once the
+// handle is known it is an atomic load; the first call takes m's mutex. It returns nil, which
+// records nothing, for a route Retire retired: a request still running on an older snapshot must
+// not bring back the series of a route that is gone.
+func (h *RouteHandle) Get(m *Metrics, l RouteLabels) *RouteMetrics {
+	if rm := h.rm.Load(); rm != nil {
+		return rm
 	}
-	keep[m.unmatched] = true
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for l, rm := range m.routes {
-		if !keep[rm] {
+	if h.retired {
+		return nil
+	}
+	if rm := h.rm.Load(); rm != nil {
+		return rm
+	}
+	rm := m.forRoute(l)
+	h.rm.Store(rm)
+	return rm
+}
+
+// Retirement is what a configuration change took out of use: the labels that no route has any
+// more, and the handles of the routes that had them.
+type Retirement struct {
+	Labels  []RouteLabels
+	Handles []*RouteHandle
+}
+
+// Retire forgets r's labels, whose series leave the next scrape (a later route with the same
+// labels starts from zero), and retires r's handles, so that they make no handle any more. Requests
+// still running on an older snapshot may record into a forgotten handle; those samples are lost.
+// Call it after the snapshot swap that took them out of use.
+func (m *Metrics) Retire(r Retirement) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range r.Handles {
+		h.retired = true
+	}
+	for _, l := range r.Labels {
+		if rm := m.routes[l]; rm != nil && rm != m.unmatched {
 			delete(m.routes, l)
 		}
 	}

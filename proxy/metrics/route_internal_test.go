@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -41,5 +42,56 @@ func TestIdleRouteHoldsNoTable(t *testing.T) {
 	rm.Observe(&s)
 	if st, _ := rm.scrape(now, time.Minute, len(m.bounds)); len(st) != 1 || st[0].count != 1 {
 		t.Errorf("after restarting: %+v", st)
+	}
+}
+
+// TestRouteHandleIsLazy: a route's first request makes its handle, the one its labels find from
+// every route that has them.
+func TestRouteHandleIsLazy(t *testing.T) {
+	m, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(m.routes)
+	handles := make([]RouteHandle, 1000)
+	l := RouteLabels{Route: "7", Service: "s"}
+	rm := handles[7].Get(m, l)
+	if n := len(m.routes) - before; n != 1 || m.routes[l] != rm {
+		t.Fatalf("after one route's first request: %d handles, the labels' handle %v, want 1 and %v", n, m.routes[l], rm)
+	}
+	if other := handles[8].Get(m, l); other != rm {
+		t.Errorf("another route with the same labels got another handle")
+	}
+}
+
+// TestRetireRacesFirstRequest: whether a route's first request comes before, during or after
+// Retire, the retired labels are gone once Retire has returned. (Run with -race.)
+func TestRetireRacesFirstRequest(t *testing.T) {
+	m, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		l := RouteLabels{Route: "r"}
+		var h RouteHandle
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				h.Get(m, l)
+			}()
+		}
+		close(start)
+		m.Retire(Retirement{Labels: []RouteLabels{l}, Handles: []*RouteHandle{&h}})
+		wg.Wait()
+		m.mu.Lock()
+		_, left := m.routes[l]
+		m.mu.Unlock()
+		if left {
+			t.Fatalf("round %d: the retired labels have a handle after Retire", i)
+		}
 	}
 }

@@ -170,11 +170,15 @@ func TestObserveSequence(t *testing.T) {
 	})
 }
 
-func TestRetainDropsRoutes(t *testing.T) {
+func TestRetireDropsRoutes(t *testing.T) {
 	m := newMetrics(t, metrics.Options{})
 	url := serve(t, m)
 	l1, l2 := metrics.RouteLabels{Route: "1"}, metrics.RouteLabels{Route: "2"}
-	r1, r2 := m.ForRoute(l1), m.ForRoute(l2)
+	var h1, h2 metrics.RouteHandle
+	r1, r2 := h1.Get(m, l1), h2.Get(m, l2)
+	if r1 == nil || r1 != m.ForRoute(l1) || r2.Labels() != l2 {
+		t.Fatalf("handles %v, %v: not the labels' handles", r1, r2)
+	}
 	s := metrics.Sample{Code: 200, Source: metrics.SourceUpstream, Node: "n", Request: ms}
 	r1.Observe(&s)
 	r2.Observe(&s)
@@ -188,7 +192,7 @@ func TestRetainDropsRoutes(t *testing.T) {
 		{"kept route", "1", 1},
 		{"dropped route", "2", 0},
 	}
-	m.Retain([]*metrics.RouteMetrics{r1})
+	m.Retire(metrics.Retirement{Labels: []metrics.RouteLabels{l2}, Handles: []*metrics.RouteHandle{&h2}})
 	f := scrape(t, url, "/metrics")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,22 +212,32 @@ func TestRetainDropsRoutes(t *testing.T) {
 	}
 
 	t.Run("handles", func(t *testing.T) {
-		if m.ForRoute(l1) != r1 {
-			t.Errorf("a retained route got a new handle")
+		if h1.Get(m, l1) != r1 || m.ForRoute(l1) != r1 {
+			t.Errorf("a kept route got a new handle")
 		}
-		r2b := m.ForRoute(l2)
-		if r2b == r2 {
-			t.Fatalf("a dropped route kept its handle")
+		if got := h2.Get(m, l2); got != r2 {
+			t.Errorf("a retired handle that had its handle got %v, want the old one (whose samples are lost)", got)
+		}
+		var late metrics.RouteHandle
+		m.Retire(metrics.Retirement{Handles: []*metrics.RouteHandle{&late}})
+		if got := late.Get(m, l2); got != nil {
+			t.Errorf("a retired handle made a handle at its first request: %v", got)
+		}
+		var again metrics.RouteHandle
+		r2b := again.Get(m, l2)
+		if r2b == nil || r2b == r2 {
+			t.Fatalf("a route added again got handle %v, the old one was %v", r2b, r2)
 		}
 		r2b.Observe(&s)
 		f := scrape(t, url, "/metrics")
 		if got := f.value(t, "apisix_http_status", lbl("route", "2")); got != 1 {
 			t.Errorf("re-added route: count %v, want 1 (a fresh start)", got)
 		}
-		m.Retain(nil)
+		m.Unmatched().Observe(&s)
+		m.Retire(metrics.Retirement{Labels: []metrics.RouteLabels{l1, l2, {}}})
 		f = scrape(t, url, "/metrics")
-		if n := len(f.find("apisix_http_status", nil)); n != 0 {
-			t.Errorf("after Retain(nil): %d status series, want 0", n)
+		if n := len(f.find("apisix_http_status", nil)); n != 1 {
+			t.Errorf("after retiring every route: %d status series, want 1 (unmatched, never retired)", n)
 		}
 		var nilRM *metrics.RouteMetrics
 		nilRM.Observe(&s) // must not panic

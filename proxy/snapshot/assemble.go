@@ -28,9 +28,9 @@ type resolution struct {
 	pools   []*upstream.Pool               // the live pools, as of the last change of the set
 	poolsUp bool                           // the set of live pools changed during this build
 	table   *router.Table                  // the last table built
-	// dropped holds the metric handles of routes resolved away in this build; a handle that no
-	// route takes back means metrics.Retain must run.
-	dropped map[*metrics.RouteMetrics]struct{}
+	// dropped holds the metric labels of routes resolved away, with the routes' handles, until a
+	// route takes the labels back or a Snapshot hands them to metrics.Retire.
+	dropped map[metrics.RouteLabels][]*metrics.RouteHandle
 }
 
 func newResolution() resolution {
@@ -38,6 +38,7 @@ func newResolution() resolution {
 		dirty:   map[*entry]struct{}{},
 		readers: map[depKey]map[*entry]struct{}{},
 		refs:    map[*upstream.Pool]int{},
+		dropped: map[metrics.RouteLabels][]*metrics.RouteHandle{},
 	}
 }
 
@@ -63,7 +64,6 @@ const smallDirty = 64
 func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 	r := &b.res
 	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
-	r.dropped = map[*metrics.RouteMetrics]struct{}{}
 	r.slots.grow(b.next)
 	// Drop the old resolutions first, then resolve the current entries: a replaced route's old and
 	// new entries share a router value.
@@ -107,31 +107,37 @@ func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
 		return nil, fmt.Errorf("build the router: %w", err)
 	}
 	r.table = table
-	var handles []*metrics.RouteMetrics
-	if b.opts.Metrics != nil && len(r.dropped) > 0 {
-		handles = make([]*metrics.RouteMetrics, 0, r.served)
-		for v := range b.next {
-			if rt := r.slots.get(v); rt != nil && rt.Metrics != nil {
-				handles = append(handles, rt.Metrics)
-			}
-		}
-	}
 	return &Snapshot{
-		RouteMetrics: handles,
-		Revision:     st.Revision,
-		ClusterID:    st.ClusterID,
-		Source:       st.Source,
-		Endpoint:     st.Endpoint,
-		Updated:      st.Updated,
-		Built:        time.Now(),
-		Router:       table,
-		Routes:       r.slots.freeze(b.next),
-		Pools:        r.pools,
-		PoolsChanged: r.poolsUp,
-		KVs:          b.effectiveKVs(st),
+		RetiredMetrics: b.retired(),
+		Revision:       st.Revision,
+		ClusterID:      st.ClusterID,
+		Source:         st.Source,
+		Endpoint:       st.Endpoint,
+		Updated:        st.Updated,
+		Built:          time.Now(),
+		Router:         table,
+		Routes:         r.slots.freeze(b.next),
+		Pools:          r.pools,
+		PoolsChanged:   r.poolsUp,
+		KVs:            b.effectiveKVs(st),
 		Counts: Counts{Routes: r.served, Services: len(b.byID[KindService]),
 			Upstreams: len(b.byID[KindUpstream])},
 	}, nil
+}
+
+// retired hands out the metric labels that no route took back, and the handles of the routes
+// that had them.
+func (b *Builder) retired() metrics.Retirement {
+	var out metrics.Retirement
+	if len(b.res.dropped) == 0 {
+		return out
+	}
+	for l, hs := range b.res.dropped {
+		out.Labels = append(out.Labels, l)
+		out.Handles = append(out.Handles, hs...)
+	}
+	b.res.dropped = map[metrics.RouteLabels][]*metrics.RouteHandle{}
+	return out
 }
 
 // buildTable updates the last table with the routes that left and entered it (in time that depends
@@ -172,8 +178,9 @@ func (b *Builder) unresolve(e *entry) {
 		if e.rt.Pool != nil {
 			r.refs[e.rt.Pool]--
 		}
-		if e.rt.Metrics != nil {
-			r.dropped[e.rt.Metrics] = struct{}{}
+		if b.opts.Metrics != nil {
+			l := e.rt.labels()
+			r.dropped[l] = append(r.dropped[l], &e.rt.metrics)
 		}
 		if r.slots.get(e.handle) == e.rt {
 			r.slots.set(e.handle, nil)
@@ -205,10 +212,9 @@ func (b *Builder) resolve(e *entry) {
 	if rt == nil {
 		return
 	}
-	if m := b.opts.Metrics; m != nil {
-		rt.Metrics = m.ForRoute(metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID})
-		delete(r.dropped, rt.Metrics) // the same labels keep their handle: nothing to release
-	}
+	// The same labels keep their series: nothing to retire. (The handle itself is made by the
+	// route's first request.)
+	delete(r.dropped, rt.labels())
 	e.rt, e.rc = rt, c
 	r.slots.set(e.handle, rt)
 	r.served++

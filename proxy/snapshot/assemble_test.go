@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/zoneproxy/zoneproxy/cpclient"
@@ -132,8 +134,9 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 	}
 }
 
-// TestRouteMetricsHandles: a route keeps its metrics handle across changes that keep its labels;
-// the live handles are listed (for metrics.Retain) only when one goes out of use.
+// TestRouteMetricsHandles: a route's metrics handle is made by its first request, kept across
+// changes that keep its labels, and retired with the labels when the route goes; a route added
+// again starts afresh.
 func TestRouteMetricsHandles(t *testing.T) {
 	m, err := metrics.New(metrics.Options{})
 	if err != nil {
@@ -145,26 +148,91 @@ func TestRouteMetricsHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	next := func(st *cpclient.State, kvs ...string) (*cpclient.State, *Snapshot) {
+		n := with(st, kvs...)
+		n.Previous = st.Revision
+		for i := 0; i < len(kvs); i += 2 {
+			n.Changed = append(n.Changed, kvs[i])
+		}
+		return n, build(t, b, n)
+	}
 	st := state("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
-		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`)
+		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`, "/apisix/routes/c", `{"uri":"/c","upstream_id":"1"}`)
 	s1 := build(t, b, st)
-	ha := match(t, s1, "GET", "h", "/a").Metrics
+	ha := match(t, s1, "GET", "h", "/a").Metrics(m)
 	if ha == nil || ha.Labels() != (metrics.RouteLabels{Route: "a"}) {
 		t.Fatalf("route a's handle %v", ha)
 	}
-	st2 := with(st, "/apisix/routes/a", `{"uri":"/a2","upstream_id":"1"}`)
-	st2.Previous, st2.Changed = st.Revision, []string{"/apisix/routes/a"}
-	s2 := build(t, b, st2)
-	if got := match(t, s2, "GET", "h", "/a2").Metrics; got != ha {
+	hb := match(t, s1, "GET", "h", "/b").Metrics(m)
+	if got := match(t, s1, "GET", "h", "/a").Metrics(m); got != ha {
+		t.Errorf("a second request got another handle")
+	}
+	if got := match(t, s1, "GET", "h", "/a").Metrics(nil); got != nil {
+		t.Errorf("with metrics off: %v, want nil", got)
+	}
+
+	st, s2 := next(st, "/apisix/routes/a", `{"uri":"/a2","upstream_id":"1"}`)
+	if got := match(t, s2, "GET", "h", "/a2").Metrics(m); got != ha {
 		t.Errorf("a changed route with the same labels got a new handle")
 	}
-	if s2.RouteMetrics != nil {
-		t.Errorf("handles listed although none went out of use")
+	if r := s2.RetiredMetrics; len(r.Labels) != 0 {
+		t.Errorf("retired %v although the labels stayed", r.Labels)
 	}
-	st3 := with(st2, "/apisix/routes/b", "")
-	st3.Previous, st3.Changed = st2.Revision, []string{"/apisix/routes/b"}
-	s3 := build(t, b, st3)
-	if len(s3.RouteMetrics) != 1 || s3.RouteMetrics[0] != ha {
-		t.Errorf("after deleting b, live handles %v, want only a's", s3.RouteMetrics)
+
+	// b served requests, c none: both go.
+	oldB, oldC := match(t, s2, "GET", "h", "/b"), match(t, s2, "GET", "h", "/c")
+	st, s3 := next(st, "/apisix/routes/b", "", "/apisix/routes/c", "")
+	r := s3.RetiredMetrics
+	slices.SortFunc(r.Labels, func(x, y metrics.RouteLabels) int { return strings.Compare(x.Route, y.Route) })
+	if want := []metrics.RouteLabels{{Route: "b"}, {Route: "c"}}; !slices.Equal(r.Labels, want) || len(r.Handles) != 2 {
+		t.Fatalf("retired labels %v and %d handles, want %v and 2", r.Labels, len(r.Handles), want)
+	}
+	m.Retire(r)
+	if got := oldC.Metrics(m); got != nil {
+		t.Errorf("a request on the old snapshot made a handle for deleted route c: %v", got)
+	}
+	if got := oldB.Metrics(m); got != hb {
+		t.Errorf("deleted route b's old version lost the handle it had: %v", got)
+	}
+	if got := match(t, s3, "GET", "h", "/a2").Metrics(m); got != ha {
+		t.Errorf("route a lost its handle when others were retired")
+	}
+
+	_, s4 := next(st, "/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`)
+	if got := match(t, s4, "GET", "h", "/b").Metrics(m); got == nil || got == hb {
+		t.Errorf("route b added again: handle %v, want a new one (old %v)", got, hb)
+	}
+	if r := s4.RetiredMetrics; len(r.Labels) != 0 {
+		t.Errorf("retired %v again", r.Labels)
+	}
+}
+
+// TestRoutesCostNoMetricsUntilServed: with metrics on, a build allocates what it does with them
+// off: the routes' handles wait for their first requests.
+func TestRoutesCostNoMetricsUntilServed(t *testing.T) {
+	const n = 200
+	st := bigState(n)
+	newMetrics := func() *metrics.Metrics {
+		m, err := metrics.New(metrics.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	build := func(m *metrics.Metrics) {
+		b, err := NewBuilder(Options{Registry: upstream.NewRegistry(upstream.Options{}), Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Build(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A fresh Metrics each time, so that no handle is left from the run before.
+	base := testing.AllocsPerRun(5, func() { newMetrics() })
+	on := testing.AllocsPerRun(5, func() { build(newMetrics()) })
+	off := testing.AllocsPerRun(5, func() { build(nil) })
+	if extra := on - base - off; extra >= n/4 {
+		t.Errorf("a build of %d routes allocates %.0f times more with metrics on", n, extra)
 	}
 }

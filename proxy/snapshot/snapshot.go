@@ -33,9 +33,9 @@ type Snapshot struct {
 	// last good version: what the snapshot file stores.
 	KVs    cpclient.KVs
 	Counts Counts
-	// RouteMetrics lists the live routes' metric handles when a handle went out of use in this
-	// build (a route deleted or relabelled; nil otherwise), for metrics.Metrics.Retain.
-	RouteMetrics []*metrics.RouteMetrics
+	// RetiredMetrics is what this build took out of use in the route metrics (routes deleted or
+	// relabelled; empty otherwise), for metrics.Metrics.Retire after the swap.
+	RetiredMetrics metrics.Retirement
 }
 
 // Counts are the numbers of objects in a Snapshot.
@@ -57,6 +57,20 @@ type Route struct {
 	// Timeout is the route's own timeout, which wins over the upstream's.
 	Timeout         *Timeout
 	EnableWebsocket bool
-	// Metrics is where the route's requests are counted (nil when metrics are off).
-	Metrics *metrics.RouteMetrics
+	// metrics holds the route's metrics handle from its first request on (see Metrics).
+	metrics metrics.RouteHandle
+}
+
+// Metrics returns the handle that counts the route's requests in m, nil when m is nil or the route
+// was retired (deleted or relabelled) since. It is made at the route's first request and kept by
+// later versions of the route with the same labels.
+func (rt *Route) Metrics(m *metrics.Metrics) *metrics.RouteMetrics {
+	if m == nil {
+		return nil
+	}
+	return rt.metrics.Get(m, rt.labels())
+}
+
+func (rt *Route) labels() metrics.RouteLabels {
+	return metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID}
 }
