@@ -17,17 +17,17 @@ type depKey struct{ kind, id string }
 // resolution is what the routes resolved to, kept from one build to the next so that a build
 // resolves again only the routes whose own object, or an object they read, changed.
 type resolution struct {
-	dirty   map[*entry]struct{}            // routes to resolve again (or just to drop)
-	readers map[depKey]map[*entry]struct{} // object -> the routes whose resolution read it
-	slots   routeSlots                     // served routes by router value
-	served  int                            // routes with a non-nil slot
-	refs    map[*upstream.Pool]int         // pool -> routes using it
-	added   map[*upstream.Pool]bool        // pools built during this build
-	removed []*router.Compiled             // left the table since the last build
-	adds    []*router.Compiled             // entered it
-	pools   []*upstream.Pool               // the live pools, as of the last change of the set
-	poolsUp bool                           // the set of live pools changed during this build
-	table   *router.Table                  // the last table built
+	dirty   map[*entry]struct{}     // routes to resolve again (or just to drop)
+	readers map[depKey]*readers     // object -> the routes whose resolution read it
+	slots   routeSlots              // served routes by router value
+	served  int                     // routes with a non-nil slot
+	refs    map[*upstream.Pool]int  // pool -> routes using it
+	added   map[*upstream.Pool]bool // pools built during this build
+	removed []*router.Compiled      // left the table since the last build
+	adds    []*router.Compiled      // entered it
+	pools   []*upstream.Pool        // the live pools, as of the last change of the set
+	poolsUp bool                    // the set of live pools changed during this build
+	table   *router.Table           // the last table built
 	// dropped holds the metric labels of routes resolved away, with the routes' handles, until a
 	// route takes the labels back or a Snapshot hands them to metrics.Retire.
 	dropped map[metrics.RouteLabels][]*metrics.RouteHandle
@@ -36,10 +36,18 @@ type resolution struct {
 func newResolution() resolution {
 	return resolution{
 		dirty:   map[*entry]struct{}{},
-		readers: map[depKey]map[*entry]struct{}{},
+		readers: map[depKey]*readers{},
 		refs:    map[*upstream.Pool]int{},
 		dropped: map[metrics.RouteLabels][]*metrics.RouteHandle{},
 	}
+}
+
+// readers are the routes whose resolution read one object.
+type readers struct {
+	routes map[*entry]struct{}
+	// only is the deps of a route that read this object alone (most routes read one upstream):
+	// those routes share it instead of holding a slice each.
+	only []depKey
 }
 
 // invalidate marks a route entry that is being replaced or deleted for dropping at the next build.
@@ -51,8 +59,10 @@ func (b *Builder) invalidate(e *entry) {
 
 // invalidateDependents marks the routes that read the object kind/id for resolving again.
 func (b *Builder) invalidateDependents(kind, id string) {
-	for e := range b.res.readers[depKey{kind, id}] {
-		b.res.dirty[e] = struct{}{}
+	if rs := b.res.readers[depKey{kind, id}]; rs != nil {
+		for e := range rs.routes {
+			b.res.dirty[e] = struct{}{}
+		}
 	}
 }
 
@@ -167,9 +177,9 @@ func (b *Builder) unresolve(e *entry) {
 		return
 	}
 	for _, d := range e.deps {
-		if m := r.readers[d]; m != nil {
-			delete(m, e)
-			if len(m) == 0 {
+		if rs := r.readers[d]; rs != nil {
+			delete(rs.routes, e)
+			if len(rs.routes) == 0 {
 				delete(r.readers, d)
 			}
 		}
@@ -203,10 +213,15 @@ func (b *Builder) resolve(e *entry) {
 	rt, c, why, deps := b.resolveRoute(e, ro)
 	e.deps = deps
 	for _, d := range deps {
-		if r.readers[d] == nil {
-			r.readers[d] = map[*entry]struct{}{}
+		rs := r.readers[d]
+		if rs == nil {
+			rs = &readers{routes: map[*entry]struct{}{}, only: []depKey{d}}
+			r.readers[d] = rs
 		}
-		r.readers[d][e] = struct{}{}
+		rs.routes[e] = struct{}{}
+		if len(deps) == 1 {
+			e.deps = rs.only
+		}
 	}
 	b.setProblem(e.key(), why)
 	if rt == nil {

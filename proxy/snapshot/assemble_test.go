@@ -236,3 +236,34 @@ func TestRoutesCostNoMetricsUntilServed(t *testing.T) {
 		t.Errorf("a build of %d routes allocates %.0f times more with metrics on", n, extra)
 	}
 }
+
+// TestSingleDependencyIsShared: routes that read one object alone share one deps slice, which still
+// ties them to it: a change of the object resolves them again.
+func TestSingleDependencyIsShared(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	st := state("/apisix/upstreams/1", up1, "/apisix/services/s", `{"upstream_id":"1"}`,
+		"/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`, "/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`,
+		"/apisix/routes/c", `{"uri":"/c","service_id":"s"}`)
+	build(t, b, st)
+	da, db, dc := b.entries["/apisix/routes/a"].deps, b.entries["/apisix/routes/b"].deps, b.entries["/apisix/routes/c"].deps
+	if len(da) != 1 || len(db) != 1 || &da[0] != &db[0] {
+		t.Errorf("routes a and b hold deps %v and %v, want one shared slice", da, db)
+	}
+	if want := []depKey{{KindService, "s"}, {KindUpstream, "1"}}; !slices.Equal(dc, want) {
+		t.Errorf("route c's deps %v, want %v", dc, want)
+	}
+	oldA := b.entries["/apisix/routes/a"].rt
+	st2 := with(st, "/apisix/upstreams/1", `{"nodes":{"127.0.0.1:1981":1},"type":"roundrobin"}`)
+	st2.Previous, st2.Changed = st.Revision, []string{"/apisix/upstreams/1"}
+	s2 := build(t, b, st2)
+	for _, path := range []string{"/a", "/b", "/c"} {
+		rt := match(t, s2, "GET", "h", path)
+		if rt == nil || rt.Pool == nil || rt.Pool.Nodes()[0].Addr != "127.0.0.1:1981" {
+			t.Errorf("%s after the upstream changed: %+v", path, rt)
+		}
+	}
+	if b.entries["/apisix/routes/a"].rt == oldA {
+		t.Errorf("route a was not resolved again")
+	}
+}
