@@ -52,7 +52,7 @@ type readers struct {
 
 // invalidate marks a route entry that is being replaced or deleted for dropping at the next build.
 func (b *Builder) invalidate(e *entry) {
-	if e.kind == KindRoute {
+	if e.kind() == KindRoute {
 		b.res.dirty[e] = struct{}{}
 	}
 }
@@ -192,8 +192,8 @@ func (b *Builder) unresolve(e *entry) {
 			l := e.rt.labels()
 			r.dropped[l] = append(r.dropped[l], &e.rt.metrics)
 		}
-		if r.slots.get(e.handle) == e.rt {
-			r.slots.set(e.handle, nil)
+		if r.slots.get(int(e.handle)) == e.rt {
+			r.slots.set(int(e.handle), nil)
 			r.served--
 		}
 		r.removed = append(r.removed, e.rc)
@@ -231,7 +231,7 @@ func (b *Builder) resolve(e *entry) {
 	// route's first request.)
 	delete(r.dropped, rt.labels())
 	e.rt, e.rc = rt, c
-	r.slots.set(e.handle, rt)
+	r.slots.set(int(e.handle), rt)
 	r.served++
 	r.adds = append(r.adds, c)
 	if rt.Pool != nil {
@@ -267,7 +267,7 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	if r.serviceID != "" {
 		deps = append(deps, depKey{KindService, r.serviceID})
 		if svcEntry = b.byID[KindService][r.serviceID]; svcEntry == nil {
-			return &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Status: 404}, e.compiled,
+			return &Route{ID: e.id(), ServiceID: r.serviceID, Status: 404}, e.compiled,
 				fmt.Sprintf("service_id %q not found: the route answers 404", r.serviceID), deps
 		}
 		svc = svcEntry.obj.(*serviceObj)
@@ -275,26 +275,26 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	if r.pluginConfigID != "" {
 		deps = append(deps, depKey{KindPluginConfig, r.pluginConfigID})
 		if b.byID[KindPluginConfig][r.pluginConfigID] == nil {
-			return &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Status: 503}, e.compiled,
+			return &Route{ID: e.id(), ServiceID: r.serviceID, Status: 503}, e.compiled,
 				fmt.Sprintf("plugin_config_id %q not found: the route answers 503", r.pluginConfigID), deps
 		}
 	}
 
 	c := e.compiled
 	if svc != nil && len(svc.doc.Hosts) > 0 && !r.ownHosts && r.match != nil {
-		if e.inherited == nil || e.inheritedRev != svcEntry.kv.ModRevision {
+		if e.inherited == nil || e.inherited.rev != svcEntry.kv.ModRevision {
 			m := *r.match
 			m.Host, m.Hosts = "", svc.doc.Hosts
 			ic, err := router.Compile(m)
 			if err != nil {
 				return nil, nil, fmt.Sprintf("with the hosts of service %q: %v", r.serviceID, err), deps
 			}
-			e.inherited, e.inheritedRev = ic, svcEntry.kv.ModRevision
+			e.inherited = &inheritedMatch{c: ic, rev: svcEntry.kv.ModRevision}
 		}
-		c = e.inherited
+		c = e.inherited.c
 	}
 
-	rt := &Route{Key: e.key(), ID: e.id, ServiceID: r.serviceID, Timeout: r.timeout, Name: r.name}
+	rt := &Route{ID: e.id(), ServiceID: r.serviceID, Timeout: r.timeout, Name: r.name}
 	rt.EnableWebsocket = r.enableWebsocket
 	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
 		rt.EnableWebsocket = *svc.doc.Websocket

@@ -122,7 +122,7 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 			for i := 0; i < 15; i++ {
 				p := fmt.Sprintf("/r%d/x", i)
 				g, w := match(t, got, "GET", host, p), match(t, want, "GET", host, p)
-				if (g == nil) != (w == nil) || (g != nil && (g.Key != w.Key || g.Status != w.Status || poolAddr(g) != poolAddr(w))) {
+				if (g == nil) != (w == nil) || (g != nil && (g.ID != w.ID || g.Status != w.Status || poolAddr(g) != poolAddr(w))) {
 					t.Fatalf("step %d, %s%s: incremental %+v, full %+v", step, host, p, g, w)
 				}
 			}

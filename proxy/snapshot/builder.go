@@ -65,29 +65,52 @@ type Builder struct {
 	res resolution // what the routes resolved to, kept across builds (assemble.go)
 }
 
-// entry is the last good version of one key.
+// entry is the last good version of one key. There is one per route, so its size counts: 160
+// bytes (TestEntrySize); its kind and id are read from its key.
 type entry struct {
-	kind, id string
-	kv       cpclient.KV
-	obj      any // *routeObj, *serviceObj, *upstream.Spec, *pluginSet; nil for kinds not decoded
+	kv  cpclient.KV
+	obj any // *routeObj, *serviceObj, *upstream.Spec, *pluginSet; nil for kinds not decoded
+
+	idAt    int32 // kv.Key[idAt:] is the id, and the kindLen bytes before its "/" the kind
+	kindLen uint8 // 0 for a kind name longer than 255 bytes (none that is decoded)
+	// For routes: whether rt, rc and deps are the route's resolution (see below).
+	resolved bool
+	handle   int32 // router value (routes)
 
 	// For routes: the match fields compiled with the route's own hosts, and a cache of them
-	// compiled with the hosts of the service (keyed by that service's mod revision).
-	handle       int // router value (routes)
-	compiled     *router.Compiled
-	inherited    *router.Compiled
-	inheritedRev int64
+	// compiled with the hosts of the service.
+	compiled  *router.Compiled
+	inherited *inheritedMatch // nil until the route inherits its service's hosts
 	// For upstream specs: the pool built from it.
 	pool *upstream.Pool
 	// For routes and services with an inline upstream: the pool built from it.
 	inlinePool *upstream.Pool
 
 	// For routes: what the route resolved to at the last build (see assemble.go).
-	resolved bool
-	rt       *Route           // nil when the route is not served
-	rc       *router.Compiled // the compiled match fields in the table
-	deps     []depKey         // the objects the resolution read
+	rt   *Route           // nil when the route is not served
+	rc   *router.Compiled // the compiled match fields in the table
+	deps []depKey         // the objects the resolution read
 }
+
+// inheritedMatch is a route's match fields compiled with the hosts of its service, as of the
+// service's mod revision rev.
+type inheritedMatch struct {
+	c   *router.Compiled
+	rev int64
+}
+
+// newEntry returns the entry of kv, whose key split into kind and id.
+func newEntry(kv cpclient.KV, kind, id string) *entry {
+	e := &entry{kv: kv, idAt: int32(len(kv.Key) - len(id))}
+	if len(kind) <= 255 {
+		e.kindLen = uint8(len(kind))
+	}
+	return e
+}
+
+func (e *entry) key() string  { return e.kv.Key }
+func (e *entry) id() string   { return e.kv.Key[e.idAt:] }
+func (e *entry) kind() string { return e.kv.Key[int(e.idAt)-1-int(e.kindLen) : e.idAt-1] }
 
 // NewBuilder returns a Builder.
 func NewBuilder(opts Options) (*Builder, error) {
@@ -174,7 +197,7 @@ func (b *Builder) consider(kv cpclient.KV) {
 	if rev, ok := b.rejected[key]; ok && rev == kv.ModRevision {
 		return
 	}
-	e := &entry{kind: kind, id: id, kv: kv}
+	e := newEntry(kv, kind, id)
 	if err := b.decode(e); err != nil {
 		b.rejected[key] = kv.ModRevision
 		if errors.Is(err, errNotObject) {
@@ -205,14 +228,14 @@ func (b *Builder) set(e *entry) {
 	if e.obj == nil {
 		return
 	}
-	if e.kind != KindRoute { // routes are never looked up by id
-		if b.byID[e.kind] == nil {
-			b.byID[e.kind] = map[string]*entry{}
+	if e.kind() != KindRoute { // routes are never looked up by id
+		if b.byID[e.kind()] == nil {
+			b.byID[e.kind()] = map[string]*entry{}
 		}
-		b.byID[e.kind][e.id] = e
-		b.invalidateDependents(e.kind, e.id)
+		b.byID[e.kind()][e.id()] = e
+		b.invalidateDependents(e.kind(), e.id())
 	}
-	if e.kind == KindRoute {
+	if e.kind() == KindRoute {
 		b.res.dirty[e] = struct{}{}
 		if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
 			b.routes[i] = e
@@ -228,15 +251,15 @@ func (b *Builder) forget(key string) {
 	if e := b.entries[key]; e != nil {
 		delete(b.entries, key)
 		b.invalidate(e)
-		if m := b.byID[e.kind]; m != nil && m[e.id] == e {
-			delete(m, e.id)
-			b.invalidateDependents(e.kind, e.id)
+		if m := b.byID[e.kind()]; m != nil && m[e.id()] == e {
+			delete(m, e.id())
+			b.invalidateDependents(e.kind(), e.id())
 		}
-		if e.kind == KindRoute {
+		if e.kind() == KindRoute {
 			if i, found := slices.BinarySearchFunc(b.routes, key, compareKey); found {
 				b.routes = slices.Delete(b.routes, i, i+1)
 			}
-			b.free = append(b.free, e.handle)
+			b.free = append(b.free, int(e.handle))
 		}
 	}
 }
@@ -259,7 +282,7 @@ var errNotObject = errors.New("not a JSON object")
 func (b *Builder) decode(e *entry) error {
 	v := e.kv.Value
 	if i := firstNonSpace(v); i < 0 || v[i] != '{' {
-		switch e.kind {
+		switch e.kind() {
 		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule:
 			if string(v) == "init_dir" || len(v) == 0 {
 				return errNotObject
@@ -269,19 +292,21 @@ func (b *Builder) decode(e *entry) error {
 		return errNotObject
 	}
 	var err error
-	switch e.kind {
+	switch e.kind() {
 	case KindRoute:
 		var r *routeObj
 		var match router.Route
 		var fresh bool
-		e.handle, fresh = b.handle(e.key())
+		var h int
+		h, fresh = b.handle(e.key())
+		e.handle = int32(h)
 		var plugins []string
 		if r, match, plugins, err = decodeRoute(v); err == nil {
 			err = b.compileRoute(e, r, match, plugins)
 			e.obj = r
 		}
 		if err != nil && fresh {
-			b.free = append(b.free, e.handle) // no version of the route holds it
+			b.free = append(b.free, int(e.handle)) // no version of the route holds it
 		}
 	case KindService:
 		var s *serviceObj
@@ -324,7 +349,7 @@ func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route, plugin
 	if err := b.checkPlugins(plugins); err != nil {
 		return err
 	}
-	match.ID, match.Value, match.Key = e.id, e.handle, e.key()
+	match.ID, match.Value, match.Key = e.id(), int(e.handle), e.key()
 	c, err := router.Compile(match)
 	if err != nil {
 		return err
@@ -362,14 +387,12 @@ func (b *Builder) checkPlugins(names []string) error {
 	return nil
 }
 
-func (e *entry) key() string { return e.kv.Key }
-
 // handle returns the stable router value of a route key: its current entry's, or a new one
 // (fresh). Values are small integers reused after a route is deleted, so that Snapshot.Routes
 // stays a dense slice.
 func (b *Builder) handle(key string) (h int, fresh bool) {
-	if e := b.entries[key]; e != nil && e.kind == KindRoute {
-		return e.handle, false
+	if e := b.entries[key]; e != nil && e.kind() == KindRoute {
+		return int(e.handle), false
 	}
 	if n := len(b.free); n > 0 {
 		h, b.free = b.free[n-1], b.free[:n-1]

@@ -45,7 +45,6 @@ type Counts struct {
 
 // Route is what the proxy needs of a matched route.
 type Route struct {
-	Key       string // etcd key
 	ID        string
 	Name      string
 	ServiceID string
