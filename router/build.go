@@ -47,9 +47,9 @@ func (b *build) addPaths(tr *tree[*cand], c *Compiled, seq int, filterHosts bool
 	for i := range c.paths {
 		p := &c.paths[i]
 		key, prefix := p.key(b.t.mode)
-		cd := &cand{route: c, path: p.path, hosts: filterHosts, idx: int32(i), seq: seq}
+		cd := &cand{route: c, hosts: filterHosts, idx: int32(i), seq: seq}
 		if prefix {
-			cd.re, cd.never = p.check(b.t.mode)
+			cd.check = p.check(b.t.mode)
 		}
 		tr.add(b.own, key, !prefix, cd)
 	}

@@ -70,7 +70,7 @@ func walkSorted[T any](n *node[T], prefix string, visit func(key string, n *node
 func (c *cand) describe() string {
 	r := c.route
 	var b strings.Builder
-	fmt.Fprintf(&b, "route=%s uri=%q", r.id, c.path)
+	fmt.Fprintf(&b, "route=%s uri=%q", r.id, c.spec().path)
 	if r.priority != 0 {
 		fmt.Fprintf(&b, " priority=%d", r.priority)
 	}
@@ -93,10 +93,11 @@ func (c *cand) describe() string {
 	if r.remote != nil {
 		fmt.Fprintf(&b, " remote=%s", r.remote)
 	}
-	if c.never {
+	switch c.check {
+	case checkNever:
 		b.WriteString(" check=invalid")
-	} else if c.re != nil {
-		fmt.Fprintf(&b, " check=%s", c.re)
+	case checkRegex:
+		fmt.Fprintf(&b, " check=%s", c.spec().re)
 	}
 	if r.vars != nil {
 		fmt.Fprintf(&b, " vars=%s", r.vars)

@@ -65,7 +65,7 @@ func (m *matcher) run() bool {
 
 // result is the Result of a successful run.
 func (m *matcher) result() Result {
-	return Result{Value: m.win.route.value, URI: m.win.path, Host: m.winHost}
+	return Result{Value: int(m.win.route.value), URI: m.win.spec().path, Host: m.winHost}
 }
 
 // matchHosts tries the host buckets of ModeHostURI: the exact host, then
@@ -147,7 +147,7 @@ func (m *matcher) accept(c *cand, prefix bool, host string) bool {
 			return false
 		}
 	}
-	if prefix && (c.never || (c.re != nil && !c.re.Match(m.path))) {
+	if prefix && c.check != checkNone && (c.check == checkNever || !c.spec().re.Match(m.path)) {
 		return false
 	}
 	if r.vars != nil && !r.vars.Eval(m.source()) {

@@ -76,13 +76,18 @@ func (s *pathSpec) key(m Mode) (string, bool) {
 	return pathKey(s.path, m == ModeURIWithParameter)
 }
 
-// check returns the regex a prefix match must also satisfy in mode m (nil:
-// none), and never=true when the path can never match as a prefix.
-func (s *pathSpec) check(m Mode) (re *regexp.Regexp, never bool) {
-	if s.trivial[modeFamily(m)] {
-		return nil, false
+// check returns what a prefix match must also satisfy in mode m: nothing,
+// the regex s.re, or never (the path can never match as a prefix).
+func (s *pathSpec) check(m Mode) check {
+	switch {
+	case s.trivial[modeFamily(m)]:
+		return checkNone
+	case s.bad:
+		return checkNever
+	case s.re != nil:
+		return checkRegex
 	}
-	return s.re, s.bad
+	return checkNone
 }
 
 // segmentPattern builds lua-resty-radixtree's segment regex for p (when

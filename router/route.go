@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/zoneproxy/zoneproxy/router/expr"
@@ -28,7 +29,7 @@ type Route struct {
 	RemoteAddrs []string        //
 	Vars        json.RawMessage // APISIX `vars` (lua-resty-expr); nil, empty or null = none
 	Priority    int             // higher first among routes with the same path
-	Value       int             // opaque to the router; returned by Match
+	Value       int             // opaque to the router, 32 bits; returned by Match
 	// Key orders routes whose candidates tie (same path, priority and uri
 	// length): by Key in byte order, then in the order New was given them
 	// (Table.Update puts an added route after those with its Key). Set it
@@ -46,10 +47,10 @@ type Compiled struct {
 	paths    []pathSpec
 	hosts    []hostPattern // nil = any host
 	methods  uint16        // bit set (methodBit); 0 = any method
+	value    int32         // Route.Value
 	remote   *ipset.Set    // nil = any client
 	vars     *expr.Expr    // nil = no condition
 	priority int
-	value    int
 }
 
 // ID returns Route.ID.
@@ -59,14 +60,17 @@ func (c *Compiled) ID() string { return c.id }
 func (c *Compiled) Key() string { return c.key }
 
 // Value returns Route.Value.
-func (c *Compiled) Value() int { return c.value }
+func (c *Compiled) Value() int { return int(c.value) }
 
 // Compile validates and compiles one route's match fields. Errors are
 // *Error values naming the field.
 func Compile(r Route) (*Compiled, error) {
-	c := &Compiled{id: r.ID, key: r.Key, priority: r.Priority, value: r.Value}
+	c := &Compiled{id: r.ID, key: r.Key, priority: r.Priority, value: int32(r.Value)}
 	fail := func(field, format string, args ...any) (*Compiled, error) {
 		return nil, &Error{Route: r.ID, Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if r.Value < math.MinInt32 || r.Value > math.MaxInt32 {
+		return fail("value", "%d does not fit in 32 bits", r.Value)
 	}
 
 	// uri / uris

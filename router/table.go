@@ -3,7 +3,6 @@ package router
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -41,13 +40,23 @@ type bucket struct {
 // cand is one (route, path) candidate in a path tree.
 type cand struct {
 	route *Compiled
-	path  string         // the route's uri as configured: Result.URI
-	re    *regexp.Regexp // prefix candidates: segment check, nil = none
-	never bool           // prefix candidate whose segment regex does not compile
-	hosts bool           // uri modes: the route's hosts filter the candidate
-	idx   int32          // index of path in the route's uris
-	seq   int            // the route's build sequence number (see compareCand)
+	seq   int   // the route's build sequence number (see compareCand)
+	idx   int32 // index of the path in the route's uris
+	hosts bool  // uri modes: the route's hosts filter the candidate
+	check check // prefix candidates: the segment check
 }
+
+// check is what a prefix candidate must also pass besides the prefix match.
+type check uint8
+
+const (
+	checkNone  check = iota
+	checkRegex       // the path's segment regex (pathSpec.re)
+	checkNever       // the segment regex does not compile: never matches
+)
+
+// spec is the candidate's path: its uri as configured (Result.URI) and its segment regex.
+func (c *cand) spec() *pathSpec { return &c.route.paths[c.idx] }
 
 // Result is what Match reports about the winning route.
 type Result struct {
@@ -141,7 +150,7 @@ func compareCand(a, b *cand) int {
 	if c := cmp.Compare(b.route.priority, a.route.priority); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(len(b.path), len(a.path)); c != 0 {
+	if c := cmp.Compare(len(b.spec().path), len(a.spec().path)); c != 0 {
 		return c
 	}
 	if c := strings.Compare(a.route.key, b.route.key); c != 0 {

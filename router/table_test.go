@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -215,5 +217,32 @@ func TestGolden(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("table dump differs from %s (run with -update if intended):\n%s", golden, out.String())
+	}
+}
+
+// TestPerRouteSizes: a compiled route and each of its candidates stay within their allocation
+// size classes (112 and 24 bytes): with 10,000 routes each byte is 10 KB.
+func TestPerRouteSizes(t *testing.T) {
+	if n := unsafe.Sizeof(Compiled{}); n > 112 {
+		t.Errorf("Compiled is %d bytes, more than 112", n)
+	}
+	if n := unsafe.Sizeof(cand{}); n > 24 {
+		t.Errorf("cand is %d bytes, more than 24", n)
+	}
+}
+
+// TestValueRange: a route's value is kept in 32 bits; a value that does not fit is an error,
+// not a match that reports another value.
+func TestValueRange(t *testing.T) {
+	for _, v := range []int{0, -1, math.MaxInt32, math.MinInt32} {
+		c, err := Compile(Route{ID: "1", URI: "/a", Value: v})
+		if err != nil || c.Value() != v {
+			t.Errorf("value %d: %v, %v", v, c, err)
+		}
+	}
+	for _, v := range []int{math.MaxInt32 + 1, math.MinInt32 - 1} {
+		if _, err := Compile(Route{ID: "1", URI: "/a", Value: v}); err == nil {
+			t.Errorf("value %d compiled", v)
+		}
 	}
 }
