@@ -67,7 +67,6 @@ type routeDoc struct {
 // most of a large snapshot's.
 type routeObj struct {
 	name             string
-	priority         int
 	serviceID        string
 	upstreamID       string
 	pluginConfigID   string
@@ -95,7 +94,10 @@ func decodeRoute(data []byte) (r *routeObj, match router.Route, plugins []string
 		return nil, match, nil, err
 	}
 	match = router.Route{URIs: d.URIs, Hosts: d.Hosts, Methods: d.Methods, RemoteAddrs: d.RemoteAddrs,
-		Vars: d.Vars, Priority: r.priority}
+		Vars: d.Vars}
+	if d.Priority != nil {
+		match.Priority = *d.Priority
+	}
 	if d.URI != nil {
 		match.URI = *d.URI
 	}
@@ -109,7 +111,7 @@ func decodeRoute(data []byte) (r *routeObj, match router.Route, plugins []string
 }
 
 func checkRoute(d *routeDoc) (*routeObj, []string, error) {
-	r := &routeObj{priority: 0, enabled: true, timeout: d.Timeout, ownHosts: d.Host != nil || d.Hosts != nil}
+	r := &routeObj{enabled: true, timeout: d.Timeout, ownHosts: d.Host != nil || d.Hosts != nil}
 	if d.Name != nil {
 		r.name = *d.Name
 	}
@@ -124,9 +126,6 @@ func checkRoute(d *routeDoc) (*routeObj, []string, error) {
 	}
 	if d.Script != nil || d.ScriptID != nil {
 		return nil, nil, fieldError("script", "Lua scripts are not supported by zoneproxy")
-	}
-	if d.Priority != nil {
-		r.priority = *d.Priority
 	}
 	if d.Status != nil {
 		switch *d.Status {
