@@ -60,7 +60,7 @@ func sortedKeys[T any](m *exactMap[T]) []string {
 func walkSorted[T any](n *node[T], prefix string, visit func(key string, n *node[T])) {
 	key := prefix + n.label
 	visit(key, n)
-	children := slices.Clone(n.children)
+	children := slices.Clone(n.kids())
 	slices.SortFunc(children, func(a, b *node[T]) int { return strings.Compare(a.label, b.label) })
 	for _, c := range children {
 		walkSorted(c, key, visit)

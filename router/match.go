@@ -78,7 +78,7 @@ func (m *matcher) matchHosts() bool {
 			return true
 		}
 	}
-	if len(hosts.root.children) == 0 && len(hosts.root.starts) == 0 {
+	if len(hosts.root.kids()) == 0 && len(hosts.root.starts) == 0 {
 		return false // no wildcard host
 	}
 	for stop := (*node[*bucket])(nil); ; {

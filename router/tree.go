@@ -26,15 +26,55 @@ type tree[T any] struct {
 	exact exactMap[T]
 }
 
+// node is one node of the radix tree. Most nodes of a large table are leaves (one per route
+// prefix), so a node is 64 bytes and its branching is behind a pointer that leaves leave nil.
 type node[T any] struct {
-	label    string
+	label  string
+	starts []T        // candidates whose prefix is this node's key
+	br     *branch[T] // the children; nil for a leaf
+	own    *owner     // the build that may change this node in place
+	weight int32      // candidates in this subtree, to order children
+	dirty  bool       // starts changed: finish sorts them
+}
+
+// branch is the children of an inner node: indices holds the first byte of each child's label.
+// It belongs to its node: a build that owns the node owns its branch.
+type branch[T any] struct {
 	indices  string
 	children []*node[T]
 	lut      *lookupTable // child by first byte, for wide nodes
-	starts   []T          // candidates whose prefix is this node's key
-	weight   int          // candidates in this subtree, to order children
-	own      *owner       // the build that may change this node in place
-	dirty    bool         // starts changed: finish sorts them
+}
+
+// kids returns n's children, nil for a leaf.
+func (n *node[T]) kids() []*node[T] {
+	if n.br == nil {
+		return nil
+	}
+	return n.br.children
+}
+
+// idx returns the first bytes of n's children's labels.
+func (n *node[T]) idx() string {
+	if n.br == nil {
+		return ""
+	}
+	return n.br.indices
+}
+
+// table returns n's lookup table, nil when it has none.
+func (n *node[T]) table() *lookupTable {
+	if n.br == nil {
+		return nil
+	}
+	return n.br.lut
+}
+
+// branchOf returns the branch of n, which the build owns, making it for a leaf.
+func (n *node[T]) branchOf() *branch[T] {
+	if n.br == nil {
+		n.br = &branch[T]{}
+	}
+	return n.br
 }
 
 // owner identifies one build (New or Update). It has a size so that every
@@ -81,8 +121,9 @@ func newTree[T any](own *owner) tree[T] {
 }
 
 // mut returns n itself when the build owns it, else a copy it owns. The
-// copy gets its own children slice (it is assigned to) and a clipped starts
-// slice (appending reallocates); its lookup table is rebuilt by finish.
+// copy gets its own branch with its own children slice (it is assigned to)
+// and a clipped starts slice (appending reallocates); its lookup table is
+// rebuilt by finish.
 func (n *node[T]) mut(own *owner) *node[T] {
 	if n.own == own {
 		return n
@@ -90,7 +131,9 @@ func (n *node[T]) mut(own *owner) *node[T] {
 	c := *n
 	c.own = own
 	c.dirty = false
-	c.children = slices.Clone(n.children)
+	if n.br != nil {
+		c.br = &branch[T]{indices: n.br.indices, children: slices.Clone(n.br.children), lut: n.br.lut}
+	}
 	c.starts = slices.Clip(n.starts)
 	return &c
 }
@@ -117,27 +160,28 @@ func (t *tree[T]) add(own *owner, key string, exact bool, v T) {
 	t.root = t.root.mut(own)
 	n := t.root
 	for key != "" {
-		i := strings.IndexByte(n.indices, key[0])
+		i := strings.IndexByte(n.idx(), key[0])
 		if i < 0 {
 			child := &node[T]{label: key, own: own}
-			n.indices += key[:1]
-			n.children = append(n.children, child)
+			b := n.branchOf()
+			b.indices += key[:1]
+			b.children = append(b.children, child)
 			n = child
 			break
 		}
-		child := n.children[i]
+		child := n.br.children[i]
 		l := commonPrefix(key, child.label)
 		if l < len(child.label) {
 			child = &node[T]{
-				label:    child.label[:l],
-				indices:  child.label[l : l+1],
-				children: []*node[T]{child.relabel(own, child.label[l:])},
-				own:      own,
+				label: child.label[:l],
+				br: &branch[T]{indices: child.label[l : l+1],
+					children: []*node[T]{child.relabel(own, child.label[l:])}},
+				own: own,
 			}
 		} else {
 			child = child.mut(own)
 		}
-		n.children[i] = child
+		n.br.children[i] = child
 		key = key[l:]
 		n = child
 	}
@@ -160,11 +204,11 @@ func (t *tree[T]) remove(own *owner, key string, exact bool, match func(T) bool)
 	n := t.root
 	path = append(path, n)
 	for rest := key; rest != ""; {
-		i := strings.IndexByte(n.indices, rest[0])
-		if i < 0 || !strings.HasPrefix(rest, n.children[i].label) {
+		i := strings.IndexByte(n.idx(), rest[0])
+		if i < 0 || !strings.HasPrefix(rest, n.br.children[i].label) {
 			return false
 		}
-		n = n.children[i]
+		n = n.br.children[i]
 		rest = rest[len(n.label):]
 		path = append(path, n)
 		at = append(at, i)
@@ -177,7 +221,7 @@ func (t *tree[T]) remove(own *owner, key string, exact bool, match func(T) bool)
 	path[0] = path[0].mut(own)
 	for i := 1; i < len(path); i++ {
 		path[i] = path[i].mut(own)
-		path[i-1].children[at[i-1]] = path[i]
+		path[i-1].br.children[at[i-1]] = path[i]
 	}
 	t.root = path[0]
 	n = path[len(path)-1]
@@ -190,16 +234,20 @@ func (t *tree[T]) remove(own *owner, key string, exact bool, match func(T) bool)
 	// neither candidates nor a branch.
 	for k := len(path) - 1; k >= 1 && k >= len(path)-2; k-- {
 		n, parent, i := path[k], path[k-1], at[k-1]
-		if len(n.starts) > 0 || len(n.children) > 1 {
+		if len(n.starts) > 0 || len(n.kids()) > 1 {
 			break
 		}
-		if len(n.children) == 1 {
-			c := n.children[0]
-			parent.children[i] = c.relabel(own, n.label+c.label)
+		if len(n.kids()) == 1 {
+			c := n.br.children[0]
+			parent.br.children[i] = c.relabel(own, n.label+c.label)
 			break
 		}
-		parent.children = slices.Delete(parent.children, i, i+1)
-		parent.indices = parent.indices[:i] + parent.indices[i+1:]
+		pb := parent.br
+		pb.children = slices.Delete(pb.children, i, i+1)
+		pb.indices = pb.indices[:i] + pb.indices[i+1:]
+		if len(pb.children) == 0 {
+			parent.br = nil
+		}
 	}
 	return true
 }
@@ -208,11 +256,11 @@ func (t *tree[T]) remove(own *owner, key string, exact bool, match func(T) bool)
 func (t *tree[T]) get(key string) []T {
 	n := t.root
 	for key != "" {
-		i := strings.IndexByte(n.indices, key[0])
-		if i < 0 || !strings.HasPrefix(key, n.children[i].label) {
+		i := strings.IndexByte(n.idx(), key[0])
+		if i < 0 || !strings.HasPrefix(key, n.br.children[i].label) {
 			return nil
 		}
-		n = n.children[i]
+		n = n.br.children[i]
 		key = key[len(n.label):]
 	}
 	return n.starts
@@ -220,7 +268,7 @@ func (t *tree[T]) get(key string) []T {
 
 // empty reports whether the tree holds no candidate (after finish).
 func (t *tree[T]) empty() bool {
-	return len(t.root.starts) == 0 && len(t.root.children) == 0 && t.exact.len() == 0
+	return len(t.root.starts) == 0 && len(t.root.kids()) == 0 && t.exact.len() == 0
 }
 
 func commonPrefix(a, b string) int {
@@ -243,7 +291,7 @@ func (t *tree[T]) finish(own *owner, less func(a, b T) int) {
 	t.root.finish(own, less)
 }
 
-func (n *node[T]) finish(own *owner, less func(a, b T) int) int {
+func (n *node[T]) finish(own *owner, less func(a, b T) int) int32 {
 	if n.own != own {
 		return n.weight
 	}
@@ -251,31 +299,39 @@ func (n *node[T]) finish(own *owner, less func(a, b T) int) int {
 		slices.SortFunc(n.starts, less)
 		n.dirty = false
 	}
-	n.weight = len(n.starts)
-	for _, c := range n.children {
+	n.weight = int32(len(n.starts))
+	b := n.br
+	if b == nil {
+		return n.weight
+	}
+	if len(b.children) == 0 {
+		n.br = nil
+		return n.weight
+	}
+	for _, c := range b.children {
 		n.weight += c.finish(own, less)
 	}
-	if len(n.children) > 1 && !slices.IsSortedFunc(n.children, heavierFirst[T]) {
-		order := make([]int, len(n.children))
+	if len(b.children) > 1 && !slices.IsSortedFunc(b.children, heavierFirst[T]) {
+		order := make([]int, len(b.children))
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortStableFunc(order, func(a, b int) int {
-			return heavierFirst(n.children[a], n.children[b])
+		slices.SortStableFunc(order, func(x, y int) int {
+			return heavierFirst(b.children[x], b.children[y])
 		})
 		children := make([]*node[T], len(order))
 		idx := make([]byte, len(order))
 		for i, o := range order {
-			children[i] = n.children[o]
-			idx[i] = n.indices[o]
+			children[i] = b.children[o]
+			idx[i] = b.indices[o]
 		}
-		n.children, n.indices = children, string(idx)
+		b.children, b.indices = children, string(idx)
 	}
-	n.lut = nil
-	if len(n.children) > wideNode && len(n.children) <= maxLookupChildren {
+	b.lut = nil
+	if len(b.children) > wideNode && len(b.children) <= maxLookupChildren {
 		// A new table even when one exists: an owned node may be a copy
 		// whose table is still shared with the tree it came from.
-		n.lut = newLookupTable(n.indices)
+		b.lut = newLookupTable(b.indices)
 	}
 	return n.weight
 }
@@ -284,15 +340,19 @@ func heavierFirst[T any](a, b *node[T]) int { return cmp.Compare(b.weight, a.wei
 
 // child returns the child whose label starts with c.
 func (n *node[T]) child(c byte) *node[T] {
-	if n.lut != nil {
-		if i := n.lut.get(c); i != 0 {
-			return n.children[i-1]
+	b := n.br
+	if b == nil {
+		return nil
+	}
+	if b.lut != nil {
+		if i := b.lut.get(c); i != 0 {
+			return b.children[i-1]
 		}
 		return nil
 	}
-	for i := 0; i < len(n.indices); i++ {
-		if n.indices[i] == c {
-			return n.children[i]
+	for i := 0; i < len(b.indices); i++ {
+		if b.indices[i] == c {
+			return b.children[i]
 		}
 	}
 	return nil

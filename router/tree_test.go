@@ -31,8 +31,8 @@ func checkNode[T any](t testing.TB, n *node[T], key string, root bool, less func
 	if !root && n.label == "" {
 		t.Fatalf("empty label at %q", key)
 	}
-	if !root && len(n.starts) == 0 && len(n.children) < 2 {
-		t.Fatalf("node %q holds no candidate and does not branch (%d children)", key, len(n.children))
+	if !root && len(n.starts) == 0 && len(n.kids()) < 2 {
+		t.Fatalf("node %q holds no candidate and does not branch (%d children)", key, len(n.kids()))
 	}
 	if n.dirty {
 		t.Fatalf("node %q: unsorted candidates after finish", key)
@@ -40,39 +40,42 @@ func checkNode[T any](t testing.TB, n *node[T], key string, root bool, less func
 	if less != nil && !slices.IsSortedFunc(n.starts, less) {
 		t.Fatalf("node %q: candidates out of order", key)
 	}
-	if len(n.indices) != len(n.children) {
-		t.Fatalf("node %q: %d indices for %d children", key, len(n.indices), len(n.children))
+	if n.br != nil && len(n.br.children) == 0 {
+		t.Fatalf("node %q: a leaf with a branch", key)
 	}
-	if (n.lut != nil) != (len(n.children) > wideNode && len(n.children) <= maxLookupChildren) {
-		t.Fatalf("node %q: lookup table %v with %d children", key, n.lut != nil, len(n.children))
+	if len(n.idx()) != len(n.kids()) {
+		t.Fatalf("node %q: %d indices for %d children", key, len(n.idx()), len(n.kids()))
+	}
+	if (n.table() != nil) != (len(n.kids()) > wideNode && len(n.kids()) <= maxLookupChildren) {
+		t.Fatalf("node %q: lookup table %v with %d children", key, n.table() != nil, len(n.kids()))
 	}
 	seen := map[byte]bool{}
 	w := len(n.starts)
-	for i, c := range n.children {
-		if c.label == "" || c.label[0] != n.indices[i] {
-			t.Fatalf("node %q: index %q for child %q", key, n.indices[i], c.label)
+	for i, c := range n.kids() {
+		if c.label == "" || c.label[0] != n.idx()[i] {
+			t.Fatalf("node %q: index %q for child %q", key, n.idx()[i], c.label)
 		}
 		if seen[c.label[0]] {
 			t.Fatalf("node %q: two children start with %q", key, c.label[0])
 		}
 		seen[c.label[0]] = true
-		if n.lut != nil && n.lut.get(c.label[0]) != i+1 {
-			t.Fatalf("node %q: lookup table sends %q to %d, want %d", key, c.label[0], n.lut.get(c.label[0]), i+1)
+		if n.table() != nil && n.table().get(c.label[0]) != i+1 {
+			t.Fatalf("node %q: lookup table sends %q to %d, want %d", key, c.label[0], n.table().get(c.label[0]), i+1)
 		}
 		cw := checkNode(t, c, key, false, less)
-		if i > 0 && cw > n.children[i-1].weight {
+		if i > 0 && cw > int(n.kids()[i-1].weight) {
 			t.Fatalf("node %q: children not in weight order", key)
 		}
 		w += cw
 	}
-	if n.lut != nil {
+	if n.table() != nil {
 		for b := range 256 {
-			if n.lut.get(byte(b)) != 0 && !seen[byte(b)] {
+			if n.table().get(byte(b)) != 0 && !seen[byte(b)] {
 				t.Fatalf("node %q: lookup table entry for absent %q", key, byte(b))
 			}
 		}
 	}
-	if w != n.weight {
+	if w != int(n.weight) {
 		t.Fatalf("node %q: weight %d, counted %d", key, n.weight, w)
 	}
 	return w
@@ -174,7 +177,7 @@ func TestTree(t *testing.T) {
 	}
 	tr.finish(own, strings.Compare)
 	checkTree(t, tr, strings.Compare)
-	if tr.root.lut != nil {
+	if tr.root.table() != nil {
 		t.Fatalf("lookup table on the root")
 	}
 	tests := []struct {
@@ -467,8 +470,8 @@ func TestLookupTableRanges(t *testing.T) {
 			if n == nil || n.label != "/w/" {
 				t.Fatalf("no node for %q: %v", "/w/", n)
 			}
-			if want := len(tc.bytes) > wideNode && len(tc.bytes) <= maxLookupChildren; (n.lut != nil) != want {
-				t.Fatalf("lookup table %v with %d children", n.lut != nil, len(tc.bytes))
+			if want := len(tc.bytes) > wideNode && len(tc.bytes) <= maxLookupChildren; (n.table() != nil) != want {
+				t.Fatalf("lookup table %v with %d children", n.table() != nil, len(tc.bytes))
 			}
 			in := map[byte]bool{}
 			for _, c := range tc.bytes {
