@@ -1,6 +1,7 @@
 package cpclient
 
 import (
+	"bytes"
 	"cmp"
 	"hash/maphash"
 	"iter"
@@ -238,4 +239,40 @@ func (s KVs) With(set []KV, del []string) KVs {
 		b.delete(k)
 	}
 	return b.freeze()
+}
+
+// diff returns what changed from s to t: the KVs of t that s lacks or holds with another mod
+// revision or value, and the keys of s that t lacks. It skips the shards that t shares with s, so
+// that its cost follows the change between States that follow one another, not their size.
+func (s KVs) diff(t KVs) (puts []*KV, dels []string) {
+	var empty kvTable
+	a, b := s.t, t.t
+	if a == nil {
+		a = &empty
+	}
+	if b == nil {
+		b = &empty
+	}
+	for i := range a.shards {
+		x, y := a.shards[i], b.shards[i]
+		if len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0]) {
+			continue // shared
+		}
+		for len(x) > 0 || len(y) > 0 {
+			switch {
+			case len(y) == 0 || len(x) > 0 && x[0].Key < y[0].Key:
+				dels = append(dels, x[0].Key)
+				x = x[1:]
+			case len(x) == 0 || y[0].Key < x[0].Key:
+				puts = append(puts, &y[0])
+				y = y[1:]
+			default:
+				if x[0].ModRevision != y[0].ModRevision || !bytes.Equal(x[0].Value, y[0].Value) {
+					puts = append(puts, &y[0])
+				}
+				x, y = x[1:], y[1:]
+			}
+		}
+	}
+	return puts, dels
 }

@@ -49,28 +49,44 @@ var ErrNoSnapshot = errors.New("no snapshot file")
 // churn up to once a second, and a body held in memory would be a megabyte of garbage at 10,000
 // routes each time.
 func WriteSnapshot(path, prefix string, st *State) error {
+	_, err := writeSnapshot(path, prefix, st)
+	return err
+}
+
+// snapshotID identifies one written snapshot file: a journal belongs to the one it names (see
+// journal). BodyBytes is the size of its body.
+type snapshotID struct {
+	Revision  int64
+	SHA256    string
+	Written   int64 // Unix nanoseconds
+	BodyBytes int
+}
+
+func writeSnapshot(path, prefix string, st *State) (snapshotID, error) {
 	kvs := st.KVs.sorted()
 	sum := sha256.New()
 	bw := bufio.NewWriterSize(sum, snapshotBufferSize)
 	bodyBytes := writeBody(bw, kvs)
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("snapshot: checksum: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: checksum: %w", err)
 	}
+	written := time.Now().UTC()
+	id := snapshotID{Revision: st.Revision, SHA256: hex.EncodeToString(sum.Sum(nil)), Written: written.UnixNano(),
+		BodyBytes: bodyBytes}
 	head, err := json.Marshal(snapshotHeader{
 		Format: snapshotFormat, Prefix: prefix, ClusterID: st.ClusterID, Revision: st.Revision,
-		Endpoint: st.Endpoint, Written: time.Now().UTC(), Keys: len(kvs), BodyBytes: bodyBytes,
-		SHA256: hex.EncodeToString(sum.Sum(nil)),
+		Endpoint: st.Endpoint, Written: written, Keys: len(kvs), BodyBytes: bodyBytes, SHA256: id.SHA256,
 	})
 	if err != nil {
-		return err
+		return snapshotID{}, err
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	bw.Reset(tmp)
@@ -79,23 +95,28 @@ func WriteSnapshot(path, prefix string, st *State) error {
 	writeBody(bw, kvs)
 	if err := bw.Flush(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("snapshot: write: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: write: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("snapshot: sync: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: sync: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
 	}
+	syncDir(dir)
+	return id, nil
+}
+
+// syncDir makes a rename in dir durable, as far as the file system allows.
+func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	return nil
 }
 
 // snapshotBufferSize is the write buffer of WriteSnapshot.
@@ -129,8 +150,10 @@ func writeBody(w *bufio.Writer, kvs []*KV) int {
 	return n
 }
 
-// ReadSnapshot reads the snapshot file at path. A file that is corrupt (bad header, wrong length or
-// checksum, bad records) or foreign (another format or prefix) is an error: it must never be served.
+// ReadSnapshot reads the snapshot file at path, with the changes its journal adds (see journal).
+// A file that is corrupt (bad header, wrong length or checksum, bad records) or foreign (another
+// format or prefix) is an error: it must never be served. A journal that belongs to another
+// snapshot file is ignored, and so is the tail of one that a crash cut short.
 func ReadSnapshot(path, prefix string) (*State, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -139,36 +162,43 @@ func ReadSnapshot(path, prefix string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", path, err)
 	}
-	return parseSnapshot(data, path, prefix)
+	st, id, err := parseSnapshot(data, path, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if data, err := os.ReadFile(journalPath(path)); err == nil {
+		replayJournal(data, prefix, id, st)
+	}
+	return st, nil
 }
 
-func parseSnapshot(data []byte, path, prefix string) (*State, error) {
+func parseSnapshot(data []byte, path, prefix string) (*State, snapshotID, error) {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("snapshot %s: corrupt: %s", path, fmt.Sprintf(format, args...))
 	}
 	nl := bytes.IndexByte(data, '\n')
 	if nl < 0 {
-		return nil, corrupt("no header line")
+		return nil, snapshotID{}, corrupt("no header line")
 	}
 	var h snapshotHeader
 	if err := json.Unmarshal(data[:nl], &h); err != nil {
-		return nil, corrupt("header: %v", err)
+		return nil, snapshotID{}, corrupt("header: %v", err)
 	}
 	if h.Format != snapshotFormat {
-		return nil, fmt.Errorf("snapshot %s: foreign file: format %q, want %q", path, h.Format, snapshotFormat)
+		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: format %q, want %q", path, h.Format, snapshotFormat)
 	}
 	if h.Prefix != prefix {
-		return nil, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q", path, h.Prefix, prefix)
+		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q", path, h.Prefix, prefix)
 	}
 	body := data[nl+1:]
 	if len(body) != h.BodyBytes {
-		return nil, corrupt("%d body bytes, header says %d", len(body), h.BodyBytes)
+		return nil, snapshotID{}, corrupt("%d body bytes, header says %d", len(body), h.BodyBytes)
 	}
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != h.SHA256 {
-		return nil, corrupt("checksum mismatch")
+		return nil, snapshotID{}, corrupt("checksum mismatch")
 	}
 	if h.Revision <= 0 {
-		return nil, corrupt("revision %d", h.Revision)
+		return nil, snapshotID{}, corrupt("revision %d", h.Revision)
 	}
 	st := &State{Revision: h.Revision, ClusterID: h.ClusterID,
 		Source: SourceSnapshot, Endpoint: h.Endpoint, Updated: h.Written}
@@ -187,19 +217,19 @@ func parseSnapshot(data []byte, path, prefix string) (*State, error) {
 		key, ok := field()
 		rev, w := binary.Uvarint(body)
 		if !ok || w <= 0 {
-			return nil, corrupt("bad record after key %q", last)
+			return nil, snapshotID{}, corrupt("bad record after key %q", last)
 		}
 		body = body[w:]
 		value, ok := field()
 		if !ok || string(key) <= last && last != "" {
-			return nil, corrupt("bad record after key %q", last)
+			return nil, snapshotID{}, corrupt("bad record after key %q", last)
 		}
 		last = string(key)
 		kvs.set(last, KV{Key: last, Value: value, ModRevision: int64(rev)})
 	}
 	if kvs.len() != h.Keys {
-		return nil, corrupt("%d keys, header says %d", kvs.len(), h.Keys)
+		return nil, snapshotID{}, corrupt("%d keys, header says %d", kvs.len(), h.Keys)
 	}
 	st.KVs = kvs.freeze()
-	return st, nil
+	return st, snapshotID{Revision: h.Revision, SHA256: h.SHA256, Written: h.Written.UnixNano(), BodyBytes: h.BodyBytes}, nil
 }

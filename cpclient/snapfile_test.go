@@ -146,7 +146,7 @@ func FuzzParseSnapshot(f *testing.F) {
 	f.Add([]byte("{}\n"))
 	f.Add([]byte(`{"format":"zoneproxy-snapshot/2","prefix":"/apisix","revision":1,"keys":0,"body_bytes":0,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st, err := parseSnapshot(data, "fuzz", "/apisix")
+		st, _, err := parseSnapshot(data, "fuzz", "/apisix")
 		if err != nil {
 			return
 		}

@@ -10,8 +10,12 @@ import (
 // SnapshotWriter writes States to the snapshot file in the background. The newest State wins and
 // writes are at least the interval apart — or ten times the last write's duration, when that is
 // longer, so that writing a large configuration under churn costs at most a tenth of a CPU — so a
-// burst of changes costs one file write, not one per change; whatever is pending when Run's context
+// burst of changes costs one write, not one per change; whatever is pending when Run's context
 // ends is written before Run returns.
+//
+// The first write of a process is a whole snapshot file; the next ones append what changed to its
+// journal, until the journal outgrows the file (see journal) or the State comes from another
+// store or endpoint; then the writer starts again from a whole file.
 type SnapshotWriter struct {
 	path, prefix string
 	interval     time.Duration
@@ -20,6 +24,10 @@ type SnapshotWriter struct {
 	mu      sync.Mutex
 	pending *State
 	kick    chan struct{}
+
+	// Run's goroutine only: what is on disk.
+	written *State   // the last State written (file and journal), nil when the next write is whole
+	journal *journal // the journal of the last whole write, nil when there is none to append to
 }
 
 // NewSnapshotWriter returns a writer for path; interval 0 means one second.
@@ -47,6 +55,7 @@ func (w *SnapshotWriter) Save(st *State) {
 
 // Run writes queued States until ctx is done, then writes the last one queued.
 func (w *SnapshotWriter) Run(ctx context.Context) {
+	defer w.closeJournal()
 	for {
 		select {
 		case <-ctx.Done():
@@ -75,13 +84,47 @@ func (w *SnapshotWriter) flush() time.Duration {
 		return 0
 	}
 	start := time.Now()
-	err := WriteSnapshot(w.path, w.prefix, st)
-	took := time.Since(start)
+	if w.appendable(st) {
+		puts, dels := w.written.KVs.diff(st.KVs)
+		err := w.journal.append(st, puts, dels)
+		took := time.Since(start)
+		if err == nil {
+			w.written = st
+			w.log.Debug("appended to the snapshot journal", "file", journalPath(w.path), "revision", st.Revision,
+				"puts", len(puts), "deletes", len(dels), "duration", took.Round(time.Microsecond))
+			return took
+		}
+		w.log.Warn("could not append to the snapshot journal; writing the whole snapshot file",
+			"file", journalPath(w.path), "error", err)
+	}
+	w.closeJournal()
+	w.written = nil
+	id, err := writeSnapshot(w.path, w.prefix, st)
 	if err != nil {
 		w.log.Warn("could not write the snapshot file", "file", w.path, "error", err)
-		return took
+		return time.Since(start)
 	}
+	w.written = st
+	if w.journal, err = createJournal(w.path, w.prefix, id); err != nil {
+		w.log.Warn("could not start the snapshot journal; the next change writes the whole snapshot file",
+			"file", journalPath(w.path), "error", err)
+	}
+	took := time.Since(start)
 	w.log.Debug("wrote the snapshot file", "file", w.path, "revision", st.Revision, "keys", st.KVs.Len(),
 		"duration", took.Round(time.Millisecond))
 	return took
+}
+
+// appendable reports whether st can go to the journal: there is one to append to, with room, and
+// st continues the last State written, from the same store and endpoint.
+func (w *SnapshotWriter) appendable(st *State) bool {
+	return w.journal != nil && !w.journal.full() && w.written != nil && st.Revision > w.written.Revision &&
+		st.ClusterID == w.written.ClusterID && st.Endpoint == w.written.Endpoint
+}
+
+func (w *SnapshotWriter) closeJournal() {
+	if w.journal != nil {
+		w.journal.close()
+		w.journal = nil
+	}
 }

@@ -164,12 +164,19 @@ func TestRestartFromSnapshotFile(t *testing.T) {
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
 	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	snapFile := filepath.Join(dataDir, cpclient.SnapshotFileName)
+	waitFor(t, "the snapshot file", 10*time.Second, func() bool {
+		st, err := cpclient.ReadSnapshot(snapFile, "/apisix")
+		return err == nil && st.KVs.Has("/apisix/routes/1")
+	})
+	// A change after the file was written goes to its journal.
+	putKV(t, cluster, "/apisix/routes/3", fmt.Sprintf(`{"uri":"/r3","upstream":{"nodes":{%q:1}}}`, a))
+	waitFor(t, "route 3", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
 	if code := zp.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	snapFile := filepath.Join(dataDir, cpclient.SnapshotFileName)
-	if _, err := cpclient.ReadSnapshot(snapFile, "/apisix"); err != nil {
-		t.Fatalf("no usable snapshot file after a graceful stop: %v", err)
+	if st, err := cpclient.ReadSnapshot(snapFile, "/apisix"); err != nil || !st.KVs.Has("/apisix/routes/3") {
+		t.Fatalf("no usable snapshot file with route 3 after a graceful stop: %v", err)
 	}
 
 	for i := range cluster.Endpoints() {
@@ -177,8 +184,10 @@ func TestRestartFromSnapshotFile(t *testing.T) {
 	}
 	zp2 := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
 	waitFor(t, "readiness from the snapshot file", 10*time.Second, func() bool { return ready(zp2) == 200 })
-	if code, body := httpGet(zp2.proxy+"/r1", ""); code != 200 || !strings.HasPrefix(body, "a GET /r1") {
-		t.Errorf("route from the snapshot file: %d %q", code, body)
+	for _, r := range []string{"/r1", "/r3"} {
+		if code, body := httpGet(zp2.proxy+r, ""); code != 200 || !strings.HasPrefix(body, "a GET "+r) {
+			t.Errorf("route %s from the snapshot file: %d %q", r, code, body)
+		}
 	}
 	if v := controlPlaneView(t, zp2); v["config_source"] != "snapshot" || v["connected"] != false {
 		t.Errorf("control-plane view %v, want source snapshot and not connected", v)
