@@ -103,14 +103,19 @@ func TestSnapshotRejectsCorruptAndForeignFiles(t *testing.T) {
 	}
 }
 
-func BenchmarkWriteSnapshot10k(b *testing.B) {
+// state10k is a State of 10,000 routes, at revision 10,000.
+func state10k() *State {
 	kvs := map[string]KV{}
 	for i := 0; i < 10_000; i++ {
 		k := "/apisix/routes/" + itoa(i)
 		kvs[k] = KV{Key: k, ModRevision: int64(i + 1),
 			Value: []byte(`{"uri":"/api/v1/resource/` + itoa(i) + `/*","methods":["GET","POST"],"upstream_id":"1","priority":0}`)}
 	}
-	st := &State{Revision: 10_000, KVs: NewKVs(kvs)}
+	return &State{Revision: 10_000, KVs: NewKVs(kvs)}
+}
+
+func BenchmarkWriteSnapshot10k(b *testing.B) {
+	st := state10k()
 	path := filepath.Join(b.TempDir(), SnapshotFileName)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -306,18 +306,15 @@ func FuzzReplayJournal(f *testing.F) {
 //
 //	go test -run x -bench SnapshotChurn10k ./cpclient/
 func BenchmarkSnapshotChurn10k(b *testing.B) {
-	kvs := map[string]KV{}
-	for i := 0; i < 10_000; i++ {
-		k := "/apisix/routes/" + itoa(i)
-		kvs[k] = KV{Key: k, ModRevision: int64(i + 1),
-			Value: []byte(`{"uri":"/api/v1/resource/` + itoa(i) + `/*","methods":["GET","POST"],"upstream_id":"1","priority":0}`)}
-	}
-	first := &State{Revision: 10_000, KVs: NewKVs(kvs)}
+	first := state10k()
 	next := func(st *State, i int) *State {
 		set := make([]KV, 100)
 		for j := range set {
-			k := "/apisix/routes/" + itoa((i*100+j)%10_000)
-			set[j] = KV{Key: k, ModRevision: st.Revision + 1, Value: []byte(`{"uri":"/changed/` + itoa(i) + `","upstream_id":"1"}`)}
+			n := (i*100 + j) % 10_000
+			k := "/apisix/routes/" + itoa(n)
+			// The same size as before: the configuration stays as large whatever the benchtime.
+			set[j] = KV{Key: k, ModRevision: st.Revision + 1,
+				Value: []byte(`{"uri":"/api/v1/resource/` + itoa(n) + `/*","methods":["GET","POST"],"upstream_id":"` + itoa(1+i%2) + `","priority":0}`)}
 		}
 		return &State{Revision: st.Revision + 1, KVs: st.KVs.With(set, nil), Updated: time.Now()}
 	}
