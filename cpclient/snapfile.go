@@ -54,7 +54,7 @@ func WriteSnapshot(path, prefix string, st *State) error {
 }
 
 // snapshotID identifies one written snapshot file: a journal belongs to the one it names (see
-// journal). BodyBytes is the size of its body.
+// journalFormat). BodyBytes is the size of its body.
 type snapshotID struct {
 	Revision  int64
 	SHA256    string
@@ -150,7 +150,7 @@ func writeBody(w *bufio.Writer, kvs []*KV) int {
 	return n
 }
 
-// ReadSnapshot reads the snapshot file at path, with the changes its journal adds (see journal).
+// ReadSnapshot reads the snapshot file at path, with the changes its journal adds (see journalFormat).
 // A file that is corrupt (bad header, wrong length or checksum, bad records) or foreign (another
 // format or prefix) is an error: it must never be served. A journal that belongs to another
 // snapshot file is ignored, and so is the tail of one that a crash cut short.

@@ -144,7 +144,7 @@ func (j *journal) append(st *State, puts []*KV, dels []string) error {
 func (j *journal) close() { _ = j.f.Close() }
 
 // replayJournal applies to st, read from the snapshot file base, the records of the journal data
-// that continue it (see journal).
+// that continue it (see journalFormat).
 func replayJournal(data []byte, prefix string, base snapshotID, st *State) {
 	nl := bytes.IndexByte(data, '\n')
 	if nl < 0 {
