@@ -150,10 +150,10 @@ func writeBody(w *bufio.Writer, kvs []*KV) int {
 	return n
 }
 
-// ReadSnapshot reads the snapshot file at path, with the changes its journal adds (see journalFormat).
-// A file that is corrupt (bad header, wrong length or checksum, bad records) or foreign (another
-// format or prefix) is an error: it must never be served. A journal that belongs to another
-// snapshot file is ignored, and so is the tail of one that a crash cut short.
+// ReadSnapshot reads the snapshot file at path, with the changes its journal adds (see
+// journalFormat). A file that is corrupt (bad header, wrong length or checksum, bad records) or
+// foreign (another format or prefix) is an error: it must never be served. A journal that belongs
+// to another snapshot file is ignored, and so is the tail of one that a crash cut short.
 func ReadSnapshot(path, prefix string) (*State, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -185,10 +185,12 @@ func parseSnapshot(data []byte, path, prefix string) (*State, snapshotID, error)
 		return nil, snapshotID{}, corrupt("header: %v", err)
 	}
 	if h.Format != snapshotFormat {
-		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: format %q, want %q", path, h.Format, snapshotFormat)
+		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: format %q, want %q",
+			path, h.Format, snapshotFormat)
 	}
 	if h.Prefix != prefix {
-		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q", path, h.Prefix, prefix)
+		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q",
+			path, h.Prefix, prefix)
 	}
 	body := data[nl+1:]
 	if len(body) != h.BodyBytes {
@@ -231,5 +233,6 @@ func parseSnapshot(data []byte, path, prefix string) (*State, snapshotID, error)
 		return nil, snapshotID{}, corrupt("%d keys, header says %d", kvs.len(), h.Keys)
 	}
 	st.KVs = kvs.freeze()
-	return st, snapshotID{Revision: h.Revision, SHA256: h.SHA256, Written: h.Written.UnixNano(), BodyBytes: h.BodyBytes}, nil
+	id := snapshotID{Revision: h.Revision, SHA256: h.SHA256, Written: h.Written.UnixNano(), BodyBytes: h.BodyBytes}
+	return st, id, nil
 }

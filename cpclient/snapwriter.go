@@ -14,8 +14,8 @@ import (
 // ends is written before Run returns.
 //
 // The first write of a process is a whole snapshot file; the next ones append what changed to its
-// journal, until the journal outgrows the file (see journalFormat) or the State comes from another
-// store or endpoint; then the writer starts again from a whole file.
+// journal (see journalFormat), until the journal outgrows the file or the State comes from
+// another store or endpoint; then the writer starts again from a whole file.
 type SnapshotWriter struct {
 	path, prefix string
 	interval     time.Duration
