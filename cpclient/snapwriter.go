@@ -26,7 +26,7 @@ type SnapshotWriter struct {
 	kick    chan struct{}
 
 	// Run's goroutine only: what is on disk.
-	written *State   // the last State written (file and journal), nil when the next write is whole
+	written *State   // the last State written (file and journal); nil after a write failed
 	journal *journal // the journal of the last whole write, nil when there is none to append to
 }
 
