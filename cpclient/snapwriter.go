@@ -26,7 +26,7 @@ type SnapshotWriter struct {
 	kick    chan struct{}
 
 	// Run's goroutine only: what is on disk.
-	written *State   // the last State written (file and journal); nil after a write failed
+	written *State   // the last State on disk (file and journal); nil if none or the last write failed
 	journal *journal // the journal of the last whole write, nil when there is none to append to
 }
 
