@@ -230,8 +230,9 @@ type Limits struct {
 // Durations accept Go duration strings ("250ms", "10s") and plain numbers of
 // seconds.
 type Zoneproxy struct {
-	// DataDir holds the on-disk snapshot (data_dir, default .zoneproxy);
-	// relative to the working directory, as APISIX's paths are.
+	// DataDir holds the state file, the last applied configuration (data_dir,
+	// default .zoneproxy). Load resolves a relative path against the directory
+	// of config.yaml, not the working directory.
 	DataDir string
 	// FailbackAfter is how long a more preferred endpoint must stay healthy
 	// before zoneproxy moves back to it (failback_after, default 10 s).

@@ -86,6 +86,34 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// TestLoadResolvesDataDir: a relative zoneproxy.data_dir is taken from the directory of
+// config.yaml, whatever the working directory; an absolute one is kept.
+func TestLoadResolvesDataDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{
+		{"default", "", filepath.Join(dir, ".zoneproxy")},
+		{"relative", "zoneproxy: {data_dir: state/here}", filepath.Join(dir, "state", "here")},
+		{"dot relative", "zoneproxy: {data_dir: ../up}", filepath.Join(filepath.Dir(dir), "up")},
+		{"absolute", "zoneproxy: {data_dir: /var/lib/zoneproxy}", "/var/lib/zoneproxy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, _, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Zoneproxy.DataDir != tt.want {
+				t.Errorf("data_dir %q, want %q", c.Zoneproxy.DataDir, tt.want)
+			}
+		})
+	}
+}
+
 func TestSpecSample(t *testing.T) {
 	c, warns := mustParse(t, string(readFile(t, filepath.Join("testdata", "spec-sample.yaml"))), nil)
 	if len(warns) != 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,21 @@ func Load(path string) (*Config, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data, os.LookupEnv)
+	c, warnings, err := Parse(data, os.LookupEnv)
+	if err != nil {
+		return nil, warnings, err
+	}
+	c.resolvePaths(filepath.Dir(path))
+	return c, warnings, nil
+}
+
+// resolvePaths makes zoneproxy.data_dir, when relative, relative to dir (the directory of
+// config.yaml), as APISIX resolves its paths against its prefix rather than the working directory:
+// a binary started from elsewhere must find the state file it wrote.
+func (c *Config) resolvePaths(dir string) {
+	if !filepath.IsAbs(c.Zoneproxy.DataDir) {
+		c.Zoneproxy.DataDir = filepath.Join(dir, c.Zoneproxy.DataDir)
+	}
 }
 
 // Parse parses a config.yaml. It substitutes ${{VAR}} and ${{VAR:=default}}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 )
 
@@ -26,7 +27,7 @@ func benchmarkFailover(b *testing.B, breakIt func(*cptest.Endpoint)) {
 	c, err := New(Config{
 		Endpoints: cluster.Endpoints(), TLS: loader.Config,
 		FailbackAfter: 300 * time.Millisecond, BackoffMin: 100 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
-	}, func(context.Context, *State) {})
+	}, func(context.Context, *state.State) {})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,11 +11,13 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // Sink receives every new State, one at a time, from a single goroutine. It must not modify the State.
 // A slow Sink delays later States, which then coalesce.
-type Sink func(ctx context.Context, st *State)
+type Sink func(ctx context.Context, st *state.State)
 
 // Client keeps a copy of the control plane's configuration. Create it with New, then call Run once.
 type Client struct {
@@ -245,7 +247,7 @@ func (c *Client) relist(ctx context.Context, ep *endpoint, cn conn, why string) 
 }
 
 // listPinned is list, started over when the revision it pinned is compacted between pages.
-func (c *Client) listPinned(ctx context.Context, cn conn) (map[string]KV, header, error) {
+func (c *Client) listPinned(ctx context.Context, cn conn) (map[string]state.KV, header, error) {
 	for attempt := 0; ; attempt++ {
 		kvs, h, err := c.list(ctx, cn)
 		if errors.Is(err, errCompacted) && attempt < 3 {
@@ -255,9 +257,9 @@ func (c *Client) listPinned(ctx context.Context, cn conn) (map[string]KV, header
 	}
 }
 
-func (c *Client) list(ctx context.Context, cn conn) (map[string]KV, header, error) {
+func (c *Client) list(ctx context.Context, cn conn) (map[string]state.KV, header, error) {
 	key, end := c.cfg.Prefix+"/", clientv3.GetPrefixRangeEnd(c.cfg.Prefix+"/")
-	kvs := make(map[string]KV)
+	kvs := make(map[string]state.KV)
 	var h header
 	for {
 		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)

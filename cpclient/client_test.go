@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 )
 
 // recorder is a Sink that keeps every State and the revision log of OnApply.
 type recorder struct {
 	mu     sync.Mutex
-	states []*State
+	states []*state.State
 	log    []applied
 }
 
@@ -25,7 +26,7 @@ type applied struct {
 	full bool
 }
 
-func (r *recorder) sink(_ context.Context, st *State) {
+func (r *recorder) sink(_ context.Context, st *state.State) {
 	r.mu.Lock()
 	r.states = append(r.states, st)
 	r.mu.Unlock()
@@ -37,7 +38,7 @@ func (r *recorder) onApply(rev int64, key string, full bool) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) last() *State {
+func (r *recorder) last() *state.State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.states) == 0 {
@@ -173,7 +174,7 @@ func testListWatchApply(t *testing.T, transport string) {
 	if st.KVs.Has("/apisixother/x") {
 		t.Errorf("a key outside the prefix was listed")
 	}
-	if st.Source != SourceControlPlane || st.Endpoint != cluster.Endpoints()[0] {
+	if st.Source != state.SourceControlPlane || st.Endpoint != cluster.Endpoints()[0] {
 		t.Errorf("source %q endpoint %q, want control_plane from the first endpoint", st.Source, st.Endpoint)
 	}
 

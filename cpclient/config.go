@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // Transports, for Config.Transport.
@@ -64,7 +66,7 @@ type Config struct {
 	ShrinkHold  time.Duration
 
 	// Initial is the State to start from (read back from disk), or nil.
-	Initial *State
+	Initial *state.State
 	// Logger receives the Client's logs (default: discarded).
 	Logger *slog.Logger
 	// OnApply, when set, is called for every change the Client applies to its copy, in order, from

@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 )
 
@@ -247,7 +248,7 @@ func testCompactionWhileDisconnectedRelists(t *testing.T, transport string) {
 }
 
 // currentState reads what etcd holds under the prefix, and its revision.
-func currentState(t *testing.T, cluster *cptest.Cluster) (map[string]KV, int64, uint64) {
+func currentState(t *testing.T, cluster *cptest.Cluster) (map[string]state.KV, int64, uint64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -255,9 +256,9 @@ func currentState(t *testing.T, cluster *cptest.Cluster) (map[string]KV, int64, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	kvs := map[string]KV{}
+	kvs := map[string]state.KV{}
 	for _, kv := range resp.Kvs {
-		kvs[string(kv.Key)] = KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}
+		kvs[string(kv.Key)] = state.KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}
 	}
 	return kvs, resp.Header.Revision, resp.Header.ClusterId
 }
@@ -267,12 +268,12 @@ func TestInitialState(t *testing.T) { eachTransport(t, testInitialState) }
 func testInitialState(t *testing.T, transport string) {
 	tests := []struct {
 		name     string
-		mutate   func(*State)
+		mutate   func(*state.State)
 		wantFull bool
 	}{
-		{"same cluster resumes the watch", func(*State) {}, false},
-		{"another cluster lists again", func(s *State) { s.ClusterID ^= 0xff }, true},
-		{"a revision ahead of the endpoint lists again", func(s *State) { s.Revision += 1000 }, true},
+		{"same cluster resumes the watch", func(*state.State) {}, false},
+		{"another cluster lists again", func(s *state.State) { s.ClusterID ^= 0xff }, true},
+		{"a revision ahead of the endpoint lists again", func(s *state.State) { s.Revision += 1000 }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +281,7 @@ func testInitialState(t *testing.T, transport string) {
 			put(t, cluster, "/apisix/routes/1", "v1")
 			put(t, cluster, "/apisix/routes/2", "deleted later")
 			kvs, rev, cid := currentState(t, cluster)
-			initial := &State{Revision: rev, ClusterID: cid, KVs: NewKVs(kvs), Source: SourceSnapshot}
+			initial := &state.State{Revision: rev, ClusterID: cid, KVs: state.NewKVs(kvs), Source: state.SourceStateFile}
 			tt.mutate(initial)
 			del(t, cluster, "/apisix/routes/2")
 			r := put(t, cluster, "/apisix/routes/3", "after the snapshot")
@@ -449,7 +450,7 @@ func testExactlyOnceUnderFaults(t *testing.T, transport string) {
 }
 
 // value is the value of key in st, nil when there is none.
-func value(st *State, key string) []byte {
+func value(st *state.State, key string) []byte {
 	kv, _ := st.KVs.Get(key)
 	return kv.Value
 }

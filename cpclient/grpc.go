@@ -13,6 +13,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // grpcConn speaks the etcd v3 gRPC API to a single endpoint. The etcd client balances over every
@@ -83,11 +85,11 @@ func (g *grpcConn) Range(ctx context.Context, key, end string, rev, limit int64)
 	}
 	p := page{
 		Header: grpcHeader(resp.Header.GetClusterId(), resp.Header.GetRevision()),
-		KVs:    make([]KV, 0, len(resp.Kvs)),
+		KVs:    make([]state.KV, 0, len(resp.Kvs)),
 		More:   resp.More,
 	}
 	for _, kv := range resp.Kvs {
-		p.KVs = append(p.KVs, KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision})
+		p.KVs = append(p.KVs, state.KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision})
 	}
 	return p, nil
 }
@@ -165,7 +167,7 @@ func (s *grpcWatch) run(ctx context.Context, start func() clientv3.WatchChan) {
 			out.Progress = true
 		}
 		for _, ev := range wr.Events {
-			e := event{KV: KV{Key: string(ev.Kv.Key), Value: ev.Kv.Value, ModRevision: ev.Kv.ModRevision}}
+			e := event{KV: state.KV{Key: string(ev.Kv.Key), Value: ev.Kv.Value, ModRevision: ev.Kv.ModRevision}}
 			if ev.Type == mvccpb.DELETE {
 				e.Type = eventDelete
 				e.KV.Value = nil

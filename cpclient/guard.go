@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // ShrinkHold describes a full re-list held back by the shrink guard.
@@ -17,13 +19,13 @@ type ShrinkHold struct {
 
 // shrinkOf counts the routes of the copy that kvs would remove. It reports whether that is more
 // than the guard's fraction of them.
-func (c *Client) shrinkOf(kvs map[string]KV) (routes, removed int, held bool) {
+func (c *Client) shrinkOf(kvs map[string]state.KV) (routes, removed int, held bool) {
 	if c.cfg.ShrinkGuard <= 0 || c.cfg.ShrinkGuard >= 1 {
 		return 0, 0, false
 	}
 	routePrefix := c.cfg.Prefix + "/routes/"
 	c.work.mu.Lock()
-	for k := range c.work.kvs.all() {
+	for k := range c.work.kvs.All() {
 		if !strings.HasPrefix(k, routePrefix) || len(k) == len(routePrefix) {
 			continue
 		}
@@ -41,7 +43,7 @@ func (c *Client) shrinkOf(kvs map[string]KV) (routes, removed int, held bool) {
 // endpoint no longer says so, another healthy endpoint agrees, or ShrinkHold has passed. A restored
 // backup or an emptied control plane then cannot blank every zone at once; deletes that arrive as
 // watch events are never held.
-func (c *Client) guardedList(ctx context.Context, ep *endpoint, cn conn, why string) (map[string]KV, header, error) {
+func (c *Client) guardedList(ctx context.Context, ep *endpoint, cn conn, why string) (map[string]state.KV, header, error) {
 	kvs, h, err := c.listPinned(ctx, cn)
 	if err != nil {
 		return nil, header{}, err

@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 )
 
 // routesOf counts the route objects in a State.
-func routesOf(st *State) int {
+func routesOf(st *state.State) int {
 	n := 0
 	for k := range st.KVs.All() {
 		if len(k) > len("/apisix/routes/") && k[:len("/apisix/routes/")] == "/apisix/routes/" {
@@ -21,7 +22,7 @@ func routesOf(st *State) int {
 
 // twoClusters starts a "full" control plane with ten routes and a "wiped" one with two, sharing a CA
 // so that one client trusts both; it returns the full cluster's State as a client would have it.
-func twoClusters(t *testing.T, wipedEndpoints int) (full, wiped *cptest.Cluster, initial *State) {
+func twoClusters(t *testing.T, wipedEndpoints int) (full, wiped *cptest.Cluster, initial *state.State) {
 	t.Helper()
 	ca, err := cptest.NewCA()
 	if err != nil {
@@ -35,7 +36,7 @@ func twoClusters(t *testing.T, wipedEndpoints int) (full, wiped *cptest.Cluster,
 	put(t, wiped, "/apisix/routes/0", "v")
 	put(t, wiped, "/apisix/routes/1", "v")
 	kvs, rev, cid := currentState(t, full)
-	return full, wiped, &State{Revision: rev, ClusterID: cid, KVs: NewKVs(kvs), Source: SourceSnapshot}
+	return full, wiped, &state.State{Revision: rev, ClusterID: cid, KVs: state.NewKVs(kvs), Source: state.SourceStateFile}
 }
 
 func testShrinkGuardHoldsUntilTheHoldTime(t *testing.T, transport string) {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // httpConn speaks etcd's v3 HTTP/JSON gateway (/v3/kv/range, /v3/watch, /v3/auth/authenticate) to
@@ -257,9 +259,9 @@ func (h *httpConn) Range(ctx context.Context, key, end string, rev, limit int64)
 		}
 		return page{}, err
 	}
-	p := page{Header: r.Header.header(), More: r.More, KVs: make([]KV, 0, len(r.KVs))}
+	p := page{Header: r.Header.header(), More: r.More, KVs: make([]state.KV, 0, len(r.KVs))}
 	for _, kv := range r.KVs {
-		p.KVs = append(p.KVs, KV{Key: string(kv.Key), Value: kv.Value, ModRevision: int64(kv.ModRevision)})
+		p.KVs = append(p.KVs, state.KV{Key: string(kv.Key), Value: kv.Value, ModRevision: int64(kv.ModRevision)})
 	}
 	return p, nil
 }
@@ -347,7 +349,7 @@ func (s *httpWatch) run(ctx context.Context, h *httpConn, prefix string, rev int
 		}
 		out.Progress = len(r.Events) == 0
 		for _, ev := range r.Events {
-			e := event{KV: KV{Key: string(ev.KV.Key), Value: ev.KV.Value, ModRevision: int64(ev.KV.ModRevision)}}
+			e := event{KV: state.KV{Key: string(ev.KV.Key), Value: ev.KV.Value, ModRevision: int64(ev.KV.ModRevision)}}
 			if ev.Type == "DELETE" {
 				e.Type, e.KV.Value = eventDelete, nil
 			}

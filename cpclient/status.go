@@ -2,6 +2,8 @@ package cpclient
 
 import (
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // Status is what the Client knows of the control plane, for the status server and metrics.
@@ -93,12 +95,12 @@ func formatClusterID(id uint64) string {
 
 // State returns a copy of the Client's current copy of the configuration, for handing over to a new
 // Client (Config.Initial) when the endpoints or their settings change.
-func (c *Client) State() *State {
+func (c *Client) State() *state.State {
 	w := &c.work
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return &State{
-		Revision: w.rev, ClusterID: w.clusterID, KVs: w.kvs.freeze(),
+	return &state.State{
+		Revision: w.rev, ClusterID: w.clusterID, KVs: w.kvs.Freeze(),
 		Source: w.source, Endpoint: w.endpoint, Updated: time.Now(),
 	}
 }

@@ -3,6 +3,8 @@ package cpclient
 import (
 	"context"
 	"errors"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // conn is one endpoint as a transport speaks to it. The Client talks to the control plane only through
@@ -22,7 +24,7 @@ type conn interface {
 // page is one Range answer.
 type page struct {
 	Header header
-	KVs    []KV
+	KVs    []state.KV
 	More   bool
 }
 

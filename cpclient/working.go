@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // working is the Client's own, mutable copy of the configuration. The session goroutine changes it;
 // the apply loop copies it into immutable States for the Sink.
 type working struct {
 	mu        sync.Mutex
-	kvs       kvBuilder
+	kvs       state.Builder
 	rev       int64
 	clusterID uint64
 	endpoint  string
-	source    Source
+	source    state.Source
 	dirty     bool // changed since the last State
 	urgent    bool // a full list is waiting: hand it over without coalescing
 	// changed holds the keys put or deleted since the last State; nil after a full list (and before
@@ -26,13 +28,13 @@ type working struct {
 	notify  chan struct{}
 }
 
-func (w *working) init(initial *State, onApply func(int64, string, bool)) {
-	w.kvs = kvBuilder{}
+func (w *working) init(initial *state.State, onApply func(int64, string, bool)) {
+	w.kvs = state.Builder{}
 	w.notify = make(chan struct{}, 1)
 	w.onApply = onApply
-	w.source = SourceControlPlane
+	w.source = state.SourceControlPlane
 	if initial != nil {
-		w.kvs = kvBuilderOf(initial.KVs)
+		w.kvs = state.BuilderOf(initial.KVs)
 		w.rev, w.clusterID, w.endpoint, w.source = initial.Revision, initial.ClusterID, initial.Endpoint, initial.Source
 		// The receiver built the initial State already: later States can say what changed since.
 		w.changed, w.lastRev = make(map[string]struct{}), initial.Revision
@@ -61,10 +63,10 @@ func (w *working) resyncReason(h header) string {
 }
 
 // replace makes kvs, listed at h, the whole copy.
-func (w *working) replace(kvs map[string]KV, h header, endpoint string) {
+func (w *working) replace(kvs map[string]state.KV, h header, endpoint string) {
 	w.mu.Lock()
-	w.kvs, w.rev, w.clusterID, w.endpoint = kvBuilderOf(NewKVs(kvs)), h.Revision, h.ClusterID, endpoint
-	w.source = SourceControlPlane
+	w.kvs, w.rev, w.clusterID, w.endpoint = state.BuilderOf(state.NewKVs(kvs)), h.Revision, h.ClusterID, endpoint
+	w.source = state.SourceControlPlane
 	w.dirty, w.urgent = true, true
 	w.changed = nil
 	if w.onApply != nil {
@@ -85,9 +87,9 @@ func (w *working) apply(r watchResponse, endpoint string) {
 			continue
 		}
 		if e.Type == eventDelete {
-			w.kvs.delete(e.KV.Key)
+			w.kvs.Delete(e.KV.Key)
 		} else {
-			w.kvs.set(e.KV.Key, e.KV)
+			w.kvs.Set(e.KV.Key, e.KV)
 		}
 		if w.changed != nil {
 			w.changed[e.KV.Key] = struct{}{}
@@ -110,7 +112,7 @@ func (w *working) apply(r watchResponse, endpoint string) {
 	}
 	w.endpoint = endpoint
 	if changed {
-		w.source = SourceControlPlane
+		w.source = state.SourceControlPlane
 		w.dirty = true
 	}
 	w.mu.Unlock()
@@ -127,17 +129,17 @@ func (w *working) signal() {
 }
 
 // state copies the working copy into a new immutable State, or returns nil when nothing changed.
-func (w *working) state() *State {
+func (w *working) current() *state.State {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.dirty {
 		return nil
 	}
 	w.dirty, w.urgent = false, false
-	st := &State{
+	st := &state.State{
 		Revision:  w.rev,
 		ClusterID: w.clusterID,
-		KVs:       w.kvs.freeze(),
+		KVs:       w.kvs.Freeze(),
 		Source:    w.source,
 		Endpoint:  w.endpoint,
 		Updated:   time.Now(),
@@ -181,7 +183,7 @@ func (c *Client) applyLoop(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-		if st := c.work.state(); st != nil {
+		if st := c.work.current(); st != nil {
 			start := time.Now()
 			c.sink(ctx, st)
 			last = time.Since(start)

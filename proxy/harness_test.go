@@ -15,7 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -47,13 +47,13 @@ func start(t testing.TB, opts Options, regOpts upstream.Options, kvs ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &cpclient.State{}
-	m := map[string]cpclient.KV{}
+	st := &state.State{}
+	m := map[string]state.KV{}
 	for i := 0; i+1 < len(kvs); i += 2 {
 		st.Revision++
-		m[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
+		m[kvs[i]] = state.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
 	}
-	st.KVs = cpclient.NewKVs(m)
+	st.KVs = state.NewKVs(m)
 	snap, err := b.Build(st)
 	if err != nil {
 		t.Fatal(err)

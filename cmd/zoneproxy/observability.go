@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/config"
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 )
@@ -60,7 +60,7 @@ func (a *app) anyEndpointUp() bool {
 
 // modifyIndexes feeds apisix_etcd_modify_indexes: the highest mod revision per kind. It walks the
 // whole configuration, so it runs at most once a second.
-func (a *app) modifyIndexes(st *cpclient.State) {
+func (a *app) modifyIndexes(st *state.State) {
 	if time.Since(a.lastIndexes) < time.Second {
 		return
 	}

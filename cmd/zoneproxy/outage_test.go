@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/statefile"
 )
 
 // controlPlaneView fetches /status/control-plane.
@@ -155,18 +155,18 @@ func TestReadyRequiresControlPlane(t *testing.T) {
 	waitFor(t, "readiness again", 10*time.Second, func() bool { return ready(zp) == 200 })
 }
 
-// TestRestartFromSnapshotFile: a restart with every endpoint down serves the configuration written to
-// disk (ready, source "snapshot") and keeps trying; a corrupt file is ignored and said so.
-func TestRestartFromSnapshotFile(t *testing.T) {
+// TestRestartFromStateFile: a restart with every endpoint down serves the configuration written to
+// disk (ready, source "state_file") and keeps trying; a corrupt file is ignored and said so.
+func TestRestartFromStateFile(t *testing.T) {
 	cluster, files := startCluster(t)
 	a := backend(t, "a")
 	dataDir := filepath.Join(t.TempDir(), "data")
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
 	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
-	snapFile := filepath.Join(dataDir, cpclient.SnapshotFileName)
-	waitFor(t, "the snapshot file", 10*time.Second, func() bool {
-		st, err := cpclient.ReadSnapshot(snapFile, "/apisix")
+	snapFile := filepath.Join(dataDir, statefile.FileName)
+	waitFor(t, "the state file", 10*time.Second, func() bool {
+		st, err := statefile.Read(snapFile, "/apisix")
 		return err == nil && st.KVs.Has("/apisix/routes/1")
 	})
 	// A change after the file was written goes to its journal.
@@ -175,22 +175,22 @@ func TestRestartFromSnapshotFile(t *testing.T) {
 	if code := zp.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if st, err := cpclient.ReadSnapshot(snapFile, "/apisix"); err != nil || !st.KVs.Has("/apisix/routes/3") {
-		t.Fatalf("no usable snapshot file with route 3 after a graceful stop: %v", err)
+	if st, err := statefile.Read(snapFile, "/apisix"); err != nil || !st.KVs.Has("/apisix/routes/3") {
+		t.Fatalf("no usable state file with route 3 after a graceful stop: %v", err)
 	}
 
 	for i := range cluster.Endpoints() {
 		cluster.Endpoint(i).Stop()
 	}
 	zp2 := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
-	waitFor(t, "readiness from the snapshot file", 10*time.Second, func() bool { return ready(zp2) == 200 })
+	waitFor(t, "readiness from the state file", 10*time.Second, func() bool { return ready(zp2) == 200 })
 	for _, r := range []string{"/r1", "/r3"} {
 		if code, body := httpGet(zp2.proxy+r, ""); code != 200 || !strings.HasPrefix(body, "a GET "+r) {
-			t.Errorf("route %s from the snapshot file: %d %q", r, code, body)
+			t.Errorf("route %s from the state file: %d %q", r, code, body)
 		}
 	}
-	if v := controlPlaneView(t, zp2); v["config_source"] != "snapshot" || v["connected"] != false {
-		t.Errorf("control-plane view %v, want source snapshot and not connected", v)
+	if v := controlPlaneView(t, zp2); v["config_source"] != "state_file" || v["connected"] != false {
+		t.Errorf("control-plane view %v, want source state_file and not connected", v)
 	}
 	// The control plane comes back: updates resume and the source is the control plane again.
 	putKV(t, cluster, "/apisix/routes/2", fmt.Sprintf(`{"uri":"/r2","upstream":{"nodes":{%q:1}}}`, a))
@@ -211,11 +211,11 @@ func TestRestartFromSnapshotFile(t *testing.T) {
 		cluster.Endpoint(i).Stop()
 	}
 	zp3 := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
-	waitFor(t, "the log line about the snapshot file", 5*time.Second, func() bool {
-		return strings.Contains(zp3.logs.String(), "ignoring the snapshot file") && strings.Contains(zp3.logs.String(), "corrupt")
+	waitFor(t, "the log line about the state file", 5*time.Second, func() bool {
+		return strings.Contains(zp3.logs.String(), "ignoring the state file") && strings.Contains(zp3.logs.String(), "corrupt")
 	})
 	if ready(zp3) != 503 {
-		t.Errorf("ready with a corrupt snapshot file and no control plane")
+		t.Errorf("ready with a corrupt state file and no control plane")
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zoneproxy/zoneproxy/config"
+	"github.com/zoneproxy/zoneproxy/config/state"
+	"github.com/zoneproxy/zoneproxy/config/statefile"
 	"github.com/zoneproxy/zoneproxy/cpclient"
 	"github.com/zoneproxy/zoneproxy/health"
 	"github.com/zoneproxy/zoneproxy/health/status"
@@ -50,7 +52,7 @@ type app struct {
 	status  *status.Server
 	reg     *upstream.Registry
 	checks  *health.Manager
-	writer  *cpclient.SnapshotWriter
+	writer  *statefile.Writer
 	tlsFile *cpclient.TLSLoader
 	metrics *metrics.Metrics
 	access  accessLogs
@@ -136,19 +138,19 @@ func serve(ctx context.Context, path string, cfg *config.Config, logs *logSwitch
 	a.checksCtx = checksCtx
 	a.checks = health.NewManager(a.log)
 	defer a.checks.Close()
-	snapPath := filepath.Join(z.DataDir, cpclient.SnapshotFileName)
-	a.writer = cpclient.NewSnapshotWriter(snapPath, prefix, time.Second, a.log)
+	snapPath := filepath.Join(z.DataDir, statefile.FileName)
+	a.writer = statefile.NewWriter(snapPath, prefix, time.Second, a.log)
 
 	// Static stability: serve the last configuration written to disk until the control plane answers.
-	initial, err := cpclient.ReadSnapshot(snapPath, prefix)
+	initial, err := statefile.Read(snapPath, prefix)
 	switch {
-	case errors.Is(err, cpclient.ErrNoSnapshot):
-		a.log.Info("no snapshot file; waiting for the control plane", "file", snapPath)
+	case errors.Is(err, statefile.ErrNoFile):
+		a.log.Info("no state file; waiting for the control plane", "file", snapPath)
 	case err != nil:
-		a.log.Error("ignoring the snapshot file", "error", err)
+		a.log.Error("ignoring the state file", "error", err)
 		initial = nil
 	default:
-		a.log.Info("serving the snapshot file until the control plane answers", "file", snapPath,
+		a.log.Info("serving the state file until the control plane answers", "file", snapPath,
 			"revision", initial.Revision, "written", initial.Updated)
 		a.apply(ctx, initial)
 	}
@@ -257,7 +259,7 @@ func (a *app) config() *config.Config {
 }
 
 // apply is the control-plane client's Sink: build, swap, sync the upstream state, save to disk.
-func (a *app) apply(_ context.Context, st *cpclient.State) {
+func (a *app) apply(_ context.Context, st *state.State) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	snap, err := a.builder.Build(st)
@@ -281,7 +283,7 @@ func (a *app) apply(_ context.Context, st *cpclient.State) {
 	a.log.Info("configuration applied", "revision", snap.Revision, "source", snap.Source,
 		"routes", snap.Counts.Routes, "upstreams", snap.Counts.Upstreams,
 		"build", snap.BuildDuration.Round(time.Microsecond))
-	if st.Source != cpclient.SourceControlPlane {
+	if st.Source != state.SourceControlPlane {
 		return
 	}
 	eff := *st
@@ -290,7 +292,7 @@ func (a *app) apply(_ context.Context, st *cpclient.State) {
 }
 
 // startClient starts a control-plane client for cfg, resuming from initial (may be nil).
-func (a *app) startClient(cfg *config.Config, initial *cpclient.State) error {
+func (a *app) startClient(cfg *config.Config, initial *state.State) error {
 	z := cfg.Zoneproxy
 	var tlsFn func(string) (*tls.Config, error)
 	if a.tlsFile != nil {
@@ -340,7 +342,7 @@ func (a *app) client() *cpclient.Client {
 
 // stopClient stops the control-plane client and applies what it received but had not handed over
 // yet, so that nothing is lost between two clients. It returns that last State.
-func (a *app) stopClient() *cpclient.State {
+func (a *app) stopClient() *state.State {
 	a.cpMu.Lock()
 	cp, stop := a.cp, a.cpStop
 	a.cpStop = nil

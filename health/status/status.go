@@ -11,7 +11,7 @@ import (
 // Config is what the Server's answers are computed from.
 type Config struct {
 	// Loaded reports whether a configuration is loaded, and where it came from ("control_plane" or
-	// "snapshot"), its revision and when it was built.
+	// "state_file"), its revision and when it was built.
 	Loaded func() (ok bool, source string, revision int64, built time.Time)
 	// ControlPlane reports whether a control-plane endpoint is in use, and a JSON-encodable view of
 	// the control-plane client for /status/control-plane.

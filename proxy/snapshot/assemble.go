@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
@@ -71,7 +71,7 @@ func (b *Builder) invalidateDependents(kind, id string) {
 // the next build.
 const smallDirty = 64
 
-func (b *Builder) assemble(st *cpclient.State) (*Snapshot, error) {
+func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 	r := &b.res
 	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
 	r.slots.grow(b.next)

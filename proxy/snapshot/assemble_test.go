@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -19,7 +19,7 @@ import (
 func TestOnlyAffectedRoutesAreResolvedAgain(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, false)
-	st := state(
+	st := stateOf(
 		"/apisix/upstreams/1", up1, "/apisix/upstreams/2", up2,
 		"/apisix/services/s", `{"upstream_id":"1","hosts":["a.example.com"]}`,
 		"/apisix/routes/by-id", `{"uri":"/id","upstream_id":"1"}`,
@@ -69,7 +69,7 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	var logs bytes.Buffer
 	inc := newBuilder(t, &logs, false)
-	st := &cpclient.State{}
+	st := &state.State{}
 	upstreamJSON := func() string {
 		return fmt.Sprintf(`{"nodes":{"127.0.0.1:%d":1}}`, 2000+rng.IntN(5))
 	}
@@ -94,7 +94,7 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 		return fmt.Sprintf(`{"upstream_id":"%d"%s}`, rng.IntN(4), hosts)
 	}
 	for step := 0; step < 300; step++ {
-		next := &cpclient.State{KVs: st.KVs, Revision: st.Revision, Previous: st.Revision}
+		next := &state.State{KVs: st.KVs, Revision: st.Revision, Previous: st.Revision}
 		for n := 1 + rng.IntN(4); n > 0; n-- {
 			var key, value string
 			switch rng.IntN(4) {
@@ -112,12 +112,12 @@ func TestIncrementalBuildsEqualFullBuilds(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				next.KVs = next.KVs.With(nil, []string{key})
 			} else {
-				next.KVs = next.KVs.With([]cpclient.KV{{Key: key, Value: []byte(value), ModRevision: next.Revision}}, nil)
+				next.KVs = next.KVs.With([]state.KV{{Key: key, Value: []byte(value), ModRevision: next.Revision}}, nil)
 			}
 			next.Changed = append(next.Changed, key)
 		}
 		got := build(t, inc, next)
-		want := build(t, newBuilder(t, &logs, false), &cpclient.State{KVs: next.KVs, Revision: next.Revision})
+		want := build(t, newBuilder(t, &logs, false), &state.State{KVs: next.KVs, Revision: next.Revision})
 		for _, host := range []string{"x", "h0.example.com", "h1.example.com", "h2.example.com"} {
 			for i := 0; i < 15; i++ {
 				p := fmt.Sprintf("/r%d/x", i)
@@ -148,7 +148,7 @@ func TestRouteMetricsHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := func(st *cpclient.State, kvs ...string) (*cpclient.State, *Snapshot) {
+	next := func(st *state.State, kvs ...string) (*state.State, *Snapshot) {
 		n := with(st, kvs...)
 		n.Previous = st.Revision
 		for i := 0; i < len(kvs); i += 2 {
@@ -156,7 +156,7 @@ func TestRouteMetricsHandles(t *testing.T) {
 		}
 		return n, build(t, b, n)
 	}
-	st := state("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
+	st := stateOf("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
 		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`, "/apisix/routes/c", `{"uri":"/c","upstream_id":"1"}`)
 	s1 := build(t, b, st)
 	ha := match(t, s1, "GET", "h", "/a").Metrics(m)
@@ -242,7 +242,7 @@ func TestRoutesCostNoMetricsUntilServed(t *testing.T) {
 func TestSingleDependencyIsShared(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, false)
-	st := state("/apisix/upstreams/1", up1, "/apisix/services/s", `{"upstream_id":"1"}`,
+	st := stateOf("/apisix/upstreams/1", up1, "/apisix/services/s", `{"upstream_id":"1"}`,
 		"/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`, "/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`,
 		"/apisix/routes/c", `{"uri":"/c","service_id":"s"}`)
 	build(t, b, st)

@@ -6,17 +6,17 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
-func bigState(n int) *cpclient.State {
-	st := &cpclient.State{}
-	m := make(map[string]cpclient.KV, n+1)
+func bigState(n int) *state.State {
+	st := &state.State{}
+	m := make(map[string]state.KV, n+1)
 	add := func(k, v string) {
 		st.Revision++
-		m[k] = cpclient.KV{Key: k, Value: []byte(v), ModRevision: st.Revision}
+		m[k] = state.KV{Key: k, Value: []byte(v), ModRevision: st.Revision}
 	}
 	add("/apisix/upstreams/1", `{"nodes":{"127.0.0.1:1980":1}}`)
 	for i := 0; i < n; i++ {
@@ -29,7 +29,7 @@ func bigState(n int) *cpclient.State {
 			add(fmt.Sprintf("/apisix/routes/%d", i), fmt.Sprintf(`{"uri":"/h/*","host":"h%d.example.com","upstream_id":"1"}`, i))
 		}
 	}
-	st.KVs = cpclient.NewKVs(m)
+	st.KVs = state.NewKVs(m)
 	return st
 }
 
@@ -59,7 +59,7 @@ func BenchmarkBuild(b *testing.B) {
 				st.Previous = st.Revision
 				st.Revision++
 				k := fmt.Sprintf("/apisix/routes/%d", i%n)
-				st.KVs = st.KVs.With([]cpclient.KV{{Key: k, ModRevision: st.Revision,
+				st.KVs = st.KVs.With([]state.KV{{Key: k, ModRevision: st.Revision,
 					Value: []byte(fmt.Sprintf(`{"uri":"/changed/%d","upstream_id":"1"}`, i))}}, nil)
 				st.Changed = []string{k}
 				if _, err := bl.Build(st); err != nil {

@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // Kinds of objects under the prefix that the Builder decodes. Keys of other kinds (consumers, ssls,
-// ...) are kept as they are, for the snapshot file, but not served yet.
+// ...) are kept as they are, for the state file, but not served yet.
 const (
 	KindRoute        = "routes"
 	KindService      = "services"
@@ -68,7 +68,7 @@ type Builder struct {
 // entry is the last good version of one key. There is one per route, so its size counts: 160
 // bytes (TestEntrySize); its kind and id are read from its key.
 type entry struct {
-	kv  cpclient.KV
+	kv  state.KV
 	obj any // *routeObj, *serviceObj, *upstream.Spec, *pluginSet; nil for kinds not decoded
 
 	idAt    int32 // kv.Key[idAt:] is the id, and the kindLen bytes before its "/" the kind
@@ -100,7 +100,7 @@ type inheritedMatch struct {
 }
 
 // newEntry returns the entry of kv, whose key split into kind and id.
-func newEntry(kv cpclient.KV, kind, id string) *entry {
+func newEntry(kv state.KV, kind, id string) *entry {
 	e := &entry{kv: kv, idAt: int32(len(kv.Key) - len(id))}
 	if len(kind) <= 255 {
 		e.kindLen = uint8(len(kind))
@@ -141,7 +141,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 //
 // When st says which keys changed since the State this Builder built last, only those are looked
 // at; otherwise every key is compared with what the Builder holds.
-func (b *Builder) Build(st *cpclient.State) (*Snapshot, error) {
+func (b *Builder) Build(st *state.State) (*Snapshot, error) {
 	start := time.Now()
 	if st.Changed != nil && b.built && st.Previous == b.lastRevision {
 		keys := slices.Clone(st.Changed)
@@ -166,7 +166,7 @@ func (b *Builder) Build(st *cpclient.State) (*Snapshot, error) {
 }
 
 // updateAll brings the entries in line with st by comparing every key.
-func (b *Builder) updateAll(st *cpclient.State) {
+func (b *Builder) updateAll(st *state.State) {
 	// Deletions first, so that their router values are free for the routes added now.
 	for key := range b.entries {
 		if !st.KVs.Has(key) {
@@ -185,7 +185,7 @@ func (b *Builder) updateAll(st *cpclient.State) {
 }
 
 // consider decodes kv if it is new or changed, keeping the previous version of a rejected object.
-func (b *Builder) consider(kv cpclient.KV) {
+func (b *Builder) consider(kv state.KV) {
 	key := kv.Key
 	kind, id, ok := b.split(key)
 	if !ok {
@@ -404,12 +404,12 @@ func (b *Builder) handle(key string) (h int, fresh bool) {
 }
 
 // effectiveKVs is the State with every rejected object replaced by its last good version (or left
-// out): what the snapshot file stores, so that a restart serves what was served.
-func (b *Builder) effectiveKVs(st *cpclient.State) cpclient.KVs {
+// out): what the state file stores, so that a restart serves what was served.
+func (b *Builder) effectiveKVs(st *state.State) state.KVs {
 	if len(b.rejected) == 0 {
 		return st.KVs
 	}
-	var set []cpclient.KV
+	var set []state.KV
 	var del []string
 	for k := range b.rejected {
 		if !st.KVs.Has(k) {

@@ -10,33 +10,33 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // state builds a cpclient State from key/value pairs, each at its own revision.
-func state(kvs ...string) *cpclient.State {
-	st := &cpclient.State{Source: cpclient.SourceControlPlane}
-	m := map[string]cpclient.KV{}
+func stateOf(kvs ...string) *state.State {
+	st := &state.State{Source: state.SourceControlPlane}
+	m := map[string]state.KV{}
 	for i := 0; i+1 < len(kvs); i += 2 {
 		st.Revision++
-		m[kvs[i]] = cpclient.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
+		m[kvs[i]] = state.KV{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: st.Revision}
 	}
-	st.KVs = cpclient.NewKVs(m)
+	st.KVs = state.NewKVs(m)
 	return st
 }
 
 // with returns a copy of st with more keys set (or deleted when the value is "").
-func with(st *cpclient.State, kvs ...string) *cpclient.State {
-	out := &cpclient.State{KVs: st.KVs, Revision: st.Revision, Source: st.Source}
+func with(st *state.State, kvs ...string) *state.State {
+	out := &state.State{KVs: st.KVs, Revision: st.Revision, Source: st.Source}
 	for i := 0; i+1 < len(kvs); i += 2 {
 		out.Revision++
 		if kvs[i+1] == "" {
 			out.KVs = out.KVs.With(nil, []string{kvs[i]})
 			continue
 		}
-		out.KVs = out.KVs.With([]cpclient.KV{{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: out.Revision}}, nil)
+		out.KVs = out.KVs.With([]state.KV{{Key: kvs[i], Value: []byte(kvs[i+1]), ModRevision: out.Revision}}, nil)
 	}
 	return out
 }
@@ -54,7 +54,7 @@ func newBuilder(t *testing.T, logs *bytes.Buffer, ignorePlugins bool) *Builder {
 	return b
 }
 
-func build(t *testing.T, b *Builder, st *cpclient.State) *Snapshot {
+func build(t *testing.T, b *Builder, st *state.State) *Snapshot {
 	t.Helper()
 	s, err := b.Build(st)
 	if err != nil {
@@ -92,7 +92,7 @@ func poolAddr(r *Route) string {
 func TestResolution(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, false)
-	s := build(t, b, state(
+	s := build(t, b, stateOf(
 		"/apisix/upstreams/1", up1,
 		"/apisix/upstreams/2", up2,
 		"/apisix/services/s1", `{"upstream_id":"2","hosts":["svc.example.com"]}`,
@@ -197,7 +197,7 @@ func TestRejectedObjects(t *testing.T) {
 			b := newBuilder(t, &logs, false)
 			var rejected []string
 			b.opts.OnReject = func(kind string) { rejected = append(rejected, kind) }
-			st := state("/apisix/upstreams/1", up1, "/apisix/routes/ok", `{"uri":"/ok","upstream_id":"1"}`, tt.key, tt.value)
+			st := stateOf("/apisix/upstreams/1", up1, "/apisix/routes/ok", `{"uri":"/ok","upstream_id":"1"}`, tt.key, tt.value)
 			s := build(t, b, st)
 			if match(t, s, "GET", "h", "/ok") == nil {
 				t.Errorf("the valid route is not served")
@@ -227,7 +227,7 @@ func TestRejectedObjects(t *testing.T) {
 func TestLastGoodVersionStays(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, false)
-	st := state("/apisix/upstreams/1", up1, "/apisix/routes/r", `{"uri":"/v1","upstream_id":"1"}`)
+	st := stateOf("/apisix/upstreams/1", up1, "/apisix/routes/r", `{"uri":"/v1","upstream_id":"1"}`)
 	build(t, b, st)
 	st2 := with(st, "/apisix/routes/r", `{"uri":"/v2","upstream_id":"1","bogus":1}`)
 	s := build(t, b, st2)
@@ -255,7 +255,7 @@ func TestLastGoodVersionStays(t *testing.T) {
 func TestPlaceholdersAndOtherKinds(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, false)
-	s := build(t, b, state(
+	s := build(t, b, stateOf(
 		"/apisix/routes/", "init_dir",
 		"/apisix/upstreams/", "init_dir",
 		"/apisix/consumers/jack", `{"username":"jack"}`,
@@ -269,20 +269,20 @@ func TestPlaceholdersAndOtherKinds(t *testing.T) {
 		t.Errorf("route not served")
 	}
 	if !s.KVs.Has("/apisix/consumers/jack") {
-		t.Errorf("keys of kinds not served yet must still be kept for the snapshot file")
+		t.Errorf("keys of kinds not served yet must still be kept for the state file")
 	}
 }
 
 func TestUnknownPluginsIgnored(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, true)
-	s := build(t, b, state("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{}},"upstream":`+up1+`}`))
+	s := build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{}},"upstream":`+up1+`}`))
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("with unknown_plugins: ignore the route should serve")
 	}
 	// A plugin disabled through _meta is not in force: the route serves even when failing closed.
 	b = newBuilder(t, &logs, false)
-	s = build(t, b, state("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
+	s = build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("a disabled plugin should not reject the route")
 	}
@@ -291,7 +291,7 @@ func TestUnknownPluginsIgnored(t *testing.T) {
 func TestReuseAcrossBuilds(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, false)
-	st := state("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
+	st := stateOf("/apisix/upstreams/1", up1, "/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
 		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`)
 	s1 := build(t, b, st)
 	ca := b.entries["/apisix/routes/a"].compiled
@@ -330,7 +330,7 @@ func TestRouterModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := build(t, b, state("/apisix/routes/r", `{"uri":"/r","host":"a.example.com","upstream":`+up1+`}`))
+	s := build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","host":"a.example.com","upstream":`+up1+`}`))
 	if s.Router.Mode() != router.ModeURI {
 		t.Errorf("mode %v", s.Router.Mode())
 	}
@@ -342,7 +342,7 @@ func TestRouterModes(t *testing.T) {
 func TestIncrementalBuildMatchesFullBuild(t *testing.T) {
 	var logs bytes.Buffer
 	inc := newBuilder(t, &logs, false)
-	st1 := state("/apisix/upstreams/1", up1, "/apisix/upstreams/2", up2,
+	st1 := stateOf("/apisix/upstreams/1", up1, "/apisix/upstreams/2", up2,
 		"/apisix/routes/a", `{"uri":"/a","upstream_id":"1"}`,
 		"/apisix/routes/b", `{"uri":"/b","upstream_id":"1"}`,
 		"/apisix/routes/c", `{"uri":"/c","upstream_id":"2"}`)
@@ -355,7 +355,7 @@ func TestIncrementalBuildMatchesFullBuild(t *testing.T) {
 	st2.Previous = st1.Revision
 	st2.Changed = []string{"/apisix/routes/a", "/apisix/routes/b", "/apisix/routes/d", "/apisix/upstreams/1"}
 	got := build(t, inc, st2)
-	full := build(t, newBuilder(t, &logs, false), &cpclient.State{KVs: st2.KVs, Revision: st2.Revision})
+	full := build(t, newBuilder(t, &logs, false), &state.State{KVs: st2.KVs, Revision: st2.Revision})
 	for _, p := range []string{"/a", "/a2", "/b", "/c", "/d"} {
 		g, f := match(t, got, "GET", "h", p), match(t, full, "GET", "h", p)
 		if (g == nil) != (f == nil) || (g != nil && (g.ID != f.ID || poolAddr(g) != poolAddr(f))) {
@@ -410,7 +410,7 @@ func TestEntryKindAndID(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: not split", tt.key)
 		}
-		e := newEntry(cpclient.KV{Key: tt.key}, kind, id)
+		e := newEntry(state.KV{Key: tt.key}, kind, id)
 		if e.kind() != tt.kind || e.id() != tt.id || e.key() != tt.key {
 			t.Errorf("%s: kind %q, id %q, key %q; want %q, %q", tt.key, e.kind(), e.id(), e.key(), tt.kind, tt.id)
 		}
@@ -427,7 +427,7 @@ func TestRoutePriority(t *testing.T) {
 		{`-1`, `0`, "b"},
 	} {
 		b := newBuilder(t, &logs, false)
-		s := build(t, b, state("/apisix/upstreams/1", up1,
+		s := build(t, b, stateOf("/apisix/upstreams/1", up1,
 			"/apisix/routes/a", `{"uri":"/p/*","upstream_id":"1","priority":`+tt.pa+`}`,
 			"/apisix/routes/b", `{"uri":"/p/*","upstream_id":"1","priority":`+tt.pb+`}`))
 		if rt := match(t, s, "GET", "h", "/p/x"); rt == nil || rt.ID != tt.want {

@@ -3,7 +3,7 @@ package snapshot
 import (
 	"time"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
@@ -13,9 +13,9 @@ import (
 type Snapshot struct {
 	Revision  int64
 	ClusterID uint64
-	Source    cpclient.Source
+	Source    state.Source
 	Endpoint  string
-	// Updated is when the configuration last changed (for a snapshot file: when it was written).
+	// Updated is when the configuration last changed (for the state file: when it was written).
 	Updated time.Time
 	// Built is when the Snapshot was built; BuildDuration how long it took.
 	Built         time.Time
@@ -30,8 +30,8 @@ type Snapshot struct {
 	Pools        []*upstream.Pool
 	PoolsChanged bool
 	// KVs is the configuration this Snapshot was built from, every rejected object replaced by its
-	// last good version: what the snapshot file stores.
-	KVs    cpclient.KVs
+	// last good version: what the state file stores.
+	KVs    state.KVs
 	Counts Counts
 	// RetiredMetrics is what this build took out of use in the route metrics (routes deleted or
 	// relabelled; empty otherwise), for metrics.Metrics.Retire after the swap.

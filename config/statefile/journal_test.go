@@ -1,4 +1,4 @@
-package cpclient
+package statefile
 
 import (
 	"bytes"
@@ -9,25 +9,27 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
 // journalStates are three States that follow one another: the sample State, then one that changes a
 // key, adds one and deletes one, then one that changes the added key again.
-func journalStates() []*State {
+func journalStates() []*state.State {
 	st1 := sampleState()
 	st2 := *st1
 	st2.Revision = 45
-	st2.KVs = st1.KVs.With([]KV{
+	st2.KVs = st1.KVs.With([]state.KV{
 		{Key: "/apisix/routes/1", Value: []byte(`{"uri":"/a2"}`), ModRevision: 43},
 		{Key: "/apisix/routes/2", Value: []byte(`{"uri":"/b"}`), ModRevision: 44},
 	}, []string{"/apisix/upstreams/1"})
 	st3 := st2
 	st3.Revision = 47
-	st3.KVs = st2.KVs.With([]KV{{Key: "/apisix/routes/2", Value: []byte(`{"uri":"/b3"}`), ModRevision: 47}}, nil)
-	return []*State{st1, &st2, &st3}
+	st3.KVs = st2.KVs.With([]state.KV{{Key: "/apisix/routes/2", Value: []byte(`{"uri":"/b3"}`), ModRevision: 47}}, nil)
+	return []*state.State{st1, &st2, &st3}
 }
 
-func sameState(t *testing.T, what string, got, want *State) {
+func sameState(t *testing.T, what string, got, want *state.State) {
 	t.Helper()
 	if got.Revision != want.Revision || got.ClusterID != want.ClusterID || got.Endpoint != want.Endpoint ||
 		got.KVs.Len() != want.KVs.Len() {
@@ -41,14 +43,14 @@ func sameState(t *testing.T, what string, got, want *State) {
 	}
 }
 
-func newTestWriter(t *testing.T) *SnapshotWriter {
+func newTestWriter(t *testing.T) *Writer {
 	t.Helper()
-	w := NewSnapshotWriter(filepath.Join(t.TempDir(), SnapshotFileName), "/apisix", 0, nil)
+	w := NewWriter(filepath.Join(t.TempDir(), FileName), "/apisix", 0, nil)
 	t.Cleanup(w.closeJournal)
 	return w
 }
 
-func (w *SnapshotWriter) write(st *State) {
+func (w *Writer) write(st *state.State) {
 	w.Save(st)
 	w.flush()
 }
@@ -63,7 +65,7 @@ func journalRevisions(t *testing.T, snapPath string) []int64 {
 	data = data[bytes.IndexByte(data, '\n')+1:]
 	var revs []int64
 	for len(data) > 0 {
-		var b kvBuilder
+		var b state.Builder
 		n, w := binary.Uvarint(data)
 		rev, _, ok := applyRecord(data[w:w+int(n)], 0, &b)
 		if !ok {
@@ -75,7 +77,7 @@ func journalRevisions(t *testing.T, snapPath string) []int64 {
 	return revs
 }
 
-func TestSnapshotJournalRoundTrip(t *testing.T) {
+func TestJournalRoundTrip(t *testing.T) {
 	w := newTestWriter(t)
 	states := journalStates()
 	w.write(states[0])
@@ -83,7 +85,7 @@ func TestSnapshotJournalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadSnapshot(w.path, "/apisix")
+	got, err := Read(w.path, "/apisix")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,30 +97,30 @@ func TestSnapshotJournalRoundTrip(t *testing.T) {
 	w.write(states[1])
 	w.write(states[2])
 
-	// The changes went to the journal; the snapshot file was not written again.
+	// The changes went to the journal; the state file was not written again.
 	if after, _ := os.ReadFile(w.path); !bytes.Equal(after, base) {
-		t.Error("the snapshot file was rewritten for a change")
+		t.Error("the state file was rewritten for a change")
 	}
 	if revs := journalRevisions(t, w.path); !slices.Equal(revs, []int64{45, 47}) {
 		t.Errorf("journal records %v, want revisions [45 47]", revs)
 	}
-	got, err = ReadSnapshot(w.path, "/apisix")
+	got, err = Read(w.path, "/apisix")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameState(t, "read back", got, states[2])
-	if got.Source != SourceSnapshot || got.Updated.Before(written) {
+	if got.Source != state.SourceStateFile || got.Updated.Before(written) {
 		t.Errorf("source %q, updated %v: want the snapshot, written after the file (%v)", got.Source, got.Updated, written)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(w.path))
 	if len(entries) != 2 {
-		t.Errorf("directory holds %d entries, want the snapshot file and its journal", len(entries))
+		t.Errorf("directory holds %d entries, want the state file and its journal", len(entries))
 	}
 }
 
 // A journal cut anywhere, or damaged in its last record, gives the last State whose record is
-// whole: the snapshot file's own, or a later one the writer wrote.
-func TestSnapshotJournalCutShort(t *testing.T) {
+// whole: the state file's own, or a later one the writer wrote.
+func TestJournalCutShort(t *testing.T) {
 	w := newTestWriter(t)
 	states := journalStates()
 	for _, st := range states {
@@ -129,14 +131,14 @@ func TestSnapshotJournalCutShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byRev := map[int64]*State{42: states[0], 45: states[1], 47: states[2]}
+	byRev := map[int64]*state.State{42: states[0], 45: states[1], 47: states[2]}
 	head := bytes.IndexByte(full, '\n') + 1
 	last := int64(0)
 	for n := 0; n <= len(full); n++ {
 		if err := os.WriteFile(jpath, full[:n], 0o600); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadSnapshot(w.path, "/apisix")
+		got, err := Read(w.path, "/apisix")
 		if err != nil {
 			t.Fatalf("journal cut at %d: %v", n, err)
 		}
@@ -155,15 +157,15 @@ func TestSnapshotJournalCutShort(t *testing.T) {
 	if err := os.WriteFile(jpath, damaged, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadSnapshot(w.path, "/apisix")
+	got, err := Read(w.path, "/apisix")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameState(t, "last record damaged", got, states[1])
 }
 
-func TestSnapshotJournalStartsOver(t *testing.T) {
-	t.Run("a journal of another snapshot file is ignored", func(t *testing.T) {
+func TestJournalStartsOver(t *testing.T) {
+	t.Run("a journal of another state file is ignored", func(t *testing.T) {
 		w := newTestWriter(t)
 		states := journalStates()
 		for _, st := range states {
@@ -171,15 +173,15 @@ func TestSnapshotJournalStartsOver(t *testing.T) {
 		}
 		other := *states[0]
 		other.Revision = 43
-		if err := WriteSnapshot(w.path, "/apisix", &other); err != nil {
+		if err := Write(w.path, "/apisix", &other); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadSnapshot(w.path, "/apisix")
+		got, err := Read(w.path, "/apisix")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Revision != 43 || got.KVs.Len() != other.KVs.Len() || !got.KVs.Has("/apisix/upstreams/1") {
-			t.Fatalf("revision %d with %d keys: the old journal was applied to a new snapshot file", got.Revision, got.KVs.Len())
+			t.Fatalf("revision %d with %d keys: the old journal was applied to a new state file", got.Revision, got.KVs.Len())
 		}
 	})
 	t.Run("a full journal", func(t *testing.T) {
@@ -189,7 +191,7 @@ func TestSnapshotJournalStartsOver(t *testing.T) {
 		w.write(states[1])
 		w.journal.limit = w.journal.size // full now
 		w.write(states[2])
-		h, err := ReadSnapshot(w.path, "/apisix")
+		h, err := Read(w.path, "/apisix")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +199,8 @@ func TestSnapshotJournalStartsOver(t *testing.T) {
 		if revs := journalRevisions(t, w.path); len(revs) != 0 {
 			t.Errorf("journal records %v after a whole write, want none", revs)
 		}
-		if base, _, err := parseSnapshotFile(w.path); err != nil || base.Revision != 47 {
-			t.Errorf("snapshot file at revision %v (%v), want 47", base, err)
+		if base, _, err := parseFile(w.path); err != nil || base.Revision != 47 {
+			t.Errorf("state file at revision %v (%v), want 47", base, err)
 		}
 	})
 	t.Run("another endpoint", func(t *testing.T) {
@@ -208,8 +210,8 @@ func TestSnapshotJournalStartsOver(t *testing.T) {
 		moved := *states[1]
 		moved.Endpoint = "https://127.0.0.2:7943"
 		w.write(&moved)
-		if base, _, err := parseSnapshotFile(w.path); err != nil || base.Revision != 45 || base.Endpoint != moved.Endpoint {
-			t.Errorf("snapshot file %+v (%v), want revision 45 from the new endpoint", base, err)
+		if base, _, err := parseFile(w.path); err != nil || base.Revision != 45 || base.Endpoint != moved.Endpoint {
+			t.Errorf("state file %+v (%v), want revision 45 from the new endpoint", base, err)
 		}
 	})
 	t.Run("the journal cannot be appended to", func(t *testing.T) {
@@ -218,12 +220,12 @@ func TestSnapshotJournalStartsOver(t *testing.T) {
 		w.write(states[0])
 		w.journal.f.Close() // the append fails
 		w.write(states[1])
-		base, _, err := parseSnapshotFile(w.path)
+		base, _, err := parseFile(w.path)
 		if err != nil || base.Revision != 45 {
-			t.Fatalf("snapshot file at %v (%v), want the whole State 45 written instead", base, err)
+			t.Fatalf("state file at %v (%v), want the whole State 45 written instead", base, err)
 		}
 		w.write(states[2])
-		got, err := ReadSnapshot(w.path, "/apisix")
+		got, err := Read(w.path, "/apisix")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,27 +233,27 @@ func TestSnapshotJournalStartsOver(t *testing.T) {
 	})
 }
 
-func parseSnapshotFile(path string) (*State, snapshotID, error) {
+func parseFile(path string) (*state.State, fileID, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, snapshotID{}, err
+		return nil, fileID{}, err
 	}
-	return parseSnapshot(data, path, "/apisix")
+	return parse(data, path, "/apisix")
 }
 
 func TestKVsDiff(t *testing.T) {
-	m := map[string]KV{}
+	m := map[string]state.KV{}
 	for i := range 2000 {
 		k := fmt.Sprintf("/apisix/routes/%d", i)
-		m[k] = KV{Key: k, Value: []byte(k), ModRevision: int64(i + 1)}
+		m[k] = state.KV{Key: k, Value: []byte(k), ModRevision: int64(i + 1)}
 	}
-	s := NewKVs(m)
-	next := s.With([]KV{
+	s := state.NewKVs(m)
+	next := s.With([]state.KV{
 		{Key: "/apisix/routes/7", Value: []byte("changed"), ModRevision: 3000},
 		{Key: "/apisix/routes/new", Value: []byte("new"), ModRevision: 3001},
 		{Key: "/apisix/routes/9", Value: []byte("/apisix/routes/9"), ModRevision: 10}, // unchanged
 	}, []string{"/apisix/routes/8", "/apisix/routes/missing"})
-	puts, dels := s.diff(next)
+	puts, dels := s.Diff(next)
 	var keys []string
 	for _, kv := range puts {
 		keys = append(keys, kv.Key)
@@ -260,17 +262,17 @@ func TestKVsDiff(t *testing.T) {
 	if !slices.Equal(keys, []string{"/apisix/routes/7", "/apisix/routes/new"}) || !slices.Equal(dels, []string{"/apisix/routes/8"}) {
 		t.Errorf("diff: puts %v, deletes %v", keys, dels)
 	}
-	if puts, dels := s.diff(s); len(puts)+len(dels) != 0 {
+	if puts, dels := s.Diff(s); len(puts)+len(dels) != 0 {
 		t.Errorf("diff with itself: %d puts, %d deletes", len(puts), len(dels))
 	}
 	// Equal content in shards that are not shared is no change either.
-	if puts, dels := s.diff(NewKVs(m)); len(puts)+len(dels) != 0 {
+	if puts, dels := s.Diff(state.NewKVs(m)); len(puts)+len(dels) != 0 {
 		t.Errorf("diff with a copy: %d puts, %d deletes", len(puts), len(dels))
 	}
-	if puts, dels := s.diff(KVs{}); len(puts) != 0 || len(dels) != 2000 {
+	if puts, dels := s.Diff(state.KVs{}); len(puts) != 0 || len(dels) != 2000 {
 		t.Errorf("diff with nothing: %d puts, %d deletes", len(puts), len(dels))
 	}
-	if puts, dels := (KVs{}).diff(s); len(puts) != 2000 || len(dels) != 0 {
+	if puts, dels := (state.KVs{}).Diff(s); len(puts) != 2000 || len(dels) != 0 {
 		t.Errorf("diff from nothing: %d puts, %d deletes", len(puts), len(dels))
 	}
 }
@@ -278,12 +280,12 @@ func TestKVsDiff(t *testing.T) {
 // FuzzReplayJournal: no journal makes the reader panic or go back in revisions.
 func FuzzReplayJournal(f *testing.F) {
 	dir := f.TempDir()
-	w := NewSnapshotWriter(filepath.Join(dir, SnapshotFileName), "/apisix", 0, nil)
+	w := NewWriter(filepath.Join(dir, FileName), "/apisix", 0, nil)
 	for _, st := range journalStates() {
 		w.write(st)
 	}
 	w.closeJournal()
-	base, id, err := parseSnapshotFile(w.path)
+	base, id, err := parseFile(w.path)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -299,24 +301,24 @@ func FuzzReplayJournal(f *testing.F) {
 	})
 }
 
-// BenchmarkSnapshotChurn10k writes, in turn, the States of a 10,000-key configuration that changes
-// 100 keys at a time: whole files every time against the SnapshotWriter's journal (which starts
+// BenchmarkChurn10k writes, in turn, the States of a 10,000-key configuration that changes
+// 100 keys at a time: whole files every time against the Writer's journal (which starts
 // again from a whole file when the journal outgrows it). B/op counts memory, disk-bytes/op what
 // went to disk.
 //
-//	go test -run x -bench SnapshotChurn10k ./cpclient/
-func BenchmarkSnapshotChurn10k(b *testing.B) {
+//	go test -run x -bench Churn10k ./config/statefile/
+func BenchmarkChurn10k(b *testing.B) {
 	first := state10k()
-	next := func(st *State, i int) *State {
-		set := make([]KV, 100)
+	next := func(st *state.State, i int) *state.State {
+		set := make([]state.KV, 100)
 		for j := range set {
 			n := (i*100 + j) % 10_000
 			k := "/apisix/routes/" + itoa(n)
 			// The same size as before: the configuration stays as large whatever the benchtime.
-			set[j] = KV{Key: k, ModRevision: st.Revision + 1,
+			set[j] = state.KV{Key: k, ModRevision: st.Revision + 1,
 				Value: []byte(`{"uri":"/api/v1/resource/` + itoa(n) + `/*","methods":["GET","POST"],"upstream_id":"` + itoa(1+i%2) + `","priority":0}`)}
 		}
-		return &State{Revision: st.Revision + 1, KVs: st.KVs.With(set, nil), Updated: time.Now()}
+		return &state.State{Revision: st.Revision + 1, KVs: st.KVs.With(set, nil), Updated: time.Now()}
 	}
 	size := func(dir string) int64 {
 		var n int64
@@ -329,13 +331,13 @@ func BenchmarkSnapshotChurn10k(b *testing.B) {
 		return n
 	}
 	b.Run("whole", func(b *testing.B) {
-		path := filepath.Join(b.TempDir(), SnapshotFileName)
+		path := filepath.Join(b.TempDir(), FileName)
 		st := first
 		var disk int64
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			st = next(st, i)
-			if err := WriteSnapshot(path, "/apisix", st); err != nil {
+			if err := Write(path, "/apisix", st); err != nil {
 				b.Fatal(err)
 			}
 			disk += size(filepath.Dir(path))
@@ -343,7 +345,7 @@ func BenchmarkSnapshotChurn10k(b *testing.B) {
 		b.ReportMetric(float64(disk)/float64(b.N), "disk-bytes/op")
 	})
 	b.Run("journal", func(b *testing.B) {
-		w := NewSnapshotWriter(filepath.Join(b.TempDir(), SnapshotFileName), "/apisix", 0, nil)
+		w := NewWriter(filepath.Join(b.TempDir(), FileName), "/apisix", 0, nil)
 		defer w.closeJournal()
 		w.write(first)
 		st := first
@@ -355,7 +357,7 @@ func BenchmarkSnapshotChurn10k(b *testing.B) {
 			w.write(st)
 			if w.journal.size > before {
 				disk += int64(w.journal.size - before)
-			} else { // a whole write: the snapshot file and an empty journal
+			} else { // a whole write: the state file and an empty journal
 				disk += size(filepath.Dir(w.path))
 			}
 		}

@@ -1,8 +1,6 @@
-package cpclient
+package state
 
-import (
-	"time"
-)
+import "time"
 
 // KV is one key of the control plane's store.
 type KV struct {
@@ -17,12 +15,13 @@ type Source string
 const (
 	// SourceControlPlane is a State listed and watched from a control-plane endpoint.
 	SourceControlPlane Source = "control_plane"
-	// SourceSnapshot is a State read back from the snapshot file on disk.
-	SourceSnapshot Source = "snapshot"
+	// SourceStateFile is a State read back from the state file on disk (config/statefile): the
+	// last configuration applied before the process started.
+	SourceStateFile Source = "state_file"
 )
 
-// State is the whole configuration under the prefix at one revision. A State handed out by this package
-// is immutable: neither the Client nor the receiver may modify it.
+// State is the whole configuration under the prefix at one revision. A State handed out is
+// immutable: neither its producer nor its receiver may modify it.
 type State struct {
 	// Revision is the store revision this State reflects: every change up to it is applied.
 	Revision int64
@@ -33,33 +32,14 @@ type State struct {
 	// Source is where the State came from; Endpoint the control-plane endpoint it was read from.
 	Source   Source
 	Endpoint string
-	// Updated is when the Client last changed this State.
+	// Updated is when the producer last changed this State.
 	Updated time.Time
 	// Changed lists the keys put or deleted since the State of revision Previous that the same
-	// Client handed out before (or that it was started from). It is nil when this State must be
-	// taken whole: the first one, and after a full list.
+	// producer handed out before (or that it was started from). It is nil when this State must
+	// be taken whole: the first one, and after a full list.
 	Changed  []string
 	Previous int64
 }
 
 // Keys returns the keys of s in ascending byte order, the order in which etcd lists them.
 func (s *State) Keys() []string { return s.KVs.Keys() }
-
-// header is what every etcd response tells about the store.
-type header struct {
-	ClusterID uint64
-	Revision  int64
-}
-
-type eventType uint8
-
-const (
-	eventPut eventType = iota
-	eventDelete
-)
-
-// event is one change seen on a watch. For a delete, KV holds the key and the revision of the delete.
-type event struct {
-	Type eventType
-	KV   KV
-}

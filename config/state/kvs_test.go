@@ -1,9 +1,7 @@
-package cpclient
+package state
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"maps"
 	"reflect"
 	"runtime"
@@ -17,18 +15,18 @@ func kvOf(k, v string, rev int64) KV { return KV{Key: k, Value: []byte(v), ModRe
 // shares every shard no change touched.
 func TestKVsCopyOnWrite(t *testing.T) {
 	want := map[string]KV{}
-	var b kvBuilder
+	var b Builder
 	for i := range 1000 {
 		k := fmt.Sprintf("/apisix/routes/%d", i)
-		b.set(k, kvOf(k, "v1", int64(i+1)))
+		b.Set(k, kvOf(k, "v1", int64(i+1)))
 		want[k] = kvOf(k, "v1", int64(i+1))
 	}
-	first := b.freeze()
-	b.set("/apisix/routes/1", kvOf("/apisix/routes/1", "v2", 2000))
-	b.delete("/apisix/routes/2")
-	b.delete("/apisix/routes/missing")
-	b.set("/apisix/routes/new", kvOf("/apisix/routes/new", "v1", 2001))
-	second := b.freeze()
+	first := b.Freeze()
+	b.Set("/apisix/routes/1", kvOf("/apisix/routes/1", "v2", 2000))
+	b.Delete("/apisix/routes/2")
+	b.Delete("/apisix/routes/missing")
+	b.Set("/apisix/routes/new", kvOf("/apisix/routes/new", "v1", 2001))
+	second := b.Freeze()
 
 	if got := first.Map(); !reflect.DeepEqual(got, want) || first.Len() != 1000 {
 		t.Fatalf("the first KVs changed after freezing: %d keys", first.Len())
@@ -79,11 +77,11 @@ func TestKVsWith(t *testing.T) {
 func BenchmarkStateCopy(b *testing.B) {
 	const n = 10_000
 	m := make(map[string]KV, n)
-	var kb kvBuilder
+	var kb Builder
 	for i := range n {
 		k := fmt.Sprintf("/apisix/routes/%d", i)
 		m[k] = kvOf(k, `{"uri":"/x"}`, int64(i))
-		kb.set(k, m[k])
+		kb.Set(k, m[k])
 	}
 	b.Run("map-clone", func(b *testing.B) {
 		b.ReportAllocs()
@@ -95,9 +93,9 @@ func BenchmarkStateCopy(b *testing.B) {
 	b.Run("kvs-freeze", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			kb.set(fmt.Sprintf("/apisix/routes/%d", i%n), kvOf("k", "v", int64(i)))
-			kb.set(fmt.Sprintf("/apisix/routes/%d", (i+5000)%n), kvOf("k", "v", int64(i)))
-			_ = kb.freeze()
+			kb.Set(fmt.Sprintf("/apisix/routes/%d", i%n), kvOf("k", "v", int64(i)))
+			kb.Set(fmt.Sprintf("/apisix/routes/%d", (i+5000)%n), kvOf("k", "v", int64(i)))
+			_ = kb.Freeze()
 		}
 	})
 }
@@ -117,11 +115,11 @@ func BenchmarkKVsMemory(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		var kb kvBuilder
+		var kb Builder
 		for i := range n {
-			kb.set(keys[i], KV{Key: keys[i], Value: values[i], ModRevision: int64(i)})
+			kb.Set(keys[i], KV{Key: keys[i], Value: values[i], ModRevision: int64(i)})
 		}
-		kvs = kb.freeze()
+		kvs = kb.Freeze()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/key")
@@ -139,7 +137,7 @@ func TestKVsSorted(t *testing.T) {
 			m[k] = kvOf(k, fmt.Sprint(i), int64(i+1))
 		}
 		kvs := NewKVs(m)
-		got := kvs.sorted()
+		got := kvs.Sorted()
 		keys := kvs.Keys()
 		if len(got) != len(keys) {
 			t.Fatalf("n=%d: %d KVs, want %d", n, len(got), len(keys))
@@ -150,34 +148,25 @@ func TestKVsSorted(t *testing.T) {
 			}
 		}
 	}
-	if got := (KVs{}).sorted(); len(got) != 0 {
+	if got := (KVs{}).Sorted(); len(got) != 0 {
 		t.Errorf("the zero KVs sorted to %d KVs", len(got))
 	}
 }
 
-// TestBackgroundWorkYields: ordering and encoding a large KVs for the snapshot file let another
-// goroutine run before they finish, even on a single processor.
-func TestBackgroundWorkYields(t *testing.T) {
+// TestSortedYields: ordering a large KVs (for the state file) lets another goroutine run before it
+// finishes, even on a single processor.
+func TestSortedYields(t *testing.T) {
 	m := map[string]KV{}
 	for i := range 4 * yieldEvery {
 		k := fmt.Sprintf("/apisix/routes/%d", i)
 		m[k] = kvOf(k, "{}", int64(i+1))
 	}
 	kvs := NewKVs(m)
-	ordered := kvs.sorted()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for _, tt := range []struct {
-		name string
-		work func()
-	}{
-		{"sorted", func() { kvs.sorted() }},
-		{"writeBody", func() { writeBody(bufio.NewWriter(io.Discard), ordered) }},
-	} {
-		var ran atomic.Bool
-		go func() { ran.Store(true) }() // runnable, but this goroutine keeps the processor
-		tt.work()
-		if !ran.Load() {
-			t.Errorf("%s: no other goroutine ran meanwhile", tt.name)
-		}
+	var ran atomic.Bool
+	go func() { ran.Store(true) }() // runnable, but this goroutine keeps the processor
+	kvs.Sorted()
+	if !ran.Load() {
+		t.Errorf("no other goroutine ran while Sorted worked")
 	}
 }

@@ -1,4 +1,4 @@
-package cpclient
+package statefile
 
 import (
 	"bufio"
@@ -13,19 +13,27 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
-// snapshotFormat names the file layout; a file with another format is foreign.
-const snapshotFormat = "zoneproxy-snapshot/2"
+// fileFormat names the file layout; a file with another format is foreign. The name dates from
+// when the state file was called the snapshot file: it stays, so that files written then read.
+const fileFormat = "zoneproxy-snapshot/2"
 
-// SnapshotFileName is the file, in the data directory, that holds the last applied configuration.
-const SnapshotFileName = "config-snapshot.bin"
+// FileName is the file, in the data directory, that holds the last applied configuration; its
+// journal is beside it (config-state.journal).
+const FileName = "config-state.bin"
 
-// snapshotHeader is the file's first line, JSON: what the body holds and its checksum. The body
+// legacyFileName is FileName's name before zoneproxy called it the state file. Read falls back to
+// it, so that an upgraded process starts from the configuration its predecessor saved.
+const legacyFileName = "config-snapshot.bin"
+
+// fileHeader is the file's first line, JSON: what the body holds and its checksum. The body
 // follows: for every key in order, uvarint key length, key, uvarint mod revision, uvarint value
 // length, value. A binary body, not JSON with base64 values, makes a 10,000-route file several
 // times cheaper to write and read.
-type snapshotHeader struct {
+type fileHeader struct {
 	Format    string    `json:"format"`
 	Prefix    string    `json:"prefix"`
 	ClusterID uint64    `json:"cluster_id"`
@@ -37,10 +45,10 @@ type snapshotHeader struct {
 	SHA256    string    `json:"sha256"`
 }
 
-// ErrNoSnapshot is returned by ReadSnapshot when there is no snapshot file.
-var ErrNoSnapshot = errors.New("no snapshot file")
+// ErrNoFile is returned by Read when there is no state file.
+var ErrNoFile = errors.New("no state file")
 
-// WriteSnapshot writes st (taken under prefix) to path atomically: a temporary file in the same
+// Write writes st (taken under prefix) to path atomically: a temporary file in the same
 // directory, written and synced, then renamed over path, and the directory synced. A reader sees
 // the old file or the new one, never a mix, whatever happens to the process or the machine.
 //
@@ -48,45 +56,45 @@ var ErrNoSnapshot = errors.New("no snapshot file")
 // checksum that the header carries, then into the file after the header. It is written under
 // churn up to once a second, and a body held in memory would be a megabyte of garbage at 10,000
 // routes each time.
-func WriteSnapshot(path, prefix string, st *State) error {
-	_, err := writeSnapshot(path, prefix, st)
+func Write(path, prefix string, st *state.State) error {
+	_, err := writeFile(path, prefix, st)
 	return err
 }
 
-// snapshotID identifies one written snapshot file: a journal belongs to the one it names (see
+// fileID identifies one written state file: a journal belongs to the one it names (see
 // journalFormat). BodyBytes is the size of its body.
-type snapshotID struct {
+type fileID struct {
 	Revision  int64
 	SHA256    string
 	Written   int64 // Unix nanoseconds
 	BodyBytes int
 }
 
-func writeSnapshot(path, prefix string, st *State) (snapshotID, error) {
-	kvs := st.KVs.sorted()
+func writeFile(path, prefix string, st *state.State) (fileID, error) {
+	kvs := st.KVs.Sorted()
 	sum := sha256.New()
-	bw := bufio.NewWriterSize(sum, snapshotBufferSize)
+	bw := bufio.NewWriterSize(sum, bufferSize)
 	bodyBytes := writeBody(bw, kvs)
 	if err := bw.Flush(); err != nil {
-		return snapshotID{}, fmt.Errorf("snapshot: checksum: %w", err)
+		return fileID{}, fmt.Errorf("state file: checksum: %w", err)
 	}
 	written := time.Now().UTC()
-	id := snapshotID{Revision: st.Revision, SHA256: hex.EncodeToString(sum.Sum(nil)), Written: written.UnixNano(),
+	id := fileID{Revision: st.Revision, SHA256: hex.EncodeToString(sum.Sum(nil)), Written: written.UnixNano(),
 		BodyBytes: bodyBytes}
-	head, err := json.Marshal(snapshotHeader{
-		Format: snapshotFormat, Prefix: prefix, ClusterID: st.ClusterID, Revision: st.Revision,
+	head, err := json.Marshal(fileHeader{
+		Format: fileFormat, Prefix: prefix, ClusterID: st.ClusterID, Revision: st.Revision,
 		Endpoint: st.Endpoint, Written: written, Keys: len(kvs), BodyBytes: bodyBytes, SHA256: id.SHA256,
 	})
 	if err != nil {
-		return snapshotID{}, err
+		return fileID{}, err
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
+		return fileID{}, fmt.Errorf("state file: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
+		return fileID{}, fmt.Errorf("state file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	bw.Reset(tmp)
@@ -95,17 +103,17 @@ func writeSnapshot(path, prefix string, st *State) (snapshotID, error) {
 	writeBody(bw, kvs)
 	if err := bw.Flush(); err != nil {
 		tmp.Close()
-		return snapshotID{}, fmt.Errorf("snapshot: write: %w", err)
+		return fileID{}, fmt.Errorf("state file: write: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return snapshotID{}, fmt.Errorf("snapshot: sync: %w", err)
+		return fileID{}, fmt.Errorf("state file: sync: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
+		return fileID{}, fmt.Errorf("state file: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return snapshotID{}, fmt.Errorf("snapshot: %w", err)
+		return fileID{}, fmt.Errorf("state file: %w", err)
 	}
 	syncDir(dir)
 	return id, nil
@@ -119,8 +127,11 @@ func syncDir(dir string) {
 	}
 }
 
-// snapshotBufferSize is the write buffer of WriteSnapshot.
-const snapshotBufferSize = 64 << 10
+// yieldEvery is how many records writeBody encodes between two yields (some 50 µs of work).
+const yieldEvery = 256
+
+// bufferSize is the write buffer of Write.
+const bufferSize = 64 << 10
 
 // writeBody writes the body's records of kvs (in key order) to w and returns their length. A write
 // error sticks in w: its Flush reports it.
@@ -128,7 +139,7 @@ const snapshotBufferSize = 64 << 10
 // Every few hundred records it lets other goroutines run: with GOMAXPROCS=1 the proxy has no other
 // processor, and the milliseconds a large configuration takes would otherwise hold up every
 // request in flight (the p99 under churn, when the file is written every second).
-func writeBody(w *bufio.Writer, kvs []*KV) int {
+func writeBody(w *bufio.Writer, kvs []*state.KV) int {
 	n := 0
 	var varint [binary.MaxVarintLen64]byte
 	uvarint := func(v uint64) {
@@ -150,19 +161,24 @@ func writeBody(w *bufio.Writer, kvs []*KV) int {
 	return n
 }
 
-// ReadSnapshot reads the snapshot file at path, with the changes its journal adds (see
+// Read reads the state file at path (or, when path is named FileName and is missing, the file
+// of that directory that an older zoneproxy wrote), with the changes its journal adds (see
 // journalFormat). A file that is corrupt (bad header, wrong length or checksum, bad records) or
 // foreign (another format or prefix) is an error: it must never be served. A journal that belongs
-// to another snapshot file is ignored, and so is the tail of one that a crash cut short.
-func ReadSnapshot(path, prefix string) (*State, error) {
+// to another state file is ignored, and so is the tail of one that a crash cut short.
+func Read(path, prefix string) (*state.State, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && filepath.Base(path) == FileName {
+		path = filepath.Join(filepath.Dir(path), legacyFileName)
+		data, err = os.ReadFile(path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoSnapshot
+		return nil, ErrNoFile
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", path, err)
+		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	st, id, err := parseSnapshot(data, path, prefix)
+	st, id, err := parse(data, path, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -172,39 +188,39 @@ func ReadSnapshot(path, prefix string) (*State, error) {
 	return st, nil
 }
 
-func parseSnapshot(data []byte, path, prefix string) (*State, snapshotID, error) {
+func parse(data []byte, path, prefix string) (*state.State, fileID, error) {
 	corrupt := func(format string, args ...any) error {
-		return fmt.Errorf("snapshot %s: corrupt: %s", path, fmt.Sprintf(format, args...))
+		return fmt.Errorf("state file %s: corrupt: %s", path, fmt.Sprintf(format, args...))
 	}
 	nl := bytes.IndexByte(data, '\n')
 	if nl < 0 {
-		return nil, snapshotID{}, corrupt("no header line")
+		return nil, fileID{}, corrupt("no header line")
 	}
-	var h snapshotHeader
+	var h fileHeader
 	if err := json.Unmarshal(data[:nl], &h); err != nil {
-		return nil, snapshotID{}, corrupt("header: %v", err)
+		return nil, fileID{}, corrupt("header: %v", err)
 	}
-	if h.Format != snapshotFormat {
-		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: format %q, want %q",
-			path, h.Format, snapshotFormat)
+	if h.Format != fileFormat {
+		return nil, fileID{}, fmt.Errorf("state file %s: foreign file: format %q, want %q",
+			path, h.Format, fileFormat)
 	}
 	if h.Prefix != prefix {
-		return nil, snapshotID{}, fmt.Errorf("snapshot %s: foreign file: prefix %q, want %q",
+		return nil, fileID{}, fmt.Errorf("state file %s: foreign file: prefix %q, want %q",
 			path, h.Prefix, prefix)
 	}
 	body := data[nl+1:]
 	if len(body) != h.BodyBytes {
-		return nil, snapshotID{}, corrupt("%d body bytes, header says %d", len(body), h.BodyBytes)
+		return nil, fileID{}, corrupt("%d body bytes, header says %d", len(body), h.BodyBytes)
 	}
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != h.SHA256 {
-		return nil, snapshotID{}, corrupt("checksum mismatch")
+		return nil, fileID{}, corrupt("checksum mismatch")
 	}
 	if h.Revision <= 0 {
-		return nil, snapshotID{}, corrupt("revision %d", h.Revision)
+		return nil, fileID{}, corrupt("revision %d", h.Revision)
 	}
-	st := &State{Revision: h.Revision, ClusterID: h.ClusterID,
-		Source: SourceSnapshot, Endpoint: h.Endpoint, Updated: h.Written}
-	var kvs kvBuilder
+	st := &state.State{Revision: h.Revision, ClusterID: h.ClusterID,
+		Source: state.SourceStateFile, Endpoint: h.Endpoint, Updated: h.Written}
+	var kvs state.Builder
 	field := func() ([]byte, bool) {
 		n, w := binary.Uvarint(body)
 		if w <= 0 || uint64(len(body)-w) < n {
@@ -219,20 +235,20 @@ func parseSnapshot(data []byte, path, prefix string) (*State, snapshotID, error)
 		key, ok := field()
 		rev, w := binary.Uvarint(body)
 		if !ok || w <= 0 {
-			return nil, snapshotID{}, corrupt("bad record after key %q", last)
+			return nil, fileID{}, corrupt("bad record after key %q", last)
 		}
 		body = body[w:]
 		value, ok := field()
 		if !ok || string(key) <= last && last != "" {
-			return nil, snapshotID{}, corrupt("bad record after key %q", last)
+			return nil, fileID{}, corrupt("bad record after key %q", last)
 		}
 		last = string(key)
-		kvs.set(last, KV{Key: last, Value: value, ModRevision: int64(rev)})
+		kvs.Set(last, state.KV{Key: last, Value: value, ModRevision: int64(rev)})
 	}
-	if kvs.len() != h.Keys {
-		return nil, snapshotID{}, corrupt("%d keys, header says %d", kvs.len(), h.Keys)
+	if kvs.Len() != h.Keys {
+		return nil, fileID{}, corrupt("%d keys, header says %d", kvs.Len(), h.Keys)
 	}
-	st.KVs = kvs.freeze()
-	id := snapshotID{Revision: h.Revision, SHA256: h.SHA256, Written: h.Written.UnixNano(), BodyBytes: h.BodyBytes}
+	st.KVs = kvs.Freeze()
+	id := fileID{Revision: h.Revision, SHA256: h.SHA256, Written: h.Written.UnixNano(), BodyBytes: h.BodyBytes}
 	return st, id, nil
 }

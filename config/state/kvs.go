@@ -1,4 +1,4 @@
-package cpclient
+package state
 
 import (
 	"bytes"
@@ -41,11 +41,11 @@ func shardOf(key string) int { return int(maphash.String(kvSeed, key) % kvShards
 
 // NewKVs returns the KVs of m, which it copies; each KV is filed under its key in m.
 func NewKVs(m map[string]KV) KVs {
-	var b kvBuilder
+	var b Builder
 	for k, kv := range m {
-		b.set(k, kv)
+		b.Set(k, kv)
 	}
-	return b.freeze()
+	return b.Freeze()
 }
 
 // Get returns the KV of key, and whether there is one.
@@ -100,11 +100,11 @@ func (s KVs) Keys() []string {
 	return keys
 }
 
-// sorted returns s's KVs in ascending key order, as pointers into s (which never changes). It
+// Sorted returns s's KVs in ascending key order, as pointers into s (which never changes). It
 // merges the shards, each sorted already, and lets other goroutines run every yieldEvery KVs: it
-// serves background work (the snapshot file), which must not hold up requests on a single
+// serves background work (the state file), which must not hold up requests on a single
 // processor for the millisecond that ordering 10,000 keys takes.
-func (s KVs) sorted() []*KV {
+func (s KVs) Sorted() []*KV {
 	out := make([]*KV, 0, s.Len())
 	if s.t == nil {
 		return out
@@ -163,16 +163,16 @@ func (s KVs) Map() map[string]KV {
 	return m
 }
 
-// kvBuilder is a mutable KVs: freeze hands out its current content as a KVs, after which the
-// builder copies a shard before its first change (copy on write).
-type kvBuilder struct {
+// Builder is a mutable KVs: Freeze hands out its current content as a KVs, after which the
+// builder copies a shard before its first change (copy on write). The zero value is empty.
+type Builder struct {
 	t     kvTable
 	owned [kvShards]bool // the shard was copied since the last freeze: it may be changed in place
 }
 
-// kvBuilderOf starts a builder from s.
-func kvBuilderOf(s KVs) kvBuilder {
-	var b kvBuilder
+// BuilderOf starts a builder from s.
+func BuilderOf(s KVs) Builder {
+	var b Builder
 	if s.t != nil {
 		b.t = *s.t // every shard shared with s: owned is all false
 	}
@@ -181,7 +181,7 @@ func kvBuilderOf(s KVs) kvBuilder {
 
 // shard returns the shard of key, which the builder may change: a shard shared with a frozen KVs
 // is copied first.
-func (b *kvBuilder) shard(key string) *[]KV {
+func (b *Builder) shard(key string) *[]KV {
 	i := shardOf(key)
 	if !b.owned[i] {
 		b.t.shards[i], b.owned[i] = slices.Clone(b.t.shards[i]), true
@@ -189,7 +189,8 @@ func (b *kvBuilder) shard(key string) *[]KV {
 	return &b.t.shards[i]
 }
 
-func (b *kvBuilder) set(key string, kv KV) {
+// Set files kv under key (kv.Key is set to key).
+func (b *Builder) Set(key string, kv KV) {
 	kv.Key = key
 	shard := b.shard(key)
 	i, ok := find(*shard, key)
@@ -201,8 +202,9 @@ func (b *kvBuilder) set(key string, kv KV) {
 	b.t.n++
 }
 
-func (b *kvBuilder) delete(key string) {
-	if _, ok := b.get(key); !ok {
+// Delete removes key; a key that is not there is ignored.
+func (b *Builder) Delete(key string) {
+	if _, ok := b.Get(key); !ok {
 		return
 	}
 	shard := b.shard(key)
@@ -211,15 +213,17 @@ func (b *kvBuilder) delete(key string) {
 	b.t.n--
 }
 
-func (b *kvBuilder) get(key string) (KV, bool) { return KVs{&b.t}.Get(key) }
+// Get returns the KV of key, and whether there is one.
+func (b *Builder) Get(key string) (KV, bool) { return KVs{&b.t}.Get(key) }
 
-func (b *kvBuilder) len() int { return b.t.n }
+// Len is the number of keys.
+func (b *Builder) Len() int { return b.t.n }
 
-// all yields the builder's keys and KVs; the builder must not change meanwhile.
-func (b *kvBuilder) all() iter.Seq2[string, KV] { return KVs{&b.t}.All() }
+// All yields the builder's keys and KVs; the builder must not change meanwhile.
+func (b *Builder) All() iter.Seq2[string, KV] { return KVs{&b.t}.All() }
 
-// freeze returns the builder's content as an immutable KVs; the builder goes on from there.
-func (b *kvBuilder) freeze() KVs {
+// Freeze returns the builder's content as an immutable KVs; the builder goes on from there.
+func (b *Builder) Freeze() KVs {
 	t := b.t
 	b.owned = [kvShards]bool{}
 	return KVs{&t}
@@ -231,20 +235,20 @@ func (s KVs) With(set []KV, del []string) KVs {
 	if len(set) == 0 && len(del) == 0 {
 		return s
 	}
-	b := kvBuilderOf(s)
+	b := BuilderOf(s)
 	for _, kv := range set {
-		b.set(kv.Key, kv)
+		b.Set(kv.Key, kv)
 	}
 	for _, k := range del {
-		b.delete(k)
+		b.Delete(k)
 	}
-	return b.freeze()
+	return b.Freeze()
 }
 
-// diff returns what changed from s to t: the KVs of t that s lacks or holds with another mod
+// Diff returns what changed from s to t: the KVs of t that s lacks or holds with another mod
 // revision or value, and the keys of s that t lacks. It skips the shards that t shares with s, so
 // that its cost follows the change between States that follow one another, not their size.
-func (s KVs) diff(t KVs) (puts []*KV, dels []string) {
+func (s KVs) Diff(t KVs) (puts []*KV, dels []string) {
 	var empty kvTable
 	a, b := s.t, t.t
 	if a == nil {
