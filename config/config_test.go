@@ -75,6 +75,11 @@ func TestShippedConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
+		// Load takes a relative data_dir from config.yaml's directory.
+		if want := filepath.Join("..", ".zoneproxy"); c.Zoneproxy.DataDir != want {
+			t.Errorf("data_dir %q, want %q", c.Zoneproxy.DataDir, want)
+		}
+		c.Zoneproxy.DataDir = want.Zoneproxy.DataDir
 		check(t, c, warns)
 	})
 }

@@ -14,6 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/zoneproxy/zoneproxy/lifecycle"
+	"github.com/zoneproxy/zoneproxy/lifecycle/logswitch"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -52,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		fmt.Fprintf(stderr, "zoneproxy: -log-format: %q is not text or json\n", *logFormat)
 		return 2
 	}
-	cfg, warnings, err := loadConfig(*path)
+	cfg, warnings, err := lifecycle.LoadConfig(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "zoneproxy: %s: %v\n", *path, err)
 		if *test {
@@ -71,15 +74,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	if format == "" {
 		format = string(cfg.Zoneproxy.Log.Format)
 	}
-	logs := newLogSwitch(stderr, format, cfg.Zoneproxy.Log.Level)
-	log := logs.logger()
+	logs := logswitch.New(stderr, format, cfg.Zoneproxy.Log.Level)
+	log := logs.Logger()
 	for _, w := range warnings {
 		log.Warn("config.yaml", "warning", w)
 	}
 	if len(cfg.Ignored) > 0 {
 		log.Info("config.yaml: APISIX settings zoneproxy does not use", "keys", cfg.Ignored)
 	}
-	if err := serve(ctx, *path, cfg, logs, signals); err != nil {
+	err = lifecycle.Run(ctx, lifecycle.Options{Path: *path, Config: cfg, Logs: logs, Signals: signals, Version: version})
+	if err != nil {
 		log.Error("zoneproxy stopped", "error", err)
 		return 1
 	}

@@ -1,4 +1,4 @@
-package main
+package memory
 
 import (
 	"context"
@@ -17,10 +17,10 @@ const (
 )
 
 // idleGrowth is how much the process must have allocated since the last release for a quiet
-// configuration to be released again (see memory).
+// configuration to be released again (see Policy).
 const idleGrowth = 512 << 10
 
-// memory is zoneproxy's memory policy: what the process gives back once its configuration
+// Policy is zoneproxy's memory policy: what the process gives back once its configuration
 // settles.
 //
 // Building a snapshot leaves garbage behind (decoded JSON, the tables it replaced), and the hot
@@ -42,8 +42,8 @@ const idleGrowth = 512 << 10
 // Under constant updates nothing is released: the collector runs anyway. GOGC and
 // zoneproxy.memory_limit keep their usual meaning.
 //
-// applied may be called from any goroutine; run is the policy's one goroutine.
-type memory struct {
+// Applied may be called from any goroutine; Run is the policy's one goroutine.
+type Policy struct {
 	log              *slog.Logger
 	settle, interval time.Duration
 	growth           uint64        // idleGrowth
@@ -53,8 +53,9 @@ type memory struct {
 	released func()
 }
 
-func newMemory(log *slog.Logger) *memory {
-	return &memory{log: log.With("component", "memory"), settle: settleDelay, interval: minReleaseInterval,
+// New returns the policy; log receives a debug line per release.
+func New(log *slog.Logger) *Policy {
+	return &Policy{log: log.With("component", "memory"), settle: settleDelay, interval: minReleaseInterval,
 		growth: idleGrowth, allocated: heapAllocated, kick: make(chan struct{}, 1)}
 }
 
@@ -69,17 +70,17 @@ func heapAllocated() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// applied notes that a snapshot was applied: memory is released once none has been for settle.
-func (m *memory) applied() {
+// Applied notes that a snapshot was applied: memory is released once none has been for settle.
+func (m *Policy) Applied() {
 	select {
 	case m.kick <- struct{}{}:
 	default:
 	}
 }
 
-// run releases memory when the configuration settles, and again while it stays quiet (see
-// memory), until ctx is done.
-func (m *memory) run(ctx context.Context) {
+// Run releases memory when the configuration settles, and again while it stays quiet (see
+// Policy), until ctx is done.
+func (m *Policy) Run(ctx context.Context) {
 	var (
 		timer       *time.Timer
 		fire        <-chan time.Time
@@ -152,7 +153,7 @@ func releaseDelay(now, last time.Time, settle, interval time.Duration) time.Dura
 
 // release collects garbage and returns free memory and the executable's read-only pages to the
 // operating system.
-func (m *memory) release(why string) {
+func (m *Policy) release(why string) {
 	before := residentKiB()
 	debug.FreeOSMemory()
 	textBytes, err := releaseText()

@@ -1,30 +1,27 @@
 //go:build unix
 
-package main
+package proxy
 
 import (
-	"log/slog"
 	"net"
 	"syscall"
 	"testing"
-
-	"github.com/zoneproxy/zoneproxy/config"
 )
 
-// TestListenNoKeepAliveProbes: connections accepted on node_listen get no TCP keep-alive probes
-// (nginx's listen default, so_keepalive=off) and keep TCP_NODELAY.
+// TestListenNoKeepAliveProbes: connections accepted on a proxy listener get no TCP keep-alive
+// probes (nginx's listen default, so_keepalive=off) and keep TCP_NODELAY.
 func TestListenNoKeepAliveProbes(t *testing.T) {
-	lns, err := listenAll([]config.ListenAddr{{IP: "127.0.0.1", Port: 0}}, slog.New(slog.DiscardHandler))
+	ln, err := Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeAll(lns)
-	client, err := net.Dial("tcp", lns[0].Addr().String())
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	c, err := lns[0].Accept()
+	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-package main
+package memory
 
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,26 +32,49 @@ func TestReleaseDelay(t *testing.T) {
 	}
 }
 
-// TestMemorySettles: a burst of applied snapshots makes one release, once it is over; a later
-// one makes another.
+// TestMemorySettles: a burst of applied snapshots makes one release, settle after its last
+// change; a later change makes another, settle after it.
 func TestMemorySettles(t *testing.T) {
-	m := newMemory(slog.New(slog.DiscardHandler))
-	m.settle, m.interval = 20*time.Millisecond, 0
+	m := New(slog.New(slog.DiscardHandler))
+	m.settle, m.interval = 300*time.Millisecond, 0
+	var mu sync.Mutex
+	var at []time.Time // when each release happened
+	m.released = func() {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}
 	releases, waitReleases := runMemory(t, m)
+	releaseTime := func(i int) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at[i]
+	}
 
-	// A burst: applied every few milliseconds, faster than settle.
+	// A burst: applied many times, far faster than settle.
 	began := time.Now()
-	for i := 0; i < 10; i++ {
-		m.applied()
-		time.Sleep(2 * time.Millisecond)
+	for range 100 {
+		m.Applied()
 	}
-	burst := time.Since(began)
+	last := time.Now()
+	if burst := last.Sub(began); burst >= m.settle/2 {
+		t.Skipf("the burst took %v, too close to settle (%v) to tell one release from two", burst, m.settle)
+	}
 	waitReleases(1)
-	if got := releases.Load(); got != 1 && burst < m.settle {
-		t.Errorf("%d releases after one burst, want 1", got)
+	if d := releaseTime(0).Sub(last); d < m.settle {
+		t.Errorf("released %v after the burst's last change, before it settled (%v)", d, m.settle)
 	}
-	m.applied()
+	last = time.Now()
+	m.Applied()
 	waitReleases(2)
+	if d := releaseTime(1).Sub(last); d < m.settle {
+		t.Errorf("released %v after the later change, before it settled (%v)", d, m.settle)
+	}
+	// Had the burst made more than one release, they would all have come before the one that
+	// follows the later change.
+	if got := releases.Load(); got != 2 {
+		t.Errorf("%d releases after a burst and one later change, want 2", got)
+	}
 }
 
 // TestIdleReleaseDue: a quiet process is released again once it has allocated enough, and never
@@ -82,12 +106,12 @@ func TestIdleReleaseDue(t *testing.T) {
 // TestMemoryReleasesWhileIdle: after the release that follows a change, a process that keeps
 // allocating with no further change is released again.
 func TestMemoryReleasesWhileIdle(t *testing.T) {
-	m := newMemory(slog.New(slog.DiscardHandler))
+	m := New(slog.New(slog.DiscardHandler))
 	m.settle, m.interval, m.growth = 5*time.Millisecond, 40*time.Millisecond, 1000
 	var allocated atomic.Int64
 	m.allocated = func() uint64 { return uint64(allocated.Load()) }
 	_, waitReleases := runMemory(t, m)
-	m.applied()
+	m.Applied()
 	waitReleases(1)
 	allocated.Add(1000)
 	waitReleases(2)
@@ -95,15 +119,21 @@ func TestMemoryReleasesWhileIdle(t *testing.T) {
 	waitReleases(3)
 }
 
-// runMemory runs m's policy until the test ends. It returns m's count of releases, and a function
-// that waits for the count to reach want.
-func runMemory(t *testing.T, m *memory) (*atomic.Int64, func(want int64)) {
+// runMemory runs m's policy until the test ends (m.released, when set, is still called). It
+// returns m's count of releases, and a function that waits for the count to reach want.
+func runMemory(t *testing.T, m *Policy) (*atomic.Int64, func(want int64)) {
 	t.Helper()
 	releases := new(atomic.Int64)
-	m.released = func() { releases.Add(1) }
+	counted := m.released
+	m.released = func() {
+		if counted != nil {
+			counted()
+		}
+		releases.Add(1)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { m.run(ctx); close(done) }()
+	go func() { m.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return releases, func(want int64) {
 		t.Helper()

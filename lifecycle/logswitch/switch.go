@@ -1,17 +1,15 @@
-package main
+package logswitch
 
 import (
 	"context"
 	"io"
 	"log/slog"
 	"sync/atomic"
-
-	"github.com/zoneproxy/zoneproxy/config"
 )
 
-// logSwitch lets a configuration reload change the log level and format of every logger already
+// Switch lets a configuration reload change the log level and format of every logger already
 // handed out: the level through a LevelVar, the format by swapping the base handler.
-type logSwitch struct {
+type Switch struct {
 	w     io.Writer
 	level slog.LevelVar
 	base  atomic.Pointer[baseHandler]
@@ -19,18 +17,19 @@ type logSwitch struct {
 
 type baseHandler struct{ h slog.Handler }
 
-func newLogSwitch(w io.Writer, format string, level slog.Level) *logSwitch {
-	s := &logSwitch{w: w}
-	s.set(format, level)
+// New returns a Switch writing to w in format ("text" or "json") at level.
+func New(w io.Writer, format string, level slog.Level) *Switch {
+	s := &Switch{w: w}
+	s.Set(format, level)
 	return s
 }
 
-// set applies a format ("text" or "json") and a level.
-func (s *logSwitch) set(format string, level slog.Level) {
+// Set applies a format ("text" or "json") and a level to every logger of s.
+func (s *Switch) Set(format string, level slog.Level) {
 	s.level.Set(level)
 	opts := &slog.HandlerOptions{Level: &s.level}
 	var h slog.Handler = slog.NewTextHandler(s.w, opts)
-	if format == string(config.LogJSON) {
+	if format == "json" {
 		h = slog.NewJSONHandler(s.w, opts)
 	}
 	if cur := s.base.Load(); cur == nil || !sameFormat(cur.h, h) {
@@ -44,12 +43,13 @@ func sameFormat(a, b slog.Handler) bool {
 	return aj == bj
 }
 
-func (s *logSwitch) logger() *slog.Logger { return slog.New(&switchHandler{s: s}) }
+// Logger returns a logger that follows s.
+func (s *Switch) Logger() *slog.Logger { return slog.New(&switchHandler{s: s}) }
 
 // switchHandler applies its attributes and groups to whatever base handler is current, caching the
 // derived handler until the base changes.
 type switchHandler struct {
-	s     *logSwitch
+	s     *Switch
 	ops   []func(slog.Handler) slog.Handler
 	cache atomic.Pointer[derived]
 }

@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"math"
@@ -34,7 +34,7 @@ func cpSettingsOf(c *config.Config) cpSettings {
 // what cannot (listen addresses, ...) is reported as needing a restart and keeps its running value.
 // An invalid file changes nothing.
 func (a *app) reload() {
-	next, warnings, err := loadConfig(a.path)
+	next, warnings, err := LoadConfig(a.path)
 	if err != nil {
 		a.log.Error("config.yaml reload failed; the running configuration stays", "file", a.path, "error", err)
 		return
@@ -43,32 +43,13 @@ func (a *app) reload() {
 		a.log.Warn("config.yaml", "warning", w)
 	}
 	cur := a.config()
-	var applied, restart []string
 
-	// Settings that only a restart can change keep their running values.
-	keep := func(key string, changed bool, restore func()) {
-		if changed {
-			restart = append(restart, key)
-			restore()
-		}
-	}
-	keep("apisix.node_listen", !reflect.DeepEqual(cur.APISIX.NodeListen, next.APISIX.NodeListen),
-		func() { next.APISIX.NodeListen = cur.APISIX.NodeListen })
-	keep("apisix.status", cur.APISIX.Status != next.APISIX.Status, func() { next.APISIX.Status = cur.APISIX.Status })
-	keep("apisix.enable_server_tokens", cur.APISIX.EnableServerTokens != next.APISIX.EnableServerTokens,
-		func() { next.APISIX.EnableServerTokens = cur.APISIX.EnableServerTokens })
-	keep("plugin_attr.prometheus", cur.Prometheus != next.Prometheus, func() { next.Prometheus = cur.Prometheus })
-	keep("deployment.etcd.prefix", cur.Deployment.Etcd.Prefix != next.Deployment.Etcd.Prefix,
-		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
-	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
-		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
-	// The read buffer of every connection is sized by it.
-	keep("zoneproxy.limits.max_header_bytes", cur.Zoneproxy.Limits.MaxHeaderBytes != next.Zoneproxy.Limits.MaxHeaderBytes,
-		func() { next.Zoneproxy.Limits.MaxHeaderBytes = cur.Zoneproxy.Limits.MaxHeaderBytes })
+	restart := keepRestartOnly(cur, next)
+	var applied []string
 
 	// The access log: a new one opens before the running one closes; one that cannot open
 	// leaves the running one.
-	access := a.access.current()
+	access := a.access.Current()
 	if cur.HTTP.EnableAccessLog != next.HTTP.EnableAccessLog || cur.HTTP.AccessLog != next.HTTP.AccessLog ||
 		!reflect.DeepEqual(cur.Zoneproxy.AccessLog, next.Zoneproxy.AccessLog) {
 		if l, err := newAccessLog(next, a.log); err != nil {
@@ -78,7 +59,7 @@ func (a *app) reload() {
 		} else {
 			// The one replaced keeps the lines of requests in flight for a while.
 			access = l
-			a.access.start(l)
+			a.access.Start(l)
 			applied = append(applied, "access log")
 		}
 	}
@@ -170,6 +151,31 @@ func (a *app) reload() {
 		a.log.Warn("config.yaml reload: these changes need a restart and are not applied", "keys", restart)
 	}
 	if logChanged { // last, so that this reload is logged under the settings it was made with
-		a.logs.set(string(next.Zoneproxy.Log.Format), next.Zoneproxy.Log.Level)
+		a.logs.Set(string(next.Zoneproxy.Log.Format), next.Zoneproxy.Log.Level)
 	}
+}
+
+// keepRestartOnly gives every setting of next that only a restart can change its running value
+// from cur, and returns the keys of those that differed.
+func keepRestartOnly(cur, next *config.Config) (restart []string) {
+	keep := func(key string, changed bool, restore func()) {
+		if changed {
+			restart = append(restart, key)
+			restore()
+		}
+	}
+	keep("apisix.node_listen", !reflect.DeepEqual(cur.APISIX.NodeListen, next.APISIX.NodeListen),
+		func() { next.APISIX.NodeListen = cur.APISIX.NodeListen })
+	keep("apisix.status", cur.APISIX.Status != next.APISIX.Status, func() { next.APISIX.Status = cur.APISIX.Status })
+	keep("apisix.enable_server_tokens", cur.APISIX.EnableServerTokens != next.APISIX.EnableServerTokens,
+		func() { next.APISIX.EnableServerTokens = cur.APISIX.EnableServerTokens })
+	keep("plugin_attr.prometheus", cur.Prometheus != next.Prometheus, func() { next.Prometheus = cur.Prometheus })
+	keep("deployment.etcd.prefix", cur.Deployment.Etcd.Prefix != next.Deployment.Etcd.Prefix,
+		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
+	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
+		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
+	// The read buffer of every connection is sized by it.
+	keep("zoneproxy.limits.max_header_bytes", cur.Zoneproxy.Limits.MaxHeaderBytes != next.Zoneproxy.Limits.MaxHeaderBytes,
+		func() { next.Zoneproxy.Limits.MaxHeaderBytes = cur.Zoneproxy.Limits.MaxHeaderBytes })
+	return restart
 }

@@ -1,15 +1,18 @@
-package main
+package lifecycle
 
 import (
+	"fmt"
 	"log/slog"
-	"strings"
-	"time"
 
 	"github.com/zoneproxy/zoneproxy/config"
-	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/router"
 )
+
+// The settings of each component from config.yaml: Run uses them at start, reload with the file
+// read again.
 
 // newAccessLog opens the access log nginx_config.http asks for, or returns nil when it is off.
 func newAccessLog(cfg *config.Config, log *slog.Logger) (*accesslog.Logger, error) {
@@ -24,12 +27,8 @@ func newAccessLog(cfg *config.Config, log *slog.Logger) (*accesslog.Logger, erro
 		out = "stderr"
 	}
 	al := cfg.Zoneproxy.AccessLog
-	l, err := accesslog.New(accesslog.Options{Format: al.Format, Fields: al.Fields, Output: out,
+	return accesslog.New(accesslog.Options{Format: al.Format, Fields: al.Fields, Output: out,
 		BufferLines: al.BufferLines, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
 }
 
 // proxyOptions are the proxy's settings from cfg, with access as its access log.
@@ -44,34 +43,15 @@ func (a *app) proxyOptions(cfg *config.Config, access *accesslog.Logger) proxy.O
 	}
 }
 
-// anyEndpointUp reports whether some control-plane endpoint is healthy (apisix_etcd_reachable).
-func (a *app) anyEndpointUp() bool {
-	cp := a.client()
-	if cp == nil {
-		return false
+// newBuilder is the snapshot builder for cfg's routing settings.
+func (a *app) newBuilder(cfg *config.Config) (*snapshot.Builder, error) {
+	mode, err := router.ParseMode(string(cfg.APISIX.Router.HTTP))
+	if err != nil {
+		return nil, fmt.Errorf("apisix.router.http: %w", err)
 	}
-	for _, e := range cp.Status().Endpoints {
-		if e.Healthy {
-			return true
-		}
-	}
-	return false
-}
-
-// modifyIndexes feeds apisix_etcd_modify_indexes: the highest mod revision per kind. It walks the
-// whole configuration, so it runs at most once a second.
-func (a *app) modifyIndexes(st *state.State) {
-	if time.Since(a.lastIndexes) < time.Second {
-		return
-	}
-	a.lastIndexes = time.Now()
-	prefix := a.cfg.Deployment.Etcd.Prefix + "/"
-	byKind := map[string]int64{}
-	for k, kv := range st.KVs.All() {
-		kind, _, ok := strings.Cut(strings.TrimPrefix(k, prefix), "/")
-		if ok && kv.ModRevision > byKind[kind] {
-			byKind[kind] = kv.ModRevision
-		}
-	}
-	a.metrics.SetModifyIndexes(byKind, st.Revision)
+	return snapshot.NewBuilder(snapshot.Options{
+		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
+		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
+		Metrics:              a.metrics, OnReject: a.metrics.Rejected,
+	})
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package memory
 
 // releaseText has nothing to do where mappings cannot be listed.
 func releaseText() (int, error) { return 0, nil }

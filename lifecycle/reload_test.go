@@ -1,0 +1,85 @@
+package lifecycle
+
+import (
+	"log/slog"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/zoneproxy/zoneproxy/config"
+)
+
+// TestKeepRestartOnly: each setting only a restart can change is reported when it changed and
+// keeps its running value; settings that apply live are left as the new file has them.
+func TestKeepRestartOnly(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*config.Config)
+		want   []string
+	}{
+		{"nothing", func(*config.Config) {}, nil},
+		{"node_listen", func(c *config.Config) { c.APISIX.NodeListen = []config.ListenAddr{{IP: "0.0.0.0", Port: 9081}} },
+			[]string{"apisix.node_listen"}},
+		{"status", func(c *config.Config) { c.APISIX.Status.Port = 7086 }, []string{"apisix.status"}},
+		{"server tokens", func(c *config.Config) { c.APISIX.EnableServerTokens = !c.APISIX.EnableServerTokens },
+			[]string{"apisix.enable_server_tokens"}},
+		{"prometheus", func(c *config.Config) { c.Prometheus.ExportAddr.Port = 9092 }, []string{"plugin_attr.prometheus"}},
+		{"prefix", func(c *config.Config) { c.Deployment.Etcd.Prefix = "/other" }, []string{"deployment.etcd.prefix"}},
+		{"data_dir", func(c *config.Config) { c.Zoneproxy.DataDir = "/elsewhere" }, []string{"zoneproxy.data_dir"}},
+		{"max_header_bytes", func(c *config.Config) { c.Zoneproxy.Limits.MaxHeaderBytes *= 2 },
+			[]string{"zoneproxy.limits.max_header_bytes"}},
+		{"two at once", func(c *config.Config) { c.APISIX.Status.Port = 7086; c.Zoneproxy.DataDir = "/elsewhere" },
+			[]string{"apisix.status", "zoneproxy.data_dir"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur, next := config.Default(), config.Default()
+			tt.change(next)
+			// A live setting changed alongside: it must stay as the new file has it.
+			next.Zoneproxy.Log.Level = slog.LevelDebug
+			got := keepRestartOnly(cur, next)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("restart = %q, want %q", got, tt.want)
+			}
+			if next.Zoneproxy.Log.Level != slog.LevelDebug {
+				t.Errorf("the live log level was restored")
+			}
+			next.Zoneproxy.Log.Level = cur.Zoneproxy.Log.Level
+			if !reflect.DeepEqual(cur, next) {
+				t.Errorf("a restart-only setting kept its new value:\n cur %+v\nnext %+v", cur, next)
+			}
+		})
+	}
+}
+
+// TestCPSettingsOf: the settings that restart the control-plane client are the etcd section,
+// the CA bundle and the client's timings; the others leave it running.
+func TestCPSettingsOf(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*config.Config)
+		restart bool
+	}{
+		{"endpoints", func(c *config.Config) { c.Deployment.Etcd.Host = []string{"https://127.0.0.1:7944"} }, true},
+		{"password", func(c *config.Config) { c.Deployment.Etcd.Password = "s3cret" }, true},
+		{"tls cert", func(c *config.Config) { c.Deployment.Etcd.TLS.Cert = "other.pem" }, true},
+		{"trusted CA", func(c *config.Config) { c.APISIX.SSL.TrustedCertificate = "ca.pem" }, true},
+		{"transport", func(c *config.Config) { c.Zoneproxy.CPTransport = config.TransportHTTP }, true},
+		{"failback", func(c *config.Config) { c.Zoneproxy.FailbackAfter *= 2 }, true},
+		{"probe interval", func(c *config.Config) { c.Zoneproxy.ProbeInterval *= 2 }, true},
+		{"coalesce", func(c *config.Config) { c.Zoneproxy.CoalesceWindow *= 2 }, true},
+		{"shrink guard", func(c *config.Config) { c.Zoneproxy.ShrinkGuard = 0.9 }, true},
+		{"log level", func(c *config.Config) { c.Zoneproxy.Log.Level = slog.LevelDebug }, false},
+		{"drain delay", func(c *config.Config) { c.Zoneproxy.DrainDelay *= 2 }, false},
+		{"router", func(c *config.Config) { c.APISIX.Router.HTTP = config.RouterRadixtreeURI }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur, next := config.Default(), config.Default()
+			tt.change(next)
+			if got := !reflect.DeepEqual(cpSettingsOf(cur), cpSettingsOf(next)); got != tt.restart {
+				t.Errorf("client restarts: %v, want %v", got, tt.restart)
+			}
+		})
+	}
+}
