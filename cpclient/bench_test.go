@@ -9,6 +9,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
 )
 
 // benchmarkFailover measures, with the production defaults (250 ms probes, 1 s probe timeout), the
@@ -20,7 +21,7 @@ func benchmarkFailover(b *testing.B, breakIt func(*cptest.Endpoint)) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	loader, err := NewTLSLoader(TLSFiles{CA: files.CA, Cert: files.Cert, Key: files.Key, Verify: true}, nil)
+	loader, err := tlsfiles.New(tlsfiles.Files{CA: files.CA, Cert: files.Cert, Key: files.Key, Verify: true}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

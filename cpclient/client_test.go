@@ -11,6 +11,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
 )
 
 // recorder is a Sink that keeps every State and the revision log of OnApply.
@@ -80,7 +81,7 @@ func startClient(t *testing.T, transport string, cluster *cptest.Cluster, mod fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	loader, err := NewTLSLoader(TLSFiles{CA: files.CA, Cert: files.Cert, Key: files.Key, Verify: true}, nil)
+	loader, err := tlsfiles.New(tlsfiles.Files{CA: files.CA, Cert: files.Cert, Key: files.Key, Verify: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,8 @@ type Config struct {
 	Endpoints []string
 	// Prefix is the key prefix of the configuration (default "/apisix").
 	Prefix string
-	// TLS returns the TLS configuration for an endpoint; nil means the defaults of crypto/tls.
+	// TLS returns the TLS configuration for an endpoint (tlsfiles.Loader.Config reads it from files
+	// and follows their rotation); nil means the defaults of crypto/tls.
 	// It is called every time a connection is made, so that rotated certificates are picked up.
 	TLS func(endpoint string) (*tls.Config, error)
 	// Username and Password authenticate to etcd when Username is set.

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
 )
 
 // TestGenCerts runs the compose demo's gen-certs.sh, as its certs service does, and checks the
@@ -122,7 +122,7 @@ func TestGenCerts(t *testing.T) {
 		t.Fatal("ca.crt: no certificate")
 	}
 	// zoneproxy's side, as config.yaml sets it up: the CA and the client certificate.
-	loader, err := cpclient.NewTLSLoader(cpclient.TLSFiles{
+	loader, err := tlsfiles.New(tlsfiles.Files{
 		CA:     filepath.Join(dir, "ca.crt"),
 		Cert:   filepath.Join(dir, "client.crt"),
 		Key:    filepath.Join(dir, "client.key"),

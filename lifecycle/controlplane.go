@@ -11,6 +11,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
 )
 
 // startClient starts a control-plane client for cfg, resuming from initial (may be nil).
@@ -96,7 +97,7 @@ func (a *app) anyEndpointUp() bool {
 
 // etcdTLS builds the TLS settings of the control-plane connections from config.yaml, when any
 // endpoint uses https (nil otherwise).
-func etcdTLS(cfg *config.Config, log *slog.Logger) (*cpclient.TLSLoader, error) {
+func etcdTLS(cfg *config.Config, log *slog.Logger) (*tlsfiles.Loader, error) {
 	https := false
 	for _, h := range cfg.Deployment.Etcd.Host {
 		https = https || strings.HasPrefix(h, "https://")
@@ -119,7 +120,7 @@ func etcdTLS(cfg *config.Config, log *slog.Logger) (*cpclient.TLSLoader, error) 
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 	}
-	loader, err := cpclient.NewTLSLoader(cpclient.TLSFiles{CA: ca, Cert: t.Cert, Key: t.Key, Verify: t.Verify, SNI: t.SNI}, log)
+	loader, err := tlsfiles.New(tlsfiles.Files{CA: ca, Cert: t.Cert, Key: t.Key, Verify: t.Verify, SNI: t.SNI}, log)
 	if err != nil {
 		return nil, fmt.Errorf("deployment.etcd.tls: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/config/statefile"
 	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
 	"github.com/zoneproxy/zoneproxy/health"
 	"github.com/zoneproxy/zoneproxy/health/status"
 	"github.com/zoneproxy/zoneproxy/lifecycle/logswitch"
@@ -69,7 +70,7 @@ type app struct {
 	reg     *upstream.Registry
 	checks  *health.Manager
 	writer  *statefile.Writer
-	tlsFile *cpclient.TLSLoader
+	tlsFile *tlsfiles.Loader
 	metrics *metrics.Metrics
 	access  accesslog.Switch
 	server  string // the Server header

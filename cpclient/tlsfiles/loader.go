@@ -1,4 +1,4 @@
-package cpclient
+package tlsfiles
 
 import (
 	"crypto/tls"
@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// TLSFiles names the files of the TLS settings for the control-plane endpoints.
-type TLSFiles struct {
+// Files names the files of the TLS settings for the control-plane endpoints.
+type Files struct {
 	CA   string // CA bundle that signs the endpoints' certificates ("" = the system roots)
 	Cert string // client certificate for mutual TLS ("" = none)
 	Key  string // its private key
@@ -23,11 +23,11 @@ type TLSFiles struct {
 	SNI string
 }
 
-// TLSLoader builds the TLS configuration of every new connection from TLSFiles, re-reading a file
+// Loader builds the TLS configuration of every new connection from Files, re-reading a file
 // when it changes on disk. A file that is missing or broken after a change keeps the previous
 // contents in use, with a log line saying why. It is safe for concurrent use.
-type TLSLoader struct {
-	files TLSFiles
+type Loader struct {
+	files Files
 	log   *slog.Logger
 
 	recheck time.Duration // how often the files are stat'ed
@@ -49,15 +49,15 @@ type fileStamp struct {
 // recheckEvery bounds how often the files are stat'ed (once per handshake at most).
 const recheckEvery = time.Second
 
-// NewTLSLoader reads the files once; an error here (unlike after a change) is returned.
-func NewTLSLoader(files TLSFiles, log *slog.Logger) (*TLSLoader, error) {
+// New reads the files once; an error here (unlike after a change) is returned.
+func New(files Files, log *slog.Logger) (*Loader, error) {
 	if (files.Cert == "") != (files.Key == "") {
 		return nil, errors.New("tls: a client certificate needs both cert and key")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &TLSLoader{files: files, log: log.With("component", "cpclient"), recheck: recheckEvery}
+	l := &Loader{files: files, log: log.With("component", "cpclient"), recheck: recheckEvery}
 	if err := l.reload(true); err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func NewTLSLoader(files TLSFiles, log *slog.Logger) (*TLSLoader, error) {
 }
 
 // Config returns the TLS configuration for a connection to endpoint.
-func (l *TLSLoader) Config(endpoint string) (*tls.Config, error) {
+func (l *Loader) Config(endpoint string) (*tls.Config, error) {
 	serverName := l.files.SNI
 	if serverName == "" {
 		u, err := url.Parse(endpoint)
@@ -98,7 +98,7 @@ func (l *TLSLoader) Config(endpoint string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-func (l *TLSLoader) verify(cs tls.ConnectionState, serverName string) error {
+func (l *Loader) verify(cs tls.ConnectionState, serverName string) error {
 	l.maybeReload()
 	l.mu.Lock()
 	roots := l.roots
@@ -114,7 +114,7 @@ func (l *TLSLoader) verify(cs tls.ConnectionState, serverName string) error {
 	return err
 }
 
-func (l *TLSLoader) maybeReload() {
+func (l *Loader) maybeReload() {
 	l.mu.Lock()
 	due := time.Since(l.checked) >= l.recheck
 	l.mu.Unlock()
@@ -126,7 +126,7 @@ func (l *TLSLoader) maybeReload() {
 }
 
 // reload re-reads the files whose stamp changed. With first set, every file is read.
-func (l *TLSLoader) reload(first bool) error {
+func (l *Loader) reload(first bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.checked = time.Now()
@@ -191,4 +191,4 @@ func readCA(path string) (*x509.CertPool, error) {
 
 // Reload re-reads the files that changed on disk now (a SIGHUP), rather than at the next handshake.
 // A missing or broken file keeps the previous contents; the error says why.
-func (l *TLSLoader) Reload() error { return l.reload(false) }
+func (l *Loader) Reload() error { return l.reload(false) }

@@ -1,4 +1,4 @@
-package cpclient
+package tlsfiles
 
 import (
 	"crypto/tls"
@@ -92,7 +92,7 @@ func (s *tlsServer) lastSeen() string {
 }
 
 // dial makes one TLS connection with the loader's config for the endpoint URL.
-func dial(l *TLSLoader, url, addr string) error {
+func dial(l *Loader, url, addr string) error {
 	cfg, err := l.Config(url)
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func TestTLSFilesRotate(t *testing.T) {
 	writeFile(t, caFile, ca.CertPEM())
 	writeFile(t, certFile, c1)
 	writeFile(t, keyFile, k1)
-	l, err := NewTLSLoader(TLSFiles{CA: caFile, Cert: certFile, Key: keyFile, Verify: true}, nil)
+	l, err := New(Files{CA: caFile, Cert: certFile, Key: keyFile, Verify: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,17 +193,17 @@ func TestTLSVerifyAndSNI(t *testing.T) {
 	url := "https://" + srv.addr
 	tests := []struct {
 		name  string
-		files TLSFiles
+		files Files
 		ok    bool
 	}{
-		{"the URL host is not in the certificate", TLSFiles{CA: caFile, Cert: certFile, Key: keyFile, Verify: true}, false},
-		{"sni names the certificate's host", TLSFiles{CA: caFile, Cert: certFile, Key: keyFile, Verify: true, SNI: "dp-manager.az-a.internal"}, true},
-		{"wrong CA", TLSFiles{CA: otherCA, Cert: certFile, Key: keyFile, Verify: true, SNI: "dp-manager.az-a.internal"}, false},
-		{"verify off accepts anything", TLSFiles{CA: otherCA, Cert: certFile, Key: keyFile, Verify: false}, true},
+		{"the URL host is not in the certificate", Files{CA: caFile, Cert: certFile, Key: keyFile, Verify: true}, false},
+		{"sni names the certificate's host", Files{CA: caFile, Cert: certFile, Key: keyFile, Verify: true, SNI: "dp-manager.az-a.internal"}, true},
+		{"wrong CA", Files{CA: otherCA, Cert: certFile, Key: keyFile, Verify: true, SNI: "dp-manager.az-a.internal"}, false},
+		{"verify off accepts anything", Files{CA: otherCA, Cert: certFile, Key: keyFile, Verify: false}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := NewTLSLoader(tt.files, nil)
+			l, err := New(tt.files, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,10 +212,22 @@ func TestTLSVerifyAndSNI(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewTLSLoader(TLSFiles{Cert: certFile}, nil); err == nil {
+	if _, err := New(Files{Cert: certFile}, nil); err == nil {
 		t.Errorf("a certificate without its key was accepted")
 	}
-	if _, err := NewTLSLoader(TLSFiles{CA: filepath.Join(dir, "missing.crt")}, nil); err == nil {
+	if _, err := New(Files{CA: filepath.Join(dir, "missing.crt")}, nil); err == nil {
 		t.Errorf("a missing CA file was accepted at start")
+	}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
