@@ -1,7 +1,9 @@
 // Package cptest runs a real control plane on loopback for tests and for
 // cmd/devcp: one etcd cluster (embedded go.etcd.io/etcd/server/v3) whose
 // members are reached through TCP forwarders that play the part of the
-// per-availability-zone "DP Manager" endpoints of cp-failover.md.
+// per-availability-zone "DP Manager" endpoints: in a multi-AZ API7
+// deployment each zone's DP Manager serves the etcd v3 API (gRPC and its
+// HTTP/JSON gateway) over TLS on port 7943, in front of one shared store.
 //
 // Every endpoint is https://127.0.0.1:<port>. The forwarder copies bytes and
 // nothing else: etcd terminates TLS itself and requires a client certificate
