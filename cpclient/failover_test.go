@@ -72,7 +72,7 @@ func testFailover(t *testing.T, transport string) {
 				panic(err)
 			}
 		}},
-		{"endpoint that resets every connection", nil},
+		{"endpoint that resets every connection", func(e *cptest.Endpoint) { e.ResetAll() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,22 +85,7 @@ func testFailover(t *testing.T, transport string) {
 			waitFor(t, "the first endpoint in use", 5*time.Second, currentIs(c, eps[0]))
 
 			start := time.Now()
-			if tt.break_ != nil {
-				tt.break_(cluster.Endpoint(0))
-			} else {
-				stop := make(chan struct{})
-				defer close(stop)
-				go func() { // reset everything the endpoint accepts, as a broken middlebox would
-					for {
-						select {
-						case <-stop:
-							return
-						case <-time.After(5 * time.Millisecond):
-							cluster.Endpoint(0).Reset()
-						}
-					}
-				}()
-			}
+			tt.break_(cluster.Endpoint(0))
 			waitFor(t, "the switch to the second endpoint", 15*time.Second, currentIs(c, eps[1]))
 			t.Logf("switched after %s", time.Since(start).Round(time.Millisecond))
 			if s := ev.lastSwitch(); s.from != eps[0] || s.to != eps[1] {

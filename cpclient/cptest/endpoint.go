@@ -40,6 +40,7 @@ type Endpoint struct {
 	ln         net.Listener // nil while stopped
 	gate       chan struct{}
 	blackholed bool // gate is open (blocks) while set; closed otherwise
+	resetting  bool // ResetAll: every connection accepted is reset at once
 	pipes      map[*pipe]struct{}
 	closed     bool
 
@@ -115,6 +116,20 @@ func (e *Endpoint) Reset() {
 	}
 }
 
+// ResetAll resets every open connection and, until Restore, every connection
+// the endpoint accepts, right after the handshake of TCP: a broken middlebox
+// in front of a live member.
+func (e *Endpoint) ResetAll() {
+	e.mu.Lock()
+	e.resetting = true
+	pipes := e.pipesLocked()
+	e.mu.Unlock()
+	e.log.Debug("endpoint resets every connection", "reset_conns", len(pipes))
+	for _, p := range pipes {
+		p.shut(true)
+	}
+}
+
 // Slow delays every chunk the endpoint forwards, in either direction, by d.
 // 0 removes the delay.
 func (e *Endpoint) Slow(d time.Duration) {
@@ -124,7 +139,7 @@ func (e *Endpoint) Slow(d time.Duration) {
 
 // Restore brings the endpoint back to normal: it listens again on the same
 // port if stopped, releases blackholed connections, which carry on where
-// they stopped, and removes any delay. The error reports a failure to listen
+// they stopped, stops resetting new connections and removes any delay. The error reports a failure to listen
 // again.
 func (e *Endpoint) Restore() error {
 	e.mu.Lock()
@@ -133,6 +148,7 @@ func (e *Endpoint) Restore() error {
 		return ErrClosed
 	}
 	e.delay.Store(0)
+	e.resetting = false
 	if e.blackholed {
 		e.blackholed = false
 		close(e.gate)
@@ -227,8 +243,8 @@ func (e *Endpoint) serve(ln net.Listener) {
 		}
 		p := newPipe(e, tcp)
 		e.mu.Lock()
-		if e.closed || e.ln != ln {
-			// Stopped while this one was being accepted.
+		if e.closed || e.ln != ln || e.resetting {
+			// Stopped while this one was being accepted, or resetting all.
 			e.mu.Unlock()
 			resetConn(tcp)
 			continue

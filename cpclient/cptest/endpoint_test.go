@@ -123,6 +123,26 @@ func TestEndpointFaults(t *testing.T) {
 			write(t, c2, "b")
 			readExactly(t, b.next(t), "b")
 		}},
+		{"reset all resets open and new connections until restore", func(t *testing.T, ep *Endpoint, b *backend) {
+			c := dial(t, ep)
+			s := b.next(t)
+			write(t, c, "a")
+			readExactly(t, s, "a")
+			ep.ResetAll()
+			if err := readErr(t, c); !isReset(err) {
+				t.Errorf("open client after ResetAll: %v, want ECONNRESET", err)
+			}
+			c2 := dial(t, ep)
+			if err := readErr(t, c2); !isReset(err) {
+				t.Errorf("new client after ResetAll: %v, want ECONNRESET", err)
+			}
+			if err := ep.Restore(); err != nil {
+				t.Fatal(err)
+			}
+			c3 := dial(t, ep)
+			write(t, c3, "b")
+			readExactly(t, b.next(t), "b")
+		}},
 		{"slow delays every chunk", func(t *testing.T, ep *Endpoint, b *backend) {
 			const d = 150 * time.Millisecond
 			c := dial(t, ep)
