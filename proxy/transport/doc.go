@@ -39,8 +39,8 @@
 //
 // Concurrency: a Transport is safe for concurrent use and must not be copied; it starts no
 // goroutine but a tunnel's second direction. A Request belongs to one request at a time: the
-// caller keeps it in its own pooled per-request state, and after warm-up a try that answers from
-// a buffered body allocates nothing. Try runs on the handler's goroutine; a streamed response
+// caller keeps it in its own pooled per-request state, and after warm-up a GET answered on a
+// pooled connection allocates nothing (TestTryAllocs). Try runs on the handler's goroutine; a streamed response
 // body is read by the connection's own goroutine after the handler returned, and holds the
 // client connection only to re-arm its write deadline. ConfigureClient may run concurrently with
 // tries; it is meant for upstream.Options.Client.
