@@ -26,14 +26,16 @@ type Request struct {
 	// unchanged until the request's last Try returned.
 	Body []byte
 	// BodyStream, when set, is the rest of the body, read from the client while the try sends
-	// it: the body streams, and cannot be replayed once a try started sending it (Replayable).
+	// it: the body streams, and once a try began to send it no failure is retried (Outcome.Retry).
 	// A Read that returns io.EOF ends the body; any other error is the client's and ends the
-	// try (Outcome.ClientErr), the bytes read with it dropped. nil: the body is Body alone.
+	// try (Outcome.ClientErr), the bytes read with it dropped. It is read only within Try, on
+	// the caller's goroutine. nil: the body is Body alone.
 	BodyStream io.Reader
 	// BodyLength is a streamed body's length as the head declares it, Body included, or -1 when
 	// it is chunked: the transport then frames each part as a chunk. Unused without BodyStream.
 	BodyLength int64
-	// Timeouts bound each try. Zero: each step times out at once.
+	// Timeouts bound each try. There is no default: a zero send or read timeout expires at
+	// once.
 	Timeouts Timeouts
 	// Keepalive is the upstream's keepalive_pool: how many idle connections its node clients
 	// keep and how many requests one connection serves. nil: no limit but the client's own.
@@ -68,9 +70,9 @@ func (r *Request) Reset() {
 	}
 }
 
-// Replayable reports whether the request can still be sent again in full: its body is buffered,
+// replayable reports whether the request can still be sent again in full: its body is buffered,
 // or its stream was never read.
-func (r *Request) Replayable() bool { return r.BodyStream == nil || !r.streamed }
+func (r *Request) replayable() bool { return r.BodyStream == nil || !r.streamed }
 
 // Outcome is how one try ended.
 type Outcome struct {

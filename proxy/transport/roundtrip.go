@@ -51,7 +51,7 @@ func (t *Transport) Try(ctx *fasthttp.RequestCtx, r *Request, node *upstream.Nod
 			// Nothing was sent: any request may go to another try.
 			t.logFailure(node, "connect", err)
 			node.Done(0, err, time.Since(start))
-			return Outcome{Timeout: isTimeout(err), Retry: r.Replayable()}
+			return Outcome{Timeout: isTimeout(err), Retry: r.replayable()}
 		}
 		if uc.reused && nonIdempotent(&ctx.Request.Header) && closedWhileIdle(uc.conn) {
 			// A POST on a dead pooled connection could not be replayed: take another.
@@ -101,7 +101,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		return Outcome{ClientErr: clientErr}, false, nil
 	}
 	// APISIX retries a POST, PATCH or LOCK only when it failed before a connection was made.
-	retry := r.Replayable() && !nonIdempotent(&req.Header)
+	retry := r.replayable() && !nonIdempotent(&req.Header)
 	if err != nil && !isTimeout(err) {
 		// The upstream may have answered early and closed (a 413 or 401 to a large upload):
 		// that answer is the response, not a failure.
@@ -112,7 +112,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 	}
 	if err != nil {
 		uc.close()
-		again = uc.reused && !isTimeout(err) && r.Replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
+		again = uc.reused && !isTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
 		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
 	}
 
@@ -131,7 +131,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		// while idle, before our request arrived.
 		t.putReader(br)
 		uc.close()
-		again = uc.reused && !isTimeout(err) && r.Replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
+		again = uc.reused && !isTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
 		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
 	}
 	status, err := readHead(resp, br, uc, tm.Read)
