@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // checkRequest applies the limits and framing rules fasthttp leaves to its user. It returns the
@@ -21,7 +23,7 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 	case s.folded:
 		// obs-fold (RFC 9112 section 5.2): fasthttp would unfold it; nginx refuses it.
 		return fasthttp.StatusBadRequest, s
-	case s.has(fieldContentLength) && s.has(fieldTransferEncoding):
+	case s.has(transport.FieldContentLength) && s.has(transport.FieldTransferEncoding):
 		// Both framings at once is the classic smuggling vector; fasthttp would let
 		// Transfer-Encoding win, while another hop may not.
 		return fasthttp.StatusBadRequest, s
@@ -38,20 +40,20 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 type headScan struct {
 	fields int
 	folded bool
-	// present has the bit (fieldBit) of every field of interest the raw head holds.
-	present fieldMask
+	// present has the bit (transport.FieldOf) of every field of interest the raw head holds.
+	present transport.Fields
 	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
 	// hand); nothing is known of its fields.
 	noRaw bool
 }
 
-func (s headScan) has(f fieldMask) bool { return s.present&f != 0 }
+func (s headScan) has(f transport.Fields) bool { return s.present&f != 0 }
 
 // rewrite is the set of fields that rewriting the head must look for: those present, or all of
 // them when nothing is known.
-func (s headScan) rewrite() fieldMask {
+func (s headScan) rewrite() transport.Fields {
 	if s.noRaw {
-		return allFields
+		return transport.AllFields
 	}
 	return s.present
 }
@@ -82,7 +84,7 @@ func scanHead(raw []byte) headScan {
 		}
 		s.fields++
 		if i := bytes.IndexByte(line, ':'); i > 0 {
-			s.present |= fieldBit(line[:i])
+			s.present |= transport.FieldOf(line[:i])
 		}
 	}
 	return s

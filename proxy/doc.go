@@ -2,18 +2,27 @@
 // the current snapshot's router, picks an upstream node and forwards the request to it the way
 // APISIX (nginx) would.
 //
-// The proxy speaks HTTP/1.1 to upstreams itself, on connections it takes from the node's
-// fasthttp.HostClient pool: it strips hop-by-hop headers both ways, sets X-Forwarded-* and the
-// Host that pass_host asks for, retries as APISIX does (only before a response started, never a
-// non-idempotent request once sent, within retries and retry_timeout), applies the connect, send
-// and read timeouts of the route or else the upstream, and streams bodies both ways without
-// holding them whole: small bodies are buffered (and then allocate nothing), large ones flow
-// through in fixed-size chunks. A route with enable_websocket splices upgraded connections. It
-// enforces the client limits of Options and answers hostile requests (smuggling attempts,
-// obs-fold, oversized heads and bodies, slow clients) with nginx's codes; an answer given while
+// The proxy is the server side. It enforces the client limits of Options and answers hostile
+// requests (smuggling attempts, obs-fold, oversized heads and bodies, slow clients) with nginx's
+// codes; it reads the client's body (small bodies are buffered and then allocate nothing, and can
+// be replayed; large ones stream to the upstream as they arrive); it turns the client's request
+// into the upstream's (hop-by-hop headers out, X-Forwarded-* and the Host that pass_host asks
+// for, HTTP/1.1); and it applies APISIX's retry policy: which node next, only after a try failed
+// before a response head arrived, never a non-idempotent request once sent, within retries and
+// retry_timeout, with every try's status in X-APISIX-Upstream-Status. The connect, send and read
+// timeouts of the route (or else the upstream) go to each try. When no try answers it writes a
+// small fixed error page, never an error string or an internal address. An answer given while
 // the client is still sending a body is followed by a lingering close, as nginx does, so that the
-// client reads it instead of a reset. Error answers are small fixed pages and never carry an
-// error string or an internal address.
+// client reads it instead of a reset.
+//
+// Each try is package transport's (transport.Transport.Try): it speaks HTTP/1.1 to the node
+// itself, on connections it takes from the node's fasthttp.HostClient pool, streams bodies both
+// ways without holding them whole, strips hop-by-hop response headers, honours keepalive_pool,
+// replaces pooled connections the upstream closed, reports every try to the node for passive
+// health, and runs the WebSocket tunnel of a route with enable_websocket. The boundary is by
+// job: the proxy decides (route, node, retries, the client's answer when no try answered) and
+// owns the client connection; the transport carries one try to one node and owns the upstream
+// connection. Imports point one way: proxy → proxy/transport → upstream.
 //
 // Wire Proxy.ConfigureClient into upstream.Options.Client: it makes dials honour a route's
 // connect timeout and counts requests per upstream connection for keepalive_pool.requests.

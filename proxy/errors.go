@@ -2,22 +2,14 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"net"
 	"strconv"
-	"syscall"
 
 	"github.com/valyala/fasthttp"
 )
 
 // notFoundBody is APISIX's answer when no route matches, byte for byte.
 const notFoundBody = `{"error_msg":"404 Route Not Found"}` + "\n"
-
-// Failures of an upstream that are not I/O errors.
-var (
-	errUnexpectedUpgrade = errors.New("upstream switched protocols on a request that did not ask to")
-	errBadStatus         = errors.New("upstream sent a status below 100")
-)
 
 // statusText is nginx's wording of the statuses the proxy produces itself (APISIX answers with
 // nginx's error pages).
@@ -85,12 +77,4 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// ioFailure reports an error of the connection (reset, early close) rather than of what the
-// upstream sent: nginx retries the former ("error"), not the latter ("invalid_header").
-func ioFailure(err error) bool {
-	var op *net.OpError
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &op) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }

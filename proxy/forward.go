@@ -7,20 +7,17 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
-
-// timeouts bound one try, as nginx's proxy_connect_timeout, proxy_send_timeout (between two
-// writes) and proxy_read_timeout (between two reads).
-type timeouts struct{ connect, send, read time.Duration }
 
 // routeTimeouts applies APISIX's precedence: the route's timeout, else the upstream's, else the
 // registry's default (60 s each). Services have no timeout in APISIX.
-func routeTimeouts(rt *snapshot.Route) timeouts {
+func routeTimeouts(rt *snapshot.Route) transport.Timeouts {
 	if t := rt.Timeout; t != nil {
-		return timeouts{seconds(t.Connect), seconds(t.Send), seconds(t.Read)}
+		return transport.Timeouts{Connect: seconds(t.Connect), Send: seconds(t.Send), Read: seconds(t.Read)}
 	}
 	c, s, r := rt.Pool.Timeouts()
-	return timeouts{c, s, r}
+	return transport.Timeouts{Connect: c, Send: s, Read: r}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -34,14 +31,17 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // is retried only when its try failed before a connection was made; a body that streamed from
 // the client is never replayed. retry_timeout bounds the time within which a retry may start.
 //
+// Each try is the transport's (Transport.Try): forward decides which node, how often and what
+// the client gets when no try answered.
+//
 // present tells which of the fields the proxy removes or replaces the request holds (checkRequest).
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, present fieldMask) {
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, present transport.Fields) {
 	x := p.getExchange()
 	defer p.putExchange(x)
-	x.live = ob.live
+	x.live, x.ctx = ob.live, ctx
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
-	x.http10 = !req.Header.IsHTTP11()
+	x.req.HTTP10 = !req.Header.IsHTTP11()
 	prepareRequest(ctx, x, upgrade, present)
 	code := p.readBody(ctx, x)
 	ob.bodyBytes = x.bodyRead
@@ -52,48 +52,48 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observ
 
 	pool := rt.Pool
 	spec := pool.Spec()
-	tm := routeTimeouts(rt)
+	x.req.Timeouts, x.req.Keepalive, x.req.Upgrade = routeTimeouts(rt), &spec.KeepalivePool, upgrade
 	retries := spec.EffectiveRetries()
 	var retryBy time.Time
 	if spec.RetryTimeout > 0 {
 		retryBy = time.Now().Add(seconds(spec.RetryTimeout))
 	}
-	var o outcome
+	var o transport.Outcome
 	for try := 0; ; try++ {
 		if try > 0 && !retryBy.IsZero() && !time.Now().Before(retryBy) {
 			// APISIX: "proxy retry timeout" answers 502, whatever the last failure was.
-			o = outcome{}
+			o = transport.Outcome{}
 			break
 		}
 		node := pool.Pick(ctx, &x.tried)
 		if node == nil {
 			// Nothing (left) to pick: APISIX's "failed to pick server" is a 502.
-			o = outcome{}
+			o = transport.Outcome{}
 			break
 		}
 		x.tried.Add(node)
 		setUpstreamHost(&req.Header, spec, node)
 		tryStart := time.Now()
-		o = p.try(ctx, x, node, spec, tm, upgrade, tryStart)
+		o = p.tr.Try(ctx, &x.req, node, tryStart)
 		ob.node, ob.upstreamTime = node, ob.upstreamTime+time.Since(tryStart)
-		if o.client != 0 {
-			p.reject(ctx, o.client)
+		if o.ClientErr != nil {
+			p.reject(ctx, clientFailure(o.ClientErr))
 			return
 		}
-		x.addStatus(o.listStatus())
-		if o.answered || !o.retry || try >= retries {
+		x.addStatus(listStatus(o))
+		if o.Answered || !o.Retry || try >= retries {
 			break
 		}
 	}
 
 	ob.bodyBytes = x.bodyRead
-	if o.answered {
+	if o.Answered {
 		code = ctx.Response.StatusCode()
 		ob.source, ob.upstreamStatus = metrics.SourceUpstream, code
 	} else {
 		ob.source = metrics.SourceNginx
 		code = fasthttp.StatusBadGateway
-		if o.timeout {
+		if o.Timeout {
 			code = fasthttp.StatusGatewayTimeout
 		}
 		writeError(ctx, code)
@@ -101,34 +101,19 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observ
 	if code >= 500 && code <= 599 && len(x.status) > 0 {
 		ctx.Response.Header.SetBytesV("X-APISIX-Upstream-Status", x.status)
 	}
-	if o.early || (!x.bodyDone && !ctx.Response.IsBodyStream() && !ctx.Hijacked()) {
+	if o.Early || (!x.bodyDone && !ctx.Response.IsBodyStream() && !ctx.Hijacked()) {
 		// The client may still be sending a body nobody will read.
 		ctx.SetConnectionClose()
 		p.linger(ctx)
 	}
 }
 
-// outcome is how one try ended.
-type outcome struct {
-	// answered: ctx.Response holds the upstream's answer (possibly streaming, or a 101).
-	answered bool
-	status   int
-	// timeout: the try failed on a timeout, which makes a 504 rather than a 502.
-	timeout bool
-	// retry: the failure allows another try.
-	retry bool
-	// client, when set, is the answer: the client failed (its body), no retry.
-	client int
-	// early: the upstream answered before it had read the whole request.
-	early bool
-}
-
-// listStatus is the try's entry in X-APISIX-Upstream-Status, as nginx's $upstream_status has it.
-func (o outcome) listStatus() int {
+// listStatus is a try's entry in X-APISIX-Upstream-Status, as nginx's $upstream_status has it.
+func listStatus(o transport.Outcome) int {
 	switch {
-	case o.answered:
-		return o.status
-	case o.timeout:
+	case o.Answered:
+		return o.Status
+	case o.Timeout:
 		return fasthttp.StatusGatewayTimeout
 	default:
 		return fasthttp.StatusBadGateway

@@ -23,6 +23,18 @@ import (
 // waitFor is the generous deadline for anything a test waits on (other builds share the CPU).
 const waitFor = 20 * time.Second
 
+// poll waits for cond, failing the test after waitFor.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // harness is a Proxy on a loopback socket, serving routes built from etcd key-value pairs.
 type harness struct {
 	p    *Proxy

@@ -69,6 +69,15 @@ func (p *Proxy) linger(ctx *fasthttp.RequestCtx) {
 	})
 }
 
+// rawConn is the connection under a hijacked one, whose own Close does nothing: fasthttp closes
+// it when the hijack handler returns. (The transport has the same, for its tunnels.)
+func rawConn(c net.Conn) net.Conn {
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+		return u.UnsafeConn()
+	}
+	return c
+}
+
 // drain reads and drops what c still sends, within lingerTimeout per read and lingerTime in all.
 func drain(c net.Conn) {
 	end := time.Now().Add(lingerTime)

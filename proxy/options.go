@@ -75,9 +75,6 @@ const (
 	defaultRequestBufferSize      = 64 << 10
 	defaultResponseBufferSize     = 64 << 10
 	defaultMaxResponseHeaderBytes = 16 << 10
-
-	// copyBufferSize is the chunk a streamed body moves in.
-	copyBufferSize = 32 << 10
 )
 
 // withDefaults fills in every zero field.

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 	"github.com/zoneproxy/zoneproxy/router"
 )
 
@@ -23,20 +23,15 @@ import (
 type Proxy struct {
 	noCopy noCopy
 
-	opts   Options
-	log    *slog.Logger
-	snap   atomic.Pointer[snapshot.Snapshot]
-	live   atomic.Pointer[live]       // the Options that Update changes
-	gen    atomic.Pointer[generation] // the server that takes new connections
-	genMu  sync.Mutex                 // serialises generation changes
-	dialer *fasthttp.TCPDialer
+	opts  Options
+	log   *slog.Logger
+	snap  atomic.Pointer[snapshot.Snapshot]
+	live  atomic.Pointer[live]       // the Options that Update changes
+	gen   atomic.Pointer[generation] // the server that takes new connections
+	genMu sync.Mutex                 // serialises generation changes
+	tr    *transport.Transport       // tries requests on upstream nodes
 
 	exchanges sync.Pool // *exchange
-	readers   sync.Pool // *bufio.Reader of MaxResponseHeaderBytes, on upstream connections
-	writers   sync.Pool // *bufio.Writer, on upstream connections
-	copyBufs  sync.Pool // *[]byte of copyBufferSize, for streamed bodies
-
-	tunnels tunnels // WebSocket connections, closed by Shutdown
 
 	conns *metrics.Conns // client connection gauges, when metrics are on
 
@@ -44,22 +39,21 @@ type Proxy struct {
 	lns      []net.Listener // being served
 	stopping bool           // Shutdown began
 	retired  []*generation  // under genMu: generations Update replaced, shut down with the proxy
-
-	// maxWaitIdle: a pooled upstream connection idle for longer is read from before waiting
-	// (sendWhole). A constant but for tests.
-	maxWaitIdle time.Duration
 }
 
 // New returns a Proxy that answers 503 until the first Store.
 func New(opts Options) *Proxy {
 	opts = opts.withDefaults()
-	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy"), dialer: &fasthttp.TCPDialer{},
-		maxWaitIdle: maxWaitIdle}
+	p := &Proxy{opts: opts, log: opts.Logger.With("component", "proxy")}
 	p.live.Store(liveOf(opts))
+	p.tr = transport.New(transport.Options{
+		ServerName:             opts.ServerName,
+		Logger:                 p.log,
+		ResponseBufferSize:     opts.ResponseBufferSize,
+		MaxResponseHeaderBytes: opts.MaxResponseHeaderBytes,
+		SendTimeout:            func() time.Duration { return p.live.Load().sendTimeout },
+	})
 	p.exchanges.New = func() any { return new(exchange) }
-	p.copyBufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
-	p.readers.New = func() any { return bufio.NewReaderSize(nil, opts.MaxResponseHeaderBytes) }
-	p.writers.New = func() any { return bufio.NewWriterSize(nil, upstreamWriteBufferSize) }
 	if opts.Metrics != nil {
 		p.conns = opts.Metrics.Conns()
 	}
@@ -72,6 +66,14 @@ func (p *Proxy) Store(s *snapshot.Snapshot) { p.snap.Store(s) }
 
 // Snapshot returns the snapshot in use, or nil before the first Store.
 func (p *Proxy) Snapshot() *snapshot.Snapshot { return p.snap.Load() }
+
+// ConfigureClient adapts a node client to the proxy's transport; pass it as
+// upstream.Options.Client. It makes dials honour the connect timeout of the request (a route's
+// timeout.connect, which wins over the upstream's) and counts requests per connection for
+// keepalive_pool.requests. Without it the proxy still works, dialling with the upstream's connect
+// timeout and leaving connections open past keepalive_pool.requests. See
+// transport.Transport.ConfigureClient.
+func (p *Proxy) ConfigureClient(c *fasthttp.HostClient) { p.tr.ConfigureClient(c) }
 
 // Handle serves one request.
 func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {

@@ -1,10 +1,9 @@
 package proxy
 
 import (
-	"bufio"
+	"errors"
 	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -12,8 +11,8 @@ import (
 
 // readBody decides how the request body travels and reads it whole when it is small: a body of
 // at most RequestBufferSize bytes (declared, or chunked and found to end within that) is buffered
-// and can be replayed; a larger one streams. It returns the status to answer with when the client
-// fails (400, 408, 413), or 0.
+// and can be replayed; a larger one streams (the transport reads the rest through x.Read as it
+// sends it). It returns the status to answer with when the client fails (400, 408, 413), or 0.
 func (p *Proxy) readBody(ctx *fasthttp.RequestCtx, x *exchange) int {
 	h := &ctx.Request.Header
 	rs := ctx.RequestBodyStream()
@@ -21,7 +20,7 @@ func (p *Proxy) readBody(ctx *fasthttp.RequestCtx, x *exchange) int {
 	x.body = x.body[:0]
 	switch {
 	case rs == nil || cl == 0 || cl == -2:
-		x.bodyMode, x.bodyDone = bodyNone, true
+		x.bodyDone = true
 		return 0
 	case cl > 0 && cl <= p.opts.RequestBufferSize:
 		x.body = slices.Grow(x.body, cl)[:cl]
@@ -32,10 +31,10 @@ func (p *Proxy) readBody(ctx *fasthttp.RequestCtx, x *exchange) int {
 		default:
 			return code
 		}
-		x.bodyMode, x.bodyLength = bodyBuffered, int64(cl)
+		x.req.Body = x.body
 		return 0
 	case cl > 0:
-		x.bodyMode, x.bodyLength = bodyStream, int64(cl)
+		x.req.Body, x.req.BodyStream, x.req.BodyLength = x.body, x, int64(cl)
 		return 0
 	}
 	// Chunked: read up to RequestBufferSize and see whether the body ends within it.
@@ -45,11 +44,11 @@ func (p *Proxy) readBody(ctx *fasthttp.RequestCtx, x *exchange) int {
 	switch code {
 	case 0:
 		// The buffer filled up: the rest streams, chunked.
-		x.bodyMode, x.bodyLength = bodyStream, -1
+		x.req.Body, x.req.BodyStream, x.req.BodyLength = x.body, x, -1
 		h.SetContentLength(-1)
 		return 0
 	case endOfBody:
-		x.bodyMode, x.bodyLength = bodyBuffered, int64(n)
+		x.req.Body = x.body
 		h.SetContentLength(n)
 		return 0
 	}
@@ -64,102 +63,58 @@ const endOfBody = -1
 func (p *Proxy) readClient(ctx *fasthttp.RequestCtx, x *exchange, rs io.Reader, buf []byte) (int, int) {
 	n := 0
 	for n < len(buf) {
-		m, code := p.readOnce(ctx, x, rs, buf[n:])
+		m, err := x.readOnce(ctx, rs, buf[n:])
 		n += m
-		if code == endOfBody && n == len(buf) {
+		if err == io.EOF && n == len(buf) {
 			break
 		}
-		if code != 0 {
-			return n, code
+		if err == io.EOF {
+			return n, endOfBody
+		}
+		if err != nil {
+			return n, clientFailure(err)
 		}
 	}
 	return n, 0
 }
 
+// errBodyTooLarge: the client sent more than MaxRequestBodySize.
+var errBodyTooLarge = errors.New("request body too large")
+
 // readOnce reads what the client has sent of its body, at most len(buf) bytes, after re-arming
 // the client read deadline (BodyTimeout, nginx's client_body_timeout between two reads). It
-// returns 0, endOfBody once the body is over, or the status to answer a failed client with.
-func (p *Proxy) readOnce(ctx *fasthttp.RequestCtx, x *exchange, rs io.Reader, buf []byte) (int, int) {
+// returns io.EOF once the body is over, errBodyTooLarge past MaxRequestBodySize, or the client's
+// read error.
+func (x *exchange) readOnce(ctx *fasthttp.RequestCtx, rs io.Reader, buf []byte) (int, error) {
 	if conn := ctx.Conn(); conn != nil {
 		_ = conn.SetReadDeadline(time.Now().Add(x.live.bodyTimeout))
 	}
 	n, err := rs.Read(buf)
 	x.bodyRead += int64(n)
 	if max := x.live.maxRequestBodySize; max > 0 && x.bodyRead > max {
-		return n, fasthttp.StatusRequestEntityTooLarge
+		return n, errBodyTooLarge
 	}
-	switch {
-	case err == io.EOF:
+	if err == io.EOF {
 		x.bodyDone = true
-		return n, endOfBody
-	case err != nil:
-		return n, clientFailure(err)
 	}
-	return n, 0
+	return n, err
 }
 
-// clientFailure is the answer to a client whose body could not be read: 408 on a timeout (nginx's
-// client_body_timeout), else 400.
+// Read reads the rest of a streamed request body from the client, for the transport
+// (transport.Request.BodyStream); the transport ends the try on any error but io.EOF, and
+// forward answers it with clientFailure.
+func (x *exchange) Read(buf []byte) (int, error) {
+	return x.readOnce(x.ctx, x.ctx.RequestBodyStream(), buf)
+}
+
+// clientFailure is the answer to a client whose body could not be read: 413 past
+// MaxRequestBodySize, 408 on a timeout (nginx's client_body_timeout), else 400.
 func clientFailure(err error) int {
-	if isTimeout(err) {
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return fasthttp.StatusRequestEntityTooLarge
+	case isTimeout(err):
 		return fasthttp.StatusRequestTimeout
 	}
 	return fasthttp.StatusBadRequest
-}
-
-// streamBody writes a streamed request body to the upstream: the prefix readBody took, then the
-// rest as it arrives from the client, chunked when the client sent it chunked. It returns the
-// status for a failed client, or the error writing to the upstream.
-func (p *Proxy) streamBody(ctx *fasthttp.RequestCtx, x *exchange, bw *bufio.Writer) (int, error) {
-	chunked := x.bodyLength < 0
-	x.streamed = true
-	if err := x.writeBody(bw, x.body, chunked); err != nil {
-		return 0, err
-	}
-	rs := ctx.RequestBodyStream()
-	bp := p.copyBufs.Get().(*[]byte)
-	defer p.copyBufs.Put(bp)
-	for {
-		n, code := p.readOnce(ctx, x, rs, (*bp)[:cap(*bp)])
-		if code > 0 {
-			return code, nil
-		}
-		if err := x.writeBody(bw, (*bp)[:n], chunked); err != nil {
-			return 0, err
-		}
-		if code == endOfBody {
-			break
-		}
-	}
-	if !chunked && x.bodyRead < x.bodyLength {
-		// The client went away before sending what it declared.
-		return fasthttp.StatusBadRequest, nil
-	}
-	if chunked {
-		_, err := bw.WriteString("0\r\n\r\n")
-		return 0, err
-	}
-	return 0, nil
-}
-
-// writeBody writes b, as one chunk when chunked.
-func (x *exchange) writeBody(bw *bufio.Writer, b []byte, chunked bool) error {
-	if len(b) == 0 {
-		return nil
-	}
-	if chunked {
-		x.scratch = strconv.AppendInt(x.scratch[:0], int64(len(b)), 16)
-		x.scratch = append(x.scratch, '\r', '\n')
-		if _, err := bw.Write(x.scratch); err != nil {
-			return err
-		}
-	}
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	if chunked {
-		_, err := bw.WriteString("\r\n")
-		return err
-	}
-	return nil
 }

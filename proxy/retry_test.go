@@ -185,44 +185,6 @@ func TestReadTimeout(t *testing.T) {
 	}
 }
 
-// TestStaleKeepAlive: an upstream that closes its keep-alive connections right after answering
-// (without saying so) leaves dead connections in the pool. A request that meets one is sent again
-// on a fresh connection, which is not a retry in APISIX's sense: nothing is reported, nothing is
-// listed, and even a lone node with retries 0 answers.
-func TestStaleKeepAlive(t *testing.T) {
-	var conns, closed atomic.Int64
-	addr := rawBackend(t, &conns, func(c net.Conn) {
-		defer closed.Add(1)
-		br := bufio.NewReader(c)
-		cl, err := readRequestHead(br)
-		if err != nil {
-			return
-		}
-		_, _ = io.CopyN(io.Discard, br, int64(cl))
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		// This closes the connection the proxy believes is kept alive.
-		_ = c.Close()
-	})
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/", "", `"retries":0`, addr))
-	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodGet, http.MethodPost} {
-		t.Run(method, func(t *testing.T) {
-			// The pooled connection is dead before the request arrives (the client may see the
-			// response before the upstream got round to closing): a POST that finds one
-			// in flight cannot be told from one the upstream still reads.
-			poll(t, "the upstream closing its connection", func() bool { return closed.Load() == conns.Load() })
-			before := conns.Load()
-			req, _ := http.NewRequest(method, h.base+"/", strings.NewReader("body"))
-			resp, body := do(t, req)
-			if resp.StatusCode != 200 || body != "ok" {
-				t.Fatalf("got %d %q (%s), want 200 ok", resp.StatusCode, body, resp.Header.Get("X-APISIX-Upstream-Status"))
-			}
-			if got := conns.Load() - before; got != 1 {
-				t.Errorf("%d new upstream connections, want 1", got)
-			}
-		})
-	}
-}
-
 // TestStreamedBodyNotReplayed: a body too large to buffer streams to the upstream; once a byte of
 // it left, even a PUT cannot go to another node.
 func TestStreamedBodyNotReplayed(t *testing.T) {

@@ -177,6 +177,6 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		wg.Go(func() { shutErrs[i] = g.shutdown(ctx) })
 	}
 	wg.Wait()
-	p.tunnels.closeAll()
+	p.tr.CloseTunnels()
 	return errors.Join(append(errs, shutErrs...)...)
 }

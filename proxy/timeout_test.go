@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -68,12 +69,12 @@ func TestRouteTimeouts(t *testing.T) {
 	tests := []struct {
 		name string
 		rt   *snapshot.Route
-		want timeouts
+		want transport.Timeouts
 	}{
-		{"registry defaults", &snapshot.Route{Pool: plain}, timeouts{s, 2 * s, 3 * s}},
-		{"upstream", &snapshot.Route{Pool: timed}, timeouts{4 * s, 5 * s, 6 * s}},
+		{"registry defaults", &snapshot.Route{Pool: plain}, transport.Timeouts{Connect: s, Send: 2 * s, Read: 3 * s}},
+		{"upstream", &snapshot.Route{Pool: timed}, transport.Timeouts{Connect: 4 * s, Send: 5 * s, Read: 6 * s}},
 		{"route", &snapshot.Route{Pool: timed, Timeout: &snapshot.Timeout{Connect: 0.5, Send: 7, Read: 8.25}},
-			timeouts{s / 2, 7 * s, 8*s + s/4}},
+			transport.Timeouts{Connect: s / 2, Send: 7 * s, Read: 8*s + s/4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

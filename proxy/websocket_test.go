@@ -125,7 +125,7 @@ func TestWebSocket(t *testing.T) {
 			before := closed.Load()
 			c.Close()
 			poll(t, "the upstream side to end", func() bool { return closed.Load() > before })
-			poll(t, "the tunnel to be forgotten", func() bool { return h.p.tunnels.len() == 0 })
+			poll(t, "the tunnel to be forgotten", func() bool { return h.p.tr.Tunnels() == 0 })
 		})
 	}
 	t.Run("not allowed without enable_websocket", func(t *testing.T) {

@@ -1,4 +1,4 @@
-package proxy
+package transport
 
 import (
 	"bufio"
@@ -20,13 +20,13 @@ const (
 )
 
 // respStream is an upstream response body on its way to the client. The server reads it after
-// Handle returned, while writing the response, and closes it when done (or when the response is
+// the handler returned, while writing the response, and closes it when done (or when the response is
 // reset): the body is never held whole. Each read re-arms the upstream read deadline (the read
 // timeout bounds the wait between two reads, as proxy_read_timeout does) and the client write
 // deadline (SendTimeout between two writes, as send_timeout does). It is used by one goroutine,
 // the connection's.
 type respStream struct {
-	p       *Proxy
+	t       *Transport
 	uc      upConn
 	br      *bufio.Reader
 	client  net.Conn // nil when the request did not come over a connection
@@ -43,11 +43,11 @@ type respStream struct {
 }
 
 // streamResponse hands the rest of the response to a respStream.
-func (p *Proxy) streamResponse(ctx *fasthttp.RequestCtx, x *exchange, uc upConn, br *bufio.Reader, node *upstream.Node,
-	spec *upstream.Spec, tm timeouts, start time.Time, status int, reuse bool) {
+func (t *Transport) streamResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn, br *bufio.Reader, node *upstream.Node,
+	start time.Time, status int, reuse bool) {
 	s := &respStream{
-		p: p, uc: uc, br: br, client: ctx.Conn(), keep: &spec.KeepalivePool, node: node,
-		status: status, start: start, read: tm.read, reuse: reuse, chunked: chunkedBody{br: br},
+		t: t, uc: uc, br: br, client: ctx.Conn(), keep: r.Keepalive, node: node,
+		status: status, start: start, read: r.Timeouts.Read, reuse: reuse, chunked: chunkedBody{br: br},
 	}
 	resp := &ctx.Response
 	size := resp.Header.ContentLength()
@@ -59,8 +59,8 @@ func (p *Proxy) streamResponse(ctx *fasthttp.RequestCtx, x *exchange, uc upConn,
 	default:
 		s.framing, size = framingClose, -1
 	}
-	if size < 0 && x.http10 {
-		p.streamUntilClose(ctx, s)
+	if size < 0 && r.HTTP10 {
+		t.streamUntilClose(ctx, s)
 		return
 	}
 	resp.SetBodyStream(s, size)
@@ -69,20 +69,20 @@ func (p *Proxy) streamResponse(ctx *fasthttp.RequestCtx, x *exchange, uc upConn,
 // streamUntilClose sends an HTTP/1.0 client a body of unknown length the way nginx does: no
 // framing, the end of the body is the end of the connection. fasthttp would chunk it, which
 // HTTP/1.0 does not know, so the proxy writes the response on the hijacked connection itself.
-func (p *Proxy) streamUntilClose(ctx *fasthttp.RequestCtx, s *respStream) {
+func (t *Transport) streamUntilClose(ctx *fasthttp.RequestCtx, s *respStream) {
 	h := &ctx.Response.Header
-	h.SetServer(p.opts.ServerName)
+	h.SetServer(t.opts.ServerName)
 	h.SetConnectionClose()
 	head := h.AppendBytes(nil)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer s.Close()
-		_ = c.SetWriteDeadline(time.Now().Add(p.live.Load().sendTimeout))
+		_ = c.SetWriteDeadline(time.Now().Add(t.opts.SendTimeout()))
 		if _, err := c.Write(head); err != nil {
 			return
 		}
-		bp := p.copyBufs.Get().(*[]byte)
-		defer p.copyBufs.Put(bp)
+		bp := t.copyBufs.Get().(*[]byte)
+		defer t.copyBufs.Put(bp)
 		_, _ = io.CopyBuffer(writerOnly{c}, s, *bp)
 	})
 }
@@ -97,7 +97,7 @@ func (s *respStream) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if s.client != nil {
-		_ = s.client.SetWriteDeadline(time.Now().Add(s.p.live.Load().sendTimeout))
+		_ = s.client.SetWriteDeadline(time.Now().Add(s.t.opts.SendTimeout()))
 	}
 	if s.br.Buffered() == 0 {
 		_ = s.uc.conn.SetReadDeadline(time.Now().Add(s.read))
@@ -129,7 +129,7 @@ func (s *respStream) Read(b []byte) (int, error) {
 	case err == io.EOF:
 		s.finish(true)
 	case err != nil:
-		s.p.logFailure(s.node, "response body", err)
+		s.t.logFailure(s.node, "response body", err)
 		s.finish(false)
 	}
 	return n, err
@@ -147,7 +147,7 @@ func (s *respStream) finish(complete bool) {
 		return
 	}
 	s.done = true
-	s.p.putReader(s.br)
+	s.t.putReader(s.br)
 	s.br = nil
 	s.uc.release(complete && s.reuse && s.framing != framingClose, s.keep)
 	s.node.Done(s.status, nil, time.Since(s.start))

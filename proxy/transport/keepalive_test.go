@@ -1,4 +1,4 @@
-package proxy
+package transport
 
 import (
 	"net"
@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // connCounter counts the connections an http.Server opens and closes.
@@ -24,6 +22,7 @@ func (c *connCounter) track(_ net.Conn, s http.ConnState) {
 }
 
 func countingBackend(t *testing.T, cc *connCounter, h http.HandlerFunc) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,26 +33,14 @@ func countingBackend(t *testing.T, cc *connCounter, h http.HandlerFunc) string {
 	return ln.Addr().String()
 }
 
-// poll waits for cond, failing the test after waitFor.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestKeepalivePool: keepalive_pool.requests bounds the requests per upstream connection,
 // keepalive_pool.size the idle connections kept per node.
 func TestKeepalivePool(t *testing.T) {
 	t.Run("requests", func(t *testing.T) {
 		var cc connCounter
-		addr := countingBackend(t, &cc, echo("b"))
-		h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1",
-			route("/", "", `"keepalive_pool":{"size":2,"idle_timeout":60,"requests":3}`, addr))
+		addr := countingBackend(t, &cc, echo)
+		tr := New(Options{})
+		h := serveFront(t, tr, newPool(t, tr, nil, `"keepalive_pool":{"size":2,"idle_timeout":60,"requests":3}`, addr))
 		for i := 0; i < 7; i++ {
 			if resp, body := get(t, h.base+"/"); resp.StatusCode != 200 {
 				t.Fatalf("got %d %q", resp.StatusCode, body)
@@ -65,8 +52,9 @@ func TestKeepalivePool(t *testing.T) {
 	})
 	t.Run("default reuses one connection", func(t *testing.T) {
 		var cc connCounter
-		addr := countingBackend(t, &cc, echo("b"))
-		h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/", "", "", addr))
+		addr := countingBackend(t, &cc, echo)
+		tr := New(Options{})
+		h := serveFront(t, tr, newPool(t, tr, nil, "", addr))
 		for i := 0; i < 20; i++ {
 			if resp, body := get(t, h.base+"/"); resp.StatusCode != 200 {
 				t.Fatalf("got %d %q", resp.StatusCode, body)
@@ -90,8 +78,8 @@ func TestKeepalivePool(t *testing.T) {
 			}
 			_, _ = w.Write([]byte("ok"))
 		})
-		h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1",
-			route("/", "", `"keepalive_pool":{"size":2,"idle_timeout":60,"requests":1000}`, addr))
+		tr := New(Options{})
+		h := serveFront(t, tr, newPool(t, tr, nil, `"keepalive_pool":{"size":2,"idle_timeout":60,"requests":1000}`, addr))
 		var done sync.WaitGroup
 		for i := 0; i < n; i++ {
 			done.Add(1)
@@ -107,7 +95,7 @@ func TestKeepalivePool(t *testing.T) {
 		close(release)
 		done.Wait()
 		poll(t, "the surplus connections to close", func() bool { return cc.closed.Load() == n-2 })
-		idle := h.p.Snapshot().Pools[0].Nodes()[0].Client().IdleConnsCount()
+		idle := h.pool.Nodes()[0].Client().IdleConnsCount()
 		if idle != 2 {
 			t.Errorf("%d idle connections kept, want 2", idle)
 		}

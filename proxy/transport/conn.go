@@ -1,4 +1,4 @@
-package proxy
+package transport
 
 import (
 	"crypto/tls"
@@ -12,7 +12,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
-// The proxy speaks HTTP/1.1 to upstreams itself, on connections from the node's
+// The transport speaks HTTP/1.1 to upstreams itself, on connections from the node's
 // fasthttp.HostClient pool (AcquireConn, ReleaseConn, CloseConn): that way it knows whether a
 // request was sent, can stream bodies both ways and replays nothing behind APISIX's back.
 // HostClient's connection type is unexported, so a held connection is kept as an any and handed
@@ -63,9 +63,12 @@ func acquire(hc *fasthttp.HostClient, timeout time.Duration) (upConn, error) {
 func (uc upConn) close() { closeConn(uc.hc, uc.cc) }
 
 // release returns the connection to the pool when reuse is set and keepalive_pool allows it:
-// fewer than size idle connections, fewer than requests served on this one. Otherwise it closes
-// it.
+// fewer than size idle connections, fewer than requests served on this one (kp nil: no limits).
+// Otherwise it closes it.
 func (uc upConn) release(reuse bool, kp *upstream.KeepalivePool) {
+	if kp == nil {
+		kp = &noKeepaliveLimits
+	}
 	if reuse && kp.Requests > 0 {
 		if c := counted(uc.conn); c != nil && c.requests >= kp.Requests {
 			reuse = false
@@ -128,14 +131,19 @@ func counted(c net.Conn) *countedConn {
 	return nil
 }
 
-// ConfigureClient adapts a node client to the proxy; pass it as upstream.Options.Client. It
-// makes dials honour the timeout of the request (a route's timeout.connect, which wins over the
-// upstream's) and counts requests per connection for keepalive_pool.requests. Without it the
-// proxy still works, dialling with the upstream's connect timeout and leaving connections open
-// past keepalive_pool.requests.
-func (p *Proxy) ConfigureClient(c *fasthttp.HostClient) {
+// noKeepaliveLimits stands for a nil keepalive_pool. Never written to.
+var noKeepaliveLimits upstream.KeepalivePool
+
+// ConfigureClient adapts a node client to the transport; pass it as upstream.Options.Client
+// (the proxy's ConfigureClient is this one). It makes dials honour the connect timeout of the
+// try (Request.Timeouts.Connect: a route's timeout.connect, which wins over the upstream's),
+// counts requests per connection for keepalive_pool.requests and lets the transport reach the
+// socket (closedWhileIdle, sendWait). Without it the transport still works, dialling with the
+// upstream's connect timeout, leaving connections open past keepalive_pool.requests and reading the
+// ordinary way. It may run concurrently with tries, on clients no try uses yet.
+func (t *Transport) ConfigureClient(c *fasthttp.HostClient) {
 	orig := c.Dial
-	d := p.dialer
+	d := t.dialer
 	c.Dial = nil
 	c.DialTimeout = func(addr string, timeout time.Duration) (net.Conn, error) {
 		var (

@@ -1,4 +1,4 @@
-package proxy
+package transport
 
 import (
 	"bufio"
@@ -13,37 +13,38 @@ import (
 )
 
 // startTunnel completes an upgrade the upstream accepted (101, on a route with enable_websocket):
-// the client connection is hijacked once Handle returns, gets the upstream's 101 head, and is
+// the client connection is hijacked once the handler returns, gets the upstream's 101 head, and is
 // spliced to the upstream connection until either side closes or stays silent past the read
 // timeout. The try is reported to the node at once, with the 101.
-func (p *Proxy) startTunnel(ctx *fasthttp.RequestCtx, uc upConn, br *bufio.Reader, node *upstream.Node, tm timeouts, start time.Time) {
+func (t *Transport) startTunnel(ctx *fasthttp.RequestCtx, uc upConn, br *bufio.Reader, node *upstream.Node, tm Timeouts,
+	start time.Time) {
 	h := &ctx.Response.Header
 	h.Del(fasthttp.HeaderServer)
-	h.SetServer(p.opts.ServerName)
+	h.SetServer(t.opts.ServerName)
 	head := h.AppendBytes(nil)
 	node.Done(fasthttp.StatusSwitchingProtocols, nil, time.Since(start))
-	send := p.live.Load().sendTimeout
+	send := t.opts.SendTimeout()
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
-		p.tunnels.add(c)
-		defer p.tunnels.remove(c)
+		t.tunnels.add(c)
+		defer t.tunnels.remove(c)
 		defer uc.close()
 		_ = c.SetWriteDeadline(time.Now().Add(send))
 		if _, err := c.Write(head); err != nil {
-			p.putReader(br)
+			t.putReader(br)
 			return
 		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			splice(uc.conn, c, c, tm.read, send)
+			splice(uc.conn, c, c, tm.Read, send)
 			// The client is gone or silent: end the other direction too.
 			_ = uc.conn.Close()
 		}()
-		splice(c, br, uc.conn, tm.read, send)
+		splice(c, br, uc.conn, tm.Read, send)
 		_ = rawConn(c).Close()
 		<-done
-		p.putReader(br)
+		t.putReader(br)
 	})
 }
 
@@ -97,7 +98,7 @@ func (t *tunnels) closeAll() {
 }
 
 // rawConn is the connection under a hijacked one, whose own Close does nothing: fasthttp closes
-// it when the hijack handler returns.
+// it when the hijack handler returns. (The proxy has the same, for its lingering close.)
 func rawConn(c net.Conn) net.Conn {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		return u.UnsafeConn()

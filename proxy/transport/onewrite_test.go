@@ -1,4 +1,4 @@
-package proxy
+package transport
 
 import (
 	"bufio"
@@ -13,12 +13,10 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // TestUpstreamRequestOneWrite: a request whose body is buffered reaches the upstream in one write,
-// head and body together, both on connections the proxy dialled (sendWait) and on others. The
+// head and body together, both on connections the transport dialled (sendWait) and on others. The
 // upstream's first read holds the head and the body (all of a small one, the start of a large
 // one, which may span segments); two writes would often leave the body for a second read.
 func TestUpstreamRequestOneWrite(t *testing.T) {
@@ -59,7 +57,7 @@ func TestUpstreamRequestOneWrite(t *testing.T) {
 			}
 		}
 	})
-	// plainConns hides the proxy's own connection type, as another dialler would.
+	// plainConns hides the transport's own connection type, as another dialler would.
 	plainConns := func(c *fasthttp.HostClient) {
 		dial := c.DialTimeout
 		c.DialTimeout = func(addr string, timeout time.Duration) (net.Conn, error) {
@@ -74,10 +72,11 @@ func TestUpstreamRequestOneWrite(t *testing.T) {
 		name string
 		hook func(*fasthttp.HostClient)
 	}{
-		{"proxy's connections", nil},
+		{"transport's connections", nil},
 		{"other connections", plainConns},
 	} {
-		h := start(t, Options{}, upstream.Options{Client: dialler.hook}, "/apisix/routes/1", route("/", "", "", addr))
+		tr := New(Options{})
+		h := serveFront(t, tr, newPool(t, tr, dialler.hook, "", addr))
 		tests := []struct {
 			name, method string
 			body         int
@@ -107,7 +106,7 @@ func TestUpstreamRequestOneWrite(t *testing.T) {
 }
 
 // TestIdleUpstreamConnReadFirst: a pooled connection idle for longer than maxWaitIdle is read
-// before the proxy waits for the response, so that an upstream that half-closed it while idle
+// before the transport waits for the response, so that an upstream that half-closed it while idle
 // (a FIN, no reset to come) is found out at once and the request goes on a fresh connection.
 func TestIdleUpstreamConnReadFirst(t *testing.T) {
 	var conns atomic.Int64
@@ -121,9 +120,9 @@ func TestIdleUpstreamConnReadFirst(t *testing.T) {
 		_ = c.(*net.TCPConn).CloseWrite()
 		_, _ = io.Copy(io.Discard, c)
 	})
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1",
-		route("/", `"timeout":{"connect":5,"send":5,"read":60}`, `"retries":0`, addr))
-	h.p.maxWaitIdle = time.Nanosecond
+	tr := New(Options{})
+	tr.maxWaitIdle = time.Nanosecond
+	h := serveFront(t, tr, newPool(t, tr, nil, `"timeout":{"connect":5,"send":5,"read":60}`, addr))
 	for i := 0; i < 3; i++ {
 		began := time.Now()
 		resp, body := get(t, h.base+"/")
