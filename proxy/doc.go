@@ -24,6 +24,13 @@
 // owns the client connection; the transport carries one try to one node and owns the upstream
 // connection. Imports point one way: proxy → proxy/transport → upstream.
 //
+// Where the server side grows: the plugin pipeline (APISIX's plugins, run in phases around the
+// try) lives in proxy/plugin, one subpackage per plugin with its schema, defaults and tests, each
+// compiled once per snapshot by proxy/snapshot and run by the handler from the route it matched;
+// TLS serving (the listener's handshake, SNI certificate selection from the control plane's SSL
+// objects, ALPN to HTTP/1.1 or HTTP/2) lives here beside Listen, with the certificate index in
+// proxy/ssl, compiled by proxy/snapshot like the routes. Neither reaches into the transport.
+//
 // Wire Proxy.ConfigureClient into upstream.Options.Client: it makes dials honour a route's
 // connect timeout and counts requests per upstream connection for keepalive_pool.requests.
 //
