@@ -277,30 +277,6 @@ func TestKVsDiff(t *testing.T) {
 	}
 }
 
-// FuzzReplayJournal: no journal makes the reader panic or go back in revisions.
-func FuzzReplayJournal(f *testing.F) {
-	dir := f.TempDir()
-	w := NewWriter(filepath.Join(dir, FileName), "/apisix", 0, nil)
-	for _, st := range journalStates() {
-		w.write(st)
-	}
-	w.closeJournal()
-	base, id, err := parseFile(w.path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	seed, _ := os.ReadFile(journalPath(w.path))
-	f.Add(seed)
-	f.Add(seed[:bytes.IndexByte(seed, '\n')+1])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		st := *base
-		replayJournal(data, "/apisix", id, &st)
-		if st.Revision < base.Revision {
-			t.Fatalf("revision went back to %d", st.Revision)
-		}
-	})
-}
-
 // BenchmarkChurn10k writes, in turn, the States of a 10,000-key configuration that changes
 // 100 keys at a time: whole files every time against the Writer's journal (which starts
 // again from a whole file when the journal outgrows it). B/op counts memory, disk-bytes/op what
@@ -362,5 +338,58 @@ func BenchmarkChurn10k(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(disk)/float64(b.N), "disk-bytes/op")
+	})
+}
+
+// FuzzReplayJournal: no journal makes the reader panic, move the revision back, or change the
+// State it replays onto (whose shards other States share); a record it applies moves the
+// revision forward.
+func FuzzReplayJournal(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, FileName)
+	states := journalStates()
+	w := NewWriter(path, "/apisix", 0, nil)
+	for _, st := range states {
+		w.Save(st)
+		w.flush()
+	}
+	w.closeJournal()
+	data, err := os.ReadFile(journalPath(path))
+	if err != nil {
+		f.Fatal(err)
+	}
+	nl := bytes.IndexByte(data, '\n')
+	header, records := data[:nl+1], data[nl+1:]
+	fileData, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(records)
+	f.Add(records[:len(records)/2])
+	f.Add([]byte{})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, records []byte) {
+		base, id, err := parse(fileData, path, "/apisix")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := base.KVs.Map()
+		st := *base
+		replayJournal(append(append([]byte(nil), header...), records...), "/apisix", id, &st)
+		if st.Revision < base.Revision {
+			t.Fatalf("revision went back from %d to %d", base.Revision, st.Revision)
+		}
+		if st.Revision == base.Revision && st.KVs.Len() != base.KVs.Len() {
+			t.Fatalf("keys changed (%d -> %d) without a record applied", base.KVs.Len(), st.KVs.Len())
+		}
+		after := base.KVs.Map()
+		if len(after) != len(before) {
+			t.Fatalf("the base State changed: %d keys, was %d", len(after), len(before))
+		}
+		for k, kv := range before {
+			if a := after[k]; a.ModRevision != kv.ModRevision || !bytes.Equal(a.Value, kv.Value) {
+				t.Fatalf("the base State's %s changed", k)
+			}
+		}
 	})
 }
