@@ -20,6 +20,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 )
 
@@ -41,17 +42,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-}
+// waitTimeout bounds every wait for the logger's goroutine.
+const waitTimeout = 10 * time.Second
 
 // start runs l until the test ends.
 func start(t *testing.T, l *accesslog.Logger) {
@@ -128,7 +120,7 @@ func TestRequests(t *testing.T) {
 			for _, r := range reqs {
 				do(t, addr, r.method, r.uri, r.body, r.headers)
 			}
-			waitFor(t, "every line", func() bool { return l.Written() == uint64(len(reqs)) })
+			testutil.WaitFor(t, "every line", waitTimeout, func() bool { return l.Written() == uint64(len(reqs)) })
 			got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 			if len(got) != len(tt.lines) {
 				t.Fatalf("%d lines, want %d:\n%s", len(got), len(tt.lines), out.String())
@@ -172,10 +164,7 @@ func serveLogged(t *testing.T, l *accesslog.Logger) string {
 		rec.RequestTime = 3 * time.Millisecond
 		l.Log(&rec)
 	}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -294,17 +283,17 @@ func TestReopen(t *testing.T) {
 		return err == nil && strings.Contains(string(b), s)
 	}
 	line("/first")
-	waitFor(t, "first line", func() bool { return contains(path, "/first") })
+	testutil.WaitFor(t, "first line", waitTimeout, func() bool { return contains(path, "/first") })
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	line("/before-reopen") // still goes to the renamed file
-	waitFor(t, "second line", func() bool { return l.Written() == 2 })
+	testutil.WaitFor(t, "second line", waitTimeout, func() bool { return l.Written() == 2 })
 	if err := l.Reopen(); err != nil {
 		t.Fatal(err)
 	}
 	line("/after-reopen")
-	waitFor(t, "third line", func() bool { return contains(path, "/after-reopen") })
+	testutil.WaitFor(t, "third line", waitTimeout, func() bool { return contains(path, "/after-reopen") })
 
 	tests := []struct {
 		name, file string
@@ -352,7 +341,7 @@ func TestLifecycle(t *testing.T) {
 	go func() { done <- l.Run(context.Background()) }()
 	rec := accesslog.Record{Time: fixedTime, Method: []byte("GET"), URI: []byte("/"), Status: 200}
 	l.Log(&rec)
-	waitFor(t, "the line to be written", func() bool { return l.Written() == 1 })
+	testutil.WaitFor(t, "the line to be written", waitTimeout, func() bool { return l.Written() == 1 })
 
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
