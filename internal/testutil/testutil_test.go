@@ -115,6 +115,9 @@ func TestFreePorts(t *testing.T) {
 	}
 	seen := map[int]bool{}
 	for _, p := range ports {
+		if lo, hi := minPort, ephemeralLow(); hi-lo >= 1000 && (p < lo || p >= hi) {
+			t.Errorf("port %d outside [%d, %d): in the ephemeral range, or below %d", p, lo, hi, lo)
+		}
 		if p <= 0 || p > 65535 || seen[p] {
 			t.Fatalf("ports %v: %d is out of range or repeated", ports, p)
 		}
