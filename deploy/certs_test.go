@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // TestGenCerts runs the compose demo's gen-certs.sh, as its certs service does, and checks the
@@ -180,10 +181,7 @@ func TestGenCerts(t *testing.T) {
 // configuration; it returns the client's handshake error.
 func handshake(ctx context.Context, t *testing.T, srvCfg *tls.Config, client func() (*tls.Config, error)) error {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	defer ln.Close()
 	srvDone := make(chan error, 1)
 	go func() {

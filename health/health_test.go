@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -22,19 +23,19 @@ func TestActiveEjectsStoppedNodeAndRestoresIt(t *testing.T) {
 	m := newManager(t)
 	m.Sync(context.Background(), []*upstream.Pool{p})
 	na := p.Nodes()[0]
-	waitFor(t, "first probes of a", func() bool { return a.hits.Load() >= 2 })
+	testutil.WaitFor(t, "first probes of a", waitTimeout, func() bool { return a.hits.Load() >= 2 })
 	if !na.Healthy() {
 		t.Fatal("a answering 200 was ejected")
 	}
 	a.stop()
-	waitFor(t, "a ejected after it stopped", func() bool { return !na.Healthy() })
+	testutil.WaitFor(t, "a ejected after it stopped", waitTimeout, func() bool { return !na.Healthy() })
 	for range 10 {
 		if n := p.Pick(nil, nil); n == na {
 			t.Fatal("the ejected node was picked")
 		}
 	}
 	a.listen(a.addr)
-	waitFor(t, "a restored after it listens again", na.Healthy)
+	testutil.WaitFor(t, "a restored after it listens again", waitTimeout, na.Healthy)
 	seen := map[*upstream.Node]bool{}
 	for range 4 {
 		seen[p.Pick(nil, nil)] = true
@@ -67,13 +68,13 @@ func TestActiveHTTPStatuses(t *testing.T) {
 			m := newManager(t)
 			m.Sync(context.Background(), []*upstream.Pool{p})
 			n := p.Nodes()[0]
-			waitFor(t, "4 probes", func() bool { return s.hits.Load() >= 4 })
+			testutil.WaitFor(t, "4 probes", waitTimeout, func() bool { return s.hits.Load() >= 4 })
 			if n.Healthy() != tt.wantHealthy {
 				t.Fatalf("after %d probes answering %d healthy = %v, want %v", s.hits.Load(), tt.status, n.Healthy(), tt.wantHealthy)
 			}
 			if !tt.wantHealthy {
 				s.status.Store(200)
-				waitFor(t, "recovery after 200s", n.Healthy)
+				testutil.WaitFor(t, "recovery after 200s", waitTimeout, n.Healthy)
 			}
 		})
 	}
@@ -86,15 +87,15 @@ func TestActiveTCP(t *testing.T) {
 		`{"nodes":`+nodesOf(s)+`,"checks":{"active":{"type":"tcp","unhealthy":{"tcp_failures":1},"healthy":{"successes":1}}}}`)
 	m := newManager(t)
 	m.Sync(context.Background(), []*upstream.Pool{p})
-	waitFor(t, "two probes", func() bool { return s.hits.Load() >= 2 })
+	testutil.WaitFor(t, "two probes", waitTimeout, func() bool { return s.hits.Load() >= 2 })
 	n := p.Nodes()[0]
 	if !n.Healthy() {
 		t.Fatal("a listening node failed the tcp check")
 	}
 	s.stop()
-	waitFor(t, "ejection of a closed port", func() bool { return !n.Healthy() })
+	testutil.WaitFor(t, "ejection of a closed port", waitTimeout, func() bool { return !n.Healthy() })
 	s.listen(s.addr)
-	waitFor(t, "restore", n.Healthy)
+	testutil.WaitFor(t, "restore", waitTimeout, n.Healthy)
 }
 
 func TestActiveTimeouts(t *testing.T) {
@@ -105,8 +106,8 @@ func TestActiveTimeouts(t *testing.T) {
 	m := newManager(t)
 	m.Sync(context.Background(), []*upstream.Pool{p})
 	n := p.Nodes()[0]
-	waitFor(t, "first timeout", func() bool { return s.hits.Load() >= 1 })
-	waitFor(t, "ejection after 2 timeouts", func() bool { return !n.Healthy() })
+	testutil.WaitFor(t, "first timeout", waitTimeout, func() bool { return s.hits.Load() >= 1 })
+	testutil.WaitFor(t, "ejection after 2 timeouts", waitTimeout, func() bool { return !n.Healthy() })
 	if s.hits.Load() < 2 {
 		t.Fatalf("ejected after %d probes, want 2 timeouts", s.hits.Load())
 	}
@@ -143,9 +144,9 @@ func TestActiveHTTPS(t *testing.T) {
 			if tt.wantHealthy {
 				// Start from unhealthy so that a passing probe is visible.
 				n.ReportProbe(upstream.ProbeTCPFailure, 0)
-				waitFor(t, "https probe to pass", n.Healthy)
+				testutil.WaitFor(t, "https probe to pass", waitTimeout, n.Healthy)
 			} else {
-				waitFor(t, "https probe to fail", func() bool { return !n.Healthy() })
+				testutil.WaitFor(t, "https probe to fail", waitTimeout, func() bool { return !n.Healthy() })
 			}
 		})
 	}
@@ -176,7 +177,7 @@ func TestProbeRequest(t *testing.T) {
 			m := newManager(t)
 			before := s.hits.Load()
 			m.Sync(context.Background(), []*upstream.Pool{p})
-			waitFor(t, "a probe", func() bool {
+			testutil.WaitFor(t, "a probe", waitTimeout, func() bool {
 				return s.hits.Load() > before && s.lastRequest() != "" && strings.Contains(s.lastRequest(), tt.want[0])
 			})
 			m.Close()
@@ -202,7 +203,7 @@ func TestConcurrencyBound(t *testing.T) {
 		"checks":{"active":{"concurrency":2,"healthy":{"interval":1}}}}`)
 	m := newManager(t)
 	m.Sync(context.Background(), []*upstream.Pool{p})
-	waitFor(t, "two rounds", func() bool {
+	testutil.WaitFor(t, "two rounds", waitTimeout, func() bool {
 		for _, s := range nodes {
 			if s.hits.Load() < 2 {
 				return false
@@ -226,7 +227,7 @@ func TestIntervalsPerHealth(t *testing.T) {
 	}
 	m := newManager(t)
 	m.Sync(context.Background(), []*upstream.Pool{p})
-	waitFor(t, "the unhealthy node probed at unhealthy.interval and restored", nd.Healthy)
+	testutil.WaitFor(t, "the unhealthy node probed at unhealthy.interval and restored", waitTimeout, nd.Healthy)
 	if up.hits.Load() != 0 {
 		t.Fatalf("the healthy node was probed %d times before healthy.interval (10 s here)", up.hits.Load())
 	}
@@ -246,7 +247,7 @@ func TestSyncKeepsRestartsAndStops(t *testing.T) {
 	if len(m.running()) != 2 || c1 == nil {
 		t.Fatalf("running = %v, want checkers for k and other only", m.running())
 	}
-	waitFor(t, "probes", func() bool { return s.hits.Load() >= 2 })
+	testutil.WaitFor(t, "probes", waitTimeout, func() bool { return s.hits.Load() >= 2 })
 
 	p2 := pool(t, r, "k", `{"nodes":{"`+s.addr+`":5,"127.0.0.1:9":1},`+fastChecks+`}`) // weights only
 	m.Sync(ctx, []*upstream.Pool{p2, other})
@@ -258,18 +259,18 @@ func TestSyncKeepsRestartsAndStops(t *testing.T) {
 	if c3 := m.running()["k"]; c3 == c1 || c3 == nil {
 		t.Fatal("a node change kept the old checker")
 	}
-	waitFor(t, "the replaced checker to exit", c1.exited)
+	testutil.WaitFor(t, "the replaced checker to exit", waitTimeout, c1.exited)
 
 	m.Sync(ctx, nil)
 	if len(m.running()) != 0 {
 		t.Fatalf("running after Sync(nil) = %d", len(m.running()))
 	}
-	waitFor(t, "goroutines back to baseline after Sync(nil)", func() bool { return runtime.NumGoroutine() <= base })
+	testutil.WaitFor(t, "goroutines back to baseline after Sync(nil)", waitTimeout, func() bool { return runtime.NumGoroutine() <= base })
 
 	cctx, cancel := context.WithCancel(ctx)
 	m.Sync(cctx, []*upstream.Pool{p3, other})
 	cancel()
-	waitFor(t, "checkers to stop with their context", func() bool {
+	testutil.WaitFor(t, "checkers to stop with their context", waitTimeout, func() bool {
 		for _, c := range m.running() {
 			if !c.exited() {
 				return false
@@ -285,7 +286,7 @@ func TestSyncKeepsRestartsAndStops(t *testing.T) {
 	if len(m.running()) != 0 {
 		t.Fatal("Close left checkers")
 	}
-	waitFor(t, "goroutines back to baseline after Close", func() bool { return runtime.NumGoroutine() <= base })
+	testutil.WaitFor(t, "goroutines back to baseline after Close", waitTimeout, func() bool { return runtime.NumGoroutine() <= base })
 	m.Sync(ctx, []*upstream.Pool{p3}) // after Close: no effect
 	if len(m.running()) != 0 {
 		t.Fatal("Sync after Close started a checker")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -39,29 +40,33 @@ func startServer(t *testing.T, configure ...func(*server)) *server {
 	for _, c := range configure {
 		c(s)
 	}
-	s.listen("127.0.0.1:0")
+	s.serve(testutil.Listen(t))
 	t.Cleanup(s.stop)
 	return s
 }
 
+// listen binds addr again after stop. The port may not be free at once (the kernel may still
+// hold it): listen polls until it binds.
 func (s *server) listen(addr string) {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			s.mu.Lock()
-			s.ln, s.addr = ln, ln.Addr().String()
-			s.mu.Unlock()
-			break
+	var ln net.Listener
+	testutil.WaitForState(s.t, "listen on "+addr, waitTimeout, func() (bool, string) {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("listen %s: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond) // the port is still being released: poll
-	}
+		return true, ""
+	})
+	s.serve(ln)
+}
+
+// serve accepts on ln until stop.
+func (s *server) serve(ln net.Listener) {
+	s.mu.Lock()
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.mu.Unlock()
 	s.wg.Add(1)
-	go s.accept(s.ln)
+	go s.accept(ln)
 }
 
 func (s *server) accept(ln net.Listener) {
@@ -168,17 +173,8 @@ func (s *server) lastRequest() string {
 	return s.last
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitTimeout bounds every wait for the checkers: generous, as other builds share the cores.
+const waitTimeout = 15 * time.Second
 
 func pool(t *testing.T, r *upstream.Registry, key, js string) *upstream.Pool {
 	t.Helper()

@@ -2,8 +2,9 @@ package router_test
 
 import "github.com/zoneproxy/zoneproxy/router"
 
-// Suites for the rules of shared/spec/apisix-compat.md (sections Route,
-// Router, Service) and issue 5, each checked against APISIX's code
+// Suites for zoneproxy's compatibility rules on routes, the router and
+// services (each src states its rule) and for issue 5, each checked against
+// APISIX's code
 // (apisix/http/router/radixtree_host_uri.lua, apisix/http/route.lua,
 // lua-resty-radixtree lib/resty/radixtree.lua, lua-resty-expr
 // lib/resty/expr/v1.lua, apisix/core/ctx.lua, nginx
@@ -11,7 +12,7 @@ import "github.com/zoneproxy/zoneproxy/router"
 var specSuites = []suite{
 	// Hosts: exact before wildcard, most specific wildcard first.
 	{
-		name: "hosts/precedence", src: "spec Router: exact host first, then wildcards most specific first",
+		name: "hosts/precedence", src: "router rule: exact host first, then wildcards most specific first",
 		routes: `[{"id":"1","uri":"/x","host":"*.com"},{"id":"2","uri":"/x","host":"*.foo.com"},
 			{"id":"3","uri":"/x","host":"a.foo.com"},{"id":"4","uri":"/x","host":"*"},{"id":"5","uri":"/x"}]`,
 		probes: []probe{
@@ -22,7 +23,7 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "hosts/case and port", src: "spec Router: host case-insensitive, port ignored; nginx $host drops a trailing dot",
+		name: "hosts/case and port", src: "router rule: host case-insensitive, port ignored; nginx $host drops a trailing dot",
 		routes: `[{"id":"1","uri":"/x","hosts":["Foo.COM"]},{"id":"2","uri":"/x","host":"[::1]"}]`,
 		probes: []probe{
 			{name: "port", req: req{target: "/x", host: "foo.com:8080"}, want: "1"},
@@ -33,7 +34,7 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "hosts/absolute-form target", src: "spec Router: nginx $host takes the host of an absolute request line",
+		name: "hosts/absolute-form target", src: "router rule: nginx $host takes the host of an absolute request line",
 		routes: `[{"id":"1","uri":"/x","host":"foo.com"}]`,
 		probes: []probe{
 			{name: "request line host", req: req{target: "http://foo.com/x", host: "bar.com"}, want: "1"},
@@ -63,7 +64,7 @@ var specSuites = []suite{
 	},
 	// Host routes before host-less, with fall-through at every level.
 	{
-		name: "hosts/fall through", src: "spec Router: candidates that fail are skipped; host routes, then host-less",
+		name: "hosts/fall through", src: "router rule: candidates that fail are skipped; host routes, then host-less",
 		routes: `[{"id":"1","uri":"/api/*","host":"a.foo.com","methods":["POST"]},
 			{"id":"2","uri":"/api/v1","host":"*.foo.com","methods":["PUT"]},
 			{"id":"3","uri":"/api/*","host":"*.foo.com","vars":[["arg_x","==","1"]]},
@@ -93,7 +94,7 @@ var specSuites = []suite{
 	},
 	// Paths.
 	{
-		name: "paths/exact, prefix, longer prefix", src: "spec Router: exact path beats prefix; longer prefix first",
+		name: "paths/exact, prefix, longer prefix", src: "router rule: exact path beats prefix; longer prefix first",
 		routes: `[{"id":"1","uri":"/a/*"},{"id":"2","uri":"/a/b/*"},{"id":"3","uri":"/a/b/c"},{"id":"4","uri":"/a/*","priority":100}]`,
 		probes: []probe{
 			{name: "exact", req: req{target: "/a/b/c"}, want: "3"},
@@ -107,7 +108,7 @@ var specSuites = []suite{
 		probes: []probe{{name: "exact", req: req{target: "/a"}, want: "2"}},
 	},
 	{
-		name: "paths/foo* vs foo/*", src: "spec Router: /foo* matches /foo, /foobar, /foo/x; /foo/* matches /foo/ and /foo/x, not /foo",
+		name: "paths/foo* vs foo/*", src: "router rule: /foo* matches /foo, /foobar, /foo/x; /foo/* matches /foo/ and /foo/x, not /foo",
 		routes: `[{"id":"1","uri":"/foo*"},{"id":"2","uri":"/bar/*"}]`,
 		probes: []probe{
 			{name: "/foo", req: req{target: "/foo"}, want: "1"},
@@ -147,7 +148,7 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "paths/colon literal in host_uri", src: "spec Router: :name segments are literal unless radixtree_uri_with_parameter",
+		name: "paths/colon literal in host_uri", src: "router rule: :name segments are literal unless radixtree_uri_with_parameter",
 		routes: `[{"id":"1","uri":"/user/:id"},{"id":"2","uri":"/user/*"}]`,
 		probes: []probe{
 			{name: "value", req: req{target: "/user/42"}, want: "2"},
@@ -155,7 +156,7 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "paths/params in uri_with_parameter", src: "spec Router: radixtree_uri_with_parameter", mode: router.ModeURIWithParameter,
+		name: "paths/params in uri_with_parameter", src: "router rule: radixtree_uri_with_parameter", mode: router.ModeURIWithParameter,
 		routes: `[{"id":"1","uri":"/user/:id"},{"id":"2","uri":"/user/me"},{"id":"3","uri":"/user/:id/*"}]`,
 		probes: []probe{
 			{name: "param", req: req{target: "/user/42"}, want: "1", wantURI: "/user/:id"},
@@ -165,13 +166,13 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "paths/query string ignored", src: "spec Router: the path matched is without the query string",
+		name: "paths/query string ignored", src: "router rule: the path matched is without the query string",
 		routes: `[{"id":"1","uri":"/hello"}]`,
 		probes: []probe{{name: "query", req: req{target: "/hello?a=/b&c"}, want: "1"}},
 	},
 	// Path normalisation as nginx does it.
 	{
-		name: "paths/normalisation", src: "spec Router: path normalised like nginx (ngx_http_parse_complex_uri)",
+		name: "paths/normalisation", src: "router rule: path normalised like nginx (ngx_http_parse_complex_uri)",
 		routes: `[{"id":"1","uri":"/b"},{"id":"2","uri":"/a/b"},{"id":"3","uri":"/"},{"id":"4","uri":"/a b"},{"id":"5","uri":"/a%2Fb"},{"id":"6","uri":"/c/"},{"id":"7","uri":"/a/"}]`,
 		probes: []probe{
 			{name: "dot dot", req: req{target: "/a/../b"}, want: "1"},
@@ -204,7 +205,7 @@ var specSuites = []suite{
 	},
 	// Priority and etcd key order.
 	{
-		name: "priority/etcd key order", src: "spec Router: equal priority -> etcd key order (byte order of ids)",
+		name: "priority/etcd key order", src: "router rule: equal priority -> etcd key order (byte order of ids)",
 		routes: `[{"id":"2","uri":"/x"},{"id":"10","uri":"/x"},{"id":"3","uri":"/y*","priority":-1},{"id":"4","uri":"/y*"}]`,
 		probes: []probe{
 			{name: "10 before 2", req: req{target: "/x"}, want: "10"},
@@ -218,7 +219,7 @@ var specSuites = []suite{
 	},
 	// Methods.
 	{
-		name: "methods/HEAD is not GET", src: "spec Router: a HEAD request does not match a GET-only route",
+		name: "methods/HEAD is not GET", src: "router rule: a HEAD request does not match a GET-only route",
 		routes: `[{"id":"1","uri":"/x","methods":["GET"]},{"id":"2","uri":"/x*","methods":["HEAD","OPTIONS"]}]`,
 		probes: []probe{
 			{name: "GET", req: req{target: "/x"}, want: "1"},
@@ -242,7 +243,7 @@ var specSuites = []suite{
 	},
 	// Service hosts.
 	{
-		name: "service/inherited hosts", src: "spec Service: a route with service_id inherits hosts; its own win",
+		name: "service/inherited hosts", src: "service rule: a route with service_id inherits hosts; its own win",
 		services: `{"s":{"hosts":["svc.com"]}}`,
 		routes:   `[{"id":"1","uri":"/x","service_id":"s"},{"id":"2","uri":"/y","service_id":"s","host":"own.com"}]`,
 		probes: []probe{
@@ -273,7 +274,7 @@ var specSuites = []suite{
 	},
 	// vars: variables and operators.
 	{
-		name: "vars/missing variable", src: "spec Router: a missing var: == false, ~= true, numeric ops false",
+		name: "vars/missing variable", src: "router rule: a missing var: == false, ~= true, numeric ops false",
 		routes: `[{"id":"1","uri":"/eq","vars":[["arg_a","==","x"]]},{"id":"2","uri":"/ne","vars":[["arg_a","~=","x"]]},
 			{"id":"3","uri":"/gt","vars":[["arg_a",">",0]]},{"id":"4","uri":"/le","vars":[["arg_a","<=",0]]}]`,
 		probes: []probe{
@@ -295,7 +296,7 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "vars/request variables", src: "spec Router: vars over uri, host, remote_addr, server_port, request_method, scheme",
+		name: "vars/request variables", src: "router rule: vars over uri, host, remote_addr, server_port, request_method, scheme",
 		routes: `[{"id":"1","uri":"/p/*","vars":[["uri","==","/p/b"],["host","==","foo.com"],["remote_addr","==","10.0.0.1"],
 				["server_port","==","9080"],["request_method","==","POST"],["scheme","==","https"]]},
 			{"id":"2","uri":"/q","vars":[["request_uri","==","/q?x=1"],["args","==","x=1"],["is_args","==","?"],["server_protocol","==","HTTP/1.1"]]},
@@ -373,7 +374,7 @@ var specSuites = []suite{
 		},
 	},
 	{
-		name: "vars/fall through to next candidate", src: "spec Router: a candidate whose vars fail is skipped",
+		name: "vars/fall through to next candidate", src: "router rule: a candidate whose vars fail is skipped",
 		routes: `[{"id":"1","uri":"/x","vars":[["http_x_canary","==","1"]],"priority":10},{"id":"2","uri":"/x"}]`,
 		probes: []probe{
 			{name: "canary", req: req{target: "/x", headers: []string{"X-Canary: 1"}}, want: "1"},

@@ -19,7 +19,9 @@ import (
 //     radixtree_uri_with_parameter, whose hosts are per-route filters as in
 //     the library);
 //   - api7/lua-resty-expr t/v1/*.t (the vars language);
-//   - the zoneproxy spec (shared/spec/apisix-compat.md) and issue 5.
+//   - zoneproxy's compatibility rules on routes, the router and services,
+//     each stated in its suite's src and checked against APISIX's code
+//     (conformance_spec_test.go), and issue 5.
 //
 // A response body "404 Not Found" from the test upstream in an APISIX test
 // means the route matched (the upstream had no such location), while

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/router"
 )
 
@@ -21,10 +22,7 @@ func TestServer(t *testing.T) {
 		{"id":"prefix","uri":"/static/*","methods":["GET"]},
 		{"id":"port","uri":"/port","vars":[["server_port","~~","^[0-9]+$"],["remote_addr","==","127.0.0.1"]]}
 	]`, "", router.ModeHostURI)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	srv := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			res, ok := tab.Match(ctx)

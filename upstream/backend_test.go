@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // backend is a real HTTP upstream on 127.0.0.1 that answers with its name and a status that the
@@ -30,10 +31,7 @@ func startBackend(t *testing.T, name string, configure ...func(*backend)) *backe
 	for _, c := range configure {
 		c(b)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	b.addr = ln.Addr().String()
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		b.hits.Add(1)
@@ -96,28 +94,13 @@ func nodesOf(bs []*backend, weights ...int) string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitTimeout bounds every wait for something another goroutine does.
+const waitTimeout = 10 * time.Second
 
 var errRefused = errors.New("connection refused")
 
-// deadAddr is a loopback address where nothing listens.
+// deadAddr is a loopback address where nothing listens (a port that was free a moment ago).
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(testutil.FreePorts(t, 1)[0])
 }

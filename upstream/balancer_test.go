@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // seq picks n times (each with its Done) and returns the picked hosts' names.
@@ -400,7 +402,7 @@ func TestLeastConnRealBackends(t *testing.T) {
 		err := n.Client().DoTimeout(req, resp, 10*time.Second)
 		n.Done(resp.StatusCode(), err, 0)
 	}(picked[a.addr])
-	waitFor(t, "a request open on a", func() bool { return a.hits.Load() == 1 })
+	testutil.WaitFor(t, "a request open on a", waitTimeout, func() bool { return a.hits.Load() == 1 })
 	for range 20 {
 		if name, _ := send(t, p, nil, nil); name == "a" {
 			t.Fatal("a got a request while it had one open and the others none")

@@ -5,15 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 type syncBuffer struct {
@@ -33,18 +35,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freePorts returns n distinct free loopback ports. The listeners that found them stay open until
-// all are found: closed one by one, the kernel may hand out the same port twice.
+// freePorts returns n distinct loopback ports, as strings, for the processes devcp starts (they
+// bind them themselves, so a listener cannot be handed over; see testutil.FreePorts for the
+// window that leaves).
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	ports := make([]string, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	var ports []string
+	for _, p := range testutil.FreePorts(t, n) {
+		ports = append(ports, strconv.Itoa(p))
 	}
 	return ports
 }
@@ -91,6 +89,7 @@ func TestMakeRun(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // a failure below must not leave devcp and its children running
 	var stdout, stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
@@ -98,18 +97,15 @@ func TestMakeRun(t *testing.T) {
 			"-upstreams", up1 + "," + up2, "-ready-url", "http://127.0.0.1:" + statusPort + "/status/ready",
 			"--", bin, "-c", cfgPath}, &stdout, &stderr)
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stdout.String(), "zoneproxy is ready") {
+	testutil.WaitForState(t, "devcp to report zoneproxy ready", 60*time.Second, func() (bool, string) {
 		select {
 		case code := <-exit:
 			t.Fatalf("devcp exited %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 60s\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(stdout.String(), "zoneproxy is ready"),
+			fmt.Sprintf("\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	})
 	seen := map[string]bool{}
 	for i := 0; i < 4; i++ {
 		resp, err := http.Get("http://127.0.0.1:" + proxyPort + "/hello")

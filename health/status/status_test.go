@@ -3,12 +3,13 @@ package status
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 type fakeState struct {
@@ -31,10 +32,7 @@ func (f *fakeState) config(require bool) Config {
 // serve runs s on a real loopback socket and returns its base URL.
 func serve(t *testing.T, s *Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	srv := s.Serve(ln)
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()

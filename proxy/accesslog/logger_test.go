@@ -15,11 +15,13 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 )
 
@@ -41,17 +43,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-}
+// waitTimeout bounds every wait for the logger's goroutine.
+const waitTimeout = 10 * time.Second
 
 // start runs l until the test ends.
 func start(t *testing.T, l *accesslog.Logger) {
@@ -128,7 +121,7 @@ func TestRequests(t *testing.T) {
 			for _, r := range reqs {
 				do(t, addr, r.method, r.uri, r.body, r.headers)
 			}
-			waitFor(t, "every line", func() bool { return l.Written() == uint64(len(reqs)) })
+			testutil.WaitFor(t, "every line", waitTimeout, func() bool { return l.Written() == uint64(len(reqs)) })
 			got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 			if len(got) != len(tt.lines) {
 				t.Fatalf("%d lines, want %d:\n%s", len(got), len(tt.lines), out.String())
@@ -172,10 +165,7 @@ func serveLogged(t *testing.T, l *accesslog.Logger) string {
 		rec.RequestTime = 3 * time.Millisecond
 		l.Log(&rec)
 	}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -294,17 +284,17 @@ func TestReopen(t *testing.T) {
 		return err == nil && strings.Contains(string(b), s)
 	}
 	line("/first")
-	waitFor(t, "first line", func() bool { return contains(path, "/first") })
+	testutil.WaitFor(t, "first line", waitTimeout, func() bool { return contains(path, "/first") })
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	line("/before-reopen") // still goes to the renamed file
-	waitFor(t, "second line", func() bool { return l.Written() == 2 })
+	testutil.WaitFor(t, "second line", waitTimeout, func() bool { return l.Written() == 2 })
 	if err := l.Reopen(); err != nil {
 		t.Fatal(err)
 	}
 	line("/after-reopen")
-	waitFor(t, "third line", func() bool { return contains(path, "/after-reopen") })
+	testutil.WaitFor(t, "third line", waitTimeout, func() bool { return contains(path, "/after-reopen") })
 
 	tests := []struct {
 		name, file string
@@ -352,7 +342,7 @@ func TestLifecycle(t *testing.T) {
 	go func() { done <- l.Run(context.Background()) }()
 	rec := accesslog.Record{Time: fixedTime, Method: []byte("GET"), URI: []byte("/"), Status: 200}
 	l.Log(&rec)
-	waitFor(t, "the line to be written", func() bool { return l.Written() == 1 })
+	testutil.WaitFor(t, "the line to be written", waitTimeout, func() bool { return l.Written() == 1 })
 
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -453,8 +443,9 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// TestConcurrentLog logs from several goroutines into a small ring, so that it wraps around many
-// times and may fill up: every line is either written whole, once, or counted as dropped.
+// TestConcurrentLog logs from several goroutines at once (testutil.Concurrently: none finishes
+// before every other has logged its share) into a small ring, so that it wraps around many times
+// and may fill up: every line is either written whole, once, or counted as dropped.
 func TestConcurrentLog(t *testing.T) {
 	const workers, each = 8, 500
 	var out syncBuffer
@@ -466,17 +457,14 @@ func TestConcurrentLog(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				rec := accesslog.Record{Time: fixedTime, Method: []byte("GET"),
-					URI: fmt.Appendf(nil, "/w%d/%d", w, i), Status: 200}
-				l.Log(&rec)
-			}
-		})
-	}
-	wg.Wait()
+	var logged atomic.Uint64
+	testutil.Concurrently(workers, each, func(w, i int) bool {
+		rec := accesslog.Record{Time: fixedTime, Method: []byte("GET"),
+			URI: fmt.Appendf(nil, "/w%d/%d", w, i), Status: 200}
+		l.Log(&rec)
+		logged.Add(1)
+		return true
+	})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -494,8 +482,8 @@ func TestConcurrentLog(t *testing.T) {
 		ok   func() error
 	}{
 		{"accounted", func() error {
-			if got := l.Written() + l.Dropped(); got != workers*each {
-				return fmt.Errorf("written %d + dropped %d = %d, want %d", l.Written(), l.Dropped(), got, workers*each)
+			if got := l.Written() + l.Dropped(); got != logged.Load() {
+				return fmt.Errorf("written %d + dropped %d = %d, want the %d lines logged", l.Written(), l.Dropped(), got, logged.Load())
 			}
 			return nil
 		}},

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 )
 
@@ -33,7 +34,7 @@ func TestSwitchRetiresAfterGrace(t *testing.T) {
 		t.Fatalf("Current is not the logger started")
 	}
 	l1.Log(line("/first"))
-	waitFor(t, "the first logger's line", func() bool { return strings.Contains(out1.String(), "/first") })
+	testutil.WaitFor(t, "the first logger's line", 10*time.Second, func() bool { return strings.Contains(out1.String(), "/first") })
 
 	s.Start(l2)
 	if s.Current() != l2 {
@@ -41,9 +42,9 @@ func TestSwitchRetiresAfterGrace(t *testing.T) {
 	}
 	// A request that started before the switch ends within the grace period: its line is written.
 	l1.Log(line("/in-flight"))
-	waitFor(t, "the in-flight line in the replaced logger", func() bool { return strings.Contains(out1.String(), "/in-flight") })
+	testutil.WaitFor(t, "the in-flight line in the replaced logger", 10*time.Second, func() bool { return strings.Contains(out1.String(), "/in-flight") })
 	// After the grace period the replaced logger is closed: what it is given is dropped.
-	waitFor(t, "the replaced logger's retirement", func() bool {
+	testutil.WaitFor(t, "the replaced logger's retirement", 10*time.Second, func() bool {
 		before := l1.Dropped()
 		l1.Log(line("/late"))
 		return l1.Dropped() > before

@@ -12,24 +12,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last: %s", what, state)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
-	}
-}
 
 func TestConns(t *testing.T) {
 	m := newMetrics(t, metrics.Options{})
@@ -46,10 +31,7 @@ func TestConns(t *testing.T) {
 		ConnState: conns.ConnState,
 		Logger:    quiet{},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(conns.Listener(ln)) }()
 	t.Cleanup(func() {
@@ -72,7 +54,7 @@ func TestConns(t *testing.T) {
 	}
 	expect := func(t *testing.T, want map[string]float64) {
 		t.Helper()
-		waitFor(t, fmt.Sprint(want), func() (bool, string) {
+		testutil.WaitForState(t, fmt.Sprint(want), 10*time.Second, func() (bool, string) {
 			got := state()
 			for k, v := range want {
 				if got[k] != v {
@@ -138,10 +120,7 @@ func (quiet) Printf(string, ...any) {}
 func TestCountedConn(t *testing.T) {
 	m := newMetrics(t, metrics.Options{})
 	url := serve(t, m)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	inner := testutil.Listen(t)
 	ln := m.Conns().Listener(inner)
 	defer ln.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())

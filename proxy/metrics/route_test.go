@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
 
@@ -313,7 +315,8 @@ func TestExpire(t *testing.T) {
 	})
 }
 
-// TestConcurrentObserve records many combinations from several goroutines at once, so that the
+// TestConcurrentObserve records many combinations from several goroutines at once
+// (testutil.Concurrently: none finishes before every other has recorded its share), so that the
 // route's table grows while it is read, and checks every count.
 func TestConcurrentObserve(t *testing.T) {
 	m := newMetrics(t, metrics.Options{})
@@ -325,20 +328,24 @@ func TestConcurrentObserve(t *testing.T) {
 		nodes   = 10
 		rounds  = 5
 	)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for range rounds {
-				for c := range codes {
-					for n := range nodes {
-						s := metrics.Sample{Code: 200 + c, Node: fmt.Sprintf("10.0.0.%d", n), Request: ms}
-						rm.Observe(&s)
-					}
-				}
-			}
-		})
+	// observed[w][c*nodes+n] counts worker w's samples of code 200+c on node n.
+	observed := make([][codes * nodes]int, workers)
+	testutil.Concurrently(workers, rounds*codes*nodes, func(w, i int) bool {
+		k := i % (codes * nodes)
+		s := metrics.Sample{Code: 200 + k/nodes, Node: fmt.Sprintf("10.0.0.%d", k%nodes), Request: ms}
+		rm.Observe(&s)
+		observed[w][k]++
+		return true
+	})
+	wantStatus := map[string]float64{} // by code and node
+	wantLatency := map[string]uint64{} // by node
+	for _, o := range observed {
+		for k, n := range o {
+			node := fmt.Sprintf("10.0.0.%d", k%nodes)
+			wantStatus[fmt.Sprint(200+k/nodes, " ", node)] += float64(n)
+			wantLatency[node] += uint64(n)
+		}
 	}
-	wg.Wait()
 	f := scrape(t, url, "/metrics")
 	tests := []struct {
 		name string
@@ -356,14 +363,19 @@ func TestConcurrentObserve(t *testing.T) {
 		})
 	}
 	t.Run("counts", func(t *testing.T) {
-		for _, mm := range f.find("apisix_http_status", nil) {
-			if got := mm.GetCounter().GetValue(); got != workers*rounds {
-				t.Fatalf("%v: count %v, want %d", mm.GetLabel(), got, workers*rounds)
+		for key, want := range wantStatus {
+			code, node, _ := strings.Cut(key, " ")
+			if got := f.value(t, "apisix_http_status", lbl("code", code, "node", node)); got != want {
+				t.Errorf("code %s node %s: count %v, want %v", code, node, got, want)
 			}
 		}
-		for _, mm := range f.find("apisix_http_latency", lbl("type", "request")) {
-			if got := mm.GetHistogram().GetSampleCount(); got != workers*rounds*codes {
-				t.Fatalf("%v: count %v, want %d", mm.GetLabel(), got, workers*rounds*codes)
+		for node, want := range wantLatency {
+			ms := f.find("apisix_http_latency", lbl("type", "request", "node", node))
+			if len(ms) != 1 {
+				t.Fatalf("node %s: %d request latency series, want 1", node, len(ms))
+			}
+			if got := ms[0].GetHistogram().GetSampleCount(); got != want {
+				t.Errorf("node %s: %d request latencies, want %d", node, got, want)
 			}
 		}
 	})

@@ -1,0 +1,93 @@
+package testutil
+
+import (
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Listen returns a TCP listener bound to 127.0.0.1 on a port the kernel
+// chose. It is closed when the test ends (closing it earlier is fine).
+//
+// Prefer it to FreePorts: a server in the test process that serves on this
+// listener has its port from the start, so nothing can take the port between
+// choosing it and binding it.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen on 127.0.0.1:0: %v", err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago, for a child process or a configuration that must bind them
+// itself. Use it only where a net.Listener (Listen) cannot be handed over.
+//
+// The ports are drawn at random below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range on Linux), from which the local ports of
+// outgoing connections are taken: a port chosen with 127.0.0.1:0 comes from
+// that range, and a client connection of the test itself (to etcd, to an
+// upstream) may take it before the child binds it. Each port is bound to
+// check that it is free, and all n stay bound until all n are chosen, so no
+// two are the same. They are then released, and a window remains that this
+// helper cannot close: until the caller's process binds a port, another
+// process listening on a fixed or random port may take it. That is rare, not
+// impossible. Where the ephemeral range cannot be read, or leaves no room
+// below it, the kernel chooses (port 0) and the wider window above applies.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	lo, hi := minPort, ephemeralLow()
+	ports := make([]int, 0, n)
+	lns := make([]net.Listener, 0, n)
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
+	for failed := 0; len(ports) < n; {
+		port := 0 // the kernel chooses
+		if hi-lo >= 1000 && failed < 100 {
+			port = lo + rand.IntN(hi-lo)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			if port != 0 {
+				failed++ // taken: try another
+				continue
+			}
+			t.Fatalf("listen on 127.0.0.1:0: %v", err)
+			return nil
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// minPort is the lowest port FreePorts chooses: above the well-known and
+// most commonly configured ports.
+const minPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or
+// minPort when it is not known.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return minPort
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return minPort
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return minPort
+	}
+	return low
+}

@@ -1,0 +1,182 @@
+package testutil
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeTB records Fatalf instead of stopping the test, so failures of the helpers can be checked.
+type fakeTB struct {
+	testing.TB
+	mu    sync.Mutex
+	fatal string
+	clean []func()
+}
+
+func (f *fakeTB) Helper() {}
+
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fatal = fmt.Sprintf(format, args...)
+}
+
+func (f *fakeTB) Cleanup(fn func()) { f.clean = append(f.clean, fn) }
+
+func TestWaitFor(t *testing.T) {
+	tests := []struct {
+		name      string
+		trueAfter int // cond holds from this call on; -1: never
+		timeout   time.Duration
+		wantFatal string // substring; "" means no failure
+	}{
+		{"holds at once", 0, time.Second, ""},
+		{"holds at once with no time left", 0, 0, ""},
+		{"holds after a few polls", 5, 5 * time.Second, ""},
+		{"never holds", -1, 30 * time.Millisecond, "timed out after 30ms waiting for the thing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeTB{}
+			calls := 0
+			start := time.Now()
+			WaitFor(f, "the thing", tt.timeout, func() bool {
+				calls++
+				return tt.trueAfter >= 0 && calls > tt.trueAfter
+			})
+			if tt.wantFatal == "" && f.fatal != "" || !strings.Contains(f.fatal, tt.wantFatal) {
+				t.Fatalf("Fatalf(%q), want %q", f.fatal, tt.wantFatal)
+			}
+			if tt.trueAfter >= 0 && calls != tt.trueAfter+1 {
+				t.Errorf("cond called %d times, want %d (it must stop once cond holds)", calls, tt.trueAfter+1)
+			}
+			if tt.trueAfter < 0 && time.Since(start) < tt.timeout {
+				t.Errorf("gave up after %v, before the timeout %v", time.Since(start), tt.timeout)
+			}
+		})
+	}
+}
+
+func TestWaitForState(t *testing.T) {
+	tests := []struct {
+		name, state string
+		want        string
+	}{
+		{"reports the last state", "n=3", "timed out after 20ms waiting for n to be 4; last: n=3"},
+		{"no state, no suffix", "", "timed out after 20ms waiting for n to be 4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeTB{}
+			WaitForState(f, "n to be 4", 20*time.Millisecond, func() (bool, string) { return false, tt.state })
+			if f.fatal != tt.want {
+				t.Fatalf("Fatalf(%q), want %q", f.fatal, tt.want)
+			}
+		})
+	}
+	f := &fakeTB{}
+	WaitForState(f, "x", time.Second, func() (bool, string) { return true, "ignored" })
+	if f.fatal != "" {
+		t.Fatalf("Fatalf(%q) although cond held", f.fatal)
+	}
+}
+
+func TestListen(t *testing.T) {
+	f := &fakeTB{}
+	ln := Listen(f)
+	addr := ln.Addr().(*net.TCPAddr)
+	if !addr.IP.Equal(net.IPv4(127, 0, 0, 1)) || addr.Port == 0 {
+		t.Fatalf("Listen bound %v, want 127.0.0.1 on a chosen port", addr)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatalf("dial the listener: %v", err)
+	}
+	c.Close()
+	if len(f.clean) != 1 {
+		t.Fatalf("%d cleanups registered, want 1 (closing the listener)", len(f.clean))
+	}
+	f.clean[0]()
+	if _, err := ln.Accept(); err == nil {
+		t.Fatal("Accept works after the test's cleanup: the listener was not closed")
+	}
+}
+
+func TestFreePorts(t *testing.T) {
+	const n = 20
+	ports := FreePorts(t, n)
+	if len(ports) != n {
+		t.Fatalf("got %d ports, want %d", len(ports), n)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if lo, hi := minPort, ephemeralLow(); hi-lo >= 1000 && (p < lo || p >= hi) {
+			t.Errorf("port %d outside [%d, %d): in the ephemeral range, or below %d", p, lo, hi, lo)
+		}
+		if p <= 0 || p > 65535 || seen[p] {
+			t.Fatalf("ports %v: %d is out of range or repeated", ports, p)
+		}
+		seen[p] = true
+		// Released on return: the caller (here, us) can bind each one.
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Fatalf("port %d not free after FreePorts returned: %v", p, err)
+		}
+		ln.Close()
+	}
+}
+
+func TestConcurrently(t *testing.T) {
+	tests := []struct {
+		name         string
+		workers, min int
+		stopAt       int // worker 0 returns false at this call; -1: never
+	}{
+		{"two workers", 2, 50, -1},
+		{"many workers", 8, 20, -1},
+		{"one call each", 4, 1, -1},
+		{"a worker that stops early holds no one back", 3, 100, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var clock atomic.Int64 // orders every call of every worker
+			calls := make([]int64, tt.workers)
+			first := make([]int64, tt.workers)
+			last := make([]int64, tt.workers)
+			Concurrently(tt.workers, tt.min, func(w, i int) bool {
+				now := clock.Add(1)
+				if i == 0 {
+					first[w] = now
+				}
+				last[w] = now
+				calls[w]++
+				return !(w == 0 && i == tt.stopAt)
+			})
+			for w := range calls {
+				want := int64(tt.min)
+				if w == 0 && tt.stopAt >= 0 {
+					want = int64(tt.stopAt + 1)
+				}
+				if calls[w] < want {
+					t.Errorf("worker %d made %d calls, want at least %d", w, calls[w], want)
+				}
+			}
+			// Overlap: every worker still ran after every other one had begun.
+			for a := range first {
+				for b := range last {
+					if a != b && !(w0Stopped(tt.stopAt, b)) && last[b] < first[a] {
+						t.Errorf("worker %d finished (call %d) before worker %d began (call %d)", b, last[b], a, first[a])
+					}
+				}
+			}
+		})
+	}
+}
+
+// w0Stopped says whether worker w was told to stop early (and so may end before others begin).
+func w0Stopped(stopAt, w int) bool { return w == 0 && stopAt >= 0 }
