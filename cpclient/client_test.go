@@ -12,6 +12,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // recorder is a Sink that keeps every State and the revision log of OnApply.
@@ -46,18 +47,6 @@ func (r *recorder) last() *state.State {
 		return nil
 	}
 	return r.states[len(r.states)-1]
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -170,7 +159,7 @@ func testListWatchApply(t *testing.T, transport string) {
 	put(t, cluster, "/apisixother/x", "outside the prefix")
 
 	c, rec := startClient(t, transport, cluster, nil)
-	waitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a"}`, r1))
+	testutil.WaitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a"}`, r1))
 	st := rec.last()
 	if st.KVs.Has("/apisixother/x") {
 		t.Errorf("a key outside the prefix was listed")
@@ -180,11 +169,11 @@ func testListWatchApply(t *testing.T, transport string) {
 	}
 
 	r2 := put(t, cluster, "/apisix/routes/2", `{"uri":"/b"}`)
-	waitFor(t, "a put", 10*time.Second, hasKey(rec, "/apisix/routes/2", `{"uri":"/b"}`, r2))
+	testutil.WaitFor(t, "a put", 10*time.Second, hasKey(rec, "/apisix/routes/2", `{"uri":"/b"}`, r2))
 	r3 := put(t, cluster, "/apisix/routes/1", `{"uri":"/a2"}`)
-	waitFor(t, "an update", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a2"}`, r3))
+	testutil.WaitFor(t, "an update", 10*time.Second, hasKey(rec, "/apisix/routes/1", `{"uri":"/a2"}`, r3))
 	r4 := del(t, cluster, "/apisix/routes/2")
-	waitFor(t, "a delete", 10*time.Second, hasKey(rec, "/apisix/routes/2", "", r4))
+	testutil.WaitFor(t, "a delete", 10*time.Second, hasKey(rec, "/apisix/routes/2", "", r4))
 
 	s := c.Status()
 	if s.Current != cluster.Endpoints()[0] || s.Revision < r4 || !c.Connected() {
@@ -221,11 +210,11 @@ func TestHealthySessionIsStable(t *testing.T) {
 		cfg.OnSwitch = func(string, string) { mu.Lock(); switches++; mu.Unlock() }
 	})
 	r := put(t, cluster, "/apisix/routes/1", "v1")
-	waitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	testutil.WaitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 	outside := put(t, cluster, "/elsewhere", "x")
 	// Progress notifications carry the store's revision: the copy's revision catches up with a write
 	// it never saw, without any event.
-	waitFor(t, "progress to move the revision", 10*time.Second, func() bool { return c.Status().Revision >= outside })
+	testutil.WaitFor(t, "progress to move the revision", 10*time.Second, func() bool { return c.Status().Revision >= outside })
 	// Several stall timeouts (500 ms) pass: the session must still be the first one.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
@@ -250,7 +239,7 @@ func TestAutoFallsBackToTheGateway(t *testing.T) {
 		cfg.Endpoints = []string{front, cluster.Endpoints()[1]}
 	})
 	r := put(t, cluster, "/apisix/routes/1", "v1")
-	waitFor(t, "the list through the HTTP/1.1 front", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	testutil.WaitFor(t, "the list through the HTTP/1.1 front", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 	if c.Status().Current != front {
 		t.Errorf("current %s, want the front %s", c.Status().Current, front)
 	}
@@ -259,7 +248,7 @@ func TestAutoFallsBackToTheGateway(t *testing.T) {
 	}
 	// The watch works through the front too.
 	r2 := put(t, cluster, "/apisix/routes/2", "v2")
-	waitFor(t, "a watched change through the front", 10*time.Second, hasKey(rec, "/apisix/routes/2", "v2", r2))
+	testutil.WaitFor(t, "a watched change through the front", 10*time.Second, hasKey(rec, "/apisix/routes/2", "v2", r2))
 }
 
 // TestStartsOnAnyOneEndpoint: no majority rule; two of three endpoints down (refusing or hung) at
@@ -274,7 +263,7 @@ func testStartsOnAnyOneEndpoint(t *testing.T, transport string) {
 		t.Fatal(err)
 	}
 	c, rec := startClient(t, transport, cluster, nil)
-	waitFor(t, "the list through the only endpoint up", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	testutil.WaitFor(t, "the list through the only endpoint up", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 	if c.Status().Current != cluster.Endpoints()[2] {
 		t.Errorf("current %s, want %s", c.Status().Current, cluster.Endpoints()[2])
 	}
@@ -284,7 +273,7 @@ func testStartsOnAnyOneEndpoint(t *testing.T, transport string) {
 func TestBurstCoalesces(t *testing.T) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 1, Members: 1})
 	_, rec := startClient(t, TransportGRPC, cluster, nil)
-	waitFor(t, "the first list", 10*time.Second, func() bool { return rec.last() != nil })
+	testutil.WaitFor(t, "the first list", 10*time.Second, func() bool { return rec.last() != nil })
 	rec.mu.Lock()
 	before := len(rec.states)
 	rec.mu.Unlock()
@@ -310,7 +299,7 @@ func TestBurstCoalesces(t *testing.T) {
 	wg.Wait()
 	burst := time.Since(began)
 	want, rev, _ := currentState(t, cluster)
-	waitFor(t, "the burst to be applied", 10*time.Second, func() bool { return rec.last().Revision >= rev })
+	testutil.WaitFor(t, "the burst to be applied", 10*time.Second, func() bool { return rec.last().Revision >= rev })
 	rec.mu.Lock()
 	builds := len(rec.states) - before
 	rec.mu.Unlock()

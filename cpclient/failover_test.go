@@ -13,6 +13,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // events records endpoint switches and health changes with their times.
@@ -81,18 +82,18 @@ func testFailover(t *testing.T, transport string) {
 			r0 := put(t, cluster, "/apisix/routes/1", "v1")
 			var ev events
 			c, rec := startClient(t, transport, cluster, ev.hook)
-			waitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r0))
-			waitFor(t, "the first endpoint in use", 5*time.Second, currentIs(c, eps[0]))
+			testutil.WaitFor(t, "the initial list", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r0))
+			testutil.WaitFor(t, "the first endpoint in use", 5*time.Second, currentIs(c, eps[0]))
 
 			start := time.Now()
 			tt.break_(cluster.Endpoint(0))
-			waitFor(t, "the switch to the second endpoint", 15*time.Second, currentIs(c, eps[1]))
+			testutil.WaitFor(t, "the switch to the second endpoint", 15*time.Second, currentIs(c, eps[1]))
 			t.Logf("switched after %s", time.Since(start).Round(time.Millisecond))
 			if s := ev.lastSwitch(); s.from != eps[0] || s.to != eps[1] {
 				t.Errorf("last switch %+v, want %s -> %s", s, eps[0], eps[1])
 			}
 			r1 := put(t, cluster, "/apisix/routes/2", "after the switch")
-			waitFor(t, "a put made after the switch", 10*time.Second, hasKey(rec, "/apisix/routes/2", "after the switch", r1))
+			testutil.WaitFor(t, "a put made after the switch", 10*time.Second, hasKey(rec, "/apisix/routes/2", "after the switch", r1))
 			if st := rec.last(); st.Endpoint != eps[1] {
 				t.Errorf("state from %s, want %s", st.Endpoint, eps[1])
 			}
@@ -113,14 +114,14 @@ func testFailbackAfterHoldDown(t *testing.T, transport string) {
 	const hold = 1500 * time.Millisecond
 	c, rec := startClient(t, transport, cluster, func(cfg *Config) { ev.hook(cfg); cfg.FailbackAfter = hold })
 	r := put(t, cluster, "/apisix/routes/1", "v1")
-	waitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	testutil.WaitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 
 	cluster.Endpoint(0).Stop()
-	waitFor(t, "the switch away", 15*time.Second, currentIs(c, eps[1]))
+	testutil.WaitFor(t, "the switch away", 15*time.Second, currentIs(c, eps[1]))
 	if err := cluster.Endpoint(0).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the switch back", 20*time.Second, currentIs(c, eps[0]))
+	testutil.WaitFor(t, "the switch back", 20*time.Second, currentIs(c, eps[0]))
 
 	ev.mu.Lock()
 	var healthyAt time.Time
@@ -138,7 +139,7 @@ func testFailbackAfterHoldDown(t *testing.T, transport string) {
 		t.Errorf("failed back %s after the endpoint became healthy, want at least the hold-down %s", held, hold)
 	}
 	r2 := put(t, cluster, "/apisix/routes/1", "v2")
-	waitFor(t, "a put after the fail-back", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v2", r2))
+	testutil.WaitFor(t, "a put after the fail-back", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v2", r2))
 	if st := rec.last(); st.Endpoint != eps[0] {
 		t.Errorf("state from %s after fail-back", st.Endpoint)
 	}
@@ -153,14 +154,14 @@ func testAllEndpointsDownKeepsStateAndResumes(t *testing.T, transport string) {
 	eps := cluster.Endpoints()
 	c, rec := startClient(t, transport, cluster, nil)
 	r := put(t, cluster, "/apisix/routes/1", "v1")
-	waitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+	testutil.WaitFor(t, "the first put", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 	states := func() int { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.states) }
 	before := states()
 
 	for i := range eps {
 		cluster.Endpoint(i).Stop()
 	}
-	waitFor(t, "every endpoint unhealthy", 15*time.Second, func() bool {
+	testutil.WaitFor(t, "every endpoint unhealthy", 15*time.Second, func() bool {
 		for _, e := range c.Status().Endpoints {
 			if e.Healthy {
 				return false
@@ -175,7 +176,7 @@ func testAllEndpointsDownKeepsStateAndResumes(t *testing.T, transport string) {
 	if err := cluster.Endpoint(2).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the update made during the outage", 15*time.Second,
+	testutil.WaitFor(t, "the update made during the outage", 15*time.Second,
 		hasKey(rec, "/apisix/routes/2", "written during the outage", r2))
 	if c.Status().Current != eps[2] {
 		t.Errorf("current %s, want the only endpoint back, %s", c.Status().Current, eps[2])
@@ -198,7 +199,7 @@ func testCompactionWhileDisconnectedRelists(t *testing.T, transport string) {
 	_, rec := startClient(t, transport, cluster, nil)
 	put(t, cluster, "/apisix/routes/1", "gone soon")
 	r := put(t, cluster, "/apisix/routes/2", "stays")
-	waitFor(t, "both routes", 10*time.Second, hasKey(rec, "/apisix/routes/2", "stays", r))
+	testutil.WaitFor(t, "both routes", 10*time.Second, hasKey(rec, "/apisix/routes/2", "stays", r))
 
 	cluster.Endpoint(0).Stop()
 	cluster.Endpoint(1).Stop()
@@ -213,7 +214,7 @@ func testCompactionWhileDisconnectedRelists(t *testing.T, transport string) {
 	if err := cluster.Endpoint(1).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the re-list after compaction", 15*time.Second, func() bool {
+	testutil.WaitFor(t, "the re-list after compaction", 15*time.Second, func() bool {
 		st := rec.last()
 		gone := !st.KVs.Has("/apisix/routes/1")
 		return st.Revision >= last && gone && string(value(st, "/apisix/routes/3")) == "new" &&
@@ -272,7 +273,7 @@ func testInitialState(t *testing.T, transport string) {
 			r := put(t, cluster, "/apisix/routes/3", "after the snapshot")
 
 			_, rec := startClient(t, transport, cluster, func(cfg *Config) { cfg.Initial = initial })
-			waitFor(t, "the changes made after the snapshot", 10*time.Second, func() bool {
+			testutil.WaitFor(t, "the changes made after the snapshot", 10*time.Second, func() bool {
 				st := rec.last()
 				if st == nil || st.Revision < r {
 					return false
@@ -311,7 +312,7 @@ func testEndpointRefusingCredentialsIsSkipped(t *testing.T, transport string) {
 		c, rec := startClient(t, transport, ours, func(cfg *Config) {
 			cfg.Endpoints, cfg.Username, cfg.Password = eps, "root", "s3cret"
 		})
-		waitFor(t, "the list through the second endpoint", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+		testutil.WaitFor(t, "the list through the second endpoint", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 		if c.Status().Current != eps[1] {
 			t.Errorf("current %s, want %s", c.Status().Current, eps[1])
 		}
@@ -323,7 +324,7 @@ func testEndpointRefusingCredentialsIsSkipped(t *testing.T, transport string) {
 		cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 3, UntrustedClientCA: []int{0}})
 		r := put(t, cluster, "/apisix/routes/1", "v1")
 		c, rec := startClient(t, transport, cluster, nil)
-		waitFor(t, "the list through the second endpoint", 15*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
+		testutil.WaitFor(t, "the list through the second endpoint", 15*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 		if c.Status().Current != cluster.Endpoints()[1] {
 			t.Errorf("current %s, want %s", c.Status().Current, cluster.Endpoints()[1])
 		}
@@ -341,7 +342,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) { eachTransport(t, testExactlyOnce
 func testExactlyOnceUnderFaults(t *testing.T, transport string) {
 	cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 1})
 	c, rec := startClient(t, transport, cluster, nil)
-	waitFor(t, "the first endpoint in use", 10*time.Second, currentIs(c, cluster.Endpoints()[0]))
+	testutil.WaitFor(t, "the first endpoint in use", 10*time.Second, currentIs(c, cluster.Endpoints()[0]))
 
 	stop := make(chan struct{})
 	faultsDone := make(chan struct{})
@@ -399,7 +400,7 @@ func testExactlyOnceUnderFaults(t *testing.T, transport string) {
 		_ = cluster.Endpoint(i).Restore()
 	}
 	want, rev, _ := currentState(t, cluster)
-	waitFor(t, "the copy to catch up", 30*time.Second, func() bool {
+	testutil.WaitFor(t, "the copy to catch up", 30*time.Second, func() bool {
 		st := rec.last()
 		return st != nil && st.Revision >= rev
 	})

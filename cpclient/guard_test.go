@@ -7,6 +7,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // routesOf counts the route objects in a State.
@@ -47,7 +48,7 @@ func testShrinkGuardHoldsUntilTheHoldTime(t *testing.T, transport string) {
 		cfg.Endpoints = []string{wiped.Endpoints()[0], full.Endpoints()[0]}
 		cfg.Initial, cfg.ShrinkGuard, cfg.ShrinkHold = initial, 0.5, hold
 	})
-	waitFor(t, "the hold to show in the status", 10*time.Second, func() bool { return c.Status().ShrinkHeld != nil })
+	testutil.WaitFor(t, "the hold to show in the status", 10*time.Second, func() bool { return c.Status().ShrinkHeld != nil })
 	start := time.Now()
 	h := c.Status().ShrinkHeld
 	if h.Routes != 10 || h.Removed != 8 || h.Endpoint != wiped.Endpoints()[0] {
@@ -56,7 +57,7 @@ func testShrinkGuardHoldsUntilTheHoldTime(t *testing.T, transport string) {
 	if st := rec.last(); st != nil && routesOf(st) != 10 {
 		t.Fatalf("a State with %d routes was delivered while the re-list was held", routesOf(st))
 	}
-	waitFor(t, "the held re-list to apply after the hold time", 15*time.Second, func() bool {
+	testutil.WaitFor(t, "the held re-list to apply after the hold time", 15*time.Second, func() bool {
 		st := rec.last()
 		return st != nil && routesOf(st) == 2
 	})
@@ -77,7 +78,7 @@ func testShrinkGuardAppliesWhenAnotherEndpointAgrees(t *testing.T, transport str
 	c, rec := startClient(t, transport, wiped, func(cfg *Config) {
 		cfg.Initial, cfg.ShrinkGuard, cfg.ShrinkHold = initial, 0.5, time.Hour
 	})
-	waitFor(t, "the agreed re-list to apply", 15*time.Second, func() bool {
+	testutil.WaitFor(t, "the agreed re-list to apply", 15*time.Second, func() bool {
 		st := rec.last()
 		return st != nil && routesOf(st) == 2
 	})
@@ -97,11 +98,11 @@ func testShrinkGuardLeavesDeleteEventsAlone(t *testing.T, transport string) {
 		put(t, cluster, fmt.Sprintf("/apisix/routes/%d", i), "v")
 	}
 	c, rec := startClient(t, transport, cluster, func(cfg *Config) { cfg.ShrinkGuard, cfg.ShrinkHold = 0.5, time.Hour })
-	waitFor(t, "ten routes", 10*time.Second, func() bool { st := rec.last(); return st != nil && routesOf(st) == 10 })
+	testutil.WaitFor(t, "ten routes", 10*time.Second, func() bool { st := rec.last(); return st != nil && routesOf(st) == 10 })
 	for i := 0; i < 9; i++ {
 		del(t, cluster, fmt.Sprintf("/apisix/routes/%d", i))
 	}
-	waitFor(t, "the deletes", 10*time.Second, func() bool { return routesOf(rec.last()) == 1 })
+	testutil.WaitFor(t, "the deletes", 10*time.Second, func() bool { return routesOf(rec.last()) == 1 })
 	if c.Status().ShrinkHeld != nil {
 		t.Errorf("delete events were held")
 	}

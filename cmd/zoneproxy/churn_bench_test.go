@@ -12,6 +12,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // BenchmarkChurn measures zoneproxy under configuration churn: 10,000 and 40,000 routes, 100 and
@@ -54,7 +56,7 @@ func churn(b *testing.B, routes, rate int, dur time.Duration) {
 	}
 	putKV(b, cluster, "/apisix/routes/steady", fmt.Sprintf(`{"uri":"/steady","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(b, instanceOpts{endpoints: cluster.Endpoints(), files: files, extra: "  log: {level: info}\n"})
-	waitFor(b, "the routes", 120*time.Second, serves(zp.proxy+"/steady", "", "a GET /steady"))
+	testutil.WaitFor(b, "the routes", 120*time.Second, serves(zp.proxy+"/steady", "", "a GET /steady"))
 	logStart := len(zp.logs.String())
 
 	stop := make(chan struct{})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // syncBuffer collects a process's log output for assertions.
@@ -36,24 +37,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freePort(t testing.TB) int { return freePorts(t, 1)[0] }
-
-// freePorts returns n distinct free loopback ports. The listeners that found them stay open until
-// all are found: closed one by one, the kernel may hand out the same port twice.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
 }
 
 // backend is a real upstream server on loopback that names itself in every answer.
@@ -102,7 +85,7 @@ func startZoneproxy(t testing.TB, o instanceOpts) *instance {
 	if o.dataDir == "" {
 		o.dataDir = filepath.Join(dir, "data")
 	}
-	ports := freePorts(t, 3)
+	ports := testutil.FreePorts(t, 3)
 	proxyPort, statusPort, promPort := ports[0], ports[1], ports[2]
 	var hosts strings.Builder
 	for _, ep := range o.endpoints {
@@ -168,7 +151,7 @@ zoneproxy:
 		return code
 	}
 	t.Cleanup(func() { inst.stop() })
-	waitFor(t, "the status server", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the status server", 10*time.Second, func() bool {
 		code, _ := httpGet(inst.status+"/status", "")
 		return code == 200
 	})
@@ -191,17 +174,6 @@ func httpGet(url, host string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func putKV(t testing.TB, c *cptest.Cluster, key, value string) {
@@ -246,21 +218,21 @@ func TestRouteLifecycle(t *testing.T) {
 	cluster, files := startCluster(t)
 	a, b := backend(t, "a"), backend(t, "b")
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-	waitFor(t, "readiness", 10*time.Second, func() bool { c, _ := httpGet(zp.status+"/status/ready", ""); return c == 200 })
+	testutil.WaitFor(t, "readiness", 10*time.Second, func() bool { c, _ := httpGet(zp.status+"/status/ready", ""); return c == 200 })
 
 	putKV(t, cluster, "/apisix/upstreams/1", fmt.Sprintf(`{"type":"roundrobin","nodes":{%q:1}}`, a))
 	putKV(t, cluster, "/apisix/routes/1", `{"uri":"/hello","upstream_id":"1"}`)
-	waitFor(t, "the new route", 10*time.Second, serves(zp.proxy+"/hello?x=1", "", "a GET /hello?x=1"))
+	testutil.WaitFor(t, "the new route", 10*time.Second, serves(zp.proxy+"/hello?x=1", "", "a GET /hello?x=1"))
 	_, body := httpGet(zp.proxy+"/hello", "")
 	if !strings.Contains(body, "xff=127.0.0.1") {
 		t.Errorf("upstream saw %q, want X-Forwarded-For 127.0.0.1", body)
 	}
 
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/hello","upstream":{"nodes":{%q:1}}}`, b))
-	waitFor(t, "the updated route", 10*time.Second, serves(zp.proxy+"/hello", "", "b GET /hello"))
+	testutil.WaitFor(t, "the updated route", 10*time.Second, serves(zp.proxy+"/hello", "", "b GET /hello"))
 
 	delKV(t, cluster, "/apisix/routes/1")
-	waitFor(t, "the deleted route", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the deleted route", 10*time.Second, func() bool {
 		code, body := httpGet(zp.proxy+"/hello", "")
 		return code == 404 && body == notFoundBody
 	})
@@ -281,7 +253,7 @@ func TestBadObjectsAreSkipped(t *testing.T) {
 	putKV(t, cluster, "/apisix/routes/not-object", `[1,2,3]`)
 	putKV(t, cluster, "/apisix/routes/good", fmt.Sprintf(`{"uri":"/good","upstream":%s}`, up))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-	waitFor(t, "the good route", 10*time.Second, serves(zp.proxy+"/good", "", "a GET /good"))
+	testutil.WaitFor(t, "the good route", 10*time.Second, serves(zp.proxy+"/good", "", "a GET /good"))
 	for _, p := range []string{"/bad-json", "/unknown"} {
 		if code, body := httpGet(zp.proxy+p, ""); code != 404 || body != notFoundBody {
 			t.Errorf("%s = %d %q, want 404", p, code, body)
@@ -305,7 +277,7 @@ func TestBadObjectsAreSkipped(t *testing.T) {
 	// A bad update to a good route keeps the good version serving.
 	putKV(t, cluster, "/apisix/routes/good", `{"uri":"/good","upstream":{"nodes":{"127.0.0.1:1":-5}}}`)
 	putKV(t, cluster, "/apisix/routes/other", fmt.Sprintf(`{"uri":"/other","upstream":%s}`, up))
-	waitFor(t, "a later route", 10*time.Second, serves(zp.proxy+"/other", "", "a GET /other"))
+	testutil.WaitFor(t, "a later route", 10*time.Second, serves(zp.proxy+"/other", "", "a GET /other"))
 	if code, body := httpGet(zp.proxy+"/good", ""); code != 200 || !strings.HasPrefix(body, "a GET /good") {
 		t.Errorf("/good after a bad update = %d %q, want the previous version serving", code, body)
 	}
@@ -337,7 +309,7 @@ func TestReadiness(t *testing.T) {
 	if err := cluster.Endpoint(1).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "readiness", 15*time.Second, func() bool { c, _ := httpGet(zp.status+"/status/ready", ""); return c == 200 })
+	testutil.WaitFor(t, "readiness", 15*time.Second, func() bool { c, _ := httpGet(zp.status+"/status/ready", ""); return c == 200 })
 }
 
 // TestConfigErrors: each impossible config.yaml value stops startup with a message naming the key,

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 func rewriteConfig(t *testing.T, zp *instance, from, to string) {
@@ -41,11 +43,11 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	a := backend(t, "a")
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
 	reload := func(what string) int {
 		mark := len(zp.logs.String())
 		zp.signals <- syscall.SIGHUP
-		waitFor(t, what, 10*time.Second, func() bool {
+		testutil.WaitFor(t, what, 10*time.Second, func() bool {
 			l := logsSince(zp, mark)
 			return strings.Contains(l, "config.yaml reloaded") || strings.Contains(l, "config.yaml reload failed") ||
 				strings.Contains(l, "need a restart")
@@ -71,7 +73,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	rewriteConfig(t, zp, "log: {level: debug}", "log: {level: warn}")
 	mark = reload("the log level reload")
 	putKV(t, cluster, "/apisix/routes/2", fmt.Sprintf(`{"uri":"/r2","upstream":{"nodes":{%q:1}}}`, a))
-	waitFor(t, "route 2", 10*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
+	testutil.WaitFor(t, "route 2", 10*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
 	if l := logsSince(zp, mark); strings.Contains(l, "configuration applied") || strings.Contains(l, "level=DEBUG") {
 		t.Errorf("info and debug lines after reloading with level warn:\n%s", l)
 	}
@@ -79,7 +81,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	// A listen port change needs a restart: reported, and the proxy keeps its port.
 	rewriteConfig(t, zp, "log: {level: warn}", "log: {level: info}")
 	proxyPort := zp.proxy[strings.LastIndex(zp.proxy, ":")+1:]
-	rewriteConfig(t, zp, "      port: "+proxyPort+"\n", fmt.Sprintf("      port: %d\n", freePort(t)))
+	rewriteConfig(t, zp, "      port: "+proxyPort+"\n", fmt.Sprintf("      port: %d\n", testutil.FreePorts(t, 1)[0]))
 	mark = reload("the port change")
 	if l := logsSince(zp, mark); !strings.Contains(l, "need a restart") || !strings.Contains(l, "apisix.node_listen") {
 		t.Errorf("port change not reported as needing a restart:\n%s", l)
@@ -92,11 +94,11 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	eps := cluster.Endpoints()
 	rewriteConfig(t, zp, fmt.Sprintf("      - %q\n      - %q\n", eps[0], eps[1]), fmt.Sprintf("      - %q\n      - %q\n", eps[1], eps[0]))
 	reload("the endpoint reload")
-	waitFor(t, "the new first endpoint in use", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the new first endpoint in use", 10*time.Second, func() bool {
 		return controlPlaneView(t, zp)["control_plane"].(map[string]any)["current_endpoint"] == eps[1]
 	})
 	putKV(t, cluster, "/apisix/routes/3", fmt.Sprintf(`{"uri":"/r3","upstream":{"nodes":{%q:1}}}`, a))
-	waitFor(t, "route 3 after the client restart", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
+	testutil.WaitFor(t, "route 3 after the client restart", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
 	if n := strings.Count(zp.logs.String(), "listed the control-plane configuration"); n != 1 {
 		t.Errorf("%d full lists; the restarted client should have resumed the watch", n)
 	}
@@ -113,7 +115,7 @@ func TestGracefulDrain(t *testing.T) {
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	before := goroutines()
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, extra: "  drain_delay: 1s\n"})
-	waitFor(t, "the route", 10*time.Second, serves(zp.proxy+"/slow", "", "slow"))
+	testutil.WaitFor(t, "the route", 10*time.Second, serves(zp.proxy+"/slow", "", "slow"))
 
 	var ok, cut, refused atomic.Int64
 	var lastCut atomic.Value
@@ -152,12 +154,12 @@ func TestGracefulDrain(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "traffic", 10*time.Second, func() bool { return ok.Load() > 4 })
+	testutil.WaitFor(t, "traffic", 10*time.Second, func() bool { return ok.Load() > 4 })
 
 	done := make(chan int, 1)
 	go func() { done <- zp.stop() }()
 	var notReadyAt time.Time
-	waitFor(t, "readiness 503", 2*time.Second, func() bool {
+	testutil.WaitFor(t, "readiness 503", 2*time.Second, func() bool {
 		if ready(zp) == 503 {
 			notReadyAt = time.Now()
 			return true
@@ -165,7 +167,7 @@ func TestGracefulDrain(t *testing.T) {
 		return false
 	})
 	servedBefore := ok.Load()
-	waitFor(t, "the listener to close", 10*time.Second, func() bool { return firstRefused.Load() != 0 })
+	testutil.WaitFor(t, "the listener to close", 10*time.Second, func() bool { return firstRefused.Load() != 0 })
 	if ok.Load() <= servedBefore {
 		t.Errorf("no request served during the drain delay")
 	}
@@ -181,7 +183,7 @@ func TestGracefulDrain(t *testing.T) {
 		t.Errorf("%d requests cut during the drain (last: %v); %d served", n, lastCut.Load(), ok.Load())
 	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	waitFor(t, "the control-plane connections to close", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the control-plane connections to close", 10*time.Second, func() bool {
 		for i := range cluster.Endpoints() {
 			if cluster.Endpoint(i).Conns() > 0 {
 				return false
@@ -189,22 +191,15 @@ func TestGracefulDrain(t *testing.T) {
 		}
 		return true
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitForState(t, "no goroutines left after shutdown", 10*time.Second, func() (bool, string) {
 		var extra []string
 		for sig, n := range goroutines() {
 			if n > before[sig] {
 				extra = append(extra, fmt.Sprintf("%d x %s", n-before[sig], sig))
 			}
 		}
-		if len(extra) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines left after shutdown:\n%s", strings.Join(extra, "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(extra) == 0, strings.Join(extra, "\n")
+	})
 }
 
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
@@ -233,12 +228,13 @@ var processWide = []string{"go.etcd.io/etcd/server/", "fasthttp.updateServerDate
 	"github.com/soheilhy/cmux."}
 
 // goroutines counts the running goroutines by their stack (function names only), leaving out the
-// process-wide ones.
+// process-wide ones and the caller's own.
 func goroutines() map[string]int {
 	buf := make([]byte, 4<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	out := map[string]int{}
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	// The first goroutine is the caller's own.
+	for _, g := range strings.Split(string(buf), "\n\n")[1:] {
 		var fns []string
 		for _, line := range strings.Split(g, "\n")[1:] {
 			if !strings.HasPrefix(line, "\t") && line != "" {
@@ -263,7 +259,7 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 	cluster, files := startCluster(t)
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, backend(t, "a")))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
 	dir := t.TempDir()
 	reload := func(section string) string {
 		t.Helper()
@@ -279,7 +275,7 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 		}
 		mark := len(zp.logs.String())
 		zp.signals <- syscall.SIGHUP
-		waitFor(t, "the reload", 10*time.Second, func() bool {
+		testutil.WaitFor(t, "the reload", 10*time.Second, func() bool {
 			return strings.Contains(logsSince(zp, mark), "config.yaml reload")
 		})
 		return logsSince(zp, mark)
@@ -343,7 +339,7 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 	if code, _ := httpGet(zp.proxy+"/r1?first", ""); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
-	waitFor(t, "the line in one.log", 10*time.Second, logged("one.log", "/r1?first"))
+	testutil.WaitFor(t, "the line in one.log", 10*time.Second, logged("one.log", "/r1?first"))
 	if code := post(100); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 100-byte body with client_max_body_size 10: %d, want 413", code)
 	}
@@ -356,7 +352,7 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 	if code, _ := httpGet(zp.proxy+"/r1?second", ""); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
-	waitFor(t, "the line in two.log", 10*time.Second, logged("two.log", "/r1?second"))
+	testutil.WaitFor(t, "the line in two.log", 10*time.Second, logged("two.log", "/r1?second"))
 
 	l = reload(fmt.Sprintf("nginx_config:\n  http:\n    enable_access_log: true\n    access_log: %s\n",
 		filepath.Join(dir, "no/such/dir/three.log")))
@@ -366,7 +362,7 @@ func TestReloadAccessLogAndLimits(t *testing.T) {
 	if code, _ := httpGet(zp.proxy+"/r1?third", ""); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
-	waitFor(t, "the line in two.log", 10*time.Second, logged("two.log", "/r1?third"))
+	testutil.WaitFor(t, "the line in two.log", 10*time.Second, logged("two.log", "/r1?third"))
 	if logged("one.log", "/r1?second")() || logged("one.log", "/r1?third")() {
 		t.Error("lines went on to the replaced access log")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/config/statefile"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // controlPlaneView fetches /status/control-plane.
@@ -85,9 +86,9 @@ func TestFailoverUnderTraffic(t *testing.T) {
 			a := backend(t, "a")
 			putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 			zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-			waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+			testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
 			eps := cluster.Endpoints()
-			waitFor(t, "the first endpoint in use", 5*time.Second, func() bool {
+			testutil.WaitFor(t, "the first endpoint in use", 5*time.Second, func() bool {
 				return controlPlaneView(t, zp)["control_plane"].(map[string]any)["current_endpoint"] == eps[0]
 			})
 
@@ -97,11 +98,11 @@ func TestFailoverUnderTraffic(t *testing.T) {
 			} else if err := cluster.Endpoint(0).Blackhole(); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the switch", 10*time.Second, func() bool {
+			testutil.WaitFor(t, "the switch", 10*time.Second, func() bool {
 				return controlPlaneView(t, zp)["control_plane"].(map[string]any)["current_endpoint"] == eps[1]
 			})
 			putKV(t, cluster, "/apisix/routes/2", fmt.Sprintf(`{"uri":"/r2","upstream":{"nodes":{%q:1}}}`, a))
-			waitFor(t, "a route put after the switch", 10*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
+			testutil.WaitFor(t, "a route put after the switch", 10*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
 			tr.finish(t)
 			if ready(zp) != 200 {
 				t.Errorf("not ready after a failover")
@@ -117,13 +118,13 @@ func TestAllEndpointsDown(t *testing.T) {
 	a := backend(t, "a")
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
 
 	tr := startTraffic(zp.proxy+"/r1", "a GET /r1")
 	for i := range cluster.Endpoints() {
 		cluster.Endpoint(i).Stop()
 	}
-	waitFor(t, "the proxy to notice", 10*time.Second, func() bool { return controlPlaneView(t, zp)["connected"] == false })
+	testutil.WaitFor(t, "the proxy to notice", 10*time.Second, func() bool { return controlPlaneView(t, zp)["connected"] == false })
 	if ready(zp) != 200 {
 		t.Errorf("readiness failed during a control-plane outage; it must stay 200 (static stability)")
 	}
@@ -131,7 +132,7 @@ func TestAllEndpointsDown(t *testing.T) {
 	if err := cluster.Endpoint(2).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the update made during the outage", 15*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
+	testutil.WaitFor(t, "the update made during the outage", 15*time.Second, serves(zp.proxy+"/r2", "", "a GET /r2"))
 	tr.finish(t)
 }
 
@@ -141,18 +142,18 @@ func TestReadyRequiresControlPlane(t *testing.T) {
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files,
 		extra: "  ready_requires_control_plane: true\n"})
-	waitFor(t, "readiness", 10*time.Second, func() bool { return ready(zp) == 200 })
+	testutil.WaitFor(t, "readiness", 10*time.Second, func() bool { return ready(zp) == 200 })
 	for i := range cluster.Endpoints() {
 		cluster.Endpoint(i).Stop()
 	}
-	waitFor(t, "readiness to fail", 10*time.Second, func() bool { return ready(zp) == 503 })
+	testutil.WaitFor(t, "readiness to fail", 10*time.Second, func() bool { return ready(zp) == 503 })
 	if code, body := httpGet(zp.proxy+"/r1", ""); code != 200 || !strings.HasPrefix(body, "a GET /r1") {
 		t.Errorf("traffic stopped while not ready: %d %q (only readiness should change)", code, body)
 	}
 	if err := cluster.Endpoint(0).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "readiness again", 10*time.Second, func() bool { return ready(zp) == 200 })
+	testutil.WaitFor(t, "readiness again", 10*time.Second, func() bool { return ready(zp) == 200 })
 }
 
 // TestRestartFromStateFile: a restart with every endpoint down serves the configuration written to
@@ -163,15 +164,15 @@ func TestRestartFromStateFile(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
-	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
 	snapFile := filepath.Join(dataDir, statefile.FileName)
-	waitFor(t, "the state file", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the state file", 10*time.Second, func() bool {
 		st, err := statefile.Read(snapFile, "/apisix")
 		return err == nil && st.KVs.Has("/apisix/routes/1")
 	})
 	// A change after the file was written goes to its journal.
 	putKV(t, cluster, "/apisix/routes/3", fmt.Sprintf(`{"uri":"/r3","upstream":{"nodes":{%q:1}}}`, a))
-	waitFor(t, "route 3", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
+	testutil.WaitFor(t, "route 3", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
 	if code := zp.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -183,7 +184,7 @@ func TestRestartFromStateFile(t *testing.T) {
 		cluster.Endpoint(i).Stop()
 	}
 	zp2 := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
-	waitFor(t, "readiness from the state file", 10*time.Second, func() bool { return ready(zp2) == 200 })
+	testutil.WaitFor(t, "readiness from the state file", 10*time.Second, func() bool { return ready(zp2) == 200 })
 	for _, r := range []string{"/r1", "/r3"} {
 		if code, body := httpGet(zp2.proxy+r, ""); code != 200 || !strings.HasPrefix(body, "a GET "+r) {
 			t.Errorf("route %s from the state file: %d %q", r, code, body)
@@ -197,8 +198,8 @@ func TestRestartFromStateFile(t *testing.T) {
 	if err := cluster.Endpoint(1).Restore(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "updates after the control plane is back", 15*time.Second, serves(zp2.proxy+"/r2", "", "a GET /r2"))
-	waitFor(t, "source control_plane", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "updates after the control plane is back", 15*time.Second, serves(zp2.proxy+"/r2", "", "a GET /r2"))
+	testutil.WaitFor(t, "source control_plane", 5*time.Second, func() bool {
 		return controlPlaneView(t, zp2)["config_source"] == "control_plane"
 	})
 	zp2.stop()
@@ -211,7 +212,7 @@ func TestRestartFromStateFile(t *testing.T) {
 		cluster.Endpoint(i).Stop()
 	}
 	zp3 := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files, dataDir: dataDir})
-	waitFor(t, "the log line about the state file", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "the log line about the state file", 5*time.Second, func() bool {
 		return strings.Contains(zp3.logs.String(), "ignoring the state file") && strings.Contains(zp3.logs.String(), "corrupt")
 	})
 	if ready(zp3) != 503 {
@@ -226,12 +227,12 @@ func TestMetricsEndpoint(t *testing.T) {
 	a := backend(t, "a")
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
-	waitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
+	testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))
 	httpGet(zp.proxy+"/r1", "")
 	httpGet(zp.proxy+"/nothing", "")
 	eps := cluster.Endpoints()
 	cluster.Endpoint(0).Stop()
-	waitFor(t, "the failover", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the failover", 10*time.Second, func() bool {
 		return controlPlaneView(t, zp)["control_plane"].(map[string]any)["current_endpoint"] == eps[1]
 	})
 	for _, path := range []string{"/apisix/prometheus/metrics", "/metrics"} {
@@ -257,7 +258,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	// A deleted route's series leave the scrape.
 	delKV(t, cluster, "/apisix/routes/1")
-	waitFor(t, "route 1's series to go", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "route 1's series to go", 10*time.Second, func() bool {
 		code, body := httpGet(zp.metrics+"/metrics", "")
 		return code == 200 && !strings.Contains(body, `route="1"`) && strings.Contains(body, `apisix_http_status{code="404"`)
 	})

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // TestPoolSyncFollowsChurn: the upstream pools' health checks and apisix_upstream_status follow
@@ -46,25 +48,25 @@ func TestPoolSyncFollowsChurn(t *testing.T) {
 
 	putKV(t, cluster, "/apisix/upstreams/u", upstreamJSON(b1, 1))
 	putKV(t, cluster, "/apisix/routes/r", `{"uri":"/r","upstream_id":"u"}`)
-	waitFor(t, "the route", 10*time.Second, serves(zp.proxy+"/r", "", "one"))
-	waitFor(t, "active checks of the first node", 10*time.Second, func() bool { return checks1.Load() > 0 })
-	waitFor(t, "the first node's status series", 10*time.Second, func() bool { return strings.Contains(scrape(), series(b1)) })
+	testutil.WaitFor(t, "the route", 10*time.Second, serves(zp.proxy+"/r", "", "one"))
+	testutil.WaitFor(t, "active checks of the first node", 10*time.Second, func() bool { return checks1.Load() > 0 })
+	testutil.WaitFor(t, "the first node's status series", 10*time.Second, func() bool { return strings.Contains(scrape(), series(b1)) })
 
 	// A burst of changes, faster than the sync interval, ending on the second node.
 	for w := 2; w <= 30; w++ {
 		putKV(t, cluster, "/apisix/upstreams/u", upstreamJSON(b1, w))
 	}
 	putKV(t, cluster, "/apisix/upstreams/u", upstreamJSON(b2, 1))
-	waitFor(t, "the route on the second node", 10*time.Second, serves(zp.proxy+"/r", "", "two"))
-	waitFor(t, "active checks of the second node", 10*time.Second, func() bool { return checks2.Load() > 0 })
-	waitFor(t, "the status series of the second node only", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the route on the second node", 10*time.Second, serves(zp.proxy+"/r", "", "two"))
+	testutil.WaitFor(t, "active checks of the second node", 10*time.Second, func() bool { return checks2.Load() > 0 })
+	testutil.WaitFor(t, "the status series of the second node only", 10*time.Second, func() bool {
 		m := scrape()
 		return strings.Contains(m, series(b2)) && !strings.Contains(m, series(b1)[:strings.LastIndex(series(b1), " ")])
 	})
 
 	delKV(t, cluster, "/apisix/routes/r")
 	delKV(t, cluster, "/apisix/upstreams/u")
-	waitFor(t, "no status series once the upstream is gone", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "no status series once the upstream is gone", 10*time.Second, func() bool {
 		m := scrape()
 		return m != "" && !strings.Contains(m, `name="/apisix/upstreams/u"`)
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // tlsServer accepts TLS connections that must present a client certificate and records the serial
@@ -158,7 +159,7 @@ func TestTLSFilesRotate(t *testing.T) {
 	c2, k2, _ := ca.Issue("", nil, true)
 	writeFile(t, keyFile, k2)
 	writeFile(t, certFile, c2)
-	waitFor(t, "the rotated client certificate", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "the rotated client certificate", 5*time.Second, func() bool {
 		return dial(l, url, srv.addr) == nil && srv.lastSeen() == serial(t, c2)
 	})
 
@@ -175,7 +176,7 @@ func TestTLSFilesRotate(t *testing.T) {
 		t.Fatalf("a certificate of an unknown CA was accepted")
 	}
 	writeFile(t, caFile, ca2.CertPEM())
-	waitFor(t, "the rotated CA", 5*time.Second, func() bool { return dial(l, url, srv.addr) == nil })
+	testutil.WaitFor(t, "the rotated CA", 5*time.Second, func() bool { return dial(l, url, srv.addr) == nil })
 }
 
 func TestTLSVerifyAndSNI(t *testing.T) {
@@ -217,17 +218,5 @@ func TestTLSVerifyAndSNI(t *testing.T) {
 	}
 	if _, err := New(Files{CA: filepath.Join(dir, "missing.crt")}, nil); err == nil {
 		t.Errorf("a missing CA file was accepted at start")
-	}
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -2,11 +2,14 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // TestReleaseDelay: a release waits for the configuration to settle, and for the interval since
@@ -137,12 +140,9 @@ func runMemory(t *testing.T, m *Policy) (*atomic.Int64, func(want int64)) {
 	t.Cleanup(func() { cancel(); <-done })
 	return releases, func(want int64) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for releases.Load() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d releases, want %d", releases.Load(), want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testutil.WaitForState(t, fmt.Sprintf("%d releases", want), 20*time.Second, func() (bool, string) {
+			n := releases.Load()
+			return n >= want, fmt.Sprintf("%d releases", n)
+		})
 	}
 }
