@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -243,5 +244,26 @@ func TestParseWeightMessage(t *testing.T) {
 	_, err := Parse([]byte(`{"nodes":{"127.0.0.1:80":-3}}`))
 	if want := `nodes: "127.0.0.1:80" weight must be >= 0`; err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %q", err, want)
+	}
+}
+
+// TestSpecJSONRoundTrip: a Spec marshals to an upstream object that Parse reads back to the same
+// Spec (FuzzParse checks it for any input); these are the cases that once did not.
+func TestSpecJSONRoundTrip(t *testing.T) {
+	for _, doc := range []string{
+		`{"nodes":{}}`,
+		`{"nodes":{},"labels":{}}`,
+		`{"nodes":{"a:1":1},"type":"chash","hash_on":"vars_combinations","key":""}`,
+		`{"nodes":{"a:1":1},"type":"chash","hash_on":"consumer"}`,
+	} {
+		s := mustParse(t, doc)
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(out)
+		if err != nil || !reflect.DeepEqual(s, again) {
+			t.Errorf("%s: marshalled to %s, which parses to %+v, %v", doc, out, again, err)
+		}
 	}
 }
