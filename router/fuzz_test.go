@@ -3,6 +3,7 @@ package router_test
 import (
 	"bufio"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,8 +33,9 @@ func fuzzCtx(method, target, host string, headers ...string) *fasthttp.RequestCt
 }
 
 // FuzzCompileVars: any JSON as `vars` either compiles or is rejected with
-// a *router.Error; a compiled rule evaluates against requests without
-// panicking.
+// a *router.Error; a compiled rule evaluates against requests (query,
+// headers, cookies, a form body, IPv4 and IPv6 clients) without panicking,
+// and gives the same answer when asked twice.
 func FuzzCompileVars(f *testing.F) {
 	for _, s := range []string{
 		`[["arg_name","==","json"],["arg_age",">",18]]`,
@@ -59,6 +61,16 @@ func FuzzCompileVars(f *testing.F) {
 			f.Fatal("fixture request does not parse")
 		}
 	}
+	// A form POST from an IPv6 client, for post_arg_* and ipmatch.
+	var form fasthttp.Request
+	form.Header.SetMethod("POST")
+	form.SetRequestURI("/form?arg=1")
+	form.Header.SetHost("[::1]:9080")
+	form.Header.SetContentType("application/x-www-form-urlencoded")
+	form.SetBodyString("k=xyz&name=json&age=17")
+	formCtx := &fasthttp.RequestCtx{}
+	formCtx.Init(&form, &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 40000}, nil)
+	ctxs = append(ctxs, formCtx)
 	f.Fuzz(func(t *testing.T, vars []byte) {
 		c, err := router.Compile(router.Route{ID: "f", URI: "/*", Vars: vars})
 		if err != nil {
@@ -73,7 +85,10 @@ func FuzzCompileVars(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, ctx := range ctxs {
-			tab.Match(ctx)
+			r1, ok1 := tab.Match(ctx)
+			if r2, ok2 := tab.Match(ctx); r1 != r2 || ok1 != ok2 {
+				t.Fatalf("the same request matched %+v %v, then %+v %v", r1, ok1, r2, ok2)
+			}
 		}
 	})
 }

@@ -161,6 +161,9 @@ func parseLabels(raw json.RawMessage) (map[string]string, error) {
 		}
 		labels[k] = v
 	}
+	if len(labels) == 0 {
+		return nil, nil // as no labels at all: the same object gives the same Spec
+	}
 	return labels, nil
 }
 

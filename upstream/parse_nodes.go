@@ -61,7 +61,7 @@ func parseNodeMap(raw json.RawMessage, scheme string) ([]NodeSpec, error) {
 	if _, err := dec.Token(); err != nil { // '{'
 		return nil, invalid("nodes", "must be an object")
 	}
-	var nodes []NodeSpec
+	nodes := []NodeSpec{} // as the array form: an empty object is no nodes, not a missing list
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {

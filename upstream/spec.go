@@ -27,7 +27,7 @@ type Spec struct {
 	UpstreamHost string `json:"upstream_host,omitempty"`
 
 	HashOn string `json:"hash_on"` // "vars" (default), "header", "cookie", "consumer", "vars_combinations"
-	Key    string `json:"key,omitempty"`
+	Key    string `json:"key"`     // kept when empty: a chash upstream on vars_combinations requires it
 
 	// Retries is nil when unset: APISIX then retries len(Nodes)-1 times (see EffectiveRetries).
 	Retries      *int     `json:"retries,omitempty"`

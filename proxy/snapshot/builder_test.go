@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -188,6 +189,10 @@ func TestRejectedObjects(t *testing.T) {
 		{"upstream object", "/apisix/upstreams/x", `{"nodes":{"127.0.0.1:1":-1}}`, `nodes`},
 		{"inline upstream", "/apisix/routes/x", `{"uri":"/x","upstream":{"type":"magic","nodes":{}}}`, `upstream: `},
 		{"service unknown field", "/apisix/services/x", `{"upstream_id":"1","uri":"/x"}`, `uri: unknown field`},
+		{"field name in another case", "/apisix/routes/x", `{"uri":"/a","URI":"/x","upstream_id":"1"}`, `URI: unknown field`},
+		{"nested field name in another case", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","timeout":{"Connect":1,"send":1,"read":1}}`, `timeout.Connect: unknown field`},
+		{"service field name in another case", "/apisix/services/x", `{"Upstream_ID":"1"}`, `Upstream_ID: unknown field`},
+		{"plugin config field name in another case", "/apisix/plugin_configs/x", `{"Plugins":{}}`, `Plugins: unknown field`},
 		{"global rule without plugins", "/apisix/global_rules/x", `{"id":"x"}`, `plugins: is required`},
 		{"value that is not an object", "/apisix/routes/x", `[1]`, `value is not a JSON object`},
 	}
@@ -432,6 +437,26 @@ func TestRoutePriority(t *testing.T) {
 			"/apisix/routes/b", `{"uri":"/p/*","upstream_id":"1","priority":`+tt.pb+`}`))
 		if rt := match(t, s, "GET", "h", "/p/x"); rt == nil || rt.ID != tt.want {
 			t.Errorf("priorities a=%s b=%s: matched %+v, want route %s", tt.pa, tt.pb, rt, tt.want)
+		}
+	}
+}
+
+// TestExactFieldNames: field names match APISIX's byte for byte, as its schema does (encoding/json
+// alone would also take "URI" for uri); a key spelled with escapes is the name it spells.
+func TestExactFieldNames(t *testing.T) {
+	for _, tt := range []struct {
+		doc, err string
+	}{
+		{`{"uri":"/x","upstream_id":"1","timeout":{"connect":1,"send":1,"read":1}}`, ""},
+		{`{"\u0075ri":"/x","upstream_id":"1"}`, ""},
+		{` { "uri" : "/x" , "upstream_id" : "1" , "labels" : {"A":"b"}, "plugins": {"Echo":{"_meta":{"disable":true}}} } `, ""},
+		{`{"uri":"/x","Upstream_id":"1"}`, "Upstream_id: unknown field"},
+		{`{"uri":"/x","upstream_id":"1","timeout":{"connect":1,"send":1,"READ":1}}`, "timeout.READ: unknown field"},
+		{`{"uri":"/x","upstream_id":"1","\u0055RI":"/y"}`, "URI: unknown field"},
+	} {
+		_, _, _, err := decodeRoute([]byte(tt.doc))
+		if got := fmt.Sprint(err); (tt.err == "" && err != nil) || (tt.err != "" && got != tt.err) {
+			t.Errorf("%s: error %v, want %q", tt.doc, err, tt.err)
 		}
 	}
 }
