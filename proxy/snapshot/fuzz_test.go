@@ -12,7 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/zoneproxy/zoneproxy/cpclient"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -27,12 +27,12 @@ type fuzzKV struct {
 // newState is the control-plane State of kvs at revision rev; previous and changed are the
 // State's Previous and Changed (nil changed: take the State whole). It is the one place this
 // file names the State's package.
-func newState(rev, previous int64, changed []string, kvs []fuzzKV) *cpclient.State {
-	m := make(map[string]cpclient.KV, len(kvs))
+func newState(rev, previous int64, changed []string, kvs []fuzzKV) *state.State {
+	m := make(map[string]state.KV, len(kvs))
 	for _, kv := range kvs {
-		m[kv.key] = cpclient.KV{Key: kv.key, Value: kv.value, ModRevision: kv.rev}
+		m[kv.key] = state.KV{Key: kv.key, Value: kv.value, ModRevision: kv.rev}
 	}
-	return &cpclient.State{Revision: rev, Previous: previous, Changed: changed, KVs: cpclient.NewKVs(m)}
+	return &state.State{Revision: rev, Previous: previous, Changed: changed, KVs: state.NewKVs(m)}
 }
 
 // The kinds a fuzz input may put its value under, by the low three bits of its kind byte.
