@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,29 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // freePorts returns n distinct loopback ports, as strings, for the processes devcp starts (they
 // bind them themselves, so a listener cannot be handed over; see testutil.FreePorts for the
@@ -90,7 +71,7 @@ func TestMakeRun(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel) // a failure below must not leave devcp and its children running
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run(ctx, []string{"-dir", cpDir, "-members", "1", "-ports", strings.Join(cpPorts, ","),

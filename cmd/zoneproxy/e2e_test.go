@@ -18,25 +18,15 @@ import (
 	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
-// syncBuffer collects a process's log output for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// syncBuffer collects a process's log output for assertions (and copies it to stderr when
+// ZONEPROXY_TEST_LOG is set).
+type syncBuffer struct{ testutil.Buffer }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if os.Getenv("ZONEPROXY_TEST_LOG") != "" {
 		os.Stderr.Write(p)
 	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return s.Buffer.Write(p)
 }
 
 // backend is a real upstream server on loopback that names itself in every answer.

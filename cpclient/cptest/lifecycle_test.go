@@ -13,11 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 func TestOptionsNormalize(t *testing.T) {
@@ -244,7 +245,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 	if err := fixed.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testutil.Buffer
 	c, err := Start(context.Background(), Options{
 		Members: 1, Endpoints: 2, Ports: []int{port, 0},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -302,29 +303,11 @@ func TestCloseReleasesEverything(t *testing.T) {
 }
 
 func TestEtcdLogsAtDebug(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.Buffer
 	c := StartT(t, Options{Members: 1, Endpoints: 1,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	put(t, c.Client(), "k", "v")
 	if !strings.Contains(logs.String(), "component=etcd") || !strings.Contains(logs.String(), "member=m0") {
 		t.Error("no etcd log reached the debug logger")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -180,3 +180,23 @@ func TestConcurrently(t *testing.T) {
 
 // w0Stopped says whether worker w was told to stop early (and so may end before others begin).
 func w0Stopped(stopAt, w int) bool { return w == 0 && stopAt >= 0 }
+
+// TestBuffer: concurrent writers lose nothing; Take returns what came since the last Take.
+func TestBuffer(t *testing.T) {
+	var b Buffer
+	Concurrently(4, 100, func(w, i int) bool {
+		_, _ = b.Write([]byte("x"))
+		return i < 99
+	})
+	n := len(b.String())
+	if n < 4*100 {
+		t.Fatalf("%d bytes written by 4 writers of at least 100 each", n)
+	}
+	if got := b.Take(); len(got) != n {
+		t.Errorf("Take returned %d bytes, want %d", len(got), n)
+	}
+	_, _ = b.Write([]byte("after"))
+	if got := b.Take(); got != "after" {
+		t.Errorf("second Take = %q, want only what came after the first", got)
+	}
+}

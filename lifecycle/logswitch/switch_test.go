@@ -1,45 +1,25 @@
 package logswitch
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// take returns what was written since the last take.
-func (b *syncBuffer) take() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	b.buf.Reset()
-	return s
-}
 
 // TestSetChangesHandedOutLoggers: a logger handed out before Set, and one derived from it with
 // attributes and a group, follow the new level and format and keep their attributes.
 func TestSetChangesHandedOutLoggers(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	s := New(&out, "text", slog.LevelInfo)
 	log := s.Logger()
 	derived := log.With("component", "cpclient").WithGroup("g")
 
 	log.Debug("hidden")
 	derived.Info("text line", "k", "v")
-	got := out.take()
+	got := out.Take()
 	if strings.Contains(got, "hidden") {
 		t.Errorf("a debug line passed at level info: %q", got)
 	}
@@ -50,7 +30,7 @@ func TestSetChangesHandedOutLoggers(t *testing.T) {
 	s.Set("json", slog.LevelDebug)
 	log.Debug("shown")
 	derived.Info("json line", "k", "v")
-	lines := strings.Split(strings.TrimSpace(out.take()), "\n")
+	lines := strings.Split(strings.TrimSpace(out.Take()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("%d lines after Set, want the debug line and the derived one: %q", len(lines), lines)
 	}
@@ -65,7 +45,7 @@ func TestSetChangesHandedOutLoggers(t *testing.T) {
 	s.Set("text", slog.LevelWarn)
 	derived.Info("quiet")
 	derived.Warn("loud")
-	got = out.take()
+	got = out.Take()
 	if strings.Contains(got, "quiet") || !strings.Contains(got, `msg=loud component=cpclient`) {
 		t.Errorf("after Set(text, warn): %q", got)
 	}

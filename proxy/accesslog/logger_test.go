@@ -25,24 +25,6 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 )
 
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitTimeout bounds every wait for the logger's goroutine.
 const waitTimeout = 10 * time.Second
 
@@ -109,7 +91,7 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out syncBuffer
+			var out testutil.Buffer
 			opts := tt.opts
 			opts.Writer = &out
 			l, err := accesslog.New(opts)
@@ -333,7 +315,7 @@ func TestReopen(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	l, err := accesslog.New(accesslog.Options{Writer: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -448,7 +430,7 @@ func TestNewErrors(t *testing.T) {
 // and may fill up: every line is either written whole, once, or counted as dropped.
 func TestConcurrentLog(t *testing.T) {
 	const workers, each = 8, 500
-	var out syncBuffer
+	var out testutil.Buffer
 	l, err := accesslog.New(accesslog.Options{Writer: &out, BufferLines: 64, FlushInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

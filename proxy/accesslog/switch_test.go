@@ -13,7 +13,7 @@ import (
 // the lines of requests in flight for the grace period, then is closed; Close writes what the
 // current one queued and closes it; Start(nil) turns the access log off.
 func TestSwitchRetiresAfterGrace(t *testing.T) {
-	newLogger := func(w *syncBuffer) *accesslog.Logger {
+	newLogger := func(w *testutil.Buffer) *accesslog.Logger {
 		t.Helper()
 		l, err := accesslog.New(accesslog.Options{Writer: w, FlushInterval: time.Millisecond})
 		if err != nil {
@@ -24,7 +24,7 @@ func TestSwitchRetiresAfterGrace(t *testing.T) {
 	line := func(uri string) *accesslog.Record {
 		return &accesslog.Record{Method: []byte("GET"), URI: []byte(uri), Protocol: []byte("HTTP/1.1"), Status: 200}
 	}
-	var out1, out2 syncBuffer
+	var out1, out2 testutil.Buffer
 	l1, l2 := newLogger(&out1), newLogger(&out2)
 	s := &accesslog.Switch{Grace: 2 * time.Second}
 	defer s.Close()
