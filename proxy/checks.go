@@ -10,9 +10,9 @@ import (
 
 // checkRequest applies the limits and framing rules fasthttp leaves to its user. It returns the
 // status to reject the request with, or 0, and what it found in the request's head. fasthttp
-// itself rejects (400) duplicate Content-Length fields, unparsable lengths, repeated or unknown
-// Transfer-Encodings, control characters, a missing or repeated Host, whitespace before a field's
-// colon and a head larger than its read buffer (431, see serverError).
+// itself rejects duplicate Content-Length fields, unparsable lengths (400), repeated or unknown
+// Transfer-Encodings (501, see serverError), control characters, a missing or repeated Host,
+// whitespace before a field's colon and a head larger than its read buffer (431).
 func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 	h := &ctx.Request.Header
 	s := scanHead(h.RawHeaders())
@@ -20,6 +20,11 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 		return fasthttp.StatusRequestURITooLong, s
 	}
 	switch {
+	case s.badTE:
+		// nginx: "client sent unknown Transfer-Encoding", whether or not a Content-Length
+		// came too. fasthttp would take "identity" for no body at all, and what follows the
+		// head for the next request.
+		return fasthttp.StatusNotImplemented, s
 	case s.folded:
 		// obs-fold (RFC 9112 section 5.2): fasthttp would unfold it; nginx refuses it.
 		return fasthttp.StatusBadRequest, s
@@ -40,6 +45,8 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 type headScan struct {
 	fields int
 	folded bool
+	// badTE: a Transfer-Encoding field whose value is not exactly "chunked".
+	badTE bool
 	// present has the bit (transport.FieldOf) of every field of interest the raw head holds.
 	present transport.Fields
 	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
@@ -84,8 +91,27 @@ func scanHead(raw []byte) headScan {
 		}
 		s.fields++
 		if i := bytes.IndexByte(line, ':'); i > 0 {
-			s.present |= transport.FieldOf(line[:i])
+			f := transport.FieldOf(line[:i])
+			s.present |= f
+			if f == transport.FieldTransferEncoding && !equalFoldChunked(bytes.Trim(line[i+1:], " \t")) {
+				s.badTE = true
+			}
 		}
 	}
 	return s
+}
+
+// equalFoldChunked reports whether v is "chunked" in any letter case: the one transfer coding
+// the proxy accepts from a client, as nginx does.
+func equalFoldChunked(v []byte) bool {
+	const chunked = "chunked"
+	if len(v) != len(chunked) {
+		return false
+	}
+	for i := range v {
+		if v[i]|0x20 != chunked[i] {
+			return false
+		}
+	}
+	return true
 }

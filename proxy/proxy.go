@@ -140,6 +140,12 @@ func (p *Proxy) serverError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge)
 	case isTimeout(err):
 		writeError(ctx, fasthttp.StatusRequestTimeout)
+	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
+		// A transfer coding other than chunked: nginx's 501. fasthttp reports a repeated
+		// Transfer-Encoding, and one in an HTTP/1.0 request, with the same error and no head
+		// left to tell them apart, so they get 501 too where nginx says 400: refused and
+		// closed all the same.
+		writeError(ctx, fasthttp.StatusNotImplemented)
 	default:
 		writeError(ctx, fasthttp.StatusBadRequest)
 	}

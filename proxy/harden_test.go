@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// The regression tests of issue 20's request side: each sends raw bytes over a real socket
+// through a real Proxy to a recorder upstream and checks both what the client got and exactly
+// what the upstream received.
+
+// wireCase is one raw exchange and what it must produce.
+type wireCase struct {
+	name string
+	send string
+	// status is every answer the client gets, in order.
+	status []int
+	// upstream is every request the upstream must see, as "METHOD target body" (the body
+	// Go-quoted); empty: none.
+	upstream []string
+	// check, when set, looks further at the upstream's requests.
+	check func(t *testing.T, reqs []*wireReq)
+}
+
+func describe(r *wireReq) string {
+	return r.Method + " " + r.Target + " " + strconv.Quote(string(r.Body))
+}
+
+// runWire sends each case to addr and checks the answers and the upstream's requests.
+func runWire(t *testing.T, addr string, rec *recorder, cases []wireCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec.take()
+			codes, resp := sendRaw(t, addr, tc.send)
+			reqs, garbage := rec.take()
+			if fmt.Sprint(codes) != fmt.Sprint(tc.status) {
+				t.Errorf("answers %v, want %v\n%q", codes, tc.status, resp)
+			}
+			if len(garbage) > 0 {
+				t.Errorf("the upstream got bytes it cannot parse: %q", garbage)
+			}
+			var got []string
+			for _, r := range reqs {
+				got = append(got, describe(r))
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.upstream, "\n") {
+				t.Errorf("the upstream saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.upstream, "\n"))
+				for _, r := range reqs {
+					t.Logf("  %s", r)
+				}
+			}
+			if tc.check != nil && len(reqs) > 0 {
+				tc.check(t, reqs)
+			}
+		})
+	}
+}
+
+// wireProxy is a proxy with the hostile limits over one catch-all route to a recorder.
+func wireProxy(t *testing.T, opts Options, routeExtra string) (*harness, *recorder) {
+	t.Helper()
+	rec := newRecorder(t)
+	h := start(t, opts, upstream.Options{}, "/apisix/routes/1", route("/*", routeExtra, "", rec.addr))
+	return h, rec
+}
+
+// fieldIs checks that the last upstream request has exactly the values want of field name.
+func fieldIs(name string, want ...string) func(t *testing.T, reqs []*wireReq) {
+	return func(t *testing.T, reqs []*wireReq) {
+		t.Helper()
+		got := reqs[len(reqs)-1].values(name)
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+func checks(fs ...func(t *testing.T, reqs []*wireReq)) func(t *testing.T, reqs []*wireReq) {
+	return func(t *testing.T, reqs []*wireReq) {
+		t.Helper()
+		for _, f := range fs {
+			f(t, reqs)
+		}
+	}
+}
+
+// TestTransferEncodingOtherThanChunked (issue 20 item 1): a Transfer-Encoding other than
+// exactly "chunked" is refused with nginx's 501 and the connection closed, so that what follows
+// the head never becomes a request of its own.
+func TestTransferEncodingOtherThanChunked(t *testing.T) {
+	h, rec := wireProxy(t, hostileOptions, "")
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "identity smuggles a request",
+			send:   "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n",
+			status: []int{501}},
+		{name: "identity in capitals",
+			send:   "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: IDENTITY\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n",
+			status: []int{501}},
+		{name: "identity with Content-Length",
+			send:   "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc",
+			status: []int{501}},
+		{name: "gzip then chunked",
+			send:   "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+			status: []int{501}},
+		{name: "chunked and Content-Length",
+			send:   "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+			status: []int{400}},
+		{name: "chunked in HTTP/1.0", // nginx: 400
+			send:   "POST /x HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+			status: []int{501}},
+		{name: "repeated chunked", // nginx: 400
+			send:   "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+			status: []int{501}},
+		{name: "chunked in any case is chunked",
+			send:     "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+			status:   []int{200},
+			upstream: []string{`POST /x "abc"`}},
+	})
+}
