@@ -122,3 +122,38 @@ func TestTransferEncodingOtherThanChunked(t *testing.T) {
 			upstream: []string{`POST /x "abc"`}},
 	})
 }
+
+// TestConnectionCannotRemoveFraming (issue 20 item 2): the fields named in Connection are
+// removed, but never Content-Length, Transfer-Encoding or Host: the body is framed as the
+// client framed it. TE goes (nginx sends none), Proxy-Authorization stays (nginx passes it).
+func TestConnectionCannotRemoveFraming(t *testing.T) {
+	h, rec := wireProxy(t, hostileOptions, "")
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "content-length",
+			send:     "POST /x HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello",
+			status:   []int{200},
+			upstream: []string{`POST /x "hello"`},
+			check:    fieldIs("Content-Length", "5")},
+		{name: "content-length then a pipelined request",
+			send: "POST /x HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: 35\r\n\r\n" +
+				"GET /SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n" + "GET /next HTTP/1.1\r\nHost: a\r\n\r\n",
+			status:   []int{200, 200},
+			upstream: []string{`POST /x "GET /SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n"`, `GET /next ""`}},
+		{name: "transfer-encoding",
+			send:     "POST /x HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+			status:   []int{200},
+			upstream: []string{`POST /x "hello"`}},
+		{name: "host",
+			send:     "GET /x HTTP/1.1\r\nHost: a.example\r\nConnection: host, x-hop\r\nX-Hop: 1\r\nX-Keep: 2\r\n\r\n",
+			status:   []int{200},
+			upstream: []string{`GET /x ""`},
+			check:    checks(fieldIs("Host", "a.example"), fieldIs("X-Hop"), fieldIs("X-Keep", "2"))},
+		{name: "hop-by-hop fields",
+			send: "GET /x HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nKeep-Alive: 5\r\nProxy-Connection: keep-alive\r\n" +
+				"Proxy-Authorization: Basic eA==\r\nUpgrade: h2c\r\n\r\n",
+			status:   []int{200},
+			upstream: []string{`GET /x ""`},
+			check: checks(fieldIs("TE"), fieldIs("Keep-Alive"), fieldIs("Proxy-Connection"), fieldIs("Upgrade"),
+				fieldIs("Proxy-Authorization", "Basic eA=="))},
+	})
+}

@@ -23,7 +23,7 @@ func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, present
 		x.upgrade = append(x.upgrade, h.Peek(fasthttp.HeaderUpgrade)...)
 	}
 	h.ResetConnectionClose()
-	transport.StripHop(h, present)
+	transport.StripHop(clientHead{h}, present)
 	if present&transport.FieldExpect != 0 {
 		// The proxy answered any Expect: 100-continue itself and forwards the body regardless.
 		h.Del(fasthttp.HeaderExpect)
@@ -41,6 +41,41 @@ func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, present
 		// absolute-form: the upstream gets origin-form.
 		h.SetRequestURIBytes(ctx.URI().RequestURI())
 	}
+}
+
+// clientHead is the client's request head as StripHop edits it: the fields that Connection
+// names go, except those that frame the request or name its host. The body is framed from
+// Content-Length and Transfer-Encoding after the strip (readBody), and the upstream must get it
+// framed as the client framed it: "Connection: content-length" must not turn a body into the
+// next request. (net/http never lets Connection reach them either: it keeps the framing out of
+// Header. nginx ignores the tokens of Connection altogether.)
+type clientHead struct{ *fasthttp.RequestHeader }
+
+// DelBytes removes the field named key unless it is Content-Length, Transfer-Encoding or Host.
+func (h clientHead) DelBytes(key []byte) {
+	switch {
+	case transport.FieldOf(key)&(transport.FieldContentLength|transport.FieldTransferEncoding) != 0,
+		len(key) == 4 && equalFoldLower(key, "host"):
+		return
+	}
+	h.RequestHeader.DelBytes(key)
+}
+
+// equalFoldLower reports whether b equals the lower-case ASCII s, ignoring b's case.
+func equalFoldLower(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // setForwarded sets the X-Forwarded-* and X-Real-IP headers the way APISIX (up to 3.17) does:
