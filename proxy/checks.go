@@ -25,6 +25,10 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 		// came too. fasthttp would take "identity" for no body at all, and what follows the
 		// head for the next request.
 		return fasthttp.StatusNotImplemented, s
+	case s.badName:
+		// nginx: "client sent invalid header line" for whitespace or a control character in
+		// a name; fasthttp refuses the other non-token characters itself.
+		return fasthttp.StatusBadRequest, s
 	case s.folded:
 		// obs-fold (RFC 9112 section 5.2): fasthttp would unfold it; nginx refuses it.
 		return fasthttp.StatusBadRequest, s
@@ -47,6 +51,8 @@ type headScan struct {
 	folded bool
 	// badTE: a Transfer-Encoding field whose value is not exactly "chunked".
 	badTE bool
+	// badName: a field line whose name is not an RFC 9110 token, or that has no colon.
+	badName bool
 	// present has the bit (transport.FieldOf) of every field of interest the raw head holds.
 	present transport.Fields
 	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
@@ -90,12 +96,15 @@ func scanHead(raw []byte) headScan {
 			continue
 		}
 		s.fields++
-		if i := bytes.IndexByte(line, ':'); i > 0 {
-			f := transport.FieldOf(line[:i])
-			s.present |= f
-			if f == transport.FieldTransferEncoding && !equalFoldChunked(bytes.Trim(line[i+1:], " \t")) {
-				s.badTE = true
-			}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 || !validToken(line[:i]) {
+			s.badName = true
+			continue
+		}
+		f := transport.FieldOf(line[:i])
+		s.present |= f
+		if f == transport.FieldTransferEncoding && !equalFoldChunked(bytes.Trim(line[i+1:], " \t")) {
+			s.badTE = true
 		}
 	}
 	return s
@@ -114,4 +123,27 @@ func equalFoldChunked(v []byte) bool {
 		}
 	}
 	return true
+}
+
+// tchar marks the characters of an RFC 9110 token (section 5.6.2).
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func validToken(b []byte) bool {
+	for _, c := range b {
+		if !tchar[c] {
+			return false
+		}
+	}
+	return len(b) > 0
 }

@@ -157,3 +157,33 @@ func TestConnectionCannotRemoveFraming(t *testing.T) {
 				fieldIs("Proxy-Authorization", "Basic eA=="))},
 	})
 }
+
+// TestInvalidFields (issue 20 item 4): a field name that is not an RFC 9110 token, a line
+// without a colon, and a value with NUL or a bare CR are answered 400 and never forwarded.
+// nginx answers 400 to whitespace or a control character in a name and to NUL or a bare CR in
+// a value, and drops (ignore_invalid_headers on) a field whose name has another non-token
+// character; fasthttp refuses those itself, so they get 400 here. Underscores are valid
+// (APISIX sets underscores_in_headers on), and so are HTAB and 8-bit bytes in values.
+func TestInvalidFields(t *testing.T) {
+	h, rec := wireProxy(t, hostileOptions, "")
+	get := func(field string) string { return "GET /x HTTP/1.1\r\nHost: a\r\n" + field + "\r\n\r\n" }
+	ok := []string{`GET /x ""`}
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "space in a name", send: get("X A: b"), status: []int{400}},
+		{name: "space in a name after a valid field", send: get("X-B: c\r\nX A: b"), status: []int{400}},
+		{name: "tab in a name", send: get("X\tA: b"), status: []int{400}},
+		{name: "control character in a name", send: get("X\x01A: b"), status: []int{400}},
+		{name: "DEL in a name", send: get("X\x7fA: b"), status: []int{400}},
+		{name: "empty name", send: get(": b"), status: []int{400}},
+		{name: "no colon", send: get("XA"), status: []int{400}},
+		{name: "NUL in a value", send: get("X-A: b\x00c"), status: []int{400}},
+		{name: "bare CR in a value", send: get("X-A: b\rc"), status: []int{400}},
+		{name: "parenthesis in a name", send: get("X(A: b"), status: []int{400}},
+		{name: "slash in a name", send: get("X/A: b"), status: []int{400}},
+		{name: "quote in a name", send: get("X\"A: b"), status: []int{400}},
+		{name: "8-bit name", send: get("X\xc3\xa9A: b"), status: []int{400}},
+		{name: "underscore in a name", send: get("X_A: b"), status: []int{200}, upstream: ok, check: fieldIs("X_A", "b")},
+		{name: "tab in a value", send: get("X-A: b\tc"), status: []int{200}, upstream: ok, check: fieldIs("X-A", "b\tc")},
+		{name: "8-bit value", send: get("X-A: caf\xc3\xa9"), status: []int{200}, upstream: ok, check: fieldIs("X-A", "caf\xc3\xa9")},
+	})
+}
