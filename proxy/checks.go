@@ -16,6 +16,9 @@ import (
 func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 	h := &ctx.Request.Header
 	s := scanHead(h.RawHeaders())
+	if code := checkRequestLine(h); code != 0 {
+		return code, s
+	}
 	if len(h.RequestURI()) > lv.maxURILength {
 		return fasthttp.StatusRequestURITooLong, s
 	}
@@ -43,6 +46,59 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 		return fasthttp.StatusRequestEntityTooLarge, s
 	}
 	return 0, s
+}
+
+// checkRequestLine refuses the request lines nginx refuses, with its codes: a method of other
+// characters than A-Z, "_" and "-" (400); a target that is neither origin-form nor
+// absolute-form, such as "*" or CONNECT's authority-form, or whose authority has userinfo (400);
+// an HTTP version other than 1.x (0.9: 400, 2.0 and later: 505, since HTTP/2 never comes in an
+// HTTP/1 request line); and CONNECT (405). fasthttp has checked that the version has the form
+// HTTP/d.d and that the target holds no control character or space.
+func checkRequestLine(h *fasthttp.RequestHeader) int {
+	for _, c := range h.Method() {
+		if (c < 'A' || c > 'Z') && c != '_' && c != '-' {
+			return fasthttp.StatusBadRequest
+		}
+	}
+	if !validTarget(h.RequestURI()) {
+		return fasthttp.StatusBadRequest
+	}
+	switch p := h.Protocol(); {
+	case len(p) != len("HTTP/1.1"):
+		return fasthttp.StatusBadRequest
+	case p[5] == '0':
+		return fasthttp.StatusBadRequest
+	case p[5] != '1':
+		return fasthttp.StatusHTTPVersionNotSupported
+	}
+	if h.IsConnect() {
+		return fasthttp.StatusMethodNotAllowed
+	}
+	return 0
+}
+
+// validTarget reports whether uri is origin-form ("/...") or absolute-form
+// (scheme "://" authority, then an optional path or query) without userinfo, as nginx parses a
+// request target.
+func validTarget(uri []byte) bool {
+	if len(uri) > 0 && uri[0] == '/' {
+		return true
+	}
+	i := bytes.Index(uri, []byte("://"))
+	if i <= 0 {
+		return false
+	}
+	for j, c := range uri[:i] {
+		letter := 'a' <= c|0x20 && c|0x20 <= 'z'
+		if !letter && (j == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	auth := uri[i+3:]
+	if j := bytes.IndexAny(auth, "/?#"); j >= 0 {
+		auth = auth[:j]
+	}
+	return len(auth) > 0 && bytes.IndexByte(auth, '@') < 0
 }
 
 // headScan is what scanHead found in a raw header block.

@@ -187,3 +187,26 @@ func TestInvalidFields(t *testing.T) {
 		{name: "8-bit value", send: get("X-A: caf\xc3\xa9"), status: []int{200}, upstream: ok, check: fieldIs("X-A", "caf\xc3\xa9")},
 	})
 }
+
+// TestRequestLines (issue 20 item 5): request lines nginx refuses are refused with its codes.
+func TestRequestLines(t *testing.T) {
+	h, rec := wireProxy(t, hostileOptions, "")
+	line := func(l string) string { return l + "\r\nHost: a\r\n\r\n" }
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "HTTP/2.0", send: line("GET /x HTTP/2.0"), status: []int{505}},
+		{name: "HTTP/9.9", send: line("GET /x HTTP/9.9"), status: []int{505}},
+		{name: "HTTP/0.9", send: line("GET /x HTTP/0.9"), status: []int{400}},
+		{name: "lower-case protocol", send: line("GET /x http/1.1"), status: []int{400}},
+		{name: "OPTIONS *", send: line("OPTIONS * HTTP/1.1"), status: []int{400}},
+		{name: "CONNECT authority", send: line("CONNECT a.example:443 HTTP/1.1"), status: []int{400}},
+		{name: "CONNECT path", send: line("CONNECT /x HTTP/1.1"), status: []int{405}},
+		{name: "lower-case method", send: line("get /x HTTP/1.1"), status: []int{400}},
+		{name: "mixed-case method", send: line("Get /x HTTP/1.1"), status: []int{400}},
+		{name: "digit in a method", send: line("GET1 /x HTTP/1.1"), status: []int{400}},
+		{name: "userinfo", send: line("GET http://user@a/x HTTP/1.1"), status: []int{400}},
+		{name: "userinfo and password", send: line("GET http://user:pw@a/x HTTP/1.1"), status: []int{400}},
+		{name: "space in the target", send: line("GET /x y HTTP/1.1"), status: []int{400}},
+		{name: "extension method", send: line("FOO_BAR /x HTTP/1.1"), status: []int{200}, upstream: []string{`FOO_BAR /x ""`}},
+		{name: "absolute-form", send: line("GET http://b/x?q=1 HTTP/1.1"), status: []int{200}, upstream: []string{`GET /x?q=1 ""`}},
+	})
+}
