@@ -109,6 +109,10 @@ type headScan struct {
 	badTE bool
 	// badName: a field line whose name is not an RFC 9110 token, or that has no colon.
 	badName bool
+	// fwd has the bit of every forwarding field setForwarded replaces that the head holds
+	// (forwardingField); xff counts its X-Forwarded-For fields (-1: unknown).
+	fwd uint8
+	xff int
 	// present has the bit (transport.FieldOf) of every field of interest the raw head holds.
 	present transport.Fields
 	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
@@ -131,7 +135,7 @@ func (s headScan) rewrite() transport.Fields {
 func scanHead(raw []byte) headScan {
 	var s headScan
 	if len(raw) == 0 {
-		s.noRaw = true
+		s.noRaw, s.fwd, s.xff = true, fwdRealIP|fwdProto|fwdHost|fwdPort, -1
 		return s
 	}
 	for len(raw) > 0 {
@@ -159,6 +163,11 @@ func scanHead(raw []byte) headScan {
 		}
 		f := transport.FieldOf(line[:i])
 		s.present |= f
+		if f == 0 {
+			s.fwd |= forwardingField(line[:i])
+		} else if f == transport.FieldXForwardedFor {
+			s.xff++
+		}
 		if f == transport.FieldTransferEncoding && !equalFoldChunked(bytes.Trim(line[i+1:], " \t")) {
 			s.badTE = true
 		}

@@ -34,15 +34,15 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // Each try is the transport's (Transport.Try): forward decides which node, how often and what
 // the client gets when no try answered.
 //
-// present tells which of the fields the proxy removes or replaces the request holds (checkRequest).
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, present transport.Fields) {
+// scan tells which of the fields the proxy removes or replaces the request holds (checkRequest).
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, scan *headScan) {
 	x := p.getExchange()
 	defer p.putExchange(x)
 	x.live, x.ctx = ob.live, ctx
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
 	x.req.HTTP10 = !req.Header.IsHTTP11()
-	prepareRequest(ctx, x, upgrade, present)
+	prepareRequest(ctx, x, upgrade, scan)
 	code := p.readBody(ctx, x)
 	ob.bodyBytes = x.bodyRead
 	if code != 0 {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,5 +209,52 @@ func TestRequestLines(t *testing.T) {
 		{name: "space in the target", send: line("GET /x y HTTP/1.1"), status: []int{400}},
 		{name: "extension method", send: line("FOO_BAR /x HTTP/1.1"), status: []int{200}, upstream: []string{`FOO_BAR /x ""`}},
 		{name: "absolute-form", send: line("GET http://b/x?q=1 HTTP/1.1"), status: []int{200}, upstream: []string{`GET /x?q=1 ""`}},
+	})
+}
+
+// TestForwardingFieldsReplaced (issue 20 item 7): every field the proxy sets replaces all the
+// client's fields of that name, in any letter case, and the client's X-Forwarded-For fields are
+// joined in order before the client address is appended, as nginx's proxy_set_header and
+// $proxy_add_x_forwarded_for do.
+func TestForwardingFieldsReplaced(t *testing.T) {
+	h, rec := wireProxy(t, hostileOptions, "")
+	_, port, _ := net.SplitHostPort(h.addr)
+	get := func(fields string) string { return "GET /x HTTP/1.1\r\nHost: a\r\n" + fields + "\r\n" }
+	ok := []string{`GET /x ""`}
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "X-Real-IP twice", send: get("X-Real-IP: 10.1.1.1\r\nx-real-ip: 10.2.2.2\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("X-Real-IP", "127.0.0.1")},
+		{name: "X-Forwarded-Proto twice", send: get("X-Forwarded-Proto: https\r\nX-FORWARDED-PROTO: ftp\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("X-Forwarded-Proto", "http")},
+		{name: "X-Forwarded-Host twice", send: get("X-Forwarded-Host: evil\r\nx-forwarded-host: evil2\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("X-Forwarded-Host", "a")},
+		{name: "X-Forwarded-Port twice", send: get("X-Forwarded-Port: 1\r\nx-forwarded-port: 2\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("X-Forwarded-Port", port)},
+		{name: "X-Forwarded-For twice", send: get("X-Forwarded-For: 10.1.1.1\r\nx-forwarded-for: 10.2.2.2, 10.3.3.3\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("X-Forwarded-For", "10.1.1.1, 10.2.2.2, 10.3.3.3, 127.0.0.1")},
+		{name: "X-Forwarded-For once", send: get("x-forwarded-for: 10.1.1.1\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("X-Forwarded-For", "10.1.1.1, 127.0.0.1")},
+		{name: "Forwarded twice", send: get("Forwarded: for=1.2.3.4\r\nforwarded: for=5.6.7.8\r\n"),
+			status: []int{200}, upstream: ok, check: fieldIs("Forwarded")},
+	})
+}
+
+// TestForwardedHostAndPort (issue 20 item 14): X-Forwarded-Host is the Host the client sent,
+// port and case kept, and X-Forwarded-Port the port it names, else the listener's, as APISIX's
+// configuration sets them (t/core/trusted-addresses.t, TEST 11 and 13).
+func TestForwardedHostAndPort(t *testing.T) {
+	h, rec := wireProxy(t, hostileOptions, "")
+	_, port, _ := net.SplitHostPort(h.addr)
+	host := func(v string) string { return "GET /x HTTP/1.1\r\nHost: " + v + "\r\n\r\n" }
+	ok := []string{`GET /x ""`}
+	both := func(xfh, xfp string) func(t *testing.T, reqs []*wireReq) {
+		return checks(fieldIs("X-Forwarded-Host", xfh), fieldIs("X-Forwarded-Port", xfp))
+	}
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "host and port", send: host("example.com:8443"), status: []int{200}, upstream: ok, check: both("example.com:8443", "8443")},
+		{name: "case kept", send: host("Example.COM:8443"), status: []int{200}, upstream: ok, check: both("Example.COM:8443", "8443")},
+		{name: "no port", send: host("example.com"), status: []int{200}, upstream: ok, check: both("example.com", port)},
+		{name: "IPv6 and port", send: host("[::1]:8443"), status: []int{200}, upstream: ok, check: both("[::1]:8443", "8443")},
+		{name: "IPv6", send: host("[::1]"), status: []int{200}, upstream: ok, check: both("[::1]", port)},
 	})
 }

@@ -124,7 +124,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		// APISIX: "no valid upstream node".
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	default:
-		p.forward(ctx, rt, ob, scan.rewrite())
+		p.forward(ctx, rt, ob, &scan)
 		return
 	}
 	p.lingerUnread(ctx)
