@@ -42,7 +42,9 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 	case s.fields > lv.maxHeaderCount:
 		return fasthttp.StatusRequestHeaderFieldsTooLarge, s
 	}
-	if max := lv.maxRequestBodySize; max > 0 && int64(h.ContentLength()) > max {
+	// The declared length as sent: the server's HeaderReceived has zeroed the parsed one of a
+	// body declared too large, so that the answer needs none of it.
+	if max := lv.maxRequestBodySize; max > 0 && (s.declared > max || int64(h.ContentLength()) > max) {
 		return fasthttp.StatusRequestEntityTooLarge, s
 	}
 	return 0, s
@@ -113,6 +115,9 @@ type headScan struct {
 	// (forwardingField); xff counts its X-Forwarded-For fields (-1: unknown).
 	fwd uint8
 	xff int
+	// declared is the Content-Length value as sent, -1 when there is none or it is not a
+	// number (fasthttp refuses those).
+	declared int64
 	// present has the bit (transport.FieldOf) of every field of interest the raw head holds.
 	present transport.Fields
 	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
@@ -133,7 +138,7 @@ func (s headScan) rewrite() transport.Fields {
 
 // scanHead walks the header lines exactly as the client sent them.
 func scanHead(raw []byte) headScan {
-	var s headScan
+	s := headScan{declared: -1}
 	if len(raw) == 0 {
 		s.noRaw, s.fwd, s.xff = true, fwdRealIP|fwdProto|fwdHost|fwdPort, -1
 		return s
@@ -163,10 +168,13 @@ func scanHead(raw []byte) headScan {
 		}
 		f := transport.FieldOf(line[:i])
 		s.present |= f
-		if f == 0 {
+		switch f {
+		case 0:
 			s.fwd |= forwardingField(line[:i])
-		} else if f == transport.FieldXForwardedFor {
+		case transport.FieldXForwardedFor:
 			s.xff++
+		case transport.FieldContentLength:
+			s.declared = parseLength(bytes.Trim(line[i+1:], " \t"))
 		}
 		if f == transport.FieldTransferEncoding && !equalFoldChunked(bytes.Trim(line[i+1:], " \t")) {
 			s.badTE = true
@@ -211,4 +219,20 @@ func validToken(b []byte) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+// parseLength parses a Content-Length value, -1 when it is not a decimal number (up to 18
+// digits: more is refused by fasthttp anyway).
+func parseLength(v []byte) int64 {
+	if len(v) == 0 || len(v) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }

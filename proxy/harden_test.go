@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -210,6 +212,71 @@ func TestRequestLines(t *testing.T) {
 		{name: "extension method", send: line("FOO_BAR /x HTTP/1.1"), status: []int{200}, upstream: []string{`FOO_BAR /x ""`}},
 		{name: "absolute-form", send: line("GET http://b/x?q=1 HTTP/1.1"), status: []int{200}, upstream: []string{`GET /x?q=1 ""`}},
 	})
+}
+
+// TestDeclaredBodyTooLarge (issue 20 item 6, request side): a head declaring a body larger
+// than client_max_body_size is answered 413 as soon as the head arrived, before any of the
+// body, as nginx does; not 408 once the header timeout ran out.
+func TestDeclaredBodyTooLarge(t *testing.T) {
+	opts := hostileOptions
+	opts.HeaderTimeout = waitFor
+	h, rec := wireProxy(t, opts, "")
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitFor))
+	if _, err := io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	b, _ := io.ReadAll(c)
+	if got := statusesOf(b); fmt.Sprint(got) != "[413]" {
+		t.Errorf("answers %v after %v, want [413]: %q", got, time.Since(began), b)
+	}
+	if reqs, _ := rec.take(); len(reqs) > 0 {
+		t.Errorf("the upstream saw %v", reqs)
+	}
+}
+
+// TestSlowSteadyBody (issue 20 item 6, request side): the header timeout bounds the head
+// only; a body that keeps coming, each part within the body timeout, is read to its end.
+func TestSlowSteadyBody(t *testing.T) {
+	opts := hostileOptions
+	opts.HeaderTimeout = 300 * time.Millisecond
+	opts.BodyTimeout = waitFor
+	h, rec := wireProxy(t, opts, "")
+	tests := []struct{ name, head, body string }{
+		{"Content-Length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nConnection: close\r\n\r\n", "hello, world"},
+		{"chunked", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", "6\r\nhello,\r\n6\r\n world\r\n0\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec.take()
+			c, err := net.Dial("tcp", h.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(waitFor))
+			if _, err := io.WriteString(c, tt.head); err != nil {
+				t.Fatal(err)
+			}
+			// Each byte comes well within the body timeout, the whole well past the header timeout.
+			if err := <-trickle(c, tt.body, 50*time.Millisecond); err != nil {
+				t.Fatalf("the proxy stopped reading: %v", err)
+			}
+			b, _ := io.ReadAll(c)
+			if got := statusesOf(b); fmt.Sprint(got) != "[200]" {
+				t.Errorf("answers %v, want [200]: %q", got, b)
+			}
+			reqs, _ := rec.take()
+			if len(reqs) != 1 || string(reqs[0].Body) != "hello, world" {
+				t.Errorf("the upstream saw %v", reqs)
+			}
+		})
+	}
 }
 
 // TestForwardingFieldsReplaced (issue 20 item 7): every field the proxy sets replaces all the
