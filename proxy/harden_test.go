@@ -325,3 +325,30 @@ func TestForwardedHostAndPort(t *testing.T) {
 		{name: "IPv6", send: host("[::1]"), status: []int{200}, upstream: ok, check: both("[::1]", port)},
 	})
 }
+
+// TestPostArgRouteForwardsBody (issue 20 item 9): a route matched on post_arg_* reads the form
+// body for matching, and that same body is forwarded. A form larger than RequestBufferSize has
+// no post_arg (APISIX: a body nginx kept in a file has no post args) and still streams.
+func TestPostArgRouteForwardsBody(t *testing.T) {
+	rec := newRecorder(t)
+	opts := hostileOptions
+	opts.RequestBufferSize = 64
+	opts.MaxRequestBodySize = 0
+	h := start(t, opts, upstream.Options{}, "/apisix/routes/1",
+		route("/form", `"vars":[["post_arg_name","==","jack"]]`, "", rec.addr))
+	form := func(body string) string {
+		return "POST /form HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	chunkedForm := "POST /form HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+		"Transfer-Encoding: chunked\r\n\r\n5\r\nname=\r\n4\r\njack\r\n0\r\n\r\n"
+	big := "name=jack&pad=" + strings.Repeat("p", 100)
+	runWire(t, h.addr, rec, []wireCase{
+		{name: "matching form", send: form("name=jack&age=3"), status: []int{200}, upstream: []string{`POST /form "name=jack&age=3"`}},
+		{name: "matching chunked form", send: chunkedForm, status: []int{200}, upstream: []string{`POST /form "name=jack"`}},
+		{name: "other form", send: form("name=rose"), status: []int{404}},
+		{name: "form then a pipelined request", send: form("name=jack") + form("name=jack"),
+			status: []int{200, 200}, upstream: []string{`POST /form "name=jack"`, `POST /form "name=jack"`}},
+		{name: "form larger than the buffer", send: form(big), status: []int{404}},
+	})
+}
