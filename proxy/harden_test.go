@@ -65,7 +65,7 @@ func runWire(t *testing.T, addr string, rec *recorder, cases []wireCase) {
 }
 
 // wireProxy is a proxy with the hostile limits over one catch-all route to a recorder.
-func wireProxy(t *testing.T, opts Options, routeExtra string) (*harness, *recorder) {
+func wireProxy(t testing.TB, opts Options, routeExtra string) (*harness, *recorder) {
 	t.Helper()
 	rec := newRecorder(t)
 	h := start(t, opts, upstream.Options{}, "/apisix/routes/1", route("/*", routeExtra, "", rec.addr))
