@@ -19,6 +19,8 @@ func statusText(code int) string {
 		return "Bad Request"
 	case 404:
 		return "Not Found"
+	case 405:
+		return "Not Allowed"
 	case 408:
 		return "Request Time-out"
 	case 413:
@@ -33,8 +35,12 @@ func statusText(code int) string {
 		return "Bad Gateway"
 	case 503:
 		return "Service Temporarily Unavailable"
+	case 501:
+		return "Not Implemented"
 	case 504:
 		return "Gateway Time-out"
+	case 505:
+		return "HTTP Version Not Supported"
 	}
 	return fasthttp.StatusMessage(code)
 }
@@ -42,7 +48,7 @@ func statusText(code int) string {
 // errorPages are prebuilt nginx-style HTML error bodies: small, and never an internal detail.
 var errorPages = func() map[int][]byte {
 	m := map[int][]byte{}
-	for _, code := range []int{400, 404, 405, 408, 413, 414, 431, 500, 502, 503, 504} {
+	for _, code := range []int{400, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505} {
 		title := strconv.Itoa(code) + " " + statusText(code)
 		m[code] = []byte("<html>\n<head><title>" + title + "</title></head>\n<body>\n<center><h1>" +
 			title + "</h1></center>\n<hr><center>zoneproxy</center>\n</body>\n</html>\n")

@@ -28,6 +28,8 @@ type exchange struct {
 	bodyRead int64
 	// bodyDone is set once the client's body was read to its end.
 	bodyDone bool
+	// chunked: the client's body came chunked (frame sets its framing for the upstream).
+	chunked bool
 }
 
 func (p *Proxy) getExchange() *exchange {
@@ -39,7 +41,7 @@ func (p *Proxy) putExchange(x *exchange) {
 	x.req.Reset()
 	x.ctx = nil
 	x.status = x.status[:0]
-	x.bodyRead, x.bodyDone = 0, false
+	x.bodyRead, x.bodyDone, x.chunked = 0, false, false
 	x.live = nil
 	if cap(x.body) > 4*defaultRequestBufferSize {
 		x.body = nil

@@ -34,21 +34,28 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // Each try is the transport's (Transport.Try): forward decides which node, how often and what
 // the client gets when no try answered.
 //
-// present tells which of the fields the proxy removes or replaces the request holds (checkRequest).
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, present transport.Fields) {
-	x := p.getExchange()
-	defer p.putExchange(x)
-	x.live, x.ctx = ob.live, ctx
+// scan tells which of the fields the proxy removes or replaces the request holds (checkRequest).
+// x, when set, is the exchange whose body was read before matching (prereadForm).
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, scan *headScan, x *exchange) {
+	preread := x != nil
+	if !preread {
+		x = p.getExchange()
+		defer p.putExchange(x)
+		x.live, x.ctx = ob.live, ctx
+	}
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
 	x.req.HTTP10 = !req.Header.IsHTTP11()
-	prepareRequest(ctx, x, upgrade, present)
-	code := p.readBody(ctx, x)
-	ob.bodyBytes = x.bodyRead
-	if code != 0 {
-		p.reject(ctx, code)
-		return
+	prepareRequest(ctx, x, upgrade, scan)
+	if !preread {
+		code := p.readBody(ctx, x)
+		ob.bodyBytes = x.bodyRead
+		if code != 0 {
+			p.reject(ctx, code)
+			return
+		}
 	}
+	x.frame(&req.Header)
 
 	pool := rt.Pool
 	spec := pool.Spec()
@@ -87,6 +94,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observ
 	}
 
 	ob.bodyBytes = x.bodyRead
+	var code int
 	if o.Answered {
 		code = ctx.Response.StatusCode()
 		ob.source, ob.upstreamStatus = metrics.SourceUpstream, code

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"net"
 	"net/netip"
 	"strconv"
@@ -14,16 +13,17 @@ import (
 
 // prepareRequest turns the client's request into the upstream's, in place: hop-by-hop headers
 // out (Upgrade back in when upgrade is set), X-Forwarded-* and X-Real-IP set, HTTP/1.1 (nginx's
-// proxy_http_version 1.1 in APISIX), no header fasthttp would add by itself. present has the
-// fields of interest the request holds (scanHead).
-func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, present transport.Fields) {
+// proxy_http_version 1.1 in APISIX), no header fasthttp would add by itself. scan is what
+// scanHead found in the request's head.
+func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, scan *headScan) {
+	present := scan.rewrite()
 	h := &ctx.Request.Header
 	x.upgrade = x.upgrade[:0]
 	if upgrade {
 		x.upgrade = append(x.upgrade, h.Peek(fasthttp.HeaderUpgrade)...)
 	}
 	h.ResetConnectionClose()
-	transport.StripHop(h, present)
+	transport.StripHop(clientHead{h}, present)
 	if present&transport.FieldExpect != 0 {
 		// The proxy answered any Expect: 100-continue itself and forwards the body regardless.
 		h.Del(fasthttp.HeaderExpect)
@@ -32,7 +32,7 @@ func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, present
 		h.SetBytesV(fasthttp.HeaderUpgrade, x.upgrade)
 		h.Set(fasthttp.HeaderConnection, "upgrade")
 	}
-	x.scratch = setForwarded(ctx, x.scratch, present)
+	x.scratch = setForwarded(ctx, x.scratch, scan)
 	if !h.IsHTTP11() {
 		h.SetProtocol("HTTP/1.1")
 	}
@@ -43,22 +43,78 @@ func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, present
 	}
 }
 
-// setForwarded sets the X-Forwarded-* and X-Real-IP headers the way APISIX (up to 3.17) does:
-// X-Forwarded-For gets the client address appended; X-Forwarded-Proto, X-Forwarded-Host (nginx's
-// $host: lower case, no port) and X-Forwarded-Port (the listener's) are overwritten; Forwarded is
-// removed. buf is scratch space, returned for reuse. present tells whether the request holds
-// X-Forwarded-For and Forwarded at all. The names are set in their canonical form, which spares
-// fasthttp normalising them.
-func setForwarded(ctx *fasthttp.RequestCtx, buf []byte, present transport.Fields) []byte {
+// clientHead is the client's request head as StripHop edits it: the fields that Connection
+// names go, except those that frame the request or name its host. The body is framed from
+// Content-Length and Transfer-Encoding after the strip (readBody), and the upstream must get it
+// framed as the client framed it: "Connection: content-length" must not turn a body into the
+// next request. (net/http never lets Connection reach them either: it keeps the framing out of
+// Header. nginx ignores the tokens of Connection altogether.)
+type clientHead struct{ *fasthttp.RequestHeader }
+
+// DelBytes removes the field named key unless it is Content-Length, Transfer-Encoding or Host.
+func (h clientHead) DelBytes(key []byte) {
+	switch {
+	case transport.FieldOf(key)&(transport.FieldContentLength|transport.FieldTransferEncoding) != 0,
+		len(key) == 4 && equalFoldLower(key, "host"):
+		return
+	}
+	h.RequestHeader.DelBytes(key)
+}
+
+// equalFoldLower reports whether b equals the lower-case ASCII s, ignoring b's case.
+func equalFoldLower(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setForwarded sets the X-Forwarded-* and X-Real-IP headers the way APISIX's configuration
+// does (apisix/cli/ngx_tpl.lua, with no trusted_addresses; t/core/trusted-addresses.t):
+// X-Forwarded-For is the client's X-Forwarded-For fields joined in order, ", ", then the client
+// address ($proxy_add_x_forwarded_for); X-Real-IP the client address; X-Forwarded-Proto the
+// scheme; X-Forwarded-Host the Host the client sent, port and case kept ($http_host);
+// X-Forwarded-Port the port that Host names, else the listener's; Forwarded is removed. Each
+// replaces every field of its name the client sent, in any letter case, as proxy_set_header
+// and more_set_input_headers do, so that a second field never rides behind the proxy's.
+// buf is scratch space, returned for reuse. s tells which of these fields the request holds.
+// The names are set in their canonical form, which spares fasthttp normalising them.
+func setForwarded(ctx *fasthttp.RequestCtx, buf []byte, s *headScan) []byte {
 	h := &ctx.Request.Header
+	if s.fwd != 0 {
+		for i, key := range fwdKeys {
+			if s.fwd&(1<<i) != 0 {
+				h.DelBytes(key)
+			}
+		}
+	}
 	buf = appendIP(buf[:0], ctx.RemoteIP())
 	ipLen := len(buf)
-	var prior []byte
-	if present&transport.FieldXForwardedFor != 0 {
-		prior = h.Peek(fasthttp.HeaderXForwardedFor)
+	switch {
+	case s.xff == 1:
+		buf = append(buf, h.Peek(fasthttp.HeaderXForwardedFor)...)
+	case s.xff != 0: // several, or unknown (noRaw)
+		all := h.PeekAll(fasthttp.HeaderXForwardedFor)
+		for i, v := range all {
+			if i > 0 {
+				buf = append(buf, ", "...)
+			}
+			buf = append(buf, v...)
+		}
+		if len(all) > 1 {
+			h.Del(fasthttp.HeaderXForwardedFor)
+		}
 	}
-	if len(prior) > 0 {
-		buf = append(buf, prior...)
+	if len(buf) > ipLen {
 		buf = append(buf, ", "...)
 		buf = append(buf, buf[:ipLen]...)
 		h.SetCanonical(keyXForwardedFor, buf[ipLen:])
@@ -71,16 +127,66 @@ func setForwarded(ctx *fasthttp.RequestCtx, buf []byte, present transport.Fields
 	} else {
 		h.SetCanonical(keyXForwardedProto, valueHTTP)
 	}
-	buf = appendLower(buf[:0], hostWithoutPort(h.Host()))
-	h.SetCanonical(keyXForwardedHost, buf)
-	if a, ok := ctx.LocalAddr().(*net.TCPAddr); ok {
+	host := h.Host()
+	if len(host) > 0 {
+		h.SetCanonical(keyXForwardedHost, host)
+	}
+	if port := hostPort(host); len(port) > 0 {
+		h.SetCanonical(keyXForwardedPort, port)
+	} else if a, ok := ctx.LocalAddr().(*net.TCPAddr); ok {
 		buf = strconv.AppendInt(buf[:0], int64(a.Port), 10)
 		h.SetCanonical(keyXForwardedPort, buf)
 	}
-	if present&transport.FieldForwarded != 0 {
+	if s.rewrite()&transport.FieldForwarded != 0 {
 		h.Del("Forwarded")
 	}
 	return buf
+}
+
+// hostPort is the port at the end of a Host value, as APISIX's map of $http_host to
+// X-Forwarded-Port takes it (":(\d+)$"), or nil.
+func hostPort(host []byte) []byte {
+	i := len(host)
+	for i > 0 && '0' <= host[i-1] && host[i-1] <= '9' {
+		i--
+	}
+	if i == len(host) || i == 0 || host[i-1] != ':' {
+		return nil
+	}
+	return host[i:]
+}
+
+// The forwarding fields setForwarded replaces, one headScan.fwd bit each, in the order of
+// fwdKeys. (X-Forwarded-For, which is joined rather than replaced, is counted in headScan.xff.)
+const (
+	fwdRealIP uint8 = 1 << iota
+	fwdProto
+	fwdHost
+	fwdPort
+)
+
+var fwdKeys = [...][]byte{keyXRealIP, keyXForwardedProto, keyXForwardedHost, keyXForwardedPort}
+
+// forwardingField is the fwd bit of the field named name (any case), 0 for others.
+func forwardingField(name []byte) uint8 {
+	switch len(name) {
+	case len("x-real-ip"):
+		if equalFoldLower(name, "x-real-ip") {
+			return fwdRealIP
+		}
+	case len("x-forwarded-host"):
+		switch {
+		case equalFoldLower(name, "x-forwarded-host"):
+			return fwdHost
+		case equalFoldLower(name, "x-forwarded-port"):
+			return fwdPort
+		}
+	case len("x-forwarded-proto"):
+		if equalFoldLower(name, "x-forwarded-proto") {
+			return fwdProto
+		}
+	}
+	return 0
 }
 
 // Names and values setForwarded sets, in fasthttp's canonical form. Never written to.
@@ -117,22 +223,4 @@ func appendIP(dst []byte, ip net.IP) []byte {
 		return a.AppendTo(dst)
 	}
 	return dst
-}
-
-func appendLower(dst, s []byte) []byte {
-	for _, c := range s {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
-}
-
-// hostWithoutPort strips a port from a Host header value ("[::1]:80" keeps its brackets).
-func hostWithoutPort(host []byte) []byte {
-	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
-		return host[:i]
-	}
-	return host
 }

@@ -38,9 +38,9 @@ func TestPassHost(t *testing.T) {
 			if resp.StatusCode != 200 || !strings.Contains(body, tt.want+" ") {
 				t.Errorf("upstream saw\n%s\nwant %q", body, tt.want)
 			}
-			// X-Forwarded-Host is nginx's $host of the client request, whatever pass_host does.
-			if !strings.Contains(body, "X-Forwarded-Host=client.example\n") {
-				t.Errorf("upstream saw\n%s\nwant X-Forwarded-Host=client.example", body)
+			// X-Forwarded-Host is the client's Host as sent, whatever pass_host does.
+			if !strings.Contains(body, "X-Forwarded-Host=Client.Example:8080\n") {
+				t.Errorf("upstream saw\n%s\nwant X-Forwarded-Host=Client.Example:8080", body)
 			}
 		})
 	}

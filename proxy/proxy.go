@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,6 +100,15 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		p.lingerUnread(ctx)
 		return
 	}
+	var x *exchange // set when the body was read before matching
+	if isForm(&ctx.Request.Header) {
+		x = p.getExchange()
+		defer p.putExchange(x)
+		if code := p.prereadForm(ctx, x, ob); code != 0 {
+			p.reject(ctx, code)
+			return
+		}
+	}
 	m, ok := s.Router.Match(ctx)
 	if !ok {
 		if router.PathRejected(ctx) {
@@ -124,10 +134,35 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		// APISIX: "no valid upstream node".
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	default:
-		p.forward(ctx, rt, ob, scan.rewrite())
+		p.forward(ctx, rt, ob, &scan, x)
 		return
 	}
 	p.lingerUnread(ctx)
+}
+
+// isForm reports a request with a urlencoded form body, whose fields a route may match on
+// (post_arg_*).
+func isForm(h *fasthttp.RequestHeader) bool {
+	cl := h.ContentLength()
+	return cl != 0 && cl != -2 && bytes.HasPrefix(h.ContentType(), formType)
+}
+
+var formType = []byte("application/x-www-form-urlencoded")
+
+// prereadForm reads a form body before the route is matched, so that matching on post_arg_*
+// reads the very body that is then forwarded. fasthttp's Request.Body would read a streamed
+// body whole, without limit or timeout, and leave nothing to forward. A form that fits
+// RequestBufferSize becomes the request's body for the router; a larger one keeps streaming
+// and has no post args (APISIX: a body nginx had to keep in a file has none either).
+func (p *Proxy) prereadForm(ctx *fasthttp.RequestCtx, x *exchange, ob *observation) int {
+	x.live, x.ctx = ob.live, ctx
+	code := p.readBody(ctx, x)
+	ob.bodyBytes = x.bodyRead
+	if code == 0 && x.req.BodyStream == nil {
+		// Read to its end: the stream is spent, and the router reads the buffer instead.
+		ctx.Request.SetBodyRaw(x.body)
+	}
+	return code
 }
 
 // serverError answers requests fasthttp could not read, with nginx's codes.
@@ -140,6 +175,12 @@ func (p *Proxy) serverError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge)
 	case isTimeout(err):
 		writeError(ctx, fasthttp.StatusRequestTimeout)
+	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
+		// A transfer coding other than chunked: nginx's 501. fasthttp reports a repeated
+		// Transfer-Encoding, and one in an HTTP/1.0 request, with the same error and no head
+		// left to tell them apart, so they get 501 too where nginx says 400: refused and
+		// closed all the same.
+		writeError(ctx, fasthttp.StatusNotImplemented)
 	default:
 		writeError(ctx, fasthttp.StatusBadRequest)
 	}

@@ -14,9 +14,8 @@ import (
 // and can be replayed; a larger one streams (the transport reads the rest through x.Read as it
 // sends it). It returns the status to answer with when the client fails (400, 408, 413), or 0.
 func (p *Proxy) readBody(ctx *fasthttp.RequestCtx, x *exchange) int {
-	h := &ctx.Request.Header
 	rs := ctx.RequestBodyStream()
-	cl := h.ContentLength()
+	cl := ctx.Request.Header.ContentLength()
 	x.body = x.body[:0]
 	switch {
 	case rs == nil || cl == 0 || cl == -2:
@@ -45,14 +44,27 @@ func (p *Proxy) readBody(ctx *fasthttp.RequestCtx, x *exchange) int {
 	case 0:
 		// The buffer filled up: the rest streams, chunked.
 		x.req.Body, x.req.BodyStream, x.req.BodyLength = x.body, x, -1
-		h.SetContentLength(-1)
+		x.chunked = true
 		return 0
 	case endOfBody:
 		x.req.Body = x.body
-		h.SetContentLength(n)
+		x.chunked = true
 		return 0
 	}
 	return code
+}
+
+// frame sets the framing of a chunked body in the head the upstream gets, once the hop-by-hop
+// fields are out: its length when it was read whole, else chunked again. A body with a
+// Content-Length keeps it.
+func (x *exchange) frame(h *fasthttp.RequestHeader) {
+	switch {
+	case !x.chunked:
+	case x.req.BodyStream != nil:
+		h.SetContentLength(-1)
+	default:
+		h.SetContentLength(len(x.body))
+	}
 }
 
 // endOfBody is readClient's code for a body that ended before buf was full.

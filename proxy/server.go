@@ -38,11 +38,13 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 		Name:         p.opts.ServerName,
 		// The read buffer holds a whole request head, so it is the head's limit.
 		ReadBufferSize: p.opts.MaxHeaderBytes,
-		// ReadTimeout covers the head; Handle re-arms the deadline per body read (BodyTimeout)
-		// and the stream of a large response re-arms the write deadline per chunk.
-		ReadTimeout:  header,
-		WriteTimeout: send,
-		IdleTimeout:  idle,
+		// ReadTimeout covers the head; HeaderReceived arms the body timeout for the first body
+		// byte, Handle re-arms it per body read (BodyTimeout) and the stream of a large
+		// response re-arms the write deadline per chunk.
+		ReadTimeout:    header,
+		HeaderReceived: p.headerReceived,
+		WriteTimeout:   send,
+		IdleTimeout:    idle,
 		// Bodies flow through without being buffered whole; the proxy enforces
 		// MaxRequestBodySize itself, since fasthttp only uses its own limit to size the prefetch
 		// of a streamed body.
@@ -57,6 +59,28 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 		g.srv.ConnState = p.conns.ConnState
 	}
 	return g
+}
+
+// headerReceived runs once a request head is in, before fasthttp reads any of the body. By
+// default fasthttp would wait for the first 8 KiB of a body (or all of a smaller one) before
+// the handler runs, under the header timeout: a slow but steady body was cut off with 408, and
+// a client that declared a body larger than MaxRequestBodySize and waited for the answer got
+// 408 once the header timeout ran out instead of 413 at once. So the prefetch is cut to one
+// byte (MaxRequestBodySize 1: the proxy enforces its own limit as it reads) under the body
+// timeout, nginx's client_body_timeout, and a body declared too large is not waited for at all:
+// its parsed length is zeroed, checkRequest answers 413 from the length as sent (headScan), and
+// the connection closes after the answer, as nginx does.
+func (p *Proxy) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	cl := h.ContentLength()
+	if cl == 0 || cl == -2 {
+		return fasthttp.RequestConfig{} // no body
+	}
+	lv := p.live.Load()
+	if max := lv.maxRequestBodySize; max > 0 && int64(cl) > max {
+		h.SetContentLength(0)
+		h.SetConnectionClose()
+	}
+	return fasthttp.RequestConfig{ReadTimeout: lv.bodyTimeout, MaxRequestBodySize: 1}
 }
 
 // shutdown stops g's server once, waiting for its connections until ctx is done.

@@ -96,8 +96,11 @@ func TestWebSocket(t *testing.T) {
 		"/apisix/routes/plain", route("/plain", "", "", addr),
 		"/apisix/services/1", fmt.Sprintf(`{"enable_websocket":true,"upstream":{"nodes":{%q:1}}}`, addr),
 		"/apisix/routes/svc", `{"uri":"/svc","service_id":"1"}`,
+		// Issue 20 item 15: the service's enable_websocket holds for a route with its own upstream.
+		"/apisix/services/2", `{"enable_websocket":true}`,
+		"/apisix/routes/svc-own", route("/svc-own", `"service_id":"2"`, "", addr),
 	)
-	for _, path := range []string{"/ws", "/svc"} {
+	for _, path := range []string{"/ws", "/svc", "/svc-own"} {
 		t.Run("tunnel "+path, func(t *testing.T) {
 			c, br, head := dialWS(t, h.addr, path)
 			for _, want := range []string{"HTTP/1.1 101 Switching Protocols\r\n", "Upgrade: websocket\r\n",

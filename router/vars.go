@@ -93,7 +93,9 @@ func (r *reqVars) Value(v *expr.Var) expr.Value {
 	case expr.VarArg:
 		return r.arg(ctx.URI().QueryString(), v.Key)
 	case expr.VarPostArg:
-		if !bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/x-www-form-urlencoded")) {
+		// Only a body the caller has read (the proxy buffers a form that fits its buffer):
+		// PostBody would read a streamed one whole, without limit, and leave nothing to forward.
+		if ctx.Request.IsBodyStream() || !bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/x-www-form-urlencoded")) {
 			return expr.Value{}
 		}
 		return r.arg(ctx.PostBody(), v.Key)

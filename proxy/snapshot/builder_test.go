@@ -460,3 +460,62 @@ func TestExactFieldNames(t *testing.T) {
 		}
 	}
 }
+
+// TestWebsocketInherited (issue 20 item 15): a route without enable_websocket takes its
+// service's, whatever upstream it uses (its own, inline or by id, or the service's); its own
+// value, true or false, wins (apache/apisix apisix/init.lua, http_access_phase).
+func TestWebsocketInherited(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	s := build(t, b, stateOf(
+		"/apisix/upstreams/1", up1,
+		"/apisix/services/ws", `{"upstream_id":"1","enable_websocket":true}`,
+		"/apisix/services/nows", `{"upstream_id":"1","enable_websocket":false}`,
+		"/apisix/services/plain", `{"upstream_id":"1"}`,
+		"/apisix/routes/svc-upstream", `{"uri":"/a","service_id":"ws"}`,
+		"/apisix/routes/own-inline", `{"uri":"/b","service_id":"ws","upstream":`+up2+`}`,
+		"/apisix/routes/own-id", `{"uri":"/c","service_id":"ws","upstream_id":"1"}`,
+		"/apisix/routes/own-false", `{"uri":"/d","service_id":"ws","upstream":`+up2+`,"enable_websocket":false}`,
+		"/apisix/routes/own-true", `{"uri":"/e","service_id":"nows","upstream":`+up2+`,"enable_websocket":true}`,
+		"/apisix/routes/svc-false", `{"uri":"/f","service_id":"nows","upstream":`+up2+`}`,
+		"/apisix/routes/svc-unset", `{"uri":"/g","service_id":"plain","upstream":`+up2+`}`,
+	))
+	tests := []struct {
+		uri  string
+		want bool
+	}{
+		{"/a", true}, {"/b", true}, {"/c", true}, {"/d", false}, {"/e", true}, {"/f", false}, {"/g", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			r := match(t, s, "GET", "any.example.com", tt.uri)
+			if r == nil {
+				t.Fatal("no match")
+			}
+			if r.EnableWebsocket != tt.want {
+				t.Errorf("route %s: enable_websocket %v, want %v", r.ID, r.EnableWebsocket, tt.want)
+			}
+		})
+	}
+}
+
+// TestWebsocketFollowsService (issue 20 item 15): when only the service changes its
+// enable_websocket, an incremental build gives its routes the new value, those with their own
+// upstream too.
+func TestWebsocketFollowsService(t *testing.T) {
+	var logs bytes.Buffer
+	b := newBuilder(t, &logs, false)
+	st1 := stateOf("/apisix/upstreams/1", up1,
+		"/apisix/services/s", `{"upstream_id":"1"}`,
+		"/apisix/routes/own", `{"uri":"/own","service_id":"s","upstream":`+up2+`}`,
+		"/apisix/routes/svc", `{"uri":"/svc","service_id":"s"}`)
+	build(t, b, st1)
+	st2 := with(st1, "/apisix/services/s", `{"upstream_id":"1","enable_websocket":true}`)
+	st2.Previous, st2.Changed = st1.Revision, []string{"/apisix/services/s"}
+	s := build(t, b, st2)
+	for _, uri := range []string{"/own", "/svc"} {
+		if r := match(t, s, "GET", "h", uri); r == nil || !r.EnableWebsocket {
+			t.Errorf("%s: %+v, want enable_websocket from the service", uri, r)
+		}
+	}
+}
