@@ -147,9 +147,11 @@ func (s *respStream) finish(complete bool) {
 		return
 	}
 	s.done = true
+	// Bytes behind the body were not asked for: the connection must not serve another request.
+	reuse := complete && s.reuse && s.framing != framingClose && s.br.Buffered() == 0
 	s.t.putReader(s.br)
 	s.br = nil
-	s.uc.release(complete && s.reuse && s.framing != framingClose, s.keep)
+	s.uc.release(reuse, s.keep)
 	s.node.Done(s.status, nil, time.Since(s.start))
 }
 

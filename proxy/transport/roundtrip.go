@@ -53,8 +53,10 @@ func (t *Transport) Try(ctx *fasthttp.RequestCtx, r *Request, node *upstream.Nod
 			node.Done(0, err, time.Since(start))
 			return Outcome{Timeout: isTimeout(err), Retry: r.replayable()}
 		}
-		if uc.reused && nonIdempotent(&ctx.Request.Header) && closedWhileIdle(uc.conn) {
-			// A POST on a dead pooled connection could not be replayed: take another.
+		if uc.reused && closedWhileIdle(uc.conn) {
+			// The upstream closed the pooled connection, or sent something nobody asked for,
+			// which would be read as this request's answer: take another. (A POST sent on a
+			// dead connection could not be replayed either.)
 			uc.close()
 			continue
 		}
@@ -335,6 +337,9 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 		t.streamResponse(ctx, r, uc, br, node, start, status, reuse && cl != -2)
 		return Outcome{Answered: true, Status: status}
 	}
+	// Bytes behind the response were not asked for: the connection must not serve another
+	// request, which would read them as its answer.
+	reuse = reuse && br.Buffered() == 0
 	t.putReader(br)
 	uc.release(reuse, r.Keepalive)
 	node.Done(status, nil, time.Since(start))
