@@ -113,7 +113,7 @@ func ask(t *testing.T, c net.Conn, br *bufio.Reader, method, path, body string) 
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	r := clientResult{status: resp.StatusCode, proto: resp.Proto, body: string(b), complete: err == nil}
-	if !r.complete || resp.Close {
+	if !r.complete || (resp.Close && resp.ProtoAtLeast(1, 1)) {
 		// Whatever the proxy said, it must close now: find the end (a deadline is a failure).
 		_, err := br.ReadByte()
 		r.closed = errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)
@@ -187,6 +187,66 @@ func TestUnsolicitedResponse(t *testing.T) {
 			}
 			if conns := up.on("/next"); len(conns) != 1 || conns[0] == 1 {
 				t.Errorf("the next request went over connections %v: the poisoned one was reused", conns)
+			}
+		})
+	}
+}
+
+// TestBareLFResponse (issue 20 item 6): a response head whose lines end in a bare LF is
+// delivered at once, as nginx delivers it, instead of waiting for a CRLF CRLF that never comes.
+func TestBareLFResponse(t *testing.T) {
+	for _, tc := range []struct{ name, response, body string }{
+		{"all bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "ok"},
+		{"CRLF lines, bare LF end", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\nok", "ok"},
+		{"bare LF lines, CRLF end", "HTTP/1.1 200 OK\nX-A: 1\n\r\nok", "ok"},
+		{"chunked", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\r\nok\r\n0\r\n\r\n", "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newScripted(t, func(path string) (string, bool) {
+				if path == "/case" {
+					return tc.response, strings.Contains(tc.name, "CRLF end")
+				}
+				return nextResponse, false
+			})
+			tr := New(Options{})
+			// A read timeout far above what loopback needs: a stall shows as a 504.
+			f := serveFront(t, tr, newPool(t, tr, nil, `"timeout":{"connect":5,"send":5,"read":3}`, up.addr))
+			c, br := dialFront(t, f)
+			got := ask(t, c, br, http.MethodGet, "/case", "")
+			if got.status != 200 || got.body != tc.body || !got.complete {
+				t.Fatalf("got %+v, want 200 %q", got, tc.body)
+			}
+		})
+	}
+}
+
+// TestResponseStatusLine: the status line the client gets is the proxy's own (HTTP/1.1 whatever
+// the upstream spoke), and a status line nginx would not take as one is a 502, never passed on:
+// a status below 100 (fasthttp would read 000 as 200), a protocol that is not HTTP/1 or more.
+func TestResponseStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, response string
+		status         int
+	}{
+		{"HTTP/1.0 upstream", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 200},
+		{"HTTP/1.1 upstream", "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 201},
+		{"status 000", "HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok", 502},
+		{"status 099", "HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok", 502},
+		{"HTTP/0.0", "HTTP/0.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 502},
+		{"HTTP/0.9", "HTTP/0.9 200 OK\r\nContent-Length: 2\r\n\r\nok", 502},
+		{"Content-Length and chunked", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 502},
+		{"chunked and Content-Length", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 502},
+		{"Transfer-Encoding gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc", 502},
+		{"HTTP/1.0 Transfer-Encoding gzip", "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc", 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newScripted(t, func(string) (string, bool) { return tc.response, true })
+			tr := New(Options{})
+			f := serveFront(t, tr, newPool(t, tr, nil, `"timeout":{"connect":5,"send":5,"read":5}`, up.addr))
+			c, br := dialFront(t, f)
+			got := ask(t, c, br, http.MethodGet, "/case", "")
+			if got.status != tc.status || got.proto != "HTTP/1.1" {
+				t.Fatalf("got %s %d %q, want HTTP/1.1 %d", got.proto, got.status, got.body, tc.status)
 			}
 		})
 	}

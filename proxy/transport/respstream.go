@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -194,11 +195,15 @@ func (c *chunkedBody) Read(b []byte) (int, error) {
 
 var errBadChunk = errors.New("malformed chunked encoding")
 
-// chunkSize reads a chunk-size line: hex digits, optional extensions, CRLF.
+// chunkSize reads a chunk-size line: hex digits, optional extensions, CRLF. As nginx's
+// ngx_http_parse_chunked, it takes no bare LF and no CR but the line's last.
 func (c *chunkedBody) chunkSize() (int64, error) {
 	line, err := c.br.ReadSlice('\n')
 	if err != nil {
 		return 0, noEOF(err)
+	}
+	if !crlfLine(line) {
+		return 0, errBadChunk
 	}
 	var size int64
 	digits := 0
@@ -232,10 +237,19 @@ func (c *chunkedBody) skipTrailers() error {
 		if err != nil {
 			return noEOF(err)
 		}
-		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+		if !crlfLine(line) {
+			return errBadChunk
+		}
+		if len(line) == 2 {
 			return io.EOF
 		}
 	}
+}
+
+// crlfLine reports whether line (up to its LF) ends in CRLF and holds no other CR.
+func crlfLine(line []byte) bool {
+	n := len(line)
+	return n >= 2 && line[n-2] == '\r' && bytes.IndexByte(line[:n-2], '\r') < 0
 }
 
 // crlf reads the CRLF that ends a chunk's data.

@@ -136,7 +136,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		again = uc.reused && !isTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
 		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
 	}
-	status, err := readHead(resp, br, uc, tm.Read)
+	status, err := t.readHead(resp, br, uc, tm.Read)
 	if err != nil {
 		t.putReader(br)
 		uc.close()
@@ -169,7 +169,7 @@ func (t *Transport) earlyResponse(ctx *fasthttp.RequestCtx, r *Request, uc upCon
 		t.putReader(br)
 		return Outcome{}, false
 	}
-	status, err := readHead(resp, br, uc, r.Timeouts.Read)
+	status, err := t.readHead(resp, br, uc, r.Timeouts.Read)
 	if err != nil || status == fasthttp.StatusSwitchingProtocols {
 		t.putReader(br)
 		return Outcome{}, false
@@ -287,23 +287,6 @@ func (r *Request) writeBody(bw *bufio.Writer, b []byte, chunked bool) error {
 		return err
 	}
 	return nil
-}
-
-// readHead reads the response head, skipping interim 1xx responses other than 101.
-func readHead(resp *fasthttp.Response, br *bufio.Reader, uc upConn, read time.Duration) (int, error) {
-	for {
-		if err := resp.Header.Read(br); err != nil {
-			return 0, err
-		}
-		status := resp.Header.StatusCode()
-		if status >= 200 || status == fasthttp.StatusSwitchingProtocols {
-			return status, nil
-		}
-		if status < 100 {
-			return 0, errBadStatus
-		}
-		_ = uc.conn.SetReadDeadline(time.Now().Add(read))
-	}
 }
 
 // readResponse takes the response body: read whole when small, else handed to a stream that the
