@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // nextResponse is what a scripted upstream answers to every request but the case's.
@@ -250,4 +252,60 @@ func TestResponseStatusLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCutBodyAfterHead (issue 20 item 16): a response whose body the upstream cuts short
+// reaches the client as nginx passes it: the status, the head and what arrived of the body,
+// then the client connection closes. The try answered: it is not retried. (A streamed body
+// reaches the client as the server's writer flushes it: a body cut within its first few KiB may
+// close the connection before anything was flushed, which tells the client no less.)
+func TestCutBodyAfterHead(t *testing.T) {
+	for _, tc := range []struct {
+		name, response, arrived string
+		bufferSize              int
+	}{
+		{"buffered Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-A: 1\r\n\r\nshort", "short", 0},
+		{"buffered, nothing arrived", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 10\r\n\r\n", "", 0},
+		{"streamed Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "", 1},
+		{"streamed chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nshort\r\n", "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newScripted(t, func(string) (string, bool) { return tc.response, true })
+			tr := New(Options{ResponseBufferSize: tc.bufferSize})
+			f := serveFront(t, tr, newPool(t, tr, nil, `"timeout":{"connect":5,"send":5,"read":5}`, up.addr))
+			c, br := dialFront(t, f)
+			got := ask(t, c, br, http.MethodGet, "/case", "")
+			want, _ := strconv.Atoi(tc.response[9:12])
+			if tc.bufferSize > 0 && got.status == 0 && got.closed {
+				return // streamed: nothing flushed yet when the body broke
+			}
+			if got.status != want || got.complete || !got.closed || !strings.HasPrefix(got.body, tc.arrived) {
+				t.Fatalf("got %+v, want status %d, %q of the body, then the connection closed", got, want, tc.arrived)
+			}
+			if got.proto != "HTTP/1.1" {
+				t.Errorf("protocol %q", got.proto)
+			}
+			if n := len(up.on("/case")); n != 1 {
+				t.Errorf("the upstream got the request %d times", n)
+			}
+		})
+	}
+	t.Run("outcome", func(t *testing.T) {
+		up := newScripted(t, func(string) (string, bool) { return "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true })
+		tr := New(Options{})
+		pool := newPool(t, tr, nil, `"timeout":{"connect":5,"send":5,"read":5}`, up.addr)
+		var ctx fasthttp.RequestCtx
+		ctx.Init2(clientConn{}, nil, false)
+		ctx.Request.SetRequestURI("/cut")
+		ctx.Request.Header.SetHost("upstream.test")
+		r := Request{Timeouts: Timeouts{Connect: waitFor, Send: waitFor, Read: waitFor}}
+		node := pool.Pick(&ctx, nil)
+		o := tr.Try(&ctx, &r, node, time.Now())
+		if !o.Answered || o.Retry || o.Status != 200 {
+			t.Fatalf("outcome %+v, want answered with 200, not to be retried", o)
+		}
+		if n := node.InFlight(); n != 0 {
+			t.Errorf("%d tries in flight", n)
+		}
+	})
 }

@@ -41,6 +41,7 @@ type respStream struct {
 	left    int64 // bytes of the body left (framingLength)
 	chunked chunkedBody
 	done    bool
+	err     error // the failure that ended the body, returned by every Read after it
 }
 
 // streamResponse hands the rest of the response to a respStream.
@@ -95,6 +96,12 @@ type writerOnly struct{ io.Writer }
 // Read implements io.Reader.
 func (s *respStream) Read(b []byte) (int, error) {
 	if s.done {
+		// A body that failed keeps failing: fasthttp, given data and an error in one Read,
+		// writes the data and reads again, and an io.EOF then would end the chunked body to
+		// the client as if it were complete.
+		if s.err != nil {
+			return 0, s.err
+		}
 		return 0, io.EOF
 	}
 	if s.client != nil {
@@ -131,6 +138,7 @@ func (s *respStream) Read(b []byte) (int, error) {
 		s.finish(true)
 	case err != nil:
 		s.t.logFailure(s.node, "response body", err)
+		s.err = err
 		s.finish(false)
 	}
 	return n, err

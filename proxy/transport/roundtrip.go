@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"strconv"
 	"time"
 
@@ -308,12 +309,14 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 		err := resp.ReadBody(br, 0)
 		cleanResponse(&resp.Header)
 		if err != nil {
-			// The head came, the body broke: too late to retry, and no answer to pass on.
+			// The head came, the body broke: too late to retry. As nginx, the client gets the
+			// head and what arrived, then the connection's end.
 			t.putReader(br)
 			uc.close()
 			t.logFailure(node, "response body", err)
 			node.Done(status, nil, time.Since(start))
-			return Outcome{Status: status}
+			t.passCut(ctx)
+			return Outcome{Answered: true, Status: status}
 		}
 	default:
 		cleanResponse(&resp.Header)
@@ -327,6 +330,24 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 	uc.release(reuse, r.Keepalive)
 	node.Done(status, nil, time.Since(start))
 	return Outcome{Answered: true, Status: status}
+}
+
+// passCut sends the client a response whose body the upstream cut short, as nginx passes it:
+// the head (with the Content-Length the upstream declared), the part of the body that arrived,
+// then the end of the connection, which tells the client the body is incomplete. fasthttp would
+// send none of it (a body shorter than its length fails the write before anything is flushed),
+// so the response goes out on the hijacked connection. Only this rare path allocates.
+func (t *Transport) passCut(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	h.SetServer(t.opts.ServerName)
+	h.SetConnectionClose()
+	out := h.AppendBytes(nil)
+	out = append(out, ctx.Response.Body()...)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		_ = c.SetWriteDeadline(time.Now().Add(t.opts.SendTimeout()))
+		_, _ = c.Write(out)
+	})
 }
 
 // appendLower appends s to dst in lower case. (The proxy has its own, for X-Forwarded-Host.)
