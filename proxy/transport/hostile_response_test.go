@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,6 +141,172 @@ func dialFront(t *testing.T, f *front) (net.Conn, *bufio.Reader) {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c, bufio.NewReader(c)
+}
+
+// hostileCase is one upstream response of testdata/hostile-responses and what must come of it.
+//
+// The file format, one directive a line ('#' starts a comment):
+//
+//	response "<Go-quoted bytes>"   what the upstream writes (repeatable: appended)
+//	repeat N "<Go-quoted bytes>"   the same, N times
+//	close                          the upstream closes the connection after writing
+//	method HEAD                    the request's method (default GET)
+//	status N                       the status the client gets; 0: no status line at all
+//	body "<Go-quoted bytes>"       the body the client gets (or, with cut, must start with)
+//	cut                            the client connection is closed before the body is complete
+//	reuse yes|no                   the next request goes over the same upstream connection
+//	streamed-only / buffered-only  the expectation holds only when the body streams / is read whole
+type hostileCase struct {
+	name       string
+	response   []byte
+	closeAfter bool
+	method     string
+	status     int
+	body       *string
+	cut        bool
+	reuse      bool
+	mode       string // "", "streamed" or "buffered"
+}
+
+func parseHostileCase(name string, text []byte) (hostileCase, error) {
+	hc := hostileCase{name: name, method: http.MethodGet, status: -1}
+	reuseSet := false
+	for i, line := range strings.Split(string(text), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		key, arg, _ := strings.Cut(line, " ")
+		var err error
+		switch key {
+		case "response":
+			var s string
+			s, err = strconv.Unquote(arg)
+			hc.response = append(hc.response, s...)
+		case "repeat":
+			n, q, _ := strings.Cut(arg, " ")
+			var k int
+			var s string
+			if k, err = strconv.Atoi(n); err == nil {
+				s, err = strconv.Unquote(q)
+				hc.response = append(hc.response, strings.Repeat(s, k)...)
+			}
+		case "close":
+			hc.closeAfter = true
+		case "method":
+			hc.method = arg
+		case "status":
+			hc.status, err = strconv.Atoi(arg)
+		case "body":
+			var s string
+			s, err = strconv.Unquote(arg)
+			hc.body = &s
+		case "cut":
+			hc.cut = true
+		case "reuse":
+			hc.reuse, reuseSet = arg == "yes", true
+		case "streamed-only":
+			hc.mode = "streamed"
+		case "buffered-only":
+			hc.mode = "buffered"
+		default:
+			err = errors.New("unknown directive")
+		}
+		if err != nil {
+			return hc, fmt.Errorf("%s:%d: %q: %v", name, i+1, line, err)
+		}
+	}
+	if hc.status < 0 || !reuseSet || len(hc.response) == 0 {
+		return hc, fmt.Errorf("%s: response, status and reuse are required", name)
+	}
+	return hc, nil
+}
+
+// TestHostileResponses runs the corpus of testdata/hostile-responses: every upstream response
+// there, with the body read whole and streamed, gives the client what the case says, never
+// waits for the read timeout, and the next request on the node gets its own answer ("next"),
+// over the same upstream connection only when the case says so.
+func TestHostileResponses(t *testing.T) {
+	files, err := filepath.Glob("testdata/hostile-responses/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	for _, file := range files {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, err := parseHostileCase(strings.TrimSuffix(filepath.Base(file), ".txt"), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []string{"buffered", "streamed"} {
+			if hc.mode != "" && hc.mode != mode {
+				continue
+			}
+			t.Run(hc.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				runHostileCase(t, hc, mode)
+			})
+		}
+	}
+}
+
+func runHostileCase(t *testing.T, hc hostileCase, mode string) {
+	up := newScripted(t, func(path string) (string, bool) {
+		if path == "/case" {
+			return string(hc.response), hc.closeAfter
+		}
+		return nextResponse, false
+	})
+	opts := Options{MaxResponseHeaderBytes: 1024}
+	if mode == "streamed" {
+		opts.ResponseBufferSize = 1 // every body of 2 bytes or more streams
+	}
+	tr := New(opts)
+	// The read timeout is long enough for loopback under -race and short enough that riding it
+	// out shows: no case may.
+	f := serveFront(t, tr, newPool(t, tr, nil, `"timeout":{"connect":5,"send":5,"read":5}`, up.addr))
+	c, br := dialFront(t, f)
+	start := time.Now()
+	got := ask(t, c, br, hc.method, "/case", "")
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the answer took %v: the read timeout ran out", d)
+	}
+	if got.status != hc.status && !(hc.cut && got.status == 0) {
+		t.Errorf("status %d, want %d (body %q)", got.status, hc.status, got.body)
+	}
+	if got.status != 0 && got.proto != "HTTP/1.1" {
+		t.Errorf("status line protocol %q, want the proxy's own HTTP/1.1", got.proto)
+	}
+	switch {
+	case hc.cut && got.status != 0 && got.complete:
+		t.Errorf("the body arrived whole (%q); want it cut and the connection closed", got.body)
+	case hc.cut && !got.closed:
+		t.Errorf("the connection stayed open after a cut body")
+	case !hc.cut && got.status != 0 && !got.complete:
+		t.Errorf("the body was cut after %q", got.body)
+	}
+	if hc.body != nil && got.status != 0 {
+		if hc.cut && !strings.HasPrefix(*hc.body, got.body) || !hc.cut && got.body != *hc.body {
+			t.Errorf("body %q, want %q", got.body, *hc.body)
+		}
+	}
+
+	if got.closed {
+		c, br = dialFront(t, f)
+	}
+	next := ask(t, c, br, http.MethodGet, "/next", "")
+	if next.status != 200 || next.body != "next" {
+		t.Fatalf("the next request got %d %q, want 200 \"next\"", next.status, next.body)
+	}
+	caseConns, nextConns := up.on("/case"), up.on("/next")
+	if len(caseConns) != 1 || len(nextConns) != 1 {
+		t.Fatalf("the upstream saw /case on %v and /next on %v: a request was sent again", caseConns, nextConns)
+	}
+	if reused := caseConns[0] == nextConns[0]; reused != hc.reuse {
+		t.Errorf("upstream connection reused: %v, want %v", reused, hc.reuse)
+	}
 }
 
 // TestUnsolicitedResponse (issue 20 item 3): bytes an upstream sends when no request is pending
