@@ -348,6 +348,7 @@ func TestUnsolicitedResponse(t *testing.T) {
 				if _, err := io.WriteString(up.conn(1), poison); err != nil {
 					t.Fatal(err)
 				}
+				waitDelivered(t, up.conn(1))
 			}
 			// Another client.
 			c2, br2 := dialFront(t, f)
