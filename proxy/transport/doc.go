@@ -11,10 +11,14 @@
 // dropped. A buffered body goes out with its head in one write and, on a connection dialled
 // through ConfigureClient, the response is then awaited without a read attempt (sendWait); a
 // streamed request body is read from the client as it is sent, chunked when it came chunked.
-// The connection returns to the pool once the response is complete, within keepalive_pool's size
-// and requests per connection; every other ends closed. A pooled connection the upstream closed
-// while idle is replaced within the same try when nothing that may have been processed would be
-// replayed (a non-idempotent request first peeks at the socket, closedWhileIdle). Every try is
+// The connection returns to the pool once the response is complete and nothing is buffered behind
+// it, within keepalive_pool's size and requests per connection; every other ends closed. Every
+// request on a pooled connection first peeks at its socket (closedWhileIdle): one the upstream
+// closed, or sent unasked bytes on, while idle is replaced within the same try, so that no request
+// ever reads another's answer. A response head is read as nginx reads it (readHead: bare LF line
+// ends taken, invalid status lines and framings refused, the proxy's own HTTP/1.1 status line);
+// a body cut short after its head reaches the client as far as it arrived, then the client
+// connection closes (passCut). Every try is
 // reported to the node exactly once (upstream.Node.Done), which feeds passive health, least_conn
 // and ewma: at once, or when a streamed body or a tunnel ends.
 //

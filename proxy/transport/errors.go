@@ -12,7 +12,6 @@ import (
 // Failures of an upstream that are not I/O errors.
 var (
 	errUnexpectedUpgrade = errors.New("upstream switched protocols on a request that did not ask to")
-	errBadStatus         = errors.New("upstream sent a status below 100")
 )
 
 // isTimeout reports a timeout of any layer: fasthttp's, a dial's, a deadline's. (The proxy has

@@ -43,9 +43,13 @@ var responseSeeds = []string{
 }
 
 // FuzzResponse: whatever an upstream sends back, a try does not panic, reports to the node
-// exactly once, and an answer it accepts is consistent: a final status, no hop-by-hop field and
-// no upstream Server header in the head, a buffered body of its Content-Length, a streamed body
-// no longer than what the upstream sent and, when it ends cleanly, of its declared length.
+// exactly once, never waits for the read timeout (the upstream closes after its answer, so
+// everything ends at once), and an answer it accepts is consistent: a final status, no
+// hop-by-hop field and no upstream Server header in the head, a buffered body of its
+// Content-Length, a streamed body no longer than what the upstream sent and, when it ends
+// cleanly, of its declared length. A body cut short goes out on the hijacked connection (passCut).
+// Then the next request to the node gets its own answer, whole: no byte of the first response
+// ever reaches it (a pooled connection with bytes left on it is not reused).
 // head: the request is a HEAD.
 func FuzzResponse(f *testing.F) {
 	for _, s := range responseSeeds {
@@ -53,10 +57,17 @@ func FuzzResponse(f *testing.F) {
 	}
 	f.Add([]byte(responseSeeds[0]), true)
 
-	// The upstream reads a request head, sends the current payload and closes.
+	// The upstream reads a request head, sends the current payload (or, to /second, its own
+	// answer) and closes.
+	const second = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECOND"
 	var payload atomic.Pointer[[]byte]
 	addr := rawBackend(f, nil, func(c net.Conn) {
-		if _, err := readRequestHead(bufio.NewReader(c)); err != nil {
+		path, _, err := readTarget(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		if path == "/second" {
+			_, _ = io.WriteString(c, second)
 			return
 		}
 		_, _ = c.Write(*payload.Load())
@@ -75,6 +86,8 @@ func FuzzResponse(f *testing.F) {
 		payload.Store(&data)
 		ctx.Request.Reset()
 		ctx.Response.Reset()
+		ctx.Hijack(nil) // a server starts every request unhijacked
+		ctx.HijackSetNoResponse(false)
 		ctx.Request.Header.SetMethod(fasthttp.MethodGet)
 		if head {
 			ctx.Request.Header.SetMethod(fasthttp.MethodHead)
@@ -87,7 +100,8 @@ func FuzzResponse(f *testing.F) {
 		if got := pool.Pick(&ctx, nil); got != node {
 			t.Fatalf("picked %v", got)
 		}
-		o := tr.Try(&ctx, &r, node, time.Now())
+		start := time.Now()
+		o := tr.Try(&ctx, &r, node, start)
 		resp := &ctx.Response
 
 		switch {
@@ -102,7 +116,13 @@ func FuzzResponse(f *testing.F) {
 		case o.Retry:
 			t.Fatalf("an answer marked for retry: %+v", o)
 		}
-		if o.Answered {
+		switch {
+		case o.Answered && ctx.Hijacked():
+			// A body cut short: the head and what arrived go out on the hijacked connection.
+			if resp.IsBodyStream() || resp.SkipBody || len(resp.Body()) >= resp.Header.ContentLength() {
+				t.Fatalf("hijacked with a body of %d bytes, Content-Length %d", len(resp.Body()), resp.Header.ContentLength())
+			}
+		case o.Answered:
 			banned := FieldServer | FieldConnection | FieldKeepAlive | FieldProxyConnection | FieldTE |
 				FieldTrailer | FieldTransferEncoding | FieldUpgrade
 			if resp.IsBodyStream() && resp.Header.ContentLength() == -1 {
@@ -135,8 +155,31 @@ func FuzzResponse(f *testing.F) {
 				t.Fatalf("buffered %d bytes, Content-Length %d", len(resp.Body()), cl)
 			}
 		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Fatalf("the try took %v: it waited for the read timeout", d)
+		}
 		if n := node.InFlight(); n != 0 {
 			t.Fatalf("the node has %d tries in flight after the try: Done was not called exactly once", n)
+		}
+
+		// The next request on the node: its own answer, nothing of the first.
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Hijack(nil) // a server starts every request unhijacked
+		ctx.HijackSetNoResponse(false)
+		ctx.Request.Header.SetMethod(fasthttp.MethodGet)
+		ctx.Request.SetRequestURI("/second")
+		ctx.Request.Header.SetHost("upstream.test")
+		r.Reset()
+		r.Timeouts = Timeouts{Connect: 5 * time.Second, Send: 5 * time.Second, Read: 5 * time.Second}
+		r.Keepalive = &pool.Spec().KeepalivePool
+		o = tr.Try(&ctx, &r, node, time.Now())
+		if !o.Answered || resp.StatusCode() != 200 || string(resp.Body()) != "SECOND" || ctx.Hijacked() {
+			t.Fatalf("the next request got %+v, %d %q: bytes of the first response reached it",
+				o, resp.StatusCode(), resp.Body())
+		}
+		if n := node.InFlight(); n != 0 {
+			t.Fatalf("the node has %d tries in flight after the second try", n)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -40,6 +41,7 @@ type respStream struct {
 	left    int64 // bytes of the body left (framingLength)
 	chunked chunkedBody
 	done    bool
+	err     error // the failure that ended the body, returned by every Read after it
 }
 
 // streamResponse hands the rest of the response to a respStream.
@@ -94,6 +96,12 @@ type writerOnly struct{ io.Writer }
 // Read implements io.Reader.
 func (s *respStream) Read(b []byte) (int, error) {
 	if s.done {
+		// A body that failed keeps failing: fasthttp, given data and an error in one Read,
+		// writes the data and reads again, and an io.EOF then would end the chunked body to
+		// the client as if it were complete.
+		if s.err != nil {
+			return 0, s.err
+		}
 		return 0, io.EOF
 	}
 	if s.client != nil {
@@ -130,6 +138,7 @@ func (s *respStream) Read(b []byte) (int, error) {
 		s.finish(true)
 	case err != nil:
 		s.t.logFailure(s.node, "response body", err)
+		s.err = err
 		s.finish(false)
 	}
 	return n, err
@@ -147,9 +156,11 @@ func (s *respStream) finish(complete bool) {
 		return
 	}
 	s.done = true
+	// Bytes behind the body were not asked for: the connection must not serve another request.
+	reuse := complete && s.reuse && s.framing != framingClose && s.br.Buffered() == 0
 	s.t.putReader(s.br)
 	s.br = nil
-	s.uc.release(complete && s.reuse && s.framing != framingClose, s.keep)
+	s.uc.release(reuse, s.keep)
 	s.node.Done(s.status, nil, time.Since(s.start))
 }
 
@@ -192,11 +203,15 @@ func (c *chunkedBody) Read(b []byte) (int, error) {
 
 var errBadChunk = errors.New("malformed chunked encoding")
 
-// chunkSize reads a chunk-size line: hex digits, optional extensions, CRLF.
+// chunkSize reads a chunk-size line: hex digits, optional extensions, CRLF. As nginx's
+// ngx_http_parse_chunked, it takes no bare LF and no CR but the line's last.
 func (c *chunkedBody) chunkSize() (int64, error) {
 	line, err := c.br.ReadSlice('\n')
 	if err != nil {
 		return 0, noEOF(err)
+	}
+	if !crlfLine(line) {
+		return 0, errBadChunk
 	}
 	var size int64
 	digits := 0
@@ -230,10 +245,19 @@ func (c *chunkedBody) skipTrailers() error {
 		if err != nil {
 			return noEOF(err)
 		}
-		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+		if !crlfLine(line) {
+			return errBadChunk
+		}
+		if len(line) == 2 {
 			return io.EOF
 		}
 	}
+}
+
+// crlfLine reports whether line (up to its LF) ends in CRLF and holds no other CR.
+func crlfLine(line []byte) bool {
+	n := len(line)
+	return n >= 2 && line[n-2] == '\r' && bytes.IndexByte(line[:n-2], '\r') < 0
 }
 
 // crlf reads the CRLF that ends a chunk's data.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"strconv"
 	"time"
 
@@ -53,8 +54,10 @@ func (t *Transport) Try(ctx *fasthttp.RequestCtx, r *Request, node *upstream.Nod
 			node.Done(0, err, time.Since(start))
 			return Outcome{Timeout: isTimeout(err), Retry: r.replayable()}
 		}
-		if uc.reused && nonIdempotent(&ctx.Request.Header) && closedWhileIdle(uc.conn) {
-			// A POST on a dead pooled connection could not be replayed: take another.
+		if uc.reused && closedWhileIdle(uc.conn) {
+			// The upstream closed the pooled connection, or sent something nobody asked for,
+			// which would be read as this request's answer: take another. (A POST sent on a
+			// dead connection could not be replayed either.)
 			uc.close()
 			continue
 		}
@@ -134,7 +137,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		again = uc.reused && !isTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
 		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
 	}
-	status, err := readHead(resp, br, uc, tm.Read)
+	status, err := t.readHead(resp, br, uc, tm.Read)
 	if err != nil {
 		t.putReader(br)
 		uc.close()
@@ -167,7 +170,7 @@ func (t *Transport) earlyResponse(ctx *fasthttp.RequestCtx, r *Request, uc upCon
 		t.putReader(br)
 		return Outcome{}, false
 	}
-	status, err := readHead(resp, br, uc, r.Timeouts.Read)
+	status, err := t.readHead(resp, br, uc, r.Timeouts.Read)
 	if err != nil || status == fasthttp.StatusSwitchingProtocols {
 		t.putReader(br)
 		return Outcome{}, false
@@ -287,23 +290,6 @@ func (r *Request) writeBody(bw *bufio.Writer, b []byte, chunked bool) error {
 	return nil
 }
 
-// readHead reads the response head, skipping interim 1xx responses other than 101.
-func readHead(resp *fasthttp.Response, br *bufio.Reader, uc upConn, read time.Duration) (int, error) {
-	for {
-		if err := resp.Header.Read(br); err != nil {
-			return 0, err
-		}
-		status := resp.Header.StatusCode()
-		if status >= 200 || status == fasthttp.StatusSwitchingProtocols {
-			return status, nil
-		}
-		if status < 100 {
-			return 0, errBadStatus
-		}
-		_ = uc.conn.SetReadDeadline(time.Now().Add(read))
-	}
-}
-
 // readResponse takes the response body: read whole when small, else handed to a stream that the
 // server reads as it writes to the client. The connection goes back to the pool once the body is
 // complete.
@@ -323,22 +309,45 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 		err := resp.ReadBody(br, 0)
 		cleanResponse(&resp.Header)
 		if err != nil {
-			// The head came, the body broke: too late to retry, and no answer to pass on.
+			// The head came, the body broke: too late to retry. As nginx, the client gets the
+			// head and what arrived, then the connection's end.
 			t.putReader(br)
 			uc.close()
 			t.logFailure(node, "response body", err)
 			node.Done(status, nil, time.Since(start))
-			return Outcome{Status: status}
+			t.passCut(ctx)
+			return Outcome{Answered: true, Status: status}
 		}
 	default:
 		cleanResponse(&resp.Header)
 		t.streamResponse(ctx, r, uc, br, node, start, status, reuse && cl != -2)
 		return Outcome{Answered: true, Status: status}
 	}
+	// Bytes behind the response were not asked for: the connection must not serve another
+	// request, which would read them as its answer.
+	reuse = reuse && br.Buffered() == 0
 	t.putReader(br)
 	uc.release(reuse, r.Keepalive)
 	node.Done(status, nil, time.Since(start))
 	return Outcome{Answered: true, Status: status}
+}
+
+// passCut sends the client a response whose body the upstream cut short, as nginx passes it:
+// the head (with the Content-Length the upstream declared), the part of the body that arrived,
+// then the end of the connection, which tells the client the body is incomplete. fasthttp would
+// send none of it (a body shorter than its length fails the write before anything is flushed),
+// so the response goes out on the hijacked connection. Only this rare path allocates.
+func (t *Transport) passCut(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	h.SetServer(t.opts.ServerName)
+	h.SetConnectionClose()
+	out := h.AppendBytes(nil)
+	out = append(out, ctx.Response.Body()...)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		_ = c.SetWriteDeadline(time.Now().Add(t.opts.SendTimeout()))
+		_, _ = c.Write(out)
+	})
 }
 
 // appendLower appends s to dst in lower case. (The proxy has its own, for X-Forwarded-Host.)

@@ -75,17 +75,21 @@ func (s *sock) init(c net.Conn) bool {
 	return true
 }
 
-// closedWhileIdle reports whether the upstream closed a pooled connection (or sent something
-// unasked) while it sat idle: a non-blocking peek at the socket. It lets a non-idempotent
-// request, which must not be replayed once sent, avoid a dead connection instead. On a
-// connection dialled through ConfigureClient it allocates nothing after the first time.
+// closedWhileIdle reports whether the upstream closed a pooled connection or sent something
+// unasked while it sat idle: a non-blocking peek at the socket, before every request on a
+// reused connection. Unasked bytes would be read as the answer to the request (an upstream that
+// wrote a second response after the first); a closed connection would fail it, and a request
+// that must not be replayed once sent (a POST) could not take another. On a connection dialled
+// through ConfigureClient it allocates nothing after the first time.
 func closedWhileIdle(c net.Conn) bool {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	s := &sock{}
+	var s *sock
 	if cc, ok := c.(*countedConn); ok {
 		s, c = &cc.sock, cc.Conn
+	} else {
+		s = new(sock) // a connection of another dialler: its own sock, each time
 	}
 	if !s.init(c) {
 		return false

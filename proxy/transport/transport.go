@@ -76,6 +76,7 @@ type Transport struct {
 	readers  sync.Pool // *bufio.Reader of MaxResponseHeaderBytes, on upstream connections
 	writers  sync.Pool // *bufio.Writer, on upstream connections
 	copyBufs sync.Pool // *[]byte of copyBufferSize, for streamed bodies
+	bareLF   sync.Pool // *bareLFHead, for heads with bare LF line ends
 
 	tunnels tunnels // WebSocket tunnels, closed by CloseTunnels
 
