@@ -434,3 +434,49 @@ func TestRetiredBalancerRebuildsLazily(t *testing.T) {
 		}
 	}
 }
+
+// TestPassiveVerdictStaysInItsUpstream (issue 20 item 13): upstreams that share node addresses
+// share the nodes' connection pools, but a passive ejection in one (APISIX keeps one checker per
+// upstream) leaves the others routing to the node, whatever their own checks.
+func TestPassiveVerdictStaysInItsUpstream(t *testing.T) {
+	bad, good := startBackend(t, "bad"), startBackend(t, "good")
+	bad.status.Store(500)
+	nodes := nodesOf([]*backend{bad, good})
+	tests := []struct {
+		name, other string
+	}{
+		{"other upstream without checks", `{"nodes":` + nodes + `}`},
+		{"other upstream with the same checks", `{"nodes":` + nodes + `,` + passiveChecks + `}`},
+		{"other upstream with active checks only", `{"nodes":` + nodes + `,"checks":{"active":{}}}`},
+		{"other upstream with another balancer", `{"type":"least_conn","nodes":` + nodes + `,` + passiveChecks + `}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRegistry(Options{})
+			ejecting := mustPool(t, r, "/apisix/upstreams/1", `{"nodes":`+nodes+`,`+passiveChecks+`}`)
+			other := mustPool(t, r, "/apisix/upstreams/2", tt.other)
+			r.Retain([]*Pool{ejecting, other})
+			for i, n := range ejecting.Nodes() {
+				if n.Client() != other.Nodes()[i].Client() {
+					t.Fatalf("node %s: the two upstreams do not share its client", n.Addr)
+				}
+			}
+			for range 6 {
+				send(t, ejecting, nil, nil)
+			}
+			if ejecting.Nodes()[0].Healthy() {
+				t.Fatal("bad still healthy in the upstream whose passive checks saw three 500s")
+			}
+			if !other.Nodes()[0].Healthy() {
+				t.Fatal("bad ejected in the other upstream too")
+			}
+			before := bad.hits.Load()
+			for range 4 {
+				send(t, other, nil, nil)
+			}
+			if bad.hits.Load() == before {
+				t.Fatal("the other upstream stopped sending to bad")
+			}
+		})
+	}
+}
