@@ -98,3 +98,22 @@ func BenchmarkPickAfterHealthFlip(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRetainOneChange measures Registry.Retain after one upstream of 40,000 changed (issue
+// 20 item 18): the live set is every pool, one of which is new.
+func BenchmarkRetainOneChange(b *testing.B) {
+	const n = 40000
+	r := NewRegistry(Options{})
+	live := make([]*Pool, n)
+	for i := range live {
+		live[i] = mustPool(b, r, fmt.Sprintf("/apisix/upstreams/%d", i), fmt.Sprintf(`{"nodes":{"10.%d.%d.%d:80":1}}`, i>>16, (i>>8)&255, i&255))
+	}
+	r.Retain(live)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		live[7] = mustPool(b, r, "/apisix/upstreams/7", fmt.Sprintf(`{"nodes":{"10.200.%d.%d:80":1}}`, (i>>8)&255, i&255))
+		r.Retain(live)
+	}
+}
