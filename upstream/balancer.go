@@ -40,7 +40,8 @@ type bnode struct {
 // cgroup is one priority level of the configuration.
 type cgroup struct {
 	priority int
-	ring     *ring // chash only: over the group's nodes of weight > 0
+	ring     *ring      // chash only: over the group's nodes of weight > 0
+	ctr      *rrCounter // roundrobin only: the position, shared by the views of every health state
 }
 
 // balancer is the node selection of one upstream: the configured groups plus a candidate view
@@ -58,6 +59,9 @@ type balancer struct {
 
 	view atomic.Pointer[view]
 	mu   sync.Mutex // serialises view rebuilds
+	// eager: the health set rebuilds this balancer's view when a node flips (it is subscribed),
+	// so Pick never does; an unsubscribed (retired) balancer rebuilds lazily on Pick.
+	eager atomic.Bool
 }
 
 // view is the candidate set for one health generation, split by priority.
@@ -72,6 +76,9 @@ type vgroup struct {
 	seq  []uint16 // roundrobin cycle of node indices
 	ctr  *rrCounter
 	ring *ring
+	// skip (chash, when some ring node is not a candidate) maps each point to the first point at
+	// or after it, wrapping, that a candidate owns: ejected nodes' points cost no walk.
+	skip []uint32
 	tree *lcTree
 }
 
@@ -101,17 +108,28 @@ func newBalancer(sig string, t string, nodes []bnode, hset *healthSet, key keySo
 		if b.algo == algoCHash && len(members) > 0 {
 			g.ring = newRing(members, weights, addrs)
 		}
+		if b.algo == algoRoundRobin {
+			g.ctr = &rrCounter{}
+		}
 		b.groups = append(b.groups, g)
 	}
-	b.view.Store(b.buildView(0))
+	var gen uint64
+	if hset != nil {
+		gen = hset.gen.Load()
+	}
+	b.view.Store(b.buildView(gen))
+	if hset != nil {
+		hset.subscribe(b)
+	}
 	return b
 }
 
-// current returns the view for the present health generation, rebuilding it if a node flipped.
-// While another goroutine rebuilds, the previous view keeps serving.
+// current returns the view for the present health generation. A subscribed balancer's view is
+// rebuilt by the flip itself (healthSet.flipped): until that is done the previous view keeps
+// serving. Only a retired balancer rebuilds here, lazily.
 func (b *balancer) current() *view {
 	v := b.view.Load()
-	if b.hset == nil || v.gen == b.hset.gen.Load() {
+	if b.hset == nil || v.gen == b.hset.gen.Load() || b.eager.Load() {
 		return v
 	}
 	if !b.mu.TryLock() {
@@ -123,6 +141,16 @@ func (b *balancer) current() *view {
 		b.view.Store(v)
 	}
 	return v
+}
+
+// rebuild brings the view up to the present health generation, when a node flipped.
+func (b *balancer) rebuild() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// Read the generation first: every flip counted in it has already changed its node's state.
+	if gen := b.hset.gen.Load(); b.view.Load().gen != gen {
+		b.view.Store(b.buildView(gen))
+	}
 }
 
 // refresh rebuilds the view unconditionally (used when the balancer becomes its key's latest).

@@ -68,12 +68,39 @@ func TestPickNothing(t *testing.T) {
 		for _, tc := range []struct{ name, nodes string }{
 			{"empty nodes", `{}`},
 			{"all weight 0", `{"a:80":0,"b:80":0}`},
-			{"single weight 0", `{"a:80":0}`},
 		} {
 			t.Run(typ+"/"+tc.name, func(t *testing.T) {
 				p := mustPool(t, NewRegistry(Options{}), "k", fmt.Sprintf(`{"type":%q,"key":"uri","nodes":%s}`, typ, tc.nodes))
 				if n := p.Pick(requestCtx("192.0.2.1", "/"), nil); n != nil {
 					t.Fatalf("Pick = %s, want nil", n.Addr)
+				}
+			})
+		}
+	}
+}
+
+// TestSingleNodeWeightZero: an upstream of one node serves from it whatever its weight, as
+// APISIX's pick_server returns the only node without asking the balancer (apache/apisix
+// apisix/balancer.lua; least_conn's balancer keeps a weight-0 node too, at an infinite score).
+func TestSingleNodeWeightZero(t *testing.T) {
+	for _, typ := range []string{RoundRobin, CHash, LeastConn, EWMA} {
+		for _, tc := range []struct{ name, nodes string }{
+			{"map form", `{"a:80":0}`},
+			{"array form with priority", `[{"host":"a","port":80,"weight":0,"priority":-1}]`},
+		} {
+			t.Run(typ+"/"+tc.name, func(t *testing.T) {
+				p := mustPool(t, NewRegistry(Options{}), "k", fmt.Sprintf(`{"type":%q,"key":"uri","nodes":%s}`, typ, tc.nodes))
+				var tried Tried
+				for i := range 3 { // the first try and two retries on the same node
+					n := p.Pick(requestCtx("192.0.2.1", "/"), &tried)
+					if n == nil || n.Host != "a" {
+						t.Fatalf("try %d: Pick = %v, want a", i, n)
+					}
+					tried.Add(n)
+					n.Done(0, errRefused, 0)
+				}
+				if got := p.Nodes()[0].InFlight(); got != 0 {
+					t.Fatalf("in-flight after Done = %d, want 0", got)
 				}
 			})
 		}

@@ -72,3 +72,48 @@ func BenchmarkPickDone(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPickAfterHealthFlip measures the first Pick after a node flips health (the flip itself
+// is outside the timer): with views built by the flip, it costs what any pick costs.
+func BenchmarkPickAfterHealthFlip(b *testing.B) {
+	for _, typ := range []string{RoundRobin, CHash, LeastConn, EWMA} {
+		b.Run(typ+"/100", func(b *testing.B) {
+			p := mustPool(b, NewRegistry(Options{}), "k",
+				fmt.Sprintf(`{"type":%q,"key":"remote_addr","nodes":%s,%s}`, typ, nodesJSON(100, 1), passiveChecks))
+			ctx := requestCtx("192.0.2.7", "/x")
+			target := p.Nodes()[1]
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				if target.Healthy() {
+					target.ReportProbe(ProbeTCPFailure, 0)
+					target.ReportProbe(ProbeTCPFailure, 0)
+				} else {
+					target.ReportProbe(ProbeStatus, 200)
+					target.ReportProbe(ProbeStatus, 200)
+				}
+				b.StartTimer()
+				p.Pick(ctx, nil).Done(200, nil, 0)
+			}
+		})
+	}
+}
+
+// BenchmarkRetainOneChange measures Registry.Retain after one upstream of 40,000 changed (issue
+// 20 item 18): the live set is every pool, one of which is new.
+func BenchmarkRetainOneChange(b *testing.B) {
+	const n = 40000
+	r := NewRegistry(Options{})
+	live := make([]*Pool, n)
+	for i := range live {
+		live[i] = mustPool(b, r, fmt.Sprintf("/apisix/upstreams/%d", i), fmt.Sprintf(`{"nodes":{"10.%d.%d.%d:80":1}}`, i>>16, (i>>8)&255, i&255))
+	}
+	r.Retain(live)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		live[7] = mustPool(b, r, "/apisix/upstreams/7", fmt.Sprintf(`{"nodes":{"10.200.%d.%d:80":1}}`, (i>>8)&255, i&255))
+		r.Retain(live)
+	}
+}

@@ -46,6 +46,23 @@ var namedVars = map[string]varKind{
 type varRef struct {
 	kind varKind
 	name string // argument, header (lower case, '-' separated) or cookie name
+	// alts are the header's other spellings nginx reads as the same $http_ variable: '_' for
+	// '-' at some separators (nginx folds case and reads '-' as '_'; APISIX turns
+	// underscores_in_headers on). Only up to maxHeaderSeps separators; beyond, the '-' spelling.
+	alts []string
+	// emptyUnset: fasthttp keeps this header apart and returns it empty, not nil, when absent.
+	emptyUnset bool
+}
+
+// maxHeaderSeps bounds the separators of a header variable whose spellings are all tried
+// (2^n - 1 alternatives).
+const maxHeaderSeps = 4
+
+// dedicatedHeaders are the request headers fasthttp stores outside its list: an absent one
+// reads as empty rather than nil.
+var dedicatedHeaders = map[string]bool{
+	"host": true, "content-type": true, "user-agent": true, "content-length": true,
+	"cookie": true, "connection": true, "trailer": true,
 }
 
 func compileVar(name string) varRef {
@@ -66,7 +83,39 @@ func compileVar(name string) varRef {
 // headerVar maps an nginx header variable suffix to the header it reads: nginx compares
 // lower-cased names with '-' read as '_'.
 func headerVar(name string) varRef {
-	return varRef{kind: varHTTP, name: strings.ReplaceAll(strings.ToLower(name), "_", "-")}
+	dash := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	v := varRef{kind: varHTTP, name: dash, emptyUnset: dedicatedHeaders[dash]}
+	var seps []int
+	for i := 0; i < len(dash); i++ {
+		if dash[i] == '-' {
+			seps = append(seps, i)
+		}
+	}
+	if len(seps) > maxHeaderSeps {
+		return v
+	}
+	for mask := 1; mask < 1<<len(seps); mask++ {
+		b := []byte(dash)
+		for j, p := range seps {
+			if mask&(1<<j) != 0 {
+				b[p] = '_'
+			}
+		}
+		v.alts = append(v.alts, string(b))
+	}
+	return v
+}
+
+// peekHeader returns the header's value as nginx's $http_ variable reads it, nil when unset.
+func (v *varRef) peekHeader(h *fasthttp.RequestHeader) []byte {
+	val := h.Peek(v.name)
+	for i := 0; val == nil && i < len(v.alts); i++ {
+		val = h.Peek(v.alts[i])
+	}
+	if len(val) == 0 && v.emptyUnset {
+		return nil
+	}
+	return val
 }
 
 // keyEnv is what key evaluation needs beyond the request.
@@ -115,7 +164,7 @@ func (v *varRef) hash(ctx *fasthttp.RequestCtx, env *keyEnv, h uint64) (uint64, 
 	case varArg:
 		val = ctx.QueryArgs().Peek(v.name)
 	case varHTTP:
-		val = ctx.Request.Header.Peek(v.name)
+		val = v.peekHeader(&ctx.Request.Header)
 	case varCookie:
 		val = ctx.Request.Header.Cookie(v.name)
 	}

@@ -49,8 +49,10 @@ func (r *Registry) clientKeyFor(s *Spec, n NodeSpec, connect time.Duration) clie
 func (r *Registry) newClient(k clientKey, cert *tls.Certificate) *fasthttp.HostClient {
 	c := &fasthttp.HostClient{
 		Addr: k.addr,
+		// Dual stack: a node may be an IPv6 literal ("[::1]:1980") or a name with only AAAA
+		// records; fasthttp's plain Dial* use tcp4 alone.
 		Dial: func(addr string) (net.Conn, error) {
-			return r.dialer.DialTimeout(addr, k.connect)
+			return r.dialer.DialDualStackTimeout(addr, k.connect)
 		},
 		MaxConns:                      r.opts.MaxConnsPerNode,
 		MaxConnWaitTimeout:            k.connect,

@@ -16,7 +16,10 @@
 // Node.ReportProbe.
 //
 // Concurrency: Registry, Pool and Node are safe for concurrent use. Pick is lock-free and Pick
-// and Done allocate nothing (a Tried set allocates only past 64 nodes); health and load live in
-// atomics, except an ewma node's average, which Done updates under that node's own mutex. A Tried belongs to one request. The package starts no goroutines of its own
-// (fasthttp clients run their idle-connection cleaners).
+// and Done allocate nothing (a Tried set allocates only past 64 nodes), with one exception: the
+// Done or ReportProbe that flips a node between routable and ejected rebuilds the candidate views
+// of its upstream's live pools there and then, so that no Pick ever does (the round-robin
+// position carries over). Health and load live in atomics, except an ewma node's average, which
+// Done updates under that node's own mutex. A Tried belongs to one request. The package starts
+// no goroutines of its own (fasthttp clients run their idle-connection cleaners).
 package upstream

@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -31,13 +33,71 @@ const (
 const failureMask = 0xffffff00
 
 // healthSet is what the health states of one upstream key under one checks configuration
-// share: a generation bumped whenever a node flips between routable and ejected (balancers
-// rebuild their candidate view when it moves), and what a flip is logged with.
+// share: a generation bumped whenever a node flips between routable and ejected, the balancers
+// whose candidate views the flip rebuilds, and what a flip is logged with.
 type healthSet struct {
 	gen    atomic.Uint64
 	serial uint64 // distinguishes incarnations: a checks change makes a new set
 	key    string
 	log    *slog.Logger
+	// subs are the balancers of the key's live pools (and of pools built since the last Retain):
+	// a flip rebuilds their views at once, so that no Pick has to. Copy-on-write, under subsMu.
+	subsMu sync.Mutex
+	subs   atomic.Pointer[[]*balancer]
+}
+
+// subscribe adds b to the balancers whose views a flip rebuilds.
+func (s *healthSet) subscribe(b *balancer) {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	var next []*balancer
+	if old := s.subs.Load(); old != nil {
+		if slices.Contains(*old, b) {
+			return
+		}
+		next = slices.Clone(*old)
+	}
+	next = append(next, b)
+	b.eager.Store(true)
+	s.subs.Store(&next)
+}
+
+// keepOnly unsubscribes every balancer not in live; those rebuild lazily from then on (a request
+// still holding an old pool may pick from it).
+func (s *healthSet) keepOnly(live []*balancer) {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	old := s.subs.Load()
+	if old == nil {
+		return
+	}
+	stale := false
+	for _, b := range *old {
+		stale = stale || !slices.Contains(live, b)
+	}
+	if !stale {
+		return
+	}
+	next := make([]*balancer, 0, len(live))
+	for _, b := range *old {
+		if slices.Contains(live, b) {
+			next = append(next, b)
+		} else {
+			b.eager.Store(false)
+		}
+	}
+	s.subs.Store(&next)
+}
+
+// flipped records a node's flip and rebuilds the subscribed balancers' views, on the goroutine
+// of the report that flipped it (an active checker, or the Done of the try that ejected it).
+func (s *healthSet) flipped() {
+	s.gen.Add(1)
+	if subs := s.subs.Load(); subs != nil {
+		for _, b := range *subs {
+			b.rebuild()
+		}
+	}
 }
 
 // healthState is the health of one node address of one upstream key.
@@ -87,7 +147,7 @@ func (h *healthState) report(good bool, ctr uint, limit int, source string) {
 			continue
 		}
 		if wasUp, isUp := st <= stMostlyHealthy, next <= stMostlyHealthy; wasUp != isUp {
-			h.set.gen.Add(1)
+			h.set.flipped()
 			h.set.log.LogAttrs(context.Background(), slog.LevelInfo, "upstream node health changed",
 				slog.String("upstream", h.set.key), slog.String("node", h.addr),
 				slog.Bool("healthy", isUp), slog.String("source", source))

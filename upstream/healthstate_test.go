@@ -360,3 +360,123 @@ func TestTimeouts(t *testing.T) {
 		t.Fatalf("upstream timeouts = %v %v %v", c, s, rd)
 	}
 }
+
+// TestRoundRobinPositionSurvivesFlips (issue 20 item 17): a health flip changes the candidates,
+// not the round-robin position. Node c flips every two picks; had each flip restarted the cycle,
+// the two picks after it would always go to a and b and c would never serve.
+func TestRoundRobinPositionSurvivesFlips(t *testing.T) {
+	p := mustPool(t, NewRegistry(Options{}), "k", `{"nodes":{"a:80":1,"b:80":1,"c:80":1},`+passiveChecks+`}`)
+	c := p.Nodes()[2]
+	count := map[string]int{}
+	for i := range 60 {
+		if i%2 == 0 && i%4 != 0 {
+			c.ReportProbe(ProbeTCPFailure, 0)
+			c.ReportProbe(ProbeTCPFailure, 0)
+		} else if i%4 == 0 {
+			c.ReportProbe(ProbeStatus, 200)
+			c.ReportProbe(ProbeStatus, 200)
+		}
+		n := p.Pick(nil, nil)
+		if n == c && !c.Healthy() {
+			t.Fatalf("pick %d went to c while it is ejected", i)
+		}
+		count[n.Host]++
+		n.Done(200, nil, 0)
+	}
+	// c is healthy for 30 of the 60 picks: about a third of those.
+	if count["c"] < 5 {
+		t.Fatalf("picks %v: c, healthy for half the picks, served %d", count, count["c"])
+	}
+}
+
+// TestCHashSkipsEjectedPointsAtOnce (issue 20 item 17): with most of a ring's nodes ejected, the
+// keys of ejected nodes move to the next healthy node on the ring and the others stay, as
+// resty.chash's next-point walk gives; the skip is precomputed when health changes.
+func TestCHashSkipsEjectedPointsAtOnce(t *testing.T) {
+	r := NewRegistry(Options{})
+	p := mustPool(t, r, "k", `{"type":"chash","hash_on":"header","key":"k","nodes":`+nodesJSON(20, 1)+`,`+passiveChecks+`}`)
+	ref := mustPool(t, r, "ref", `{"type":"chash","hash_on":"header","key":"k","nodes":`+nodesJSON(20, 1)+`}`)
+	for _, n := range p.Nodes()[:18] {
+		n.ReportProbe(ProbeTCPFailure, 0)
+		n.ReportProbe(ProbeTCPFailure, 0)
+	}
+	ctx := requestCtx("192.0.2.1", "/")
+	for i := range 2000 {
+		ctx.Request.Header.Set("k", fmt.Sprint(i))
+		got, before := p.Pick(ctx, nil), ref.Pick(ctx, nil)
+		if !got.Healthy() {
+			t.Fatalf("key %d went to ejected %s", i, got.Addr)
+		}
+		if before.index >= 18 && got.index != before.index {
+			t.Fatalf("key %d moved from healthy %s to %s", i, before.Addr, got.Addr)
+		}
+	}
+}
+
+// TestRetiredBalancerRebuildsLazily: a pool that left the live set no longer has its view rebuilt
+// by flips, but a request still holding it sees the flip at its next pick.
+func TestRetiredBalancerRebuildsLazily(t *testing.T) {
+	r := NewRegistry(Options{})
+	old := mustPool(t, r, "k", `{"nodes":{"a:80":1,"b:80":1},`+passiveChecks+`}`)
+	cur := mustPool(t, r, "k", `{"nodes":{"a:80":1,"b:80":2},`+passiveChecks+`}`)
+	r.Retain([]*Pool{cur})
+	if subs := cur.bal.hset.subs.Load(); subs == nil || len(*subs) != 1 || (*subs)[0] != cur.bal || old.bal.eager.Load() {
+		t.Fatal("after Retain only the live balancer is subscribed")
+	}
+	cur.Nodes()[0].ReportProbe(ProbeTCPFailure, 0)
+	cur.Nodes()[0].ReportProbe(ProbeTCPFailure, 0)
+	for range 4 {
+		if n := old.Pick(nil, nil); n.Host != "b" {
+			t.Fatalf("the retired pool picked %s, ejected", n.Host)
+		}
+		if n := cur.Pick(nil, nil); n.Host != "b" {
+			t.Fatalf("the live pool picked %s, ejected", n.Host)
+		}
+	}
+}
+
+// TestPassiveVerdictStaysInItsUpstream (issue 20 item 13): upstreams that share node addresses
+// share the nodes' connection pools, but a passive ejection in one (APISIX keeps one checker per
+// upstream) leaves the others routing to the node, whatever their own checks.
+func TestPassiveVerdictStaysInItsUpstream(t *testing.T) {
+	bad, good := startBackend(t, "bad"), startBackend(t, "good")
+	bad.status.Store(500)
+	nodes := nodesOf([]*backend{bad, good})
+	tests := []struct {
+		name, other string
+	}{
+		{"other upstream without checks", `{"nodes":` + nodes + `}`},
+		{"other upstream with the same checks", `{"nodes":` + nodes + `,` + passiveChecks + `}`},
+		{"other upstream with active checks only", `{"nodes":` + nodes + `,"checks":{"active":{}}}`},
+		{"other upstream with another balancer", `{"type":"least_conn","nodes":` + nodes + `,` + passiveChecks + `}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRegistry(Options{})
+			ejecting := mustPool(t, r, "/apisix/upstreams/1", `{"nodes":`+nodes+`,`+passiveChecks+`}`)
+			other := mustPool(t, r, "/apisix/upstreams/2", tt.other)
+			r.Retain([]*Pool{ejecting, other})
+			for i, n := range ejecting.Nodes() {
+				if n.Client() != other.Nodes()[i].Client() {
+					t.Fatalf("node %s: the two upstreams do not share its client", n.Addr)
+				}
+			}
+			for range 6 {
+				send(t, ejecting, nil, nil)
+			}
+			if ejecting.Nodes()[0].Healthy() {
+				t.Fatal("bad still healthy in the upstream whose passive checks saw three 500s")
+			}
+			if !other.Nodes()[0].Healthy() {
+				t.Fatal("bad ejected in the other upstream too")
+			}
+			before := bad.hits.Load()
+			for range 4 {
+				send(t, other, nil, nil)
+			}
+			if bad.hits.Load() == before {
+				t.Fatal("the other upstream stopped sending to bad")
+			}
+		})
+	}
+}

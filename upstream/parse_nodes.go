@@ -12,8 +12,10 @@ import (
 // maxNodes bounds an upstream's node list: balancers index nodes with uint16.
 const maxNodes = 1<<16 - 1
 
-// maxWeight keeps weight arithmetic (sums, products) far from overflow.
-const maxWeight = 1<<31 - 1
+// maxWeight is the largest weight a Lua number (APISIX's) holds exactly: APISIX's schema sets no
+// maximum, and its balancers divide weights by their gcd (t/node/chash-balance.t uses 4e9).
+// Balancers scale weight sums that overflow in floating point (normalizeWeights).
+const maxWeight = 1<<53 - 1
 
 // parseNodesField reads `nodes` in either APISIX form:
 //

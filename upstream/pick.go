@@ -75,10 +75,14 @@ func (g *vgroup) hasUntried(tried *Tried) bool {
 }
 
 // walkRing returns the owner of the first point at or after h that is a candidate not tried.
+// Points of non-candidates are jumped over through the view's skip table.
 func (g *vgroup) walkRing(h uint64, tried *Tried) int {
 	r := g.ring
 	i := r.search(h)
 	for range len(r.points) {
+		if g.skip != nil {
+			i = int(g.skip[i])
+		}
 		if n := r.owners[i]; g.isCand(n) && !tried.has(n) {
 			return int(n)
 		}

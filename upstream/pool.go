@@ -61,21 +61,20 @@ func (p *Pool) Timeouts() (connect, send, read time.Duration) { return p.connect
 func (p *Pool) CheckID() string { return p.checkID }
 
 // Pick chooses the node for one try of a request, skipping the nodes in tried (which may be
-// nil). It returns nil when nothing can be picked: no nodes, every weight 0, or every candidate
-// tried. Only the highest priority group that still has an untried candidate is used. Unhealthy
-// nodes are not candidates unless every node is unhealthy, in which case health is ignored. An
-// upstream of a single node returns that node on every try, as APISIX retries a lone node on
-// itself. For chash, ctx supplies the key (nil hashes an empty key). Every Pick must be followed
-// by exactly one Done on the returned node.
+// nil). It returns nil when nothing can be picked: no nodes, two or more nodes all of weight 0,
+// or every candidate tried. Only the highest priority group that still has an untried candidate
+// is used. Unhealthy nodes are not candidates unless every node is unhealthy, in which case
+// health is ignored. An upstream of a single node returns that node on every try, even at weight
+// 0, as APISIX retries a lone node on itself. For chash, ctx supplies the key (nil hashes an
+// empty key). Every Pick must be followed by exactly one Done on the returned node.
 func (p *Pool) Pick(ctx *fasthttp.RequestCtx, tried *Tried) *Node {
 	switch len(p.nodes) {
 	case 0:
 		return nil
 	case 1:
+		// As APISIX's pick_server: the only node is used without asking the balancer, whatever
+		// its weight (least_conn's balancer keeps a weight-0 node too, at an infinite score).
 		n := p.nodes[0]
-		if n.Weight == 0 {
-			return nil
-		}
 		if p.bal.algo == algoLeastConn {
 			n.load.acquire(nil, 0)
 		}

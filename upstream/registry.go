@@ -282,6 +282,14 @@ func (r *Registry) Retain(live []*Pool) {
 				cur.bal.refresh()
 			}
 		}
+		if e.hset != nil {
+			// Flips rebuild the views of the live balancers only; the others rebuild lazily.
+			live := make([]*balancer, len(ps))
+			for i, p := range ps {
+				live[i] = p.bal
+			}
+			e.hset.keepOnly(live)
+		}
 		if len(ps) == 1 && e.retained == ps[0] {
 			continue
 		}

@@ -33,21 +33,30 @@ func gcd(a, b int) int {
 	return a
 }
 
-// normalizeWeights divides by the gcd and scales the sum down to at most limit.
+// normalizeWeights divides by the gcd and scales the sum down to at most limit (every weight
+// keeping at least 1). Weights reach 2^53 (maxWeight), so a sum that could overflow w×limit is
+// scaled in floating point, which keeps the proportions to far better than one unit.
 func normalizeWeights(weights []int, limit int) []int {
 	g := 0
 	for _, w := range weights {
 		g = gcd(g, w)
 	}
 	out := make([]int, len(weights))
-	total := 0
+	total := 0.0
 	for i, w := range weights {
 		out[i] = w / max(g, 1)
-		total += out[i]
+		total += float64(out[i])
 	}
-	if total > limit {
+	switch {
+	case total <= float64(limit):
+	case total*float64(limit) < 1<<62: // exact in integers, as before
+		t := int64(total)
 		for i, w := range out {
-			out[i] = max(1, int(int64(w)*int64(limit)/int64(total)))
+			out[i] = max(1, int(int64(w)*int64(limit)/t))
+		}
+	default:
+		for i, w := range out {
+			out[i] = max(1, int(float64(w)*float64(limit)/total))
 		}
 	}
 	return out

@@ -58,12 +58,13 @@ func (b *balancer) buildView(gen uint64) *view {
 		}
 		switch b.algo {
 		case algoRoundRobin:
-			g.ctr = &rrCounter{}
+			g.ctr = cg.ctr // the position carries over from view to view
 			for _, k := range swrrCycle(weights) {
 				g.seq = append(g.seq, g.cand[k])
 			}
 		case algoCHash:
 			g.ring = cg.ring
+			g.skip = skipTable(cg.ring, &g)
 		case algoLeastConn:
 			g.tree = newLCTree(loads, weights)
 			if b.owner == nil || b.owner.latest.Load() == b {
@@ -73,4 +74,33 @@ func (b *balancer) buildView(gen uint64) *view {
 		v.groups = append(v.groups, g)
 	}
 	return v
+}
+
+// skipTable maps each point of r to the first point at or after it (wrapping) whose owner is a
+// candidate of g; nil when every point's owner is one. g has at least one candidate on r.
+func skipTable(r *ring, g *vgroup) []uint32 {
+	all := true
+	for _, o := range r.owners {
+		if !g.isCand(o) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return nil
+	}
+	n := len(r.points)
+	skip := make([]uint32, n)
+	next := -1
+	for pass := 0; pass < 2; pass++ { // the second pass fills the points before the first candidate
+		for i := n - 1; i >= 0; i-- {
+			if g.isCand(r.owners[i]) {
+				next = i
+			}
+			if next >= 0 {
+				skip[i] = uint32(next)
+			}
+		}
+	}
+	return skip
 }

@@ -152,11 +152,11 @@ func (t *Transport) ConfigureClient(c *fasthttp.HostClient) {
 		)
 		switch {
 		case timeout > 0:
-			conn, err = d.DialTimeout(addr, timeout)
+			conn, err = d.DialDualStackTimeout(addr, timeout) // IPv6 nodes too
 		case orig != nil:
 			conn, err = orig(addr)
 		default:
-			conn, err = d.Dial(addr)
+			conn, err = d.DialDualStack(addr)
 		}
 		if err != nil {
 			return nil, err
