@@ -182,7 +182,10 @@ func TestRealIPRouting(t *testing.T) {
 	up := backend(t, echo("a"))
 	h := start(t, Options{}, upstream.Options{},
 		"/apisix/routes/1", route("/addrs", `"remote_addrs":["203.0.113.0/24","2001:db8::/32"]`, "", up),
-		"/apisix/routes/2", route("/vars", `"vars":[["remote_addr","==","203.0.113.7"]]`, "", up))
+		"/apisix/routes/2", route("/vars", `"vars":[["remote_addr","==","203.0.113.7"]]`, "", up),
+		"/apisix/routes/3", route("/peer", `"vars":[["realip_remote_addr","==","127.0.0.1"],["remote_addr","~=","127.0.0.1"]]`, "", up),
+		"/apisix/routes/4", route("/port", `"vars":[["remote_port","==","4433"]]`, "", up),
+		"/apisix/routes/5", route("/noport", `"vars":[["remote_port","==",""]]`, "", up))
 	tests := []struct {
 		name, peer, path, fields string
 		want                     int
@@ -195,6 +198,13 @@ func TestRealIPRouting(t *testing.T) {
 		{"remote_addrs: trusted peer, garbage", trustedPeer, "/addrs", "X-Real-IP: 203.0.113.7x\r\n", 404},
 		{"vars: trusted peer, header", trustedPeer, "/vars", "X-Real-IP: 203.0.113.7\r\n", 200},
 		{"vars: untrusted peer, header", untrustedPeer, "/vars", "X-Real-IP: 203.0.113.7\r\n", 404},
+		// $realip_remote_addr stays the peer; $remote_port is the header's port, "" without one.
+		{"vars: realip_remote_addr is the peer", trustedPeer, "/peer", "X-Real-IP: 203.0.113.7\r\n", 200},
+		{"vars: realip_remote_addr without a header", trustedPeer, "/peer", "", 404},
+		{"vars: remote_port from the header", trustedPeer, "/port", "X-Real-IP: 203.0.113.7:4433\r\n", 200},
+		{"vars: remote_port of an untrusted header", untrustedPeer, "/port", "X-Real-IP: 203.0.113.7:4433\r\n", 404},
+		{"vars: no remote_port in the header", trustedPeer, "/noport", "X-Real-IP: 203.0.113.7\r\n", 200},
+		{"vars: the peer's remote_port", trustedPeer, "/noport", "", 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
