@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -203,6 +204,22 @@ type HTTP struct {
 	ClientBodyTimeout   time.Duration
 	SendTimeout         time.Duration
 	KeepaliveTimeout    time.Duration
+	// RealIPHeader is real_ip_header (nginx's realip module; default "X-Real-IP"): the request
+	// header whose address becomes the client address ($remote_addr) when the peer is in
+	// RealIPFrom. Spelled exactly "X-Forwarded-For", every X-Forwarded-For field is read (last
+	// first); any other name reads the first field of that name. "proxy_protocol" is refused:
+	// zoneproxy does not accept the PROXY protocol.
+	RealIPHeader string
+	// RealIPRecursive is real_ip_recursive (default off): on, the addresses of the header are
+	// walked from the right while they are in RealIPFrom, and the first one that is not wins.
+	RealIPRecursive bool
+	// RealIPFrom is real_ip_from (nginx's set_real_ip_from; default 127.0.0.1 and "unix:"): the
+	// peers whose RealIPHeader is believed, IPv4 or IPv6 CIDRs (an address is a /32 or /128).
+	// An empty list (or null, which removes APISIX's default) trusts no peer.
+	RealIPFrom []netip.Prefix
+	// RealIPFromUnix is set when real_ip_from lists "unix:": peers on a unix socket. zoneproxy
+	// listens on TCP only, so it never applies today.
+	RealIPFromUnix bool
 }
 
 // AccessLog is zoneproxy.access_log: the format of the lines nginx_config.http.access_log gets.
@@ -353,6 +370,9 @@ func Default() *Config {
 			ClientBodyTimeout:   60 * time.Second,
 			SendTimeout:         10 * time.Second,
 			KeepaliveTimeout:    60 * time.Second,
+			RealIPHeader:        defaultRealIPHeader,
+			RealIPFrom:          []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+			RealIPFromUnix:      true,
 		},
 		Zoneproxy: Zoneproxy{
 			AccessLog:                 AccessLog{Format: "combined", BufferLines: 4096},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -175,6 +176,9 @@ func TestAPISIXConfig(t *testing.T) {
 		{"status", c.APISIX.Status, ListenAddr{IP: "0.0.0.0", Port: 7085}},
 		{"router", c.APISIX.Router.HTTP, RouterRadixtreeURI},
 		{"server_tokens", c.APISIX.EnableServerTokens, false},
+		{"real_ip_header", c.HTTP.RealIPHeader, "X-Real-IP"},
+		{"real_ip_from", c.HTTP.RealIPFrom, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		{"real_ip_from unix:", c.HTTP.RealIPFromUnix, true},
 		{"ca", c.APISIX.SSL.TrustedCertificate, "/usr/local/apisix/conf/cert/etcd-ca.pem"},
 		{"role", c.Deployment.Role, RoleDataPlane},
 		{"provider", c.Deployment.Provider(), "etcd"},
@@ -202,7 +206,7 @@ func TestAPISIXConfig(t *testing.T) {
 			"apisix.ssl.enable", "apisix.ssl.ssl_ciphers", "apisix.ssl.ssl_protocols",
 			"apisix.ssl.ssl_session_tickets", "deployment.admin", "graphql", "nginx_config.enable_cpu_affinity", "nginx_config.error_log",
 			"nginx_config.error_log_level", "nginx_config.event", "nginx_config.http.access_log_format",
-			"nginx_config.http.real_ip_from", "nginx_config.http.real_ip_header", "nginx_config.http.upstream",
+			"nginx_config.http.upstream",
 			"nginx_config.http_configuration_snippet", "nginx_config.main_configuration_snippet", "nginx_config.meta",
 			"nginx_config.worker_processes", "nginx_config.worker_rlimit_nofile", "nginx_config.worker_shutdown_timeout",
 			"plugin_attr.log-rotate", "plugin_attr.opentelemetry",
@@ -240,6 +244,88 @@ func TestEmptyDocumentIsDefault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRealIP (issue 20 item 8): nginx_config.http.real_ip_header, real_ip_recursive and
+// real_ip_from, with APISIX's defaults (apisix/cli/config.lua) and the forms APISIX's
+// config.yaml takes.
+func TestRealIP(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	tests := []struct {
+		name      string
+		src       string
+		header    string
+		recursive bool
+		from      []netip.Prefix
+		unix      bool
+		warn      string // a warning that must come, "" for none
+	}{
+		{name: "defaults", src: "", header: "X-Real-IP", from: []netip.Prefix{pfx("127.0.0.1/32")}, unix: true},
+		{name: "APISIX's example", src: "real_ip_header: X-Real-IP\nreal_ip_recursive: \"off\"\nreal_ip_from:\n  - 127.0.0.1\n  - \"unix:\"\n",
+			header: "X-Real-IP", from: []netip.Prefix{pfx("127.0.0.1/32")}, unix: true},
+		{name: "X-Forwarded-For recursive from CIDRs", src: "real_ip_header: X-Forwarded-For\nreal_ip_recursive: \"on\"\n" +
+			"real_ip_from: [10.0.0.0/8, '2001:db8::/32', '::1']\n",
+			header: "X-Forwarded-For", recursive: true,
+			from: []netip.Prefix{pfx("10.0.0.0/8"), pfx("2001:db8::/32"), pfx("::1/128")}},
+		{name: "flag as a boolean", src: "real_ip_recursive: true\n", header: "X-Real-IP", recursive: true,
+			from: []netip.Prefix{pfx("127.0.0.1/32")}, unix: true},
+		{name: "flag ON unquoted", src: "real_ip_recursive: ON\n", header: "X-Real-IP", recursive: true,
+			from: []netip.Prefix{pfx("127.0.0.1/32")}, unix: true},
+		{name: "a list replaces the default", src: "real_ip_from: [192.0.2.1]\n", header: "X-Real-IP",
+			from: []netip.Prefix{pfx("192.0.2.1/32")}},
+		{name: "empty list trusts none", src: "real_ip_from: []\n", header: "X-Real-IP", from: []netip.Prefix{}},
+		{name: "null trusts none", src: "real_ip_from: ~\n", header: "X-Real-IP", from: []netip.Prefix{}},
+		{name: "low bits masked", src: "real_ip_from: [10.1.2.3/8]\n", header: "X-Real-IP",
+			from: []netip.Prefix{pfx("10.0.0.0/8")}, warn: "low address bits of 10.1.2.3/8 are meaningless"},
+		{name: "IPv4-mapped never matches", src: "real_ip_from: ['::ffff:10.0.0.1']\n", header: "X-Real-IP",
+			from: []netip.Prefix{pfx("::ffff:10.0.0.1/128")}, warn: "IPv4-mapped"},
+		{name: "another header", src: "real_ip_header: CF-Connecting-IP\n", header: "CF-Connecting-IP",
+			from: []netip.Prefix{pfx("127.0.0.1/32")}, unix: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := ""
+			if tt.src != "" {
+				src = "nginx_config:\n  http:\n" + indent(tt.src, "    ")
+			}
+			c, warns := mustParse(t, src, nil)
+			h := c.HTTP
+			if h.RealIPHeader != tt.header || h.RealIPRecursive != tt.recursive || !reflect.DeepEqual(h.RealIPFrom, tt.from) ||
+				h.RealIPFromUnix != tt.unix {
+				t.Errorf("got header %q recursive %v from %v unix %v", h.RealIPHeader, h.RealIPRecursive, h.RealIPFrom, h.RealIPFromUnix)
+			}
+			joined := strings.Join(warns, "\n")
+			if (tt.warn == "") != (len(warns) == 0) || !strings.Contains(joined, tt.warn) {
+				t.Errorf("warnings %q, want one with %q", warns, tt.warn)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+	// zoneproxy -t prints the effective settings.
+	c, _ := mustParse(t, "nginx_config: {http: {real_ip_header: X-Forwarded-For, real_ip_recursive: 'on', real_ip_from: [10.0.0.0/8, '::1', 'unix:']}}", nil)
+	for _, want := range []string{"nginx_config.http.real_ip_header: X-Forwarded-For\n", "nginx_config.http.real_ip_recursive: on\n",
+		"nginx_config.http.real_ip_from: [10.0.0.0/8 ::1 unix:]\n"} {
+		if !strings.Contains(c.String(), want) {
+			t.Errorf("String() lacks %q:\n%s", want, c)
+		}
+	}
+	if s := Default().String(); !strings.Contains(s, "nginx_config.http.real_ip_from: [127.0.0.1 unix:]\n") ||
+		!strings.Contains(s, "nginx_config.http.real_ip_recursive: off\n") {
+		t.Errorf("defaults print as\n%s", s)
+	}
+}
+
+// indent prefixes every line of s with p.
+func indent(s, p string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = p + l
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 func TestNodeListenForms(t *testing.T) {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -467,6 +469,12 @@ func (d *decoder) nginxConfig(c *Config, sec field) {
 				d.duration(g.path, g.v, &h.SendTimeout)
 			case "keepalive_timeout":
 				d.duration(g.path, g.v, &h.KeepaliveTimeout)
+			case "real_ip_header":
+				d.str(g.path, g.v, &h.RealIPHeader)
+			case "real_ip_recursive":
+				d.onOff(g.path, g.v, &h.RealIPRecursive)
+			case "real_ip_from":
+				d.realIPFrom(g, h)
 			case "access_log_format":
 				if s := deref(g.v); s != nil && s.Kind == yaml.ScalarNode && !strings.HasPrefix(s.Value, "$remote_addr - $remote_user [$time_local]") {
 					d.warnf("%s (line %d): zoneproxy writes nginx's combined format or JSON (zoneproxy.access_log.format), not a custom log_format", g.path, g.k.Line)
@@ -477,6 +485,72 @@ func (d *decoder) nginxConfig(c *Config, sec field) {
 			}
 		}
 	}
+}
+
+// realIPFrom decodes real_ip_from: a list of IPv4 or IPv6 addresses or CIDRs, and "unix:", as
+// nginx's set_real_ip_from takes them. Host names, which nginx would resolve once at start, are
+// refused. A null value trusts no peer: in APISIX it removes the default list, and with it every
+// set_real_ip_from line.
+func (d *decoder) realIPFrom(f field, h *HTTP) {
+	if n := deref(f.v); n == nil || isNull(n) {
+		h.RealIPFrom, h.RealIPFromUnix = []netip.Prefix{}, false
+		return
+	}
+	const want = `a list of addresses, CIDRs or "unix:"`
+	items, ok := d.list(f.path, f.v, want)
+	if !ok {
+		return
+	}
+	from, unix, good := []netip.Prefix{}, false, true
+	for i, it := range items {
+		p := indexPath(f.path, i)
+		s := deref(it)
+		if s == nil || s.Kind != yaml.ScalarNode || isNull(s) {
+			if s == nil {
+				s = it
+			}
+			d.errorf(p, s, "expected an address, a CIDR or \"unix:\", got %s", d.describe(s))
+			good = false
+			continue
+		}
+		d.lines[p] = s.Line
+		if s.Value == "unix:" {
+			unix = true
+			continue
+		}
+		pfx, err := parseTrusted(s.Value)
+		if err != nil {
+			d.errorf(p, s, "%v", err)
+			good = false
+			continue
+		}
+		if m := pfx.Masked(); m != pfx {
+			// nginx: "low address bits of ... are meaningless", and the mask applies.
+			d.warnf("%s (line %d): low address bits of %s are meaningless; %s is used", p, s.Line, s.Value, m)
+			pfx = m
+		}
+		if pfx.Addr().Is4In6() {
+			d.warnf("%s (line %d): %s is an IPv4-mapped IPv6 address, which never matches a peer (as in nginx); write the IPv4 form",
+				p, s.Line, s.Value)
+		}
+		from = append(from, pfx)
+	}
+	if good {
+		h.RealIPFrom, h.RealIPFromUnix = from, unix
+	}
+}
+
+// parseTrusted parses one real_ip_from entry other than "unix:": an address or a CIDR.
+func parseTrusted(s string) (netip.Prefix, error) {
+	v := strings.TrimSpace(s)
+	if strings.Contains(v, "/") {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			return p, nil
+		}
+	} else if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%q is not an IP address, a CIDR or \"unix:\" (host names are not resolved)", s)
 }
 
 func (d *decoder) log(sec field, dst *Log) {

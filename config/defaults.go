@@ -29,6 +29,7 @@ const (
 	defaultPrometheusExportURI    = "/apisix/prometheus/metrics"
 	defaultPrometheusMetricPrefix = "apisix_"
 	defaultEnableExportServer     = true
+	defaultRealIPHeader           = "X-Real-IP" // and real_ip_from 127.0.0.1, "unix:" (Default)
 )
 
 // zoneproxy's defaults for the zoneproxy: section.

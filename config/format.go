@@ -55,6 +55,9 @@ func (c *Config) settings() []setting {
 		{"plugin_attr.prometheus.enable_export_server", str(p.EnableExportServer)},
 		{"plugin_attr.prometheus.export_addr", p.ExportAddr.String()},
 		{"plugin_attr.prometheus.export_uri", p.ExportURI},
+		{"nginx_config.http.real_ip_header", c.HTTP.RealIPHeader},
+		{"nginx_config.http.real_ip_recursive", onOff(c.HTTP.RealIPRecursive)},
+		{"nginx_config.http.real_ip_from", realIPFrom(&c.HTTP)},
 		{"zoneproxy.data_dir", z.DataDir},
 		{"zoneproxy.failback_after", str(z.FailbackAfter)},
 		{"zoneproxy.probe_interval", str(z.ProbeInterval)},
@@ -72,6 +75,29 @@ func (c *Config) settings() []setting {
 		{"zoneproxy.coalesce_window", str(z.CoalesceWindow)},
 		{"zoneproxy.unknown_plugins", string(z.UnknownPlugins)},
 	}
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// realIPFrom prints real_ip_from as a list, an address without its /32 or /128.
+func realIPFrom(h *HTTP) string {
+	out := make([]string, 0, len(h.RealIPFrom)+1)
+	for _, p := range h.RealIPFrom {
+		if p.IsSingleIP() {
+			out = append(out, p.Addr().String())
+		} else {
+			out = append(out, p.String())
+		}
+	}
+	if h.RealIPFromUnix {
+		out = append(out, "unix:")
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }
 
 // String prints the effective configuration, one "key: value" per line,

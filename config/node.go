@@ -275,6 +275,30 @@ func (d *decoder) boolean(path string, n *yaml.Node, dst *bool) {
 	*dst = b
 }
 
+// onOff decodes an nginx flag: "on" or "off" in any letter case, quoted or not (APISIX writes
+// the string into nginx.conf), or a boolean.
+func (d *decoder) onOff(path string, n *yaml.Node, dst *bool) {
+	s := d.scalar(path, n, `"on" or "off"`)
+	if s == nil {
+		return
+	}
+	if s.ShortTag() == "!!str" {
+		switch strings.ToLower(strings.TrimSpace(s.Value)) {
+		case "on":
+			*dst = true
+			return
+		case "off":
+			*dst = false
+			return
+		}
+	}
+	if b, ok := scalarBool(s, d.subst[s]); ok {
+		*dst = b
+		return
+	}
+	d.errorf(path, s, `expected "on" or "off", got %s`, d.describe(s))
+}
+
 // number returns the value of a numeric scalar.
 func (d *decoder) number(s *yaml.Node) (float64, bool) {
 	if sub, ok := d.subst[s]; ok {

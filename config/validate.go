@@ -257,6 +257,31 @@ func (c *Config) validateZoneproxy(v *validator) {
 	v.positive("nginx_config.http.client_body_timeout", h.ClientBodyTimeout)
 	v.positive("nginx_config.http.send_timeout", h.SendTimeout)
 	v.nonNegative("nginx_config.http.keepalive_timeout", h.KeepaliveTimeout)
+	switch {
+	case h.RealIPHeader == "proxy_protocol":
+		// Ignoring it would make every client's address the load balancer's: a route's
+		// remote_addrs allow-list would then admit everyone who comes through it.
+		v.fail("nginx_config.http.real_ip_header", "proxy_protocol is not supported: zoneproxy does not accept the PROXY protocol; "+
+			"use a header the load balancer sets, such as X-Forwarded-For")
+	case !isToken(h.RealIPHeader):
+		v.fail("nginx_config.http.real_ip_header", "%q is not a header name", h.RealIPHeader)
+	}
+	for i, p := range h.RealIPFrom {
+		if !p.IsValid() {
+			v.fail(indexPath("nginx_config.http.real_ip_from", i), "is not a valid address or CIDR")
+		}
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of a header name.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // AccessLogFields are the fields zoneproxy.access_log.fields may name.

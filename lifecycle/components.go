@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/proxy"
@@ -40,6 +41,8 @@ func (a *app) proxyOptions(cfg *config.Config, access *accesslog.Logger) proxy.O
 		MaxURILength: l.MaxURILength, MaxRequestBodySize: h.ClientMaxBodySize,
 		HeaderTimeout: h.ClientHeaderTimeout, BodyTimeout: h.ClientBodyTimeout,
 		SendTimeout: h.SendTimeout, IdleTimeout: h.KeepaliveTimeout,
+		RealIP: &proxy.RealIP{Header: h.RealIPHeader, From: slices.Clone(h.RealIPFrom), FromUnix: h.RealIPFromUnix,
+			Recursive: h.RealIPRecursive},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/config"
@@ -63,15 +64,19 @@ func (a *app) reload() {
 			applied = append(applied, "access log")
 		}
 	}
-	// Limits, the body timeout and the access log apply to the requests that start from now; the
-	// header, send and keep-alive timeouts to the connections accepted from now (the others
-	// close after their next response).
+	// Limits, the body timeout, the real-IP settings and the access log apply to the requests
+	// that start from now; the header, send and keep-alive timeouts to the connections accepted
+	// from now (the others close after their next response).
 	if fixed := a.px.Update(a.proxyOptions(next, access)); len(fixed) > 0 {
 		a.log.Warn("config.yaml reload: proxy settings kept their running values", "settings", fixed)
 	}
 	if cur.HTTP.ClientMaxBodySize != next.HTTP.ClientMaxBodySize || cur.HTTP.ClientBodyTimeout != next.HTTP.ClientBodyTimeout ||
 		cur.Zoneproxy.Limits != next.Zoneproxy.Limits {
 		applied = append(applied, "client limits")
+	}
+	if cur.HTTP.RealIPHeader != next.HTTP.RealIPHeader || cur.HTTP.RealIPRecursive != next.HTTP.RealIPRecursive ||
+		!slices.Equal(cur.HTTP.RealIPFrom, next.HTTP.RealIPFrom) || cur.HTTP.RealIPFromUnix != next.HTTP.RealIPFromUnix {
+		applied = append(applied, "real ip")
 	}
 	if cur.HTTP.ClientHeaderTimeout != next.HTTP.ClientHeaderTimeout || cur.HTTP.SendTimeout != next.HTTP.SendTimeout ||
 		cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout {

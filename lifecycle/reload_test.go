@@ -2,11 +2,13 @@ package lifecycle
 
 import (
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/zoneproxy/zoneproxy/config"
+	"github.com/zoneproxy/zoneproxy/proxy"
 )
 
 // TestKeepRestartOnly: each setting only a restart can change is reported when it changed and
@@ -79,6 +81,43 @@ func TestCPSettingsOf(t *testing.T) {
 			tt.change(next)
 			if got := !reflect.DeepEqual(cpSettingsOf(cur), cpSettingsOf(next)); got != tt.restart {
 				t.Errorf("client restarts: %v, want %v", got, tt.restart)
+			}
+		})
+	}
+}
+
+// TestProxyOptionsRealIP (issue 20 item 8): nginx_config.http's real-IP settings reach the proxy
+// as they are, an empty real_ip_from as "trust no peer" (never nil, which would mean APISIX's
+// default), and a change applies live on reload: Update keeps none of them at its running value.
+func TestProxyOptionsRealIP(t *testing.T) {
+	a := &app{}
+	tests := []struct {
+		name   string
+		change func(*config.Config)
+		want   proxy.RealIP
+	}{
+		{"defaults", func(*config.Config) {}, *proxy.DefaultRealIP()},
+		{"X-Forwarded-For recursive", func(c *config.Config) {
+			c.HTTP.RealIPHeader, c.HTTP.RealIPRecursive = "X-Forwarded-For", true
+			c.HTTP.RealIPFrom, c.HTTP.RealIPFromUnix = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, false
+		}, proxy.RealIP{Header: "X-Forwarded-For", Recursive: true, From: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}},
+		{"trust none", func(c *config.Config) { c.HTTP.RealIPFrom, c.HTTP.RealIPFromUnix = []netip.Prefix{}, false },
+			proxy.RealIP{Header: "X-Real-IP", From: []netip.Prefix{}}},
+	}
+	px := proxy.New(a.proxyOptions(config.Default(), nil))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Default()
+			tt.change(c)
+			got := a.proxyOptions(c, nil).RealIP
+			if got == nil || !reflect.DeepEqual(*got, tt.want) {
+				t.Errorf("RealIP = %+v, want %+v", got, tt.want)
+			}
+			if got != nil && got.From == nil {
+				t.Errorf("RealIP.From is nil")
+			}
+			if fixed := px.Update(a.proxyOptions(c, nil)); len(fixed) != 0 {
+				t.Errorf("Update kept %v at their running values", fixed)
 			}
 		})
 	}

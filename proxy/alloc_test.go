@@ -81,3 +81,48 @@ func handleAllocs(t *testing.T, opts Options) {
 		})
 	}
 }
+
+// TestRealIPAllocs (issue 20 item 8): a client address taken from the real-IP header of a
+// trusted peer allocates nothing either: X-Real-IP, and X-Forwarded-For walked recursively.
+func TestRealIPAllocs(t *testing.T) {
+	tests := []struct {
+		name          string
+		realIP        *RealIP
+		peer          net.IP
+		header, value string
+		route         string // matches the address from the header only
+	}{
+		{"X-Real-IP", nil, net.IPv4(127, 0, 0, 1), "X-Real-IP", "203.0.113.7", `"remote_addrs":["203.0.113.0/24"]`},
+		{"X-Forwarded-For recursive", &RealIP{Header: "X-Forwarded-For", From: prefixes("192.0.2.0/24", "10.0.0.0/8"), Recursive: true},
+			net.IPv4(192, 0, 2, 1), "X-Forwarded-For", "198.51.100.1, 2001:db8::7, 10.0.0.1", `"remote_addrs":["2001:db8::/32"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, Options{RealIP: tt.realIP}, upstream.Options{}, "/apisix/routes/1", route("/api/*", tt.route, "", fastBackend(t)))
+			var tmpl fasthttp.Request
+			tmpl.Header.SetMethod(fasthttp.MethodGet)
+			tmpl.SetRequestURI("/api/users")
+			tmpl.Header.SetHost("api.example.com")
+			tmpl.Header.Set(tt.header, tt.value)
+			var ctx fasthttp.RequestCtx
+			ctx.Init(&tmpl, &net.TCPAddr{IP: tt.peer, Port: 5555}, nil)
+			run := func() {
+				tmpl.CopyTo(&ctx.Request)
+				ctx.Response.Reset()
+				h.p.Handle(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					t.Fatalf("status %d, want 200 (the route matches the address from %s only)", ctx.Response.StatusCode(), tt.header)
+				}
+				if !ctx.RemoteIP().Equal(tt.peer) {
+					t.Fatalf("the request kept the address %v after Handle, want the peer's %v", ctx.RemoteIP(), tt.peer)
+				}
+			}
+			for i := 0; i < 100; i++ {
+				run()
+			}
+			if allocs := testing.AllocsPerRun(500, run); allocs != 0 {
+				t.Errorf("%v allocations per request, want 0", allocs)
+			}
+		})
+	}
+}

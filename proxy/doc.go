@@ -7,7 +7,10 @@
 // codes; it reads the client's body (small bodies are buffered and then allocate nothing, and can
 // be replayed; large ones stream to the upstream as they arrive); it turns the client's request
 // into the upstream's (hop-by-hop headers out, X-Forwarded-* and the Host that pass_host asks
-// for, HTTP/1.1); and it applies APISIX's retry policy: which node next, only after a try failed
+// for, HTTP/1.1), where the client address is nginx's $remote_addr after its realip module
+// (Options.RealIP: a trusted peer's X-Real-IP or X-Forwarded-For, set on the RequestCtx as its
+// remote address for the request, so that the router, the balancer and the access log read it
+// too); and it applies APISIX's retry policy: which node next, only after a try failed
 // before a response head arrived, never a non-idempotent request once sent, within retries and
 // retry_timeout, with every try's status in X-APISIX-Upstream-Status. The connect, send and read
 // timeouts of the route (or else the upstream) go to each try. When no try answers it writes a

@@ -23,6 +23,7 @@ type observation struct {
 	upstreamStatus int            // the upstream's status, 0 when it did not answer
 	source         metrics.Source // who made the answer
 	bodyBytes      int64          // request body bytes read from the client
+	client         *clientAddr    // the client address from the real-IP header, nil: the peer's
 }
 
 // record feeds the metrics and the access log. A streamed response is recorded when the handler

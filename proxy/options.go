@@ -56,6 +56,13 @@ type Options struct {
 	// proxy_buffer_size is one page); a larger one is answered 502.
 	MaxResponseHeaderBytes int
 
+	// RealIP decides the client address ($remote_addr) from a request header when the peer is
+	// trusted, as nginx's realip module (APISIX's nginx_config.http real_ip_header,
+	// real_ip_recursive, real_ip_from): the routes' remote_addrs and vars, the X-Real-IP and
+	// X-Forwarded-For the upstream gets and the access log all see that address. nil: APISIX's
+	// defaults (DefaultRealIP): X-Real-IP, believed from 127.0.0.1.
+	RealIP *RealIP
+
 	// Metrics, when set, records every request (apisix_http_status, latency, bandwidth) into the
 	// matched route's handle (snapshot.Route.Metrics) and counts client connections. nil: off.
 	Metrics *metrics.Metrics

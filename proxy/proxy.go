@@ -86,10 +86,18 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	if p.opts.Metrics != nil || ob.live.accessLog != nil {
 		p.record(ctx, &ob)
 	}
+	if ob.client != nil {
+		releaseClientAddr(ctx, ob.client)
+	}
 }
 
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 	code, scan := checkRequest(ctx, ob.live)
+	if code == 0 || code == fasthttp.StatusRequestEntityTooLarge {
+		// nginx's realip runs in the post-read phase: after the checks of the request head,
+		// before client_max_body_size's.
+		ob.client = setClientAddr(ctx, ob.live.realIP, &scan)
+	}
 	if code != 0 {
 		p.reject(ctx, code)
 		return

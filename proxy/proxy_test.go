@@ -41,8 +41,10 @@ func TestForwardedAndHopHeaders(t *testing.T) {
 	}
 	for _, want := range []string{
 		"a GET /echo?q=1 host=api.example.com:8080",
-		"X-Forwarded-For=10.0.0.1, 127.0.0.1",
-		"X-Real-Ip=127.0.0.1",
+		// The peer, 127.0.0.1, is in APISIX's default real_ip_from, so its X-Real-IP is the
+		// client address (TestRealIP has the untrusted peer, whose X-Real-IP is ignored).
+		"X-Forwarded-For=10.0.0.1, 6.6.6.6",
+		"X-Real-Ip=6.6.6.6",
 		"X-Forwarded-Proto=http",
 		"X-Forwarded-Host=api.example.com:8080", // the Host as sent, port kept (APISIX's $http_host)
 		"X-Forwarded-Port=8080",                 // the port the Host names

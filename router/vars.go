@@ -52,6 +52,14 @@ func (r *reqVars) Value(v *expr.Var) expr.Value {
 		return str(r.tmp)
 	case expr.VarRemotePort:
 		return r.port(ctx.RemoteAddr())
+	case expr.VarRealIPRemoteAddr:
+		// The caller may have set the request's remote address from a real-IP header
+		// (RequestCtx.SetRemoteAddr); the connection's is the peer's.
+		a, _ := netip.AddrFromSlice(ipOf(peerAddr(ctx)))
+		r.tmp = a.Unmap().AppendTo(r.tmp[:0])
+		return str(r.tmp)
+	case expr.VarRealIPRemotePort:
+		return r.port(peerAddr(ctx))
 	case expr.VarServerAddr:
 		a, _ := netip.AddrFromSlice(ctx.LocalIP())
 		r.tmp = a.Unmap().AppendTo(r.tmp[:0])
@@ -114,10 +122,33 @@ func (r *reqVars) Value(v *expr.Var) expr.Value {
 	return expr.Value{}
 }
 
+// peerAddr is the address of the connection's peer ($realip_remote_addr), whatever the
+// request's remote address was set to.
+func peerAddr(ctx *fasthttp.RequestCtx) net.Addr {
+	if c := ctx.Conn(); c != nil {
+		if a := c.RemoteAddr(); a != nil {
+			return a
+		}
+	}
+	return ctx.RemoteAddr()
+}
+
+func ipOf(a net.Addr) net.IP {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP
+	}
+	return nil
+}
+
+// port is nginx's $remote_port (and the like): the port, or "" when there is none, as for an
+// address from a real-IP header that named no port.
 func (r *reqVars) port(a net.Addr) expr.Value {
 	p := 0
 	if t, ok := a.(*net.TCPAddr); ok {
 		p = t.Port
+	}
+	if p <= 0 {
+		return r.lit("")
 	}
 	r.tmp = strconv.AppendInt(r.tmp[:0], int64(p), 10)
 	return str(r.tmp)

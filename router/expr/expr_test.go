@@ -88,6 +88,8 @@ func TestParseVar(t *testing.T) {
 		{name: "URI", kind: VarURI},
 		{name: "host", kind: VarHost},
 		{name: "remote_addr", kind: VarRemoteAddr},
+		{name: "realip_remote_addr", kind: VarRealIPRemoteAddr},
+		{name: "realip_remote_port", kind: VarRealIPRemotePort},
 		{name: "server_port", kind: VarServerPort},
 		{name: "request_method", kind: VarRequestMethod},
 		{name: "method", kind: VarRequestMethod},

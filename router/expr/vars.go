@@ -10,26 +10,28 @@ type VarKind uint8
 
 // Variable kinds. The comments give the APISIX / nginx variable names.
 const (
-	VarNil            VarKind = iota // always Missing (see ParseVar)
-	VarEmpty                         // always the empty string (resp_body before a response exists)
-	VarURI                           // uri, document_uri: the normalised path
-	VarHost                          // host: lowercase host without port
-	VarRemoteAddr                    // remote_addr
-	VarRemotePort                    // remote_port
-	VarServerAddr                    // server_addr
-	VarServerPort                    // server_port
-	VarRequestMethod                 // request_method, method
-	VarScheme                        // scheme: "http" or "https"
-	VarHTTPS                         // https: "on" or ""
-	VarRequestURI                    // request_uri: uri + "?" + args, as APISIX rewrites it before routing
-	VarRealRequestURI                // real_request_uri: the request target as received
-	VarArgs                          // args, query_string: the raw query string
-	VarIsArgs                        // is_args: "?" when there is a query string, else ""
-	VarServerProtocol                // server_protocol: "HTTP/1.1"
-	VarArg                           // arg_<Key>: first query argument named Key, decoded
-	VarPostArg                       // post_arg_<Key>: first urlencoded form field named Key
-	VarHTTP                          // http_<Key>: request header(s), Key lowercase with '-' as '_'
-	VarCookie                        // cookie_<Key>: cookie named Key
+	VarNil              VarKind = iota // always Missing (see ParseVar)
+	VarEmpty                           // always the empty string (resp_body before a response exists)
+	VarURI                             // uri, document_uri: the normalised path
+	VarHost                            // host: lowercase host without port
+	VarRemoteAddr                      // remote_addr
+	VarRemotePort                      // remote_port
+	VarServerAddr                      // server_addr
+	VarServerPort                      // server_port
+	VarRequestMethod                   // request_method, method
+	VarScheme                          // scheme: "http" or "https"
+	VarHTTPS                           // https: "on" or ""
+	VarRequestURI                      // request_uri: uri + "?" + args, as APISIX rewrites it before routing
+	VarRealRequestURI                  // real_request_uri: the request target as received
+	VarArgs                            // args, query_string: the raw query string
+	VarIsArgs                          // is_args: "?" when there is a query string, else ""
+	VarServerProtocol                  // server_protocol: "HTTP/1.1"
+	VarArg                             // arg_<Key>: first query argument named Key, decoded
+	VarPostArg                         // post_arg_<Key>: first urlencoded form field named Key
+	VarHTTP                            // http_<Key>: request header(s), Key lowercase with '-' as '_'
+	VarCookie                          // cookie_<Key>: cookie named Key
+	VarRealIPRemoteAddr                // realip_remote_addr: the peer's address, before nginx's realip module
+	VarRealIPRemotePort                // realip_remote_port: the peer's port
 )
 
 // Var is a variable reference resolved at compile time.
@@ -60,6 +62,10 @@ func exactVar(name string) (VarKind, bool) {
 		return VarRemoteAddr, true
 	case "remote_port":
 		return VarRemotePort, true
+	case "realip_remote_addr":
+		return VarRealIPRemoteAddr, true
+	case "realip_remote_port":
+		return VarRealIPRemotePort, true
 	case "server_addr":
 		return VarServerAddr, true
 	case "server_port":
@@ -97,8 +103,7 @@ func exactVar(name string) (VarKind, bool) {
 func unsupportedVar(lower string) bool {
 	switch lower {
 	case "cookie", "request_body", "request_body_file", "request_id", "request_length",
-		"request_time", "binary_remote_addr", "realip_remote_addr", "realip_remote_port",
-		"proxy_protocol_addr", "proxy_protocol_port", "proxy_protocol_server_addr",
+		"request_time", "binary_remote_addr", "proxy_protocol_addr", "proxy_protocol_port", "proxy_protocol_server_addr",
 		"proxy_protocol_server_port", "server_name", "hostname", "remote_user", "http2",
 		"http3", "connection", "connection_requests", "connection_time", "msec",
 		"time_iso8601", "time_local", "status", "bytes_sent", "body_bytes_sent",
