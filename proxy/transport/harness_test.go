@@ -15,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -24,13 +25,7 @@ const waitFor = 20 * time.Second
 // poll waits for cond, failing the test after waitFor.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, what, waitFor, cond)
 }
 
 // newPool compiles an upstream of the nodes at addrs (weight 1 each) with the extra upstream
