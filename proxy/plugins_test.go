@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -282,5 +283,60 @@ func TestConsumerGroups(t *testing.T) {
 	h.update("/apisix/consumer_groups/g", `{"plugins":{}}`)
 	if resp, _ := h.get("/r", "apikey", "k"); resp.StatusCode != 200 {
 		t.Errorf("group present: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestBasicAuthAndRestriction: basic-auth through the proxy, consumer-restriction on the route,
+// and a consumer's own plugin conf winning over the route's (consumer > route).
+func TestBasicAuthAndRestriction(t *testing.T) {
+	ring, _ := plugin.NewKeyring(plugin.DefaultKeyring)
+	basic := func(u, p string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p)) }
+	h := newPluginHarness(t, nil,
+		"/apisix/consumer_groups/gold", `{"plugins":{}}`,
+		"/apisix/consumers/foo", `{"username":"foo","group_id":"gold","plugins":{"basic-auth":{"username":"foo","password":"`+ring.Encrypt("bar")+`"}}}`,
+		"/apisix/consumers/rose", `{"username":"rose","plugins":{"basic-auth":{"username":"rose","password":"pw"},`+
+			`"consumer-restriction":{"whitelist":["rose"]}}}`,
+		"/apisix/consumers/tom", `{"username":"tom","plugins":{"basic-auth":{"username":"tom","password":"pw"}}}`,
+		"/apisix/routes/1", `{"uri":"/basic","plugins":{"basic-auth":{"hide_credentials":true}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/gold","plugins":{"basic-auth":{},"consumer-restriction":{"type":"consumer_group_id","whitelist":["gold"]}},"upstream":UPSTREAM}`,
+		"/apisix/routes/3", `{"uri":"/methods","plugins":{"basic-auth":{},"consumer-restriction":{"allowed_by_methods":[{"user":"foo","methods":["POST"]}]}},"upstream":UPSTREAM}`,
+		"/apisix/routes/4", `{"uri":"/restricted","plugins":{"consumer-restriction":{"whitelist":["foo"]}},"upstream":UPSTREAM}`,
+	)
+	const forbidden = `{"message":"The consumer_name is forbidden."}` + "\n"
+	for _, tt := range []struct {
+		name, path, auth string
+		status           int
+		body             string
+	}{
+		{"missing", "/basic", "", 401, `{"message":"Missing authorization in request"}` + "\n"},
+		{"wrong password", "/basic", basic("foo", "baz"), 401, `{"message":"Invalid user authorization"}` + "\n"},
+		{"encrypted password, hidden upstream", "/basic", basic("foo", "bar"), 200, "X-Consumer-Username=foo\n"},
+		{"group whitelisted", "/gold", basic("foo", "bar"), 200, "X-Consumer-Username=foo"},
+		{"group not whitelisted", "/gold", basic("tom", "pw"), 401,
+			`{"message":"The request is rejected, please check the consumer_group_id for this request"}` + "\n"},
+		{"method not allowed", "/methods", basic("foo", "bar"), 403, forbidden},
+		{"user not listed", "/methods", basic("rose", "pw"), 200, "X-Consumer-Username=rose"},
+		{"no consumer", "/restricted", "", 401, `{"message":"The request is rejected, please check the consumer_name for this request"}` + "\n"},
+	} {
+		var headers []string
+		if tt.auth != "" {
+			headers = []string{"Authorization", tt.auth}
+		}
+		resp, body := h.get(tt.path, headers...)
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, resp.StatusCode, body, tt.status, tt.body)
+		}
+		if tt.status == 200 && strings.Contains(body, "Authorization=") && tt.path == "/basic" {
+			t.Errorf("%s: hide_credentials let Authorization through: %s", tt.name, body)
+		}
+	}
+	// consumer > route: rose's own consumer-restriction (whitelist rose) replaces the route's
+	// (whitelist foo) once rose is authenticated.
+	h.update("/apisix/routes/5", `{"uri":"/prec","plugins":{"basic-auth":{},"consumer-restriction":{"whitelist":["foo"]}},"upstream":UPSTREAM}`)
+	if resp, body := h.get("/prec", "Authorization", basic("rose", "pw")); resp.StatusCode != 200 {
+		t.Errorf("consumer's conf should win over the route's: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := h.get("/prec", "Authorization", basic("foo", "bar")); resp.StatusCode != 200 {
+		t.Errorf("foo on /prec: %d, want 200", resp.StatusCode)
 	}
 }

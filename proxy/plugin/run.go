@@ -22,10 +22,13 @@ type Request struct {
 	Consumer     *Consumer
 	CredentialID string
 
-	global  *Chain
-	active  []*Entry // the route's chain, the consumer's plugins merged in: what access, header filter and log run
-	merged  []*Entry // backs active when a consumer brought plugins
-	scratch []byte
+	global *Chain
+	active []*Entry // the route's chain, the consumer's plugins merged in: what access, header filter and log run
+	merged []*Entry // backs active when a consumer brought plugins
+
+	// Scratch is a buffer a plugin may use within one of its phase calls (decoding a
+	// credential); it is kept across requests so that using it allocates nothing once warm.
+	Scratch []byte
 }
 
 // Reset clears r for the next request.
@@ -171,7 +174,7 @@ func (e *Entry) reply(rep Reply) Reply {
 }
 
 // merge returns route's entries with the consumer's over them (a consumer's conf of a plugin
-// wins), in run order, in r's scratch slice.
+// wins), in run order, in r's Scratch slice.
 func (r *Request) merge(route, consumer []*Entry) []*Entry {
 	out := r.merged[:0]
 	i, j := 0, 0
@@ -212,10 +215,10 @@ func (r *Request) DelQueryArg(name string) {
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		path = uri[:i]
 	}
-	r.scratch = append(r.scratch[:0], path...)
+	r.Scratch = append(r.Scratch[:0], path...)
 	if args.Len() > 0 {
-		r.scratch = append(r.scratch, '?')
-		r.scratch = args.AppendBytes(r.scratch)
+		r.Scratch = append(r.Scratch, '?')
+		r.Scratch = args.AppendBytes(r.Scratch)
 	}
-	h.SetRequestURIBytes(r.scratch)
+	h.SetRequestURIBytes(r.Scratch)
 }

@@ -189,3 +189,27 @@ func jsonType(v []byte) string {
 	}
 	return "unknown"
 }
+
+// Objects returns an array-of-objects field (nil when absent), each item a Conf.
+func (c Conf) Objects(name string) ([]Conf, error) {
+	v, ok := c.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	if ty := jsonType(v); ty != "array" {
+		return nil, wrongType(name, "array", ty)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(v, &items); err != nil {
+		return nil, fmt.Errorf("property %q validation failed: %v", name, err)
+	}
+	out := make([]Conf, len(items))
+	for i, it := range items {
+		ic, err := ParseConf(it)
+		if err != nil {
+			return nil, fmt.Errorf("property %q validation failed: failed to validate item %d: %w", name, i+1, err)
+		}
+		out[i] = ic
+	}
+	return out, nil
+}

@@ -4,12 +4,16 @@ package builtin
 
 import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
 )
 
 // All returns the plugins zoneproxy implements.
 func All() []plugin.Plugin {
 	return []plugin.Plugin{
+		basicauth.Plugin,
+		consumerrestriction.Plugin,
 		keyauth.Plugin,
 	}
 }
