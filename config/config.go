@@ -285,7 +285,8 @@ type Zoneproxy struct {
 	// snapshot build (coalesce_window, default 20 ms, at most 100 ms).
 	CoalesceWindow time.Duration
 	// UnknownPlugins is what happens to an object naming a plugin zoneproxy
-	// does not implement (unknown_plugins, default fail).
+	// does not implement (unknown_plugins, default fail). It applies to enabled
+	// plugins only: a plugin outside the enabled set is never run, as in APISIX.
 	UnknownPlugins UnknownPlugins
 	// AccessLog is access_log: the format of the access log lines.
 	AccessLog AccessLog

@@ -54,6 +54,7 @@ func (a *app) newBuilder(cfg *config.Config) (*snapshot.Builder, error) {
 	}
 	return snapshot.NewBuilder(snapshot.Options{
 		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
+		Enabled:              cfg.Plugins,
 		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
 		Metrics:              a.metrics, OnReject: a.metrics.Rejected,
 	})

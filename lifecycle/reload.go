@@ -130,17 +130,19 @@ func (a *app) reload() {
 	}
 
 	// Routing settings: a new builder rebuilds the whole snapshot from the current configuration.
-	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins
+	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins ||
+		!slices.Equal(cur.Plugins, next.Plugins) || (cur.Plugins == nil) != (next.Plugins == nil)
 	if rebuild {
 		if b, err := a.newBuilder(next); err != nil {
 			a.log.Error("config.yaml reload: routing settings not applied", "error", err)
 			next.APISIX.Router, next.Zoneproxy.UnknownPlugins = cur.APISIX.Router, cur.Zoneproxy.UnknownPlugins
+			next.Plugins = cur.Plugins
 			rebuild = false
 		} else {
 			a.mu.Lock()
 			a.builder = b
 			a.mu.Unlock()
-			applied = append(applied, "apisix.router.http/zoneproxy.unknown_plugins")
+			applied = append(applied, "apisix.router.http/plugins/zoneproxy.unknown_plugins")
 		}
 	}
 	a.mu.Lock()

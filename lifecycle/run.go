@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,8 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/builtin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -56,7 +59,38 @@ func LoadConfig(path string) (*config.Config, []string, error) {
 	if p := cfg.Deployment.Provider(); p != config.ProviderEtcd {
 		return nil, nil, fmt.Errorf("config provider %q is not supported", p)
 	}
-	return cfg, warnings, nil
+	return cfg, append(warnings, pluginWarnings(cfg)...), nil
+}
+
+// pluginWarnings checks config.yaml's plugins list: names APISIX does not know, and enabled
+// plugins zoneproxy does not implement (objects using them are rejected, or run without them
+// under zoneproxy.unknown_plugins: ignore).
+func pluginWarnings(cfg *config.Config) []string {
+	if cfg.Plugins == nil {
+		return nil
+	}
+	known := plugin.EnabledSet(nil)
+	reg := builtin.Registry()
+	var out, lacking []string
+	for _, n := range cfg.Plugins {
+		_, implemented := reg.Lookup(n)
+		switch {
+		case implemented:
+		case !known[n]:
+			out = append(out, fmt.Sprintf("plugins: %q is not an APISIX plugin that zoneproxy knows of", n))
+		default:
+			lacking = append(lacking, n)
+		}
+	}
+	if len(lacking) > 0 {
+		what := "objects that use them are rejected"
+		if cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore {
+			what = "objects that use them run without them (zoneproxy.unknown_plugins: ignore)"
+		}
+		out = append(out, fmt.Sprintf("plugins: zoneproxy does not implement %s: %s (it implements %s)",
+			strings.Join(lacking, ", "), what, strings.Join(reg.Names(), ", ")))
+	}
+	return out
 }
 
 // app is one running zoneproxy: the components and how they are connected.

@@ -46,15 +46,34 @@ func TestHandleAllocs(t *testing.T) {
 	t.Run("metrics and access log", func(t *testing.T) { handleAllocs(t, Options{Metrics: m, AccessLog: l}) })
 }
 
+// TestPluginAllocs: a key-auth route allocates nothing per request, whether the key is right or
+// wrong, and neither does a 404 under a global rule.
+func TestPluginAllocs(t *testing.T) {
+	up := fastBackend(t)
+	kvs := append(keyAuthKVs(up), "/apisix/global_rules/1", `{"plugins":{"key-auth":{"header":"global-key","anonymous_consumer":"jack"}}}`)
+	handleAllocsOn(t, start(t, Options{}, upstream.Options{}, kvs...), []allocCase{
+		{"key-auth", "/api/users?id=42", []string{"apikey", "auth-one"}, 200},
+		{"key-auth, wrong key", "/api/users?id=42", []string{"apikey", "nope"}, 401},
+		{"key-auth, key in the query", "/api/users?id=42&apikey=auth-one", nil, 200},
+		{"global rule, no route", "/nothing", nil, 404},
+	})
+}
+
+type allocCase struct {
+	name, uri string
+	headers   []string
+	want      int
+}
+
 func handleAllocs(t *testing.T, opts Options) {
 	h := start(t, opts, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(t)))
-	tests := []struct {
-		name, uri string
-		want      int
-	}{
-		{"proxied", "/api/users?id=42", 200},
-		{"no route", "/nothing", 404},
-	}
+	handleAllocsOn(t, h, []allocCase{
+		{"proxied", "/api/users?id=42", nil, 200},
+		{"no route", "/nothing", nil, 404},
+	})
+}
+
+func handleAllocsOn(t *testing.T, h *harness, tests []allocCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var tmpl fasthttp.Request
@@ -62,6 +81,9 @@ func handleAllocs(t *testing.T, opts Options) {
 			tmpl.SetRequestURI(tt.uri)
 			tmpl.Header.SetHost("api.example.com")
 			tmpl.Header.Set("X-Forwarded-For", "10.0.0.1")
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				tmpl.Header.Set(tt.headers[i], tt.headers[i+1])
+			}
 			var ctx fasthttp.RequestCtx
 			ctx.Init(&tmpl, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
 			run := func() {

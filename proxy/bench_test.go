@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -96,11 +97,40 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 // BenchmarkHandleDirect calls Handle on a prepared RequestCtx: the proxy's own cost, with the
 // upstream on loopback and no client connection.
 func BenchmarkHandleDirect(b *testing.B) {
-	h := start(b, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(b)))
+	benchHandle(b, nil, "/apisix/routes/1", route("/api/*", "", "", fastBackend(b)))
+}
+
+// BenchmarkPlugins: a plain route and the same route with key-auth, side by side (Handle on a
+// prepared RequestCtx, as BenchmarkHandleDirect).
+func BenchmarkPlugins(b *testing.B) {
+	up := fastBackend(b)
+	b.Run("plain", func(b *testing.B) {
+		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", "", "", up))
+	})
+	b.Run("key-auth", func(b *testing.B) {
+		benchHandle(b, []string{"apikey", "auth-one"}, keyAuthKVs(up)...)
+	})
+}
+
+// keyAuthKVs is a key-auth route to up and 1,000 consumers, one of which has key auth-one.
+func keyAuthKVs(up string) []string {
+	kvs := []string{"/apisix/routes/1", route("/api/*", `"plugins":{"key-auth":{}}`, "", up),
+		"/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{"key":"auth-one"}}}`}
+	for i := range 999 {
+		kvs = append(kvs, fmt.Sprintf("/apisix/consumers/c%d", i), fmt.Sprintf(`{"username":"c%d","plugins":{"key-auth":{"key":"key-%d"}}}`, i, i))
+	}
+	return kvs
+}
+
+func benchHandle(b *testing.B, headers []string, kvs ...string) {
+	h := start(b, Options{}, upstream.Options{}, kvs...)
 	var tmpl fasthttp.Request
 	tmpl.Header.SetMethod(fasthttp.MethodGet)
 	tmpl.SetRequestURI("/api/users?id=42")
 	tmpl.Header.SetHost("api.example.com")
+	for i := 0; i+1 < len(headers); i += 2 {
+		tmpl.Header.Set(headers[i], headers[i+1])
+	}
 	var ctx fasthttp.RequestCtx
 	ctx.Init(&tmpl, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
 	b.ReportAllocs()

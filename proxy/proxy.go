@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/proxy/transport"
 	"github.com/zoneproxy/zoneproxy/router"
@@ -33,6 +34,7 @@ type Proxy struct {
 	tr    *transport.Transport       // tries requests on upstream nodes
 
 	exchanges sync.Pool // *exchange
+	plugReqs  sync.Pool // *plugin.Request
 
 	conns *metrics.Conns // client connection gauges, when metrics are on
 
@@ -55,6 +57,7 @@ func New(opts Options) *Proxy {
 		SendTimeout:            func() time.Duration { return p.live.Load().sendTimeout },
 	})
 	p.exchanges.New = func() any { return new(exchange) }
+	p.plugReqs.New = func() any { return new(plugin.Request) }
 	if opts.Metrics != nil {
 		p.conns = opts.Metrics.Conns()
 	}
@@ -123,19 +126,26 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 			p.reject(ctx, fasthttp.StatusBadRequest)
 			return
 		}
-		writeNotFound(ctx)
+		// APISIX runs the global rules' rewrite and access on a request no route matched.
+		if s.Global == nil || !p.runPlugins(ctx, s, nil) {
+			writeNotFound(ctx)
+		}
 		p.lingerUnread(ctx)
 		return
 	}
 	rt := s.Routes.At(m.Value)
 	ob.rt, ob.match = rt, m
+	if rt != nil && !rt.Unresolved && (rt.Plugins != nil || s.Global != nil) && p.runPlugins(ctx, s, rt) {
+		p.lingerUnread(ctx)
+		return
+	}
 	switch {
 	case rt == nil:
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	case rt.Pool == nil:
 		code := fasthttp.StatusServiceUnavailable
 		if rt.Status != 0 {
-			code = rt.Status
+			code = int(rt.Status)
 		}
 		writeError(ctx, code)
 	case len(rt.Pool.Nodes()) == 0:

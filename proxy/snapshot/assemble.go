@@ -7,6 +7,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -117,7 +118,15 @@ func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 		return nil, fmt.Errorf("build the router: %w", err)
 	}
 	r.table = table
+	if b.consumersDirty {
+		b.consumers, b.consumersDirty = b.buildConsumers(), false
+	}
+	if b.globalDirty {
+		b.global, b.globalDirty = b.buildGlobal(), false
+	}
 	return &Snapshot{
+		Global:         b.global,
+		Consumers:      b.consumers,
 		RetiredMetrics: b.retired(),
 		Revision:       st.Revision,
 		ClusterID:      st.ClusterID,
@@ -131,7 +140,7 @@ func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 		PoolsChanged:   r.poolsUp,
 		KVs:            b.effectiveKVs(st),
 		Counts: Counts{Routes: r.served, Services: len(b.byID[KindService]),
-			Upstreams: len(b.byID[KindUpstream])},
+			Upstreams: len(b.byID[KindUpstream]), Consumers: b.consumers.Len()},
 	}, nil
 }
 
@@ -260,6 +269,7 @@ func (b *Builder) setProblem(key, why string) {
 // objects read, found or not.
 func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled, string, []depKey) {
 	var deps []depKey
+	var pcSet *plugin.Set
 	var svc *serviceObj
 	var svcEntry *entry
 	// As APISIX: a route whose service or plugin config is missing still matches, and answers
@@ -267,17 +277,19 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	if r.serviceID != "" {
 		deps = append(deps, depKey{KindService, r.serviceID})
 		if svcEntry = b.byID[KindService][r.serviceID]; svcEntry == nil {
-			return &Route{ID: e.id(), ServiceID: r.serviceID, Status: 404}, e.compiled,
+			return &Route{ID: e.id(), ServiceID: r.serviceID, Status: 404, Unresolved: true}, e.compiled,
 				fmt.Sprintf("service_id %q not found: the route answers 404", r.serviceID), deps
 		}
 		svc = svcEntry.obj.(*serviceObj)
 	}
-	if r.pluginConfigID != "" {
-		deps = append(deps, depKey{KindPluginConfig, r.pluginConfigID})
-		if b.byID[KindPluginConfig][r.pluginConfigID] == nil {
-			return &Route{ID: e.id(), ServiceID: r.serviceID, Status: 503}, e.compiled,
-				fmt.Sprintf("plugin_config_id %q not found: the route answers 503", r.pluginConfigID), deps
+	if r.pluginConfigID() != "" {
+		deps = append(deps, depKey{KindPluginConfig, r.pluginConfigID()})
+		pce := b.byID[KindPluginConfig][r.pluginConfigID()]
+		if pce == nil {
+			return &Route{ID: e.id(), ServiceID: r.serviceID, Status: 503, Unresolved: true}, e.compiled,
+				fmt.Sprintf("plugin_config_id %q not found: the route answers 503", r.pluginConfigID()), deps
 		}
+		pcSet = pce.obj.(*pluginSet).set
 	}
 
 	c := e.compiled
@@ -295,6 +307,16 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	}
 
 	rt := &Route{ID: e.id(), ServiceID: r.serviceID, Timeout: r.timeout, Name: r.name}
+	// APISIX's precedence: route > plugin config > service, each winner's conf whole.
+	var svcSet *plugin.Set
+	if svc != nil {
+		svcSet = svc.plugins
+	}
+	var own *plugin.Set
+	if r.plugins != nil {
+		own = r.plugins.set
+	}
+	rt.Plugins = plugin.Merge(svcSet, pcSet, own)
 	rt.EnableWebsocket = r.enableWebsocket
 	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
 		rt.EnableWebsocket = *svc.doc.Websocket

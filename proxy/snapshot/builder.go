@@ -1,7 +1,9 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -9,12 +11,14 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/builtin"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
-// Kinds of objects under the prefix that the Builder decodes. Keys of other kinds (consumers, ssls,
-// ...) are kept as they are, for the state file, but not served yet.
+// Kinds of objects under the prefix that the Builder decodes (and those of consumers.go). Keys of
+// other kinds (ssls, ...) are kept as they are, for the state file, but not served yet.
 const (
 	KindRoute        = "routes"
 	KindService      = "services"
@@ -29,9 +33,22 @@ type Options struct {
 	Prefix string
 	// Mode is the router flavour (apisix.router.http).
 	Mode router.Mode
-	// IgnoreUnknownPlugins runs a route whose plugins zoneproxy does not implement without them,
-	// as APISIX does. By default such a route is rejected (fail closed).
+	// Plugins are the plugins zoneproxy implements (default: builtin.All).
+	Plugins *plugin.Registry
+	// Enabled is config.yaml's plugins list; nil means APISIX's default list. The control
+	// plane's <prefix>/plugins key, when present, replaces it, as on an APISIX data plane. An
+	// object naming a plugin outside the enabled set is served without it (one warning per
+	// object version).
+	Enabled []string
+	// IgnoreUnknownPlugins runs an object naming an enabled plugin that zoneproxy does not
+	// implement without it (zoneproxy.unknown_plugins: ignore). By default such an object is
+	// rejected (fail closed): a route with an authentication plugin never serves without it.
 	IgnoreUnknownPlugins bool
+	// Keyring decrypts the plugin fields the control plane stores encrypted
+	// (apisix.data_encryption.keyring); nil means APISIX's default keyring.
+	Keyring []string
+	// PlainFields turns decryption off (apisix.data_encryption.enable_encrypt_fields: false).
+	PlainFields bool
 	// Registry holds the long-lived state of upstream nodes; required.
 	Registry *upstream.Registry
 	// Logger receives one line per rejected object (default: discarded).
@@ -42,17 +59,13 @@ type Options struct {
 	Metrics *metrics.Metrics
 }
 
-// supportedPlugins are the plugins zoneproxy implements. None yet: every other plugin named by a
-// route, service or plugin config makes it fail closed unless IgnoreUnknownPlugins is set.
-var supportedPlugins = map[string]bool{}
-
 // Builder builds Snapshots from States, keeping the last good version of every object.
 type Builder struct {
 	opts Options
 	log  *slog.Logger
 
 	entries  map[string]*entry            // last good version of every key
-	rejected map[string]int64             // key -> mod revision last rejected, so each version is logged once
+	rejected map[string]rejection         // key -> version last rejected, so each version is logged once
 	problems map[string]string            // key -> why a valid route is not served, as of the last build
 	byID     map[string]map[string]*entry // kind -> id -> entry, for references
 	routes   []*entry                     // route entries in key order (the router's tie order)
@@ -63,6 +76,29 @@ type Builder struct {
 	next         int
 
 	res resolution // what the routes resolved to, kept across builds (assemble.go)
+
+	// Plugins: how objects' plugins compile, the enabled set in force (sorted) and the epoch,
+	// which moves when the enabled set changes so that every object is compiled again.
+	policy  plugin.Policy
+	enabled []string
+	epoch   uint32
+	// pluginsRejected is the mod revision of the <prefix>/plugins value last rejected.
+	pluginsRejected int64
+	store           *plugin.Store
+	// Consumers, credentials (by key) and global rules; the index and the global chain are
+	// made again only after one of them changed.
+	creds          map[string]*entry
+	consumersDirty bool
+	globalDirty    bool
+	consumers      *plugin.Consumers
+	global         *plugin.Chain
+	dupsLogged     map[string]bool
+}
+
+// rejection is the version of a key last rejected: its mod revision and the epoch.
+type rejection struct {
+	rev   int64
+	epoch uint32
 }
 
 // entry is the last good version of one key. There is one per route, so its size counts: 160
@@ -75,7 +111,8 @@ type entry struct {
 	kindLen uint8 // 0 for a kind name longer than 255 bytes (none that is decoded)
 	// For routes: whether rt, rc and deps are the route's resolution (see below).
 	resolved bool
-	handle   int32 // router value (routes)
+	handle   int32  // router value (routes)
+	epoch    uint32 // the Builder's epoch when decoded
 
 	// For routes: the match fields compiled with the route's own hosts, and a cache of them
 	// compiled with the hosts of the service.
@@ -125,15 +162,80 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Builder{
+	if opts.Plugins == nil {
+		opts.Plugins = builtin.Registry()
+	}
+	b := &Builder{
 		opts:     opts,
 		log:      log.With("component", "config"),
 		entries:  make(map[string]*entry),
-		rejected: make(map[string]int64),
+		rejected: make(map[string]rejection),
 		problems: make(map[string]string),
 		byID:     make(map[string]map[string]*entry),
 		res:      newResolution(),
-	}, nil
+		creds:    make(map[string]*entry),
+		store:    &plugin.Store{},
+
+		consumersDirty: true,
+		globalDirty:    true,
+	}
+	b.policy = plugin.Policy{Registry: opts.Plugins, IgnoreUnimplemented: opts.IgnoreUnknownPlugins,
+		Undecrypted: func(p, f string) {
+			b.log.Warn("a consumer's plugin field did not decrypt with the keyring: kept as it is", "plugin", p, "field", f)
+		}}
+	if !opts.PlainFields {
+		ring := opts.Keyring
+		if ring == nil {
+			ring = plugin.DefaultKeyring
+		}
+		k, err := plugin.NewKeyring(ring)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: apisix.data_encryption.keyring: %w", err)
+		}
+		b.policy.Keyring = k
+	}
+	b.setEnabled(opts.Enabled, "config.yaml")
+	return b, nil
+}
+
+// setEnabled makes names (nil: APISIX's default list) the enabled set; it reports whether the
+// set changed, in which case every object is compiled again at the next consider.
+func (b *Builder) setEnabled(names []string, source string) bool {
+	if names == nil {
+		names = plugin.DefaultEnabled
+	}
+	sorted := slices.Clone(names)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	if b.policy.Enabled != nil && slices.Equal(sorted, b.enabled) {
+		return false
+	}
+	b.enabled, b.policy.Enabled = sorted, plugin.EnabledSet(sorted)
+	b.epoch++
+	if b.built {
+		b.log.Info("enabled plugins changed: compiling every object again", "source", source, "plugins", len(sorted))
+	}
+	return true
+}
+
+// refreshEnabled reads the control plane's <prefix>/plugins key: when present it replaces
+// config.yaml's list. It reports whether the enabled set changed.
+func (b *Builder) refreshEnabled(st *state.State) bool {
+	kv, ok := st.KVs.Get(b.opts.Prefix + pluginsKey)
+	if !ok {
+		return b.setEnabled(b.opts.Enabled, "config.yaml")
+	}
+	names, err := plugin.ParseEnabledKey(kv.Value)
+	if err != nil {
+		if b.pluginsRejected != kv.ModRevision {
+			b.pluginsRejected = kv.ModRevision
+			b.log.Warn("rejected configuration object", "key", kv.Key, "revision", kv.ModRevision,
+				"reason", err.Error(), "kept_previous_version", true)
+		}
+		return false
+	}
+	b.pluginsRejected = 0
+	return b.setEnabled(names, kv.Key)
 }
 
 // Build decodes what changed in st, resolves references and compiles a new Snapshot. An error means
@@ -143,7 +245,8 @@ func NewBuilder(opts Options) (*Builder, error) {
 // at; otherwise every key is compared with what the Builder holds.
 func (b *Builder) Build(st *state.State) (*Snapshot, error) {
 	start := time.Now()
-	if st.Changed != nil && b.built && st.Previous == b.lastRevision {
+	reenable := b.refreshEnabled(st)
+	if !reenable && st.Changed != nil && b.built && st.Previous == b.lastRevision {
 		keys := slices.Clone(st.Changed)
 		slices.Sort(keys)
 		for _, key := range keys {
@@ -191,15 +294,16 @@ func (b *Builder) consider(kv state.KV) {
 	if !ok {
 		return
 	}
-	if e := b.entries[key]; e != nil && e.kv.ModRevision == kv.ModRevision {
+	if e := b.entries[key]; e != nil && e.kv.ModRevision == kv.ModRevision && e.epoch == b.epoch {
 		return
 	}
-	if rev, ok := b.rejected[key]; ok && rev == kv.ModRevision {
+	if r, ok := b.rejected[key]; ok && r.rev == kv.ModRevision && r.epoch == b.epoch {
 		return
 	}
 	e := newEntry(kv, kind, id)
+	e.epoch = b.epoch
 	if err := b.decode(e); err != nil {
-		b.rejected[key] = kv.ModRevision
+		b.rejected[key] = rejection{rev: kv.ModRevision, epoch: b.epoch}
 		if errors.Is(err, errNotObject) {
 			b.log.Debug("skipped a value that is not a JSON object", "key", key, "revision", kv.ModRevision)
 			return
@@ -228,6 +332,11 @@ func (b *Builder) set(e *entry) {
 	if e.obj == nil {
 		return
 	}
+	b.touch(e.kind())
+	if e.kind() == KindCredential {
+		b.creds[key] = e
+		return
+	}
 	if e.kind() != KindRoute { // routes are never looked up by id
 		if b.byID[e.kind()] == nil {
 			b.byID[e.kind()] = map[string]*entry{}
@@ -251,6 +360,8 @@ func (b *Builder) forget(key string) {
 	if e := b.entries[key]; e != nil {
 		delete(b.entries, key)
 		b.invalidate(e)
+		b.touch(e.kind())
+		delete(b.creds, key)
 		if m := b.byID[e.kind()]; m != nil && m[e.id()] == e {
 			delete(m, e.id())
 			b.invalidateDependents(e.kind(), e.id())
@@ -264,13 +375,29 @@ func (b *Builder) forget(key string) {
 	}
 }
 
-// split parses "<prefix>/<kind>/<id>". Directory placeholders (empty id) are not objects.
+// touch marks the consumer index or the global chain for making again when an object of kind
+// changed.
+func (b *Builder) touch(kind string) {
+	switch kind {
+	case KindConsumer, KindCredential, KindConsumerGroup:
+		b.consumersDirty = true
+	case KindGlobalRule:
+		b.globalDirty = true
+	}
+}
+
+// split parses "<prefix>/<kind>/<id>", and "<prefix>/consumers/<username>/credentials/<id>" into
+// kind "credentials". Directory placeholders (empty id) are not objects.
 func (b *Builder) split(key string) (kind, id string, ok bool) {
 	rest, found := strings.CutPrefix(key, b.opts.Prefix+"/")
 	if !found {
 		return "", "", false
 	}
 	kind, id, found = strings.Cut(rest, "/")
+	if kind == KindConsumer && strings.Contains(id, "/") {
+		id, ok = splitCredential(id)
+		return KindCredential, id, ok
+	}
 	if !found || id == "" || strings.Contains(id, "/") {
 		return "", "", false
 	}
@@ -283,7 +410,8 @@ func (b *Builder) decode(e *entry) error {
 	v := e.kv.Value
 	if i := firstNonSpace(v); i < 0 || v[i] != '{' {
 		switch e.kind() {
-		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule:
+		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule, KindConsumer,
+			KindCredential, KindConsumerGroup:
 			if string(v) == "init_dir" || len(v) == 0 {
 				return errNotObject
 			}
@@ -300,9 +428,18 @@ func (b *Builder) decode(e *entry) error {
 		var h int
 		h, fresh = b.handle(e.key())
 		e.handle = int32(h)
-		var plugins []string
+		var plugins map[string]json.RawMessage
 		if r, match, plugins, err = decodeRoute(v); err == nil {
-			err = b.compileRoute(e, r, match, plugins)
+			var set *plugin.Set
+			if set, err = b.compilePlugins(e, plugins); err == nil {
+				if set != nil {
+					if r.plugins == nil {
+						r.plugins = &routePlugins{}
+					}
+					r.plugins.set = set
+				}
+				err = b.compileRoute(e, r, match)
+			}
 			e.obj = r
 		}
 		if err != nil && fresh {
@@ -311,7 +448,10 @@ func (b *Builder) decode(e *entry) error {
 	case KindService:
 		var s *serviceObj
 		if s, err = decodeService(v); err == nil {
-			err = b.checkService(s)
+			if s.plugins, err = b.compilePlugins(e, s.doc.Plugins); err == nil {
+				err = b.checkService(s)
+			}
+			s.doc.Plugins = nil
 			e.obj = s
 		}
 	case KindUpstream:
@@ -319,20 +459,68 @@ func (b *Builder) decode(e *entry) error {
 		if u, err = upstream.Parse(v); err == nil {
 			e.obj = u
 		}
-	case KindPluginConfig:
-		var p *pluginSet
-		if p, err = decodePluginSet(v, true); err == nil {
-			err = b.checkPlugins(p.plugins)
-			e.obj = p
+	case KindPluginConfig, KindGlobalRule, KindConsumerGroup:
+		var plugins map[string]json.RawMessage
+		if plugins, err = decodePluginSet(v, e.kind() != KindGlobalRule); err == nil {
+			p := &pluginSet{}
+			if p.set, err = b.compilePlugins(e, plugins); err == nil {
+				e.obj = p
+			}
 		}
-	case KindGlobalRule:
-		var p *pluginSet
-		if p, err = decodePluginSet(v, false); err == nil {
-			err = b.checkPlugins(p.plugins)
-			e.obj = p
+	case KindConsumer:
+		var c *consumerObj
+		var plugins map[string]json.RawMessage
+		if c, plugins, err = decodeConsumer(v); err == nil {
+			if c.set, c.creds, err = b.compileConsumerPlugins(e, plugins); err == nil {
+				e.obj = c
+			}
+		}
+	case KindCredential:
+		var plugins map[string]json.RawMessage
+		if plugins, err = decodeCredential(v); err == nil {
+			var set *plugin.Set
+			var creds []plugin.Cred
+			if set, creds, err = b.compileConsumerPlugins(e, plugins); err == nil {
+				switch {
+				case set.Len() > 0:
+					err = fmt.Errorf("plugins: %w, not %s", errNotAuth, set.Names()[0])
+				case len(creds) == 1:
+					e.obj = &credentialObj{username: b.credentialUser(e.key()), cred: &creds[0]}
+				default: // nothing in force (disabled, or not enabled): nothing to index
+					e.obj = &credentialObj{username: b.credentialUser(e.key())}
+				}
+			}
 		}
 	}
 	return err
+}
+
+// compilePlugins compiles the plugins of an object (see plugin.Policy.CompileSet), logging the
+// plugins left out, once per object version.
+func (b *Builder) compilePlugins(e *entry, plugins map[string]json.RawMessage) (*plugin.Set, error) {
+	set, _, warnings, err := b.policy.CompileSet(plugins, &plugin.Env{Key: e.key(), Store: b.store}, false)
+	b.warnPlugins(e, warnings)
+	if err != nil {
+		return nil, fieldError("plugins", "%v", err)
+	}
+	return set, nil
+}
+
+// compileConsumerPlugins compiles the plugins of a consumer or a credential: the consumer side
+// of the authentication plugins, and the other plugins as any object's.
+func (b *Builder) compileConsumerPlugins(e *entry, plugins map[string]json.RawMessage) (*plugin.Set, []plugin.Cred, error) {
+	set, creds, warnings, err := b.policy.CompileSet(plugins, &plugin.Env{Key: e.key(), Store: b.store}, true)
+	b.warnPlugins(e, warnings)
+	if err != nil {
+		return nil, nil, fieldError("plugins", "%v", err)
+	}
+	return set, creds, nil
+}
+
+func (b *Builder) warnPlugins(e *entry, warnings []string) {
+	for _, w := range warnings {
+		b.log.Warn("plugin not run", "key", e.key(), "revision", e.kv.ModRevision, "reason", w)
+	}
 }
 
 func firstNonSpace(b []byte) int {
@@ -344,11 +532,8 @@ func firstNonSpace(b []byte) int {
 	return -1
 }
 
-// compileRoute validates the route's match fields and plugins and compiles them with its own hosts.
-func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route, plugins []string) error {
-	if err := b.checkPlugins(plugins); err != nil {
-		return err
-	}
+// compileRoute validates the route's match fields and compiles them with its own hosts.
+func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route) error {
 	match.ID, match.Value, match.Key = e.id(), int(e.handle), e.key()
 	c, err := router.Compile(match)
 	if err != nil {
@@ -361,27 +546,11 @@ func (b *Builder) compileRoute(e *entry, r *routeObj, match router.Route, plugin
 	return nil
 }
 
-// checkService validates the service's hosts (as the router will use them) and its plugins.
+// checkService validates the service's hosts (as the router will use them).
 func (b *Builder) checkService(s *serviceObj) error {
-	if err := b.checkPlugins(s.plugins); err != nil {
-		return err
-	}
 	if len(s.doc.Hosts) > 0 {
 		if _, err := router.Compile(router.Route{URI: "/", Hosts: s.doc.Hosts}); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-func (b *Builder) checkPlugins(names []string) error {
-	if b.opts.IgnoreUnknownPlugins {
-		return nil
-	}
-	for _, n := range names {
-		if !supportedPlugins[n] {
-			return fieldError("plugins", "plugin %q is not supported by zoneproxy (the object is rejected "+
-				"so that it never serves without it; zoneproxy.unknown_plugins: ignore runs it without)", n)
 		}
 	}
 	return nil

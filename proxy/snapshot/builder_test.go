@@ -145,7 +145,7 @@ func TestResolution(t *testing.T) {
 			case r == nil:
 				t.Fatalf("no match")
 			case tt.wantStatus != 0:
-				if r.Pool != nil || r.Status != tt.wantStatus {
+				if r.Pool != nil || int(r.Status) != tt.wantStatus {
 					t.Errorf("pool %v status %d, want status %d", r.Pool, r.Status, tt.wantStatus)
 				}
 			default:
@@ -184,7 +184,13 @@ func TestRejectedObjects(t *testing.T) {
 		{"timeout needs all three", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","timeout":{"connect":1}}`, `timeout.send: must be a number > 0`},
 		{"filter_func", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","filter_func":"function(vars) return true end"}`, `filter_func: Lua functions are not supported by zoneproxy`},
 		{"script", "/apisix/routes/x", `{"uri":"/x","script":"local _M = {} return _M"}`, `script: Lua scripts are not supported by zoneproxy`},
-		{"unknown plugin fails closed", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":{}}}`, `plugins: plugin \"key-auth\" is not supported by zoneproxy`},
+		{"enabled plugin zoneproxy lacks fails closed", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"limit-count":{}}}`, `plugins: plugin [limit-count] is enabled but not implemented by zoneproxy`},
+		{"invalid plugin conf", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":{"header":1}}}`, `plugins: failed to check the configuration of plugin key-auth err: property \"header\" validation failed: wrong type: expected string, got number`},
+		{"plugin conf not an object", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":1}}`, `plugins: invalid plugin conf 1 for plugin [key-auth]`},
+		{"invalid _meta", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":{"_meta":{"priority":"x"}}}}`, `property \"_meta\" validation failed: property \"priority\" validation failed: wrong type: expected integer, got string`},
+		{"consumer conf", "/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{}}}`, `plugins: failed to check the configuration of plugin key-auth err: property \"key\" is required`},
+		{"consumer username", "/apisix/consumers/jack", `{"username":"ja ck"}`, `username: \"ja ck\" must be`},
+		{"credential with two plugins", "/apisix/consumers/jack/credentials/c", `{"plugins":{"key-auth":{"key":"a"},"basic-auth":{}}}`, `plugins: expect object to have at most 1 properties`},
 		{"match fields go through the router", "/apisix/routes/x", `{"uri":"/x","methods":["GETT"],"upstream_id":"1"}`, `methods`},
 		{"upstream object", "/apisix/upstreams/x", `{"nodes":{"127.0.0.1:1":-1}}`, `nodes`},
 		{"inline upstream", "/apisix/routes/x", `{"uri":"/x","upstream":{"type":"magic","nodes":{}}}`, `upstream: `},
@@ -281,13 +287,13 @@ func TestPlaceholdersAndOtherKinds(t *testing.T) {
 func TestUnknownPluginsIgnored(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, true)
-	s := build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{}},"upstream":`+up1+`}`))
+	s := build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"limit-count":{}},"upstream":`+up1+`}`))
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("with unknown_plugins: ignore the route should serve")
 	}
 	// A plugin disabled through _meta is not in force: the route serves even when failing closed.
 	b = newBuilder(t, &logs, false)
-	s = build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"key-auth":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
+	s = build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"limit-count":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("a disabled plugin should not reject the route")
 	}

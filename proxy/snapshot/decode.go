@@ -97,7 +97,8 @@ var docFields = func() map[reflect.Type]map[string]jsonField {
 			}
 		}
 	}
-	for _, t := range []reflect.Type{reflect.TypeFor[routeDoc](), reflect.TypeFor[serviceDoc](), reflect.TypeFor[pluginSetDoc]()} {
+	for _, t := range []reflect.Type{reflect.TypeFor[routeDoc](), reflect.TypeFor[serviceDoc](), reflect.TypeFor[pluginSetDoc](),
+		reflect.TypeFor[consumerDoc](), reflect.TypeFor[credentialDoc]()} {
 		add(t)
 	}
 	return out

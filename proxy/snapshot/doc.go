@@ -1,7 +1,14 @@
 // Package snapshot turns the control plane's key-value State into an immutable Snapshot that the
-// proxy serves from: APISIX routes, services, upstreams, plugin configs and global rules decoded,
+// proxy serves from: APISIX routes, services, upstreams, plugin configs, global rules, consumers and consumer groups decoded,
 // validated against APISIX's schema, resolved against each other and compiled into a router table and
 // upstream pools.
+//
+// Plugins are compiled with their object (package plugin), against the enabled set: config.yaml's
+// plugins list, replaced by the control plane's <prefix>/plugins key when present (a change of the
+// set compiles every object again). Routes get their chain merged from their service, plugin
+// config and own plugins; consumers, credentials and consumer groups make the consumer index and
+// global rules the global chain, each made again only after one of its objects changed (routes
+// never depend on consumers).
 //
 // One object that does not decode or validate is rejected alone, with one log line naming its key,
 // revision and reason; the previous good version of that object, if any, stays in use. Objects whose

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -69,22 +69,35 @@ type routeObj struct {
 	name             string
 	serviceID        string
 	upstreamID       string
-	pluginConfigID   string
 	upstream         *upstream.Spec // inline upstream
 	timeout          *Timeout
 	enabled          bool
 	enableWebsocket  bool
 	websocketPresent bool
 	ownHosts         bool // host or hosts set on the route itself
+	// plugins holds the route's plugin_config_id and compiled plugins; nil when it has neither
+	// (most routes: kept out of line so that a route stays within its size class).
+	plugins *routePlugins
 	// match is the route's match fields, kept only when it may inherit its service's hosts (and
 	// so be compiled again when they change).
 	match *router.Route
 }
 
+type routePlugins struct {
+	configID string
+	set      *plugin.Set
+}
+
+func (r *routeObj) pluginConfigID() string {
+	if r.plugins == nil {
+		return ""
+	}
+	return r.plugins.configID
+}
+
 // decodeRoute decodes and validates a route; match holds its match fields (the router validates
-// them when compiling), plugins the names of its plugins in force (not disabled), for the
-// builder to check.
-func decodeRoute(data []byte) (r *routeObj, match router.Route, plugins []string, err error) {
+// them when compiling), plugins its plugins as given, for the builder to compile.
+func decodeRoute(data []byte) (r *routeObj, match router.Route, plugins map[string]json.RawMessage, err error) {
 	var d routeDoc
 	if err := decodeStrict(data, &d); err != nil {
 		return nil, match, nil, err
@@ -110,7 +123,7 @@ func decodeRoute(data []byte) (r *routeObj, match router.Route, plugins []string
 	return r, match, plugins, nil
 }
 
-func checkRoute(d *routeDoc) (*routeObj, []string, error) {
+func checkRoute(d *routeDoc) (*routeObj, map[string]json.RawMessage, error) {
 	r := &routeObj{enabled: true, timeout: d.Timeout, ownHosts: d.Host != nil || d.Hosts != nil}
 	if d.Name != nil {
 		r.name = *d.Name
@@ -146,8 +159,12 @@ func checkRoute(d *routeDoc) (*routeObj, []string, error) {
 	if r.upstreamID, err = idField("upstream_id", d.UpstreamID); err != nil {
 		return nil, nil, err
 	}
-	if r.pluginConfigID, err = idField("plugin_config_id", d.PluginCfgID); err != nil {
+	pcID, err := idField("plugin_config_id", d.PluginCfgID)
+	if err != nil {
 		return nil, nil, err
+	}
+	if pcID != "" {
+		r.plugins = &routePlugins{configID: pcID}
 	}
 	if d.Upstream != nil {
 		if r.upstream, err = upstream.Parse(d.Upstream); err != nil {
@@ -157,14 +174,10 @@ func checkRoute(d *routeDoc) (*routeObj, []string, error) {
 	if d.Plugins == nil && d.Upstream == nil && d.UpstreamID == nil && d.ServiceID == nil {
 		return nil, nil, errors.New("one of plugins, upstream, upstream_id or service_id is required")
 	}
-	plugins, err := pluginsInForce("plugins", d.Plugins)
-	if err != nil {
-		return nil, nil, err
-	}
 	if d.Websocket != nil {
 		r.enableWebsocket, r.websocketPresent = *d.Websocket, true
 	}
-	return r, plugins, nil
+	return r, d.Plugins, nil
 }
 
 // serviceDoc is an APISIX service (schema_def.lua, _M.service).
@@ -187,7 +200,7 @@ type serviceObj struct {
 	doc        serviceDoc
 	upstreamID string
 	upstream   *upstream.Spec
-	plugins    []string
+	plugins    *plugin.Set
 }
 
 func decodeService(data []byte) (*serviceObj, error) {
@@ -217,9 +230,6 @@ func decodeService(data []byte) (*serviceObj, error) {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
 	}
-	if s.plugins, err = pluginsInForce("plugins", d.Plugins); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -235,11 +245,12 @@ type pluginSetDoc struct {
 }
 
 type pluginSet struct {
-	plugins []string
+	set *plugin.Set
 }
 
-// decodePluginSet decodes a plugin_config (named set) or a global_rule (withName false).
-func decodePluginSet(data []byte, withMeta bool) (*pluginSet, error) {
+// decodePluginSet decodes a plugin_config (named set) or a global_rule (withName false),
+// returning its plugins as given, for the builder to compile.
+func decodePluginSet(data []byte, withMeta bool) (map[string]json.RawMessage, error) {
 	var d pluginSetDoc
 	if err := decodeStrict(data, &d); err != nil {
 		return nil, err
@@ -258,31 +269,5 @@ func decodePluginSet(data []byte, withMeta bool) (*pluginSet, error) {
 	if d.Plugins == nil {
 		return nil, fieldError("plugins", "is required")
 	}
-	names, err := pluginsInForce("plugins", d.Plugins)
-	if err != nil {
-		return nil, err
-	}
-	return &pluginSet{plugins: names}, nil
-}
-
-// pluginsInForce returns the names of the plugins that are configured and not disabled through
-// `_meta.disable`, sorted.
-func pluginsInForce(field string, plugins map[string]json.RawMessage) ([]string, error) {
-	var names []string
-	for name, raw := range plugins {
-		var conf struct {
-			Meta *struct {
-				Disable bool `json:"disable"`
-			} `json:"_meta"`
-		}
-		if err := json.Unmarshal(raw, &conf); err != nil {
-			return nil, fieldError(field+"."+name, "configuration must be an object")
-		}
-		if conf.Meta != nil && conf.Meta.Disable {
-			continue
-		}
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names, nil
+	return d.Plugins, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -33,6 +34,11 @@ type Snapshot struct {
 	// last good version: what the state file stores.
 	KVs    state.KVs
 	Counts Counts
+	// Global is the merged plugins of the global rules (nil: none), run before the route's in
+	// every phase and on the 404 of a request no route matched.
+	Global *plugin.Chain
+	// Consumers is the consumer index the authentication plugins look consumers up in.
+	Consumers *plugin.Consumers
 	// RetiredMetrics is what this build took out of use in the route metrics (routes deleted or
 	// relabelled; empty otherwise), for metrics.Metrics.Retire after the swap.
 	RetiredMetrics metrics.Retirement
@@ -40,7 +46,7 @@ type Snapshot struct {
 
 // Counts are the numbers of objects in a Snapshot.
 type Counts struct {
-	Routes, Services, Upstreams int
+	Routes, Services, Upstreams, Consumers int
 }
 
 // Route is what the proxy needs of a matched route.
@@ -51,11 +57,17 @@ type Route struct {
 	// Pool is the upstream to forward to; when nil, Status is the answer, as APISIX gives it: 404
 	// when the route's service does not exist, 502 for an upstream_id that does not exist, 503 for
 	// a missing plugin config or no upstream at all.
-	Pool   *upstream.Pool
-	Status int
+	Pool *upstream.Pool
+	// Plugins is the route's chain: its service's, plugin config's and own plugins merged
+	// (nil: none).
+	Plugins *plugin.Chain
 	// Timeout is the route's own timeout, which wins over the upstream's.
 	Timeout         *Timeout
+	Status          int32
 	EnableWebsocket bool
+	// Unresolved is set when the route's service or plugin config does not exist: Status
+	// answers before any plugin runs, global rules included (apisix/init.lua).
+	Unresolved bool
 	// metrics holds the route's metrics handle from its first request on (see Metrics).
 	metrics metrics.RouteHandle
 }

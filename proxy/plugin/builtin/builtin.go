@@ -1,0 +1,22 @@
+// Package builtin lists the plugins zoneproxy implements: a new plugin is its package and one
+// line here.
+package builtin
+
+import (
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+)
+
+// All returns the plugins zoneproxy implements.
+func All() []plugin.Plugin {
+	return []plugin.Plugin{
+		basicauth.Plugin,
+		consumerrestriction.Plugin,
+		keyauth.Plugin,
+	}
+}
+
+// Registry returns a registry of All.
+func Registry() *plugin.Registry { return plugin.NewRegistry(All()...) }

@@ -1,0 +1,224 @@
+package plugin
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// Request is the per-request state of the plugin pipeline. The proxy pools it; Reset makes it
+// ready for the next request. Nothing in it outlives the request.
+type Request struct {
+	Ctx *fasthttp.RequestCtx
+	// RouteID and ServiceID name the matched route and its service ("" on the 404 path).
+	RouteID, ServiceID string
+	// Consumers is the snapshot's consumer index; Vars evaluates `_meta.filter`.
+	Consumers *Consumers
+	Vars      Vars
+	// Consumer is the consumer an authentication plugin attached (Attach), CredentialID the
+	// credential it matched.
+	Consumer     *Consumer
+	CredentialID string
+
+	global *Chain
+	active []*Entry // the route's chain, the consumer's plugins merged in: what access, header filter and log run
+	merged []*Entry // backs active when a consumer brought plugins
+
+	// Scratch is a buffer a plugin may use within one of its phase calls (decoding a
+	// credential); it is kept across requests so that using it allocates nothing once warm.
+	Scratch []byte
+}
+
+// Reset clears r for the next request.
+func (r *Request) Reset() {
+	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars = nil, "", "", nil, nil
+	r.Consumer, r.CredentialID, r.global, r.active = nil, "", nil, nil
+	clear(r.merged)
+	r.merged = r.merged[:0]
+}
+
+// Attach makes c the request's consumer, as APISIX's consumer.attach_consumer does: the
+// X-Consumer-Username, X-Credential-Identifier and X-Consumer-Custom-ID request headers are set
+// for the upstream (an absent value removes what the client sent), and a chash upstream hashing
+// on the consumer finds its name.
+func (r *Request) Attach(c *Consumer, credentialID string) {
+	r.Consumer, r.CredentialID = c, credentialID
+	h := &r.Ctx.Request.Header
+	h.Set(HeaderConsumerUsername, c.Username)
+	setOrDel(h, HeaderCredentialIdentifier, credentialID)
+	setOrDel(h, HeaderConsumerCustomID, c.CustomID)
+	r.Ctx.SetUserValue(upstream.ConsumerKey, c.name)
+}
+
+// The request headers Attach sets.
+const (
+	HeaderConsumerUsername     = "X-Consumer-Username"
+	HeaderCredentialIdentifier = "X-Credential-Identifier"
+	HeaderConsumerCustomID     = "X-Consumer-Custom-ID"
+)
+
+func setOrDel(h *fasthttp.RequestHeader, k, v string) {
+	if v == "" {
+		h.Del(k)
+		return
+	}
+	h.Set(k, v)
+}
+
+// Run runs the rewrite and then the access phase of the global rules and the route's chain, as
+// APISIX's http_access_phase does: global rewrite, route rewrite, the attached consumer's plugins
+// merged in (their rewrite run), global access, route access. It stops at the first plugin that
+// answers and returns its Reply (with `_meta.error_response` applied); the zero Reply lets the
+// request go on. route is nil on the 404 path.
+func (r *Request) Run(global, route *Chain) Reply {
+	r.global = global
+	var routeEntries []*Entry
+	if route != nil {
+		routeEntries = route.entries
+	}
+	if global != nil && global.phases.rewrite {
+		if rep := r.rewrite(global.entries); rep.Status != 0 {
+			return rep
+		}
+	}
+	if route != nil && route.phases.rewrite {
+		if rep := r.rewrite(routeEntries); rep.Status != 0 {
+			return rep
+		}
+	}
+	r.active = routeEntries
+	if c := r.Consumer; c != nil {
+		if c.GroupMissing {
+			return Reply{Status: fasthttp.StatusServiceUnavailable}
+		}
+		if c.Plugins != nil {
+			if rep := r.rewrite(c.Plugins.entries); rep.Status != 0 {
+				return rep
+			}
+			r.active = r.merge(routeEntries, c.Plugins.entries)
+		}
+	}
+	if global != nil && global.phases.access {
+		if rep := r.access(global.entries); rep.Status != 0 {
+			return rep
+		}
+	}
+	return r.access(r.active)
+}
+
+// HeaderFilter runs the header filter phase (global rules first) on the response about to be
+// sent. Call it only when Run ran for the request.
+func (r *Request) HeaderFilter() {
+	for _, es := range [2][]*Entry{r.globalEntries(), r.active} {
+		for _, e := range es {
+			if e.header != nil && r.pass(e) {
+				e.header.HeaderFilter(r)
+			}
+		}
+	}
+}
+
+// Log runs the log phase (global rules first) once the response is sent.
+func (r *Request) Log() {
+	for _, es := range [2][]*Entry{r.globalEntries(), r.active} {
+		for _, e := range es {
+			if e.log != nil && r.pass(e) {
+				e.log.Log(r)
+			}
+		}
+	}
+}
+
+func (r *Request) globalEntries() []*Entry {
+	if r.global == nil {
+		return nil
+	}
+	return r.global.entries
+}
+
+func (r *Request) pass(e *Entry) bool {
+	return e.filter == nil || r.Vars == nil || r.Vars.Eval(r.Ctx, e.filter)
+}
+
+func (r *Request) rewrite(es []*Entry) Reply {
+	for _, e := range es {
+		if e.rewrite == nil || !r.pass(e) {
+			continue
+		}
+		if rep := e.rewrite.Rewrite(r); rep.Status != 0 {
+			return e.reply(rep)
+		}
+	}
+	return Reply{}
+}
+
+func (r *Request) access(es []*Entry) Reply {
+	for _, e := range es {
+		if e.access == nil || !r.pass(e) {
+			continue
+		}
+		if rep := e.access.Access(r); rep.Status != 0 {
+			return e.reply(rep)
+		}
+	}
+	return Reply{}
+}
+
+func (e *Entry) reply(rep Reply) Reply {
+	if rep.Status >= 400 && e.errorResponse != nil {
+		rep.Body = e.errorResponse
+	}
+	return rep
+}
+
+// merge returns route's entries with the consumer's over them (a consumer's conf of a plugin
+// wins), in run order, in r's Scratch slice.
+func (r *Request) merge(route, consumer []*Entry) []*Entry {
+	out := r.merged[:0]
+	i, j := 0, 0
+	for i < len(route) || j < len(consumer) {
+		if i < len(route) && overridden(route[i], consumer) {
+			i++
+			continue
+		}
+		if j >= len(consumer) || (i < len(route) && order(route[i], consumer[j]) <= 0) {
+			out = append(out, route[i])
+			i++
+		} else {
+			out = append(out, consumer[j])
+			j++
+		}
+	}
+	r.merged = out
+	return out
+}
+
+func overridden(e *Entry, by []*Entry) bool {
+	for _, x := range by {
+		if x.name == e.name {
+			return true
+		}
+	}
+	return false
+}
+
+// DelQueryArg removes every query argument named name from the request the upstream gets (the
+// other arguments are encoded again, as APISIX's core.request.set_uri_args does).
+func (r *Request) DelQueryArg(name string) {
+	args := r.Ctx.QueryArgs()
+	args.Del(name)
+	h := &r.Ctx.Request.Header
+	uri := h.RequestURI()
+	path := uri
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		path = uri[:i]
+	}
+	r.Scratch = append(r.Scratch[:0], path...)
+	if args.Len() > 0 {
+		r.Scratch = append(r.Scratch, '?')
+		r.Scratch = args.AppendBytes(r.Scratch)
+	}
+	h.SetRequestURIBytes(r.Scratch)
+}
