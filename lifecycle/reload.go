@@ -106,7 +106,7 @@ func (a *app) reload() {
 			a.log.Error("config.yaml reload: the control-plane TLS files are unusable; the running control-plane settings stay",
 				"error", err)
 			next.Deployment.Etcd = cur.Deployment.Etcd
-			next.APISIX.SSL = cur.APISIX.SSL
+			next.APISIX.SSL.TrustedCertificate = cur.APISIX.SSL.TrustedCertificate
 		} else {
 			st := a.stopClient()
 			a.tlsFile = loader
