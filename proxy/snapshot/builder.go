@@ -7,14 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/ssl"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
-// Kinds of objects under the prefix that the Builder decodes. Keys of other kinds (consumers, ssls,
-// ...) are kept as they are, for the state file, but not served yet.
+// Kinds of objects under the prefix that the Builder decodes (and KindSSL). Keys of other kinds
+// (consumers, ...) are kept as they are, for the state file, but not served yet.
 const (
 	KindRoute        = "routes"
 	KindService      = "services"
@@ -40,6 +42,8 @@ type Options struct {
 	OnReject func(kind string)
 	// Metrics, when set, gives every served route its metric handle.
 	Metrics *metrics.Metrics
+	// Keyring decrypts the private keys of SSL objects; nil reads plaintext PEM keys only.
+	Keyring *keyring.Keyring
 }
 
 // supportedPlugins are the plugins zoneproxy implements. None yet: every other plugin named by a
@@ -63,6 +67,9 @@ type Builder struct {
 	next         int
 
 	res resolution // what the routes resolved to, kept across builds (assemble.go)
+
+	ssl      *ssl.Index // the SNI index of the last build (ssls.go)
+	sslDirty bool       // an SSL object changed since
 }
 
 // entry is the last good version of one key. There is one per route, so its size counts: 160
@@ -161,6 +168,7 @@ func (b *Builder) Build(st *state.State) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	snap.SSL = b.sslIndex()
 	snap.BuildDuration = time.Since(start)
 	return snap, nil
 }
@@ -228,6 +236,7 @@ func (b *Builder) set(e *entry) {
 	if e.obj == nil {
 		return
 	}
+	b.sslDirty = b.sslDirty || e.kind() == KindSSL
 	if e.kind() != KindRoute { // routes are never looked up by id
 		if b.byID[e.kind()] == nil {
 			b.byID[e.kind()] = map[string]*entry{}
@@ -251,6 +260,7 @@ func (b *Builder) forget(key string) {
 	if e := b.entries[key]; e != nil {
 		delete(b.entries, key)
 		b.invalidate(e)
+		b.sslDirty = b.sslDirty || e.kind() == KindSSL
 		if m := b.byID[e.kind()]; m != nil && m[e.id()] == e {
 			delete(m, e.id())
 			b.invalidateDependents(e.kind(), e.id())
@@ -283,7 +293,7 @@ func (b *Builder) decode(e *entry) error {
 	v := e.kv.Value
 	if i := firstNonSpace(v); i < 0 || v[i] != '{' {
 		switch e.kind() {
-		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule:
+		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule, KindSSL:
 			if string(v) == "init_dir" || len(v) == 0 {
 				return errNotObject
 			}
@@ -331,6 +341,8 @@ func (b *Builder) decode(e *entry) error {
 			err = b.checkPlugins(p.plugins)
 			e.obj = p
 		}
+	case KindSSL:
+		e.obj, err = b.decodeSSL(e, v)
 	}
 	return err
 }

@@ -1,7 +1,9 @@
 // Package snapshot turns the control plane's key-value State into an immutable Snapshot that the
 // proxy serves from: APISIX routes, services, upstreams, plugin configs and global rules decoded,
 // validated against APISIX's schema, resolved against each other and compiled into a router table and
-// upstream pools.
+// upstream pools; and the SSL objects, whose keys are decrypted with the keyring and whose pairs are
+// parsed and matched, compiled into the SNI index of package proxy/ssl (rebuilt only when an SSL
+// object changed).
 //
 // One object that does not decode or validate is rejected alone, with one log line naming its key,
 // revision and reason; the previous good version of that object, if any, stays in use. Objects whose
