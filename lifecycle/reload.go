@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/config"
@@ -77,6 +78,11 @@ func (a *app) reload() {
 		cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout {
 		applied = append(applied, "client timeouts")
 	}
+	// The HTTPS settings apply to the handshakes that start from now.
+	if !reflect.DeepEqual(tlsOptions(cur), tlsOptions(next)) {
+		a.px.SetTLS(tlsOptions(next))
+		applied = append(applied, "apisix.ssl")
+	}
 	if cur.Zoneproxy.MemoryLimit != next.Zoneproxy.MemoryLimit {
 		if next.Zoneproxy.MemoryLimit > 0 {
 			debug.SetMemoryLimit(next.Zoneproxy.MemoryLimit)
@@ -125,17 +131,20 @@ func (a *app) reload() {
 	}
 
 	// Routing settings: a new builder rebuilds the whole snapshot from the current configuration.
-	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins
+	// So does a new keyring, which the SSL objects' keys are decrypted with.
+	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins ||
+		!slices.Equal(cur.KeyringEntries(), next.KeyringEntries())
 	if rebuild {
 		if b, err := a.newBuilder(next); err != nil {
 			a.log.Error("config.yaml reload: routing settings not applied", "error", err)
 			next.APISIX.Router, next.Zoneproxy.UnknownPlugins = cur.APISIX.Router, cur.Zoneproxy.UnknownPlugins
+			next.APISIX.DataEncryption.Keyring, next.APISIX.SSL.KeyEncryptSalt = cur.APISIX.DataEncryption.Keyring, cur.APISIX.SSL.KeyEncryptSalt
 			rebuild = false
 		} else {
 			a.mu.Lock()
 			a.builder = b
 			a.mu.Unlock()
-			applied = append(applied, "apisix.router.http/zoneproxy.unknown_plugins")
+			applied = append(applied, "apisix.router.http/zoneproxy.unknown_plugins/keyring")
 		}
 	}
 	a.mu.Lock()
@@ -166,6 +175,10 @@ func keepRestartOnly(cur, next *config.Config) (restart []string) {
 	}
 	keep("apisix.node_listen", !reflect.DeepEqual(cur.APISIX.NodeListen, next.APISIX.NodeListen),
 		func() { next.APISIX.NodeListen = cur.APISIX.NodeListen })
+	keep("apisix.ssl.listen", !reflect.DeepEqual(cur.APISIX.SSL.Listen, next.APISIX.SSL.Listen),
+		func() { next.APISIX.SSL.Listen = cur.APISIX.SSL.Listen })
+	keep("apisix.ssl.enable", cur.APISIX.SSL.Enable != next.APISIX.SSL.Enable,
+		func() { next.APISIX.SSL.Enable = cur.APISIX.SSL.Enable })
 	keep("apisix.status", cur.APISIX.Status != next.APISIX.Status, func() { next.APISIX.Status = cur.APISIX.Status })
 	keep("apisix.enable_server_tokens", cur.APISIX.EnableServerTokens != next.APISIX.EnableServerTokens,
 		func() { next.APISIX.EnableServerTokens = cur.APISIX.EnableServerTokens })
