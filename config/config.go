@@ -4,8 +4,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/config/keyring"
 )
 
 // Config is a loaded config.yaml with every default applied. Field comments
@@ -45,6 +48,37 @@ type APISIX struct {
 	// EnableServerTokens is apisix.enable_server_tokens (default true): when
 	// false the Server header carries no version.
 	EnableServerTokens bool
+	// EnableHTTP2 is apisix.enable_http2 (default true): whether the HTTPS
+	// listeners offer h2 by ALPN. zoneproxy parses it; it serves HTTP/1.1 only
+	// for now.
+	EnableHTTP2 bool
+	// DataEncryption is apisix.data_encryption.
+	DataEncryption DataEncryption
+}
+
+// DataEncryption is apisix.data_encryption: the keyring that decrypts the
+// private keys (and encrypted plugin fields) the control plane stores.
+type DataEncryption struct {
+	// EnableEncryptFields is enable_encrypt_fields (default true): whether
+	// plugin fields marked encrypted are stored encrypted.
+	EnableEncryptFields bool
+	// Keyring is keyring, a string or a list of 16- or 32-character keys, in
+	// order. Default: APISIX's, keyring.Default; "keyring: null" (or an empty
+	// list) makes it empty: values are stored and read in clear.
+	Keyring []string
+}
+
+// KeyringEntries returns the keyring that decrypts stored keys:
+// apisix.data_encryption.keyring, then the entries of the older
+// apisix.ssl.key_encrypt_salt not already in it.
+func (c *Config) KeyringEntries() []string {
+	out := append([]string(nil), c.APISIX.DataEncryption.Keyring...)
+	for _, s := range c.APISIX.SSL.KeyEncryptSalt {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ListenAddr is a TCP address to listen on.
@@ -63,13 +97,35 @@ func (a ListenAddr) String() string {
 	return net.JoinHostPort(a.IP, strconv.Itoa(a.Port))
 }
 
-// SSL is apisix.ssl; only the setting zoneproxy uses is kept.
+// SSL is apisix.ssl: the HTTPS listeners, and the CA bundle for the etcd
+// endpoints.
 type SSL struct {
 	// TrustedCertificate is apisix.ssl.ssl_trusted_certificate: the PEM CA
 	// bundle that verifies the etcd endpoints' certificates, or "system"
 	// (the default) for the system's roots. A relative path is relative to
 	// the working directory. Parse does not check that the file exists.
 	TrustedCertificate string
+	// Enable is apisix.ssl.enable (default true): whether the HTTPS
+	// listeners open.
+	Enable bool
+	// Listen is apisix.ssl.listen: a list of {ip, port} (ip defaults to
+	// 0.0.0.0, port to 9443; a port or a list of ports also works), with
+	// IPv6 as in NodeListen. Default: 0.0.0.0:9443.
+	Listen []ListenAddr
+	// Protocols is ssl_protocols (default "TLSv1.2 TLSv1.3"); see Versions.
+	Protocols string
+	// Ciphers is ssl_ciphers, an OpenSSL cipher list (default APISIX's,
+	// DefaultSSLCiphers); see CipherSuites. It applies to TLS 1.0-1.2: Go's
+	// crypto/tls does not let TLS 1.3's suites be chosen.
+	Ciphers string
+	// SessionTickets is ssl_session_tickets (default false).
+	SessionTickets bool
+	// FallbackSNI is fallback_sni: the name whose certificate a client that
+	// sends no SNI gets. Empty (the default): such a handshake fails.
+	FallbackSNI string
+	// KeyEncryptSalt is key_encrypt_salt (APISIX 3.8 and older), a string
+	// or a list: extra keyring entries (see Config.KeyringEntries).
+	KeyEncryptSalt []string
 }
 
 // TrustedCertificateSystem is the ssl_trusted_certificate value that selects
@@ -339,12 +395,16 @@ const (
 func Default() *Config {
 	return &Config{
 		APISIX: APISIX{
-			NodeListen:         []ListenAddr{{IP: defaultListenIP, Port: defaultNodeListenPort, IPv6: defaultEnableIPv6}},
-			EnableIPv6:         defaultEnableIPv6,
-			Status:             ListenAddr{IP: defaultStatusIP, Port: defaultStatusPort},
-			SSL:                SSL{TrustedCertificate: defaultTrustedCertificate},
+			NodeListen: []ListenAddr{{IP: defaultListenIP, Port: defaultNodeListenPort, IPv6: defaultEnableIPv6}},
+			EnableIPv6: defaultEnableIPv6,
+			Status:     ListenAddr{IP: defaultStatusIP, Port: defaultStatusPort},
+			SSL: SSL{TrustedCertificate: defaultTrustedCertificate, Enable: true,
+				Listen:    []ListenAddr{{IP: defaultListenIP, Port: defaultSSLListenPort, IPv6: defaultEnableIPv6}},
+				Protocols: DefaultSSLProtocols, Ciphers: DefaultSSLCiphers},
 			Router:             Router{HTTP: defaultHTTPRouter},
 			EnableServerTokens: defaultEnableServerTokens,
+			EnableHTTP2:        true,
+			DataEncryption:     DataEncryption{EnableEncryptFields: true, Keyring: slices.Clone(keyring.Default)},
 		},
 		Deployment: Deployment{
 			Role:            defaultRole,

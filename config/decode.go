@@ -62,6 +62,10 @@ func (d *decoder) apisix(c *Config, sec field) {
 			d.router(c, f)
 		case "enable_server_tokens":
 			d.boolean(f.path, f.v, &a.EnableServerTokens)
+		case "enable_http2":
+			d.boolean(f.path, f.v, &a.EnableHTTP2)
+		case "data_encryption":
+			d.dataEncryption(c, f)
 		case "delete_uri_tail_slash", "normalize_uri_like_servlet", "match_uri_encoded_slash",
 			"show_upstream_status_in_response_header", "disable_upstream_healthcheck":
 			d.ignoreUnless(f, false)
@@ -69,31 +73,34 @@ func (d *decoder) apisix(c *Config, sec field) {
 			d.ignoreUnless(f, "http")
 		case "stream_proxy", "proxy_protocol", "trusted_addresses":
 			d.ignoreUnless(f, nil)
-		case "enable_admin", "enable_dev_mode", "enable_reuseport", "enable_http2",
+		case "enable_admin", "enable_dev_mode", "enable_reuseport",
 			"extra_lua_path", "extra_lua_cpath", "lua_module_hook", "proxy_cache",
 			"max_post_args_readable_size", "dns_resolver", "dns_resolver_valid",
 			"resolver_timeout", "enable_resolv_search_opt", "enable_control", "control",
 			"disable_sync_configuration_during_start", "worker_startup_time_threshold",
-			"data_encryption", "lru", "tracing", "events", "id":
+			"lru", "tracing", "events", "id":
 			d.ignore(f)
 		default:
 			d.unknown(f)
 		}
 	}
 	if nodeListen != nil {
-		d.nodeListen(c, *nodeListen)
+		d.nodeListen(*nodeListen, defaultNodeListenPort, &a.NodeListen)
 	}
-	for i := range a.NodeListen {
-		if a.NodeListen[i].IPv6 {
-			a.NodeListen[i].IPv6 = a.EnableIPv6
+	for _, l := range [][]ListenAddr{a.NodeListen, a.SSL.Listen} {
+		for i := range l {
+			if l[i].IPv6 {
+				l[i].IPv6 = a.EnableIPv6
+			}
 		}
 	}
 }
 
-// nodeListen decodes apisix.node_listen: a port, a list of ports, or a list
-// of {ip, port} (ip defaults to 0.0.0.0, port to 9080). IPv6 is set on
-// entries without an ip and corrected once enable_ipv6 is known.
-func (d *decoder) nodeListen(c *Config, f field) {
+// nodeListen decodes apisix.node_listen (or apisix.ssl.listen) into dst: a
+// port, a list of ports, or a list of {ip, port} (ip defaults to 0.0.0.0,
+// port to defPort). IPv6 is set on entries without an ip and corrected once
+// enable_ipv6 is known.
+func (d *decoder) nodeListen(f field, defPort int, dst *[]ListenAddr) {
 	n := deref(f.v)
 	if n == nil || isNull(n) {
 		return
@@ -133,7 +140,7 @@ func (d *decoder) nodeListen(c *Config, f field) {
 			case yaml.ScalarNode:
 				port(p, e)
 			case yaml.MappingNode:
-				a := ListenAddr{IP: defaultListenIP, Port: defaultNodeListenPort, IPv6: true}
+				a := ListenAddr{IP: defaultListenIP, Port: defPort, IPv6: true}
 				for _, g := range d.fields(p, e) {
 					switch g.key {
 					case "ip":
@@ -146,6 +153,8 @@ func (d *decoder) nodeListen(c *Config, f field) {
 						d.integer(g.path, g.v, &a.Port)
 					case "enable_http2":
 						d.errorf(g.path, g.k, "port-level enable_http2 is no longer supported (APISIX 3.9); use apisix.enable_http2")
+					case "enable_http3":
+						d.ignoreUnless(g, false)
 					default:
 						d.unknown(g)
 					}
@@ -160,7 +169,7 @@ func (d *decoder) nodeListen(c *Config, f field) {
 		return
 	}
 	if len(d.errs) == errsBefore {
-		c.APISIX.NodeListen = out
+		*dst = out
 	}
 }
 
@@ -190,31 +199,65 @@ func trimBrackets(ip string) string {
 }
 
 func (d *decoder) ssl(c *Config, sec field) {
-	var listen *field
-	enabled := true
+	s := &c.APISIX.SSL
 	for _, f := range d.fields(sec.path, sec.v) {
 		switch f.key {
 		case "ssl_trusted_certificate":
-			d.str(f.path, f.v, &c.APISIX.SSL.TrustedCertificate)
+			d.str(f.path, f.v, &s.TrustedCertificate)
 		case "enable":
-			d.ignore(f)
-			d.boolean(f.path, f.v, &enabled)
+			d.boolean(f.path, f.v, &s.Enable)
 		case "listen":
-			d.ignore(f)
-			listen = &f
-		case "ssl_protocols", "ssl_ciphers", "ssl_session_tickets", "fallback_sni",
-			"key_encrypt_salt", "ssl_session_cache", "ssl_session_timeout":
+			d.nodeListen(f, defaultSSLListenPort, &s.Listen)
+		case "ssl_protocols":
+			d.str(f.path, f.v, &s.Protocols)
+		case "ssl_ciphers":
+			d.str(f.path, f.v, &s.Ciphers)
+			if _, skipped, err := ParseCiphers(s.Ciphers); err == nil && len(skipped) > 0 {
+				d.warnf("%s (line %d): %s not implemented by Go's crypto/tls and left out (TLS 1.3 suites cannot be chosen in Go)",
+					f.path, f.k.Line, strings.Join(skipped, ", "))
+			}
+		case "ssl_session_tickets":
+			d.boolean(f.path, f.v, &s.SessionTickets)
+		case "fallback_sni":
+			d.str(f.path, f.v, &s.FallbackSNI)
+		case "key_encrypt_salt":
+			d.strOrList(f, &s.KeyEncryptSalt)
+		case "ssl_session_cache", "ssl_session_timeout":
 			d.ignore(f)
 		default:
 			d.unknown(f)
 		}
 	}
-	if listen != nil && enabled {
-		if items, ok := d.list(listen.path, listen.v, "a list"); ok && len(items) > 0 {
-			d.warnf("%s (line %d): HTTPS listeners are not supported by zoneproxy yet and are ignored",
-				listen.path, listen.k.Line)
+}
+
+// dataEncryption decodes apisix.data_encryption.
+func (d *decoder) dataEncryption(c *Config, sec field) {
+	de := &c.APISIX.DataEncryption
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "enable_encrypt_fields":
+			d.boolean(f.path, f.v, &de.EnableEncryptFields)
+		case "keyring":
+			if v := deref(f.v); v != nil && isNull(v) {
+				de.Keyring = []string{} // keyring: null removes APISIX's default
+				continue
+			}
+			d.strOrList(f, &de.Keyring)
+		default:
+			d.unknown(f)
 		}
 	}
+}
+
+// strOrList decodes a string or a list of strings into dst; null leaves dst unchanged.
+func (d *decoder) strOrList(f field, dst *[]string) {
+	if v := deref(f.v); v != nil && v.Kind == yaml.ScalarNode && !isNull(v) {
+		var s string
+		d.str(f.path, v, &s)
+		*dst = []string{s}
+		return
+	}
+	d.strList(f.path, f.v, dst)
 }
 
 func (d *decoder) router(c *Config, sec field) {

@@ -104,6 +104,39 @@ func (c *Config) validateAPISIX(v *validator) {
 	}
 	v.oneOf("apisix.router.http", string(a.Router.HTTP), string(RouterRadixtreeHostURI),
 		string(RouterRadixtreeURI), string(RouterRadixtreeURIWithParameter))
+	c.validateSSL(v)
+}
+
+// validateSSL checks the HTTPS listeners and the keyring.
+func (c *Config) validateSSL(v *validator) {
+	s := &c.APISIX.SSL
+	if s.Enable {
+		if len(s.Listen) == 0 {
+			v.fail("apisix.ssl.listen", "needs at least one address while apisix.ssl.enable is true")
+		}
+		for i, l := range s.Listen {
+			v.listen(indexPath("apisix.ssl.listen", i), l)
+		}
+	}
+	if _, _, err := ParseProtocols(strings.Fields(s.Protocols)); err != nil {
+		v.fail("apisix.ssl.ssl_protocols", "%v", err)
+	}
+	if _, _, err := ParseCiphers(s.Ciphers); err != nil {
+		v.fail("apisix.ssl.ssl_ciphers", "%v", err)
+	}
+	if strings.ContainsAny(s.FallbackSNI, " \t/") {
+		v.fail("apisix.ssl.fallback_sni", "%q is not a host name", s.FallbackSNI)
+	}
+	for i, k := range c.APISIX.DataEncryption.Keyring {
+		if len(k) != 16 && len(k) != 32 {
+			v.fail(indexPath("apisix.data_encryption.keyring", i), "must be 16 or 32 characters (AES-128 or AES-256), got %d", len(k))
+		}
+	}
+	for i, k := range s.KeyEncryptSalt {
+		if len(k) != 16 && len(k) != 32 {
+			v.fail(indexPath("apisix.ssl.key_encrypt_salt", i), "must be 16 or 32 characters (AES-128 or AES-256), got %d", len(k))
+		}
+	}
 }
 
 func (c *Config) validateDeployment(v *validator) {
@@ -183,6 +216,22 @@ func (c *Config) validatePorts(v *validator) {
 	for i, l := range a.NodeListen {
 		if l.Port == a.Status.Port {
 			v.fail("apisix.status.port", "port %d is also used by apisix.node_listen[%d]", l.Port, i)
+		}
+	}
+	if a.SSL.Enable {
+		for i, l := range a.SSL.Listen {
+			key := indexPath("apisix.ssl.listen", i) + ".port"
+			if l.Port == a.Status.Port {
+				v.fail(key, "port %d is also used by apisix.status", l.Port)
+			}
+			for j, n := range a.NodeListen {
+				if n.Port == l.Port {
+					v.fail(key, "port %d is also used by apisix.node_listen[%d]", l.Port, j)
+				}
+			}
+			if c.Prometheus.EnableExportServer && c.Prometheus.ExportAddr.Port == l.Port {
+				v.fail(key, "port %d is also used by plugin_attr.prometheus.export_addr", l.Port)
+			}
 		}
 	}
 	if !c.Prometheus.EnableExportServer {

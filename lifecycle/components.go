@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/zoneproxy/zoneproxy/config"
+	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/proxy"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
@@ -46,16 +47,40 @@ func (a *app) proxyOptions(cfg *config.Config, access *accesslog.Logger) proxy.O
 	}
 }
 
-// newBuilder is the snapshot builder for cfg's routing settings.
+// tlsOptions are the HTTPS listeners' settings from cfg.
+func tlsOptions(cfg *config.Config) proxy.TLSOptions {
+	s := &cfg.APISIX.SSL
+	lo, hi := s.Versions()
+	return proxy.TLSOptions{MinVersion: lo, MaxVersion: hi, CipherSuites: s.CipherSuites(),
+		SessionTickets: s.SessionTickets, FallbackSNI: s.FallbackSNI}
+}
+
+// tlsAddrs are the HTTPS listen addresses, none when apisix.ssl.enable is false.
+func tlsAddrs(cfg *config.Config) []string {
+	var out []string
+	if cfg.APISIX.SSL.Enable {
+		for _, l := range cfg.APISIX.SSL.Listen {
+			out = append(out, l.String())
+		}
+	}
+	return out
+}
+
+// newBuilder is the snapshot builder for cfg's routing settings and keyring.
 func (a *app) newBuilder(cfg *config.Config) (*snapshot.Builder, error) {
 	mode, err := router.ParseMode(string(cfg.APISIX.Router.HTTP))
 	if err != nil {
 		return nil, fmt.Errorf("apisix.router.http: %w", err)
 	}
+	kr, err := keyring.New(cfg.KeyringEntries())
+	if err != nil {
+		return nil, fmt.Errorf("apisix.data_encryption.keyring: %w", err)
+	}
 	return snapshot.NewBuilder(snapshot.Options{
 		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
 		Enabled:              cfg.Plugins,
 		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
-		Metrics:              a.metrics, OnReject: a.metrics.Rejected,
+		Metrics:              a.metrics, OnReject: a.metrics.Rejected, Keyring: kr,
+		PlainFields: !cfg.APISIX.DataEncryption.EnableEncryptFields,
 	})
 }

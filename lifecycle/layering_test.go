@@ -22,7 +22,7 @@ func TestLayering(t *testing.T) {
 		{"./config/...", []string{module + "cpclient", module + "lifecycle", module + "proxy", module + "router", module + "upstream"}},
 		{"./cpclient", []string{module + "proxy", module + "router", module + "upstream", module + "lifecycle", "github.com/valyala/fasthttp"}},
 		{"./proxy/transport", []string{module + "proxy/accesslog", module + "proxy/snapshot", module + "router", module + "proxy/metrics", module + "proxy/plugin"}},
-		{"./proxy/plugin/...", []string{module + "proxy/snapshot", module + "proxy/transport", module + "proxy/accesslog", module + "proxy/metrics", module + "config"}},
+		{"./proxy/plugin/...", []string{module + "proxy/snapshot", module + "proxy/transport", module + "proxy/accesslog", module + "proxy/metrics", module + "config/state", module + "cpclient"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkgs, func(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 // listenAll opens every node_listen address, and [::]:port where APISIX would also listen on
 // IPv6 (enable_ipv6). An IPv4 address listens on IPv4 only ("tcp" on 0.0.0.0 would take [::] too,
 // which the IPv6 entry listens on). An IPv6 listener that cannot open is a warning, not an error.
-func listenAll(addrs []config.ListenAddr, log *slog.Logger) ([]net.Listener, error) {
+// key names the setting in errors.
+func listenAll(key string, addrs []config.ListenAddr, log *slog.Logger) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, a := range addrs {
 		network := "tcp4"
@@ -23,7 +24,7 @@ func listenAll(addrs []config.ListenAddr, log *slog.Logger) ([]net.Listener, err
 		ln, err := proxy.Listen(network, a.String())
 		if err != nil {
 			closeAll(lns)
-			return nil, fmt.Errorf("apisix.node_listen: %w", err)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		lns = append(lns, ln)
 		if a.IPv6 {

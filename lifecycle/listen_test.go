@@ -13,7 +13,7 @@ import (
 // cannot be opened fails the whole call, naming the key, and closes what was opened before it.
 func TestListenAll(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	lns, err := listenAll([]config.ListenAddr{{IP: "127.0.0.1"}, {IP: "127.0.0.2"}}, log)
+	lns, err := listenAll("apisix.node_listen", []config.ListenAddr{{IP: "127.0.0.1"}, {IP: "127.0.0.2"}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestListenAll(t *testing.T) {
 	}
 	if ln6, err := net.Listen("tcp6", "[::1]:0"); err == nil {
 		_ = ln6.Close()
-		six, err := listenAll([]config.ListenAddr{{IP: "::1"}}, log)
+		six, err := listenAll("apisix.node_listen", []config.ListenAddr{{IP: "::1"}}, log)
 		if err != nil {
 			t.Errorf("::1: %v", err)
 		} else {
@@ -39,13 +39,13 @@ func TestListenAll(t *testing.T) {
 	}
 
 	busy := lns[1].Addr().(*net.TCPAddr).Port
-	_, err = listenAll([]config.ListenAddr{{IP: "127.0.0.3", Port: busy}, {IP: "127.0.0.2", Port: busy}}, log)
+	_, err = listenAll("apisix.node_listen", []config.ListenAddr{{IP: "127.0.0.3", Port: busy}, {IP: "127.0.0.2", Port: busy}}, log)
 	if err == nil || !strings.Contains(err.Error(), "apisix.node_listen") {
 		t.Fatalf("a port in use: %v, want an error naming apisix.node_listen", err)
 	}
 	closeAll(lns)
 	// The first address of the failed call was closed again: it can be opened once more.
-	again, err := listenAll([]config.ListenAddr{{IP: "127.0.0.3", Port: busy}}, log)
+	again, err := listenAll("apisix.node_listen", []config.ListenAddr{{IP: "127.0.0.3", Port: busy}}, log)
 	if err != nil {
 		t.Fatalf("reopening after the failed call: %v", err)
 	}

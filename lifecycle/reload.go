@@ -82,6 +82,11 @@ func (a *app) reload() {
 		cur.HTTP.KeepaliveTimeout != next.HTTP.KeepaliveTimeout {
 		applied = append(applied, "client timeouts")
 	}
+	// The HTTPS settings apply to the handshakes that start from now.
+	if !reflect.DeepEqual(tlsOptions(cur), tlsOptions(next)) {
+		a.px.SetTLS(tlsOptions(next))
+		applied = append(applied, "apisix.ssl")
+	}
 	if cur.Zoneproxy.MemoryLimit != next.Zoneproxy.MemoryLimit {
 		if next.Zoneproxy.MemoryLimit > 0 {
 			debug.SetMemoryLimit(next.Zoneproxy.MemoryLimit)
@@ -111,7 +116,7 @@ func (a *app) reload() {
 			a.log.Error("config.yaml reload: the control-plane TLS files are unusable; the running control-plane settings stay",
 				"error", err)
 			next.Deployment.Etcd = cur.Deployment.Etcd
-			next.APISIX.SSL = cur.APISIX.SSL
+			next.APISIX.SSL.TrustedCertificate = cur.APISIX.SSL.TrustedCertificate
 		} else {
 			st := a.stopClient()
 			a.tlsFile = loader
@@ -130,19 +135,24 @@ func (a *app) reload() {
 	}
 
 	// Routing settings: a new builder rebuilds the whole snapshot from the current configuration.
+	// So does a new keyring, which the SSL objects' keys and the plugins' encrypted fields are
+	// decrypted with.
 	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins ||
-		!slices.Equal(cur.Plugins, next.Plugins) || (cur.Plugins == nil) != (next.Plugins == nil)
+		!slices.Equal(cur.Plugins, next.Plugins) || (cur.Plugins == nil) != (next.Plugins == nil) ||
+		!slices.Equal(cur.KeyringEntries(), next.KeyringEntries()) ||
+		cur.APISIX.DataEncryption.EnableEncryptFields != next.APISIX.DataEncryption.EnableEncryptFields
 	if rebuild {
 		if b, err := a.newBuilder(next); err != nil {
 			a.log.Error("config.yaml reload: routing settings not applied", "error", err)
 			next.APISIX.Router, next.Zoneproxy.UnknownPlugins = cur.APISIX.Router, cur.Zoneproxy.UnknownPlugins
 			next.Plugins = cur.Plugins
+			next.APISIX.DataEncryption, next.APISIX.SSL.KeyEncryptSalt = cur.APISIX.DataEncryption, cur.APISIX.SSL.KeyEncryptSalt
 			rebuild = false
 		} else {
 			a.mu.Lock()
 			a.builder = b
 			a.mu.Unlock()
-			applied = append(applied, "apisix.router.http/plugins/zoneproxy.unknown_plugins")
+			applied = append(applied, "apisix.router.http/plugins/zoneproxy.unknown_plugins/keyring")
 		}
 	}
 	a.mu.Lock()
@@ -173,6 +183,10 @@ func keepRestartOnly(cur, next *config.Config) (restart []string) {
 	}
 	keep("apisix.node_listen", !reflect.DeepEqual(cur.APISIX.NodeListen, next.APISIX.NodeListen),
 		func() { next.APISIX.NodeListen = cur.APISIX.NodeListen })
+	keep("apisix.ssl.listen", !reflect.DeepEqual(cur.APISIX.SSL.Listen, next.APISIX.SSL.Listen),
+		func() { next.APISIX.SSL.Listen = cur.APISIX.SSL.Listen })
+	keep("apisix.ssl.enable", cur.APISIX.SSL.Enable != next.APISIX.SSL.Enable,
+		func() { next.APISIX.SSL.Enable = cur.APISIX.SSL.Enable })
 	keep("apisix.status", cur.APISIX.Status != next.APISIX.Status, func() { next.APISIX.Status = cur.APISIX.Status })
 	keep("apisix.enable_server_tokens", cur.APISIX.EnableServerTokens != next.APISIX.EnableServerTokens,
 		func() { next.APISIX.EnableServerTokens = cur.APISIX.EnableServerTokens })

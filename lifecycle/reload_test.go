@@ -22,6 +22,9 @@ func TestKeepRestartOnly(t *testing.T) {
 		{"nothing", func(*config.Config) {}, nil},
 		{"node_listen", func(c *config.Config) { c.APISIX.NodeListen = []config.ListenAddr{{IP: "0.0.0.0", Port: 9081}} },
 			[]string{"apisix.node_listen"}},
+		{"ssl listen", func(c *config.Config) { c.APISIX.SSL.Listen = []config.ListenAddr{{IP: "127.0.0.1", Port: 8443}} },
+			[]string{"apisix.ssl.listen"}},
+		{"ssl enable", func(c *config.Config) { c.APISIX.SSL.Enable = false }, []string{"apisix.ssl.enable"}},
 		{"status", func(c *config.Config) { c.APISIX.Status.Port = 7086 }, []string{"apisix.status"}},
 		{"server tokens", func(c *config.Config) { c.APISIX.EnableServerTokens = !c.APISIX.EnableServerTokens },
 			[]string{"apisix.enable_server_tokens"}},
@@ -37,16 +40,18 @@ func TestKeepRestartOnly(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cur, next := config.Default(), config.Default()
 			tt.change(next)
-			// A live setting changed alongside: it must stay as the new file has it.
+			// Live settings changed alongside: they must stay as the new file has them.
 			next.Zoneproxy.Log.Level = slog.LevelDebug
+			next.APISIX.SSL.Protocols = "TLSv1.3"
 			got := keepRestartOnly(cur, next)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("restart = %q, want %q", got, tt.want)
 			}
-			if next.Zoneproxy.Log.Level != slog.LevelDebug {
-				t.Errorf("the live log level was restored")
+			if next.Zoneproxy.Log.Level != slog.LevelDebug || next.APISIX.SSL.Protocols != "TLSv1.3" {
+				t.Errorf("a live setting (log level, ssl_protocols) was restored")
 			}
 			next.Zoneproxy.Log.Level = cur.Zoneproxy.Log.Level
+			next.APISIX.SSL.Protocols = cur.APISIX.SSL.Protocols
 			if !reflect.DeepEqual(cur, next) {
 				t.Errorf("a restart-only setting kept its new value:\n cur %+v\nnext %+v", cur, next)
 			}

@@ -161,6 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	go func() { a.memory.Run(memCtx); close(memDone) }()
 	defer func() { stopMemory(); <-memDone }()
 	a.px = proxy.New(a.proxyOptions(cfg, access))
+	a.px.SetTLS(tlsOptions(cfg))
 	// The proxy configures every upstream client (dial timeouts per route, keepalive_pool.requests).
 	a.reg = upstream.NewRegistry(upstream.Options{Logger: a.log, Client: a.px.ConfigureClient})
 	if a.builder, err = a.newBuilder(cfg); err != nil {
@@ -168,9 +169,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// Every listener is opened before anything starts, so that a port in use stops startup cleanly.
-	proxyLns, err := listenAll(cfg.APISIX.NodeListen, a.log)
+	proxyLns, err := listenAll("apisix.node_listen", cfg.APISIX.NodeListen, a.log)
 	if err != nil {
 		return err
+	}
+	// The HTTPS listeners follow the plain ones in proxyLns: those from plainLns on serve TLS.
+	plainLns := len(proxyLns)
+	if cfg.APISIX.SSL.Enable {
+		tlsLns, err := listenAll("apisix.ssl.listen", cfg.APISIX.SSL.Listen, a.log)
+		if err != nil {
+			closeAll(proxyLns)
+			return err
+		}
+		proxyLns = append(proxyLns, tlsLns...)
 	}
 	statusLn, err := net.Listen("tcp", cfg.APISIX.Status.String())
 	if err != nil {
@@ -238,11 +249,15 @@ func Run(ctx context.Context, o Options) error {
 	defer func() { stopWriter(); <-writerDone }()
 
 	serveErr := make(chan error, len(proxyLns))
-	for _, ln := range proxyLns {
+	for i, ln := range proxyLns {
+		if i >= plainLns {
+			go func() { serveErr <- a.px.ServeTLS(ln) }()
+			continue
+		}
 		go func() { serveErr <- a.px.Serve(ln) }()
 	}
 	a.status.SetListening(true)
-	a.log.Info("zoneproxy started", "version", o.Version, "listen", cfg.ListenAddrs(),
+	a.log.Info("zoneproxy started", "version", o.Version, "listen", cfg.ListenAddrs(), "listen_tls", tlsAddrs(cfg),
 		"status", cfg.APISIX.Status.String(), "control_plane", cfg.Deployment.Etcd.Host)
 
 	runErr := a.wait(ctx, o.Signals, serveErr)

@@ -30,9 +30,14 @@
 // Where the server side grows: the plugin pipeline (APISIX's plugins, run in phases around the
 // try) lives in proxy/plugin, one subpackage per plugin with its schema, defaults and tests, each
 // compiled once per snapshot by proxy/snapshot and run by the handler from the route it matched;
-// TLS serving (the listener's handshake, SNI certificate selection from the control plane's SSL
-// objects, ALPN to HTTP/1.1 or HTTP/2) lives here beside Listen, with the certificate index in
-// proxy/ssl, compiled by proxy/snapshot like the routes. Neither reaches into the transport.
+// TLS serving lives here beside Listen (tls.go): ServeTLS makes an HTTPS listener whose handshakes
+// pick their certificate by SNI in GetConfigForClient, from the SNI index (proxy/ssl, compiled by
+// proxy/snapshot like the routes) of the snapshot current at the ClientHello, read without a lock;
+// SetTLS changes the listener settings for new handshakes. The handshake runs on the connection's
+// own goroutine within client_header_timeout, and failures are counted by reason. Requests then take
+// the plain path (ctx.IsTLS gives $scheme https and X-Forwarded-Proto: https). ALPN offers
+// http/1.1 only; HTTP/2 and client certificates (mTLS) come later. Neither reaches into the
+// transport.
 //
 // Wire Proxy.ConfigureClient into upstream.Options.Client: it makes dials honour a route's
 // connect timeout and counts requests per upstream connection for keepalive_pool.requests.
@@ -42,7 +47,7 @@
 // fasthttp.RequestCtx escapes the handler: a streamed response body holds the client connection
 // only to re-arm its write deadline, and is read by the connection's own goroutine.
 //
-// Concurrency: a Proxy is safe for concurrent use and must not be copied. Store may be called at
-// any time from any goroutine. ConfigureClient is meant for upstream.Options.Client and may run
+// Concurrency: a Proxy is safe for concurrent use and must not be copied. Store and SetTLS may be
+// called at any time from any goroutine. ConfigureClient is meant for upstream.Options.Client and may run
 // concurrently with requests.
 package proxy

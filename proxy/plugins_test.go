@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/internal/testutil"
-	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -103,7 +103,7 @@ const (
 )
 
 func TestKeyAuthEndToEnd(t *testing.T) {
-	ring, _ := plugin.NewKeyring(plugin.DefaultKeyring)
+	ring, _ := keyring.New(keyring.Default)
 	h := newPluginHarness(t, nil,
 		"/apisix/consumers/jack", `{"username":"jack","labels":{"custom_id":"c-42"},"plugins":{"key-auth":{"key":"auth-one"}}}`,
 		"/apisix/consumers/jack/credentials/cred-2", `{"plugins":{"key-auth":{"key":"auth-two"}}}`,
@@ -289,7 +289,7 @@ func TestConsumerGroups(t *testing.T) {
 // TestBasicAuthAndRestriction: basic-auth through the proxy, consumer-restriction on the route,
 // and a consumer's own plugin conf winning over the route's (consumer > route).
 func TestBasicAuthAndRestriction(t *testing.T) {
-	ring, _ := plugin.NewKeyring(plugin.DefaultKeyring)
+	ring, _ := keyring.New(keyring.Default)
 	basic := func(u, p string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p)) }
 	h := newPluginHarness(t, nil,
 		"/apisix/consumer_groups/gold", `{"plugins":{}}`,

@@ -38,6 +38,8 @@ type Proxy struct {
 
 	conns *metrics.Conns // client connection gauges, when metrics are on
 
+	tlsState // the HTTPS listeners' settings (tls.go)
+
 	lnMu     sync.Mutex
 	lns      []net.Listener // being served
 	stopping bool           // Shutdown began
@@ -62,6 +64,7 @@ func New(opts Options) *Proxy {
 		p.conns = opts.Metrics.Conns()
 	}
 	p.gen.Store(p.newGeneration(opts.HeaderTimeout, opts.SendTimeout, opts.IdleTimeout))
+	p.initTLS()
 	return p
 }
 

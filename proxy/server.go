@@ -123,9 +123,15 @@ func (l *genListener) Close() error { return nil }
 
 // Serve accepts connections on ln until Shutdown, serving each with the generation current when
 // it was accepted.
-func (p *Proxy) Serve(ln net.Listener) error {
+func (p *Proxy) Serve(ln net.Listener) error { return p.serve(ln, false) }
+
+// serve is Serve, over TLS when withTLS (ServeTLS).
+func (p *Proxy) serve(ln net.Listener, withTLS bool) error {
 	if p.conns != nil {
 		ln = p.conns.Listener(ln)
+	}
+	if withTLS {
+		ln = &tlsListener{Listener: ln, p: p}
 	}
 	p.lnMu.Lock()
 	if p.stopping {

@@ -53,6 +53,7 @@ func backendFunc(t testing.TB, h http.HandlerFunc) string {
 
 type instance struct {
 	proxy, status string
+	https         string // host:port of the HTTPS listener
 	metrics       string // base URL of the Prometheus exporter
 	dataDir       string
 	configPath    string
@@ -75,8 +76,8 @@ func startZoneproxy(t testing.TB, o instanceOpts) *instance {
 	if o.dataDir == "" {
 		o.dataDir = filepath.Join(dir, "data")
 	}
-	ports := testutil.FreePorts(t, 3)
-	proxyPort, statusPort, promPort := ports[0], ports[1], ports[2]
+	ports := testutil.FreePorts(t, 4)
+	proxyPort, statusPort, promPort, httpsPort := ports[0], ports[1], ports[2], ports[3]
 	var hosts strings.Builder
 	for _, ep := range o.endpoints {
 		fmt.Fprintf(&hosts, "      - %q\n", ep)
@@ -89,6 +90,7 @@ func startZoneproxy(t testing.TB, o instanceOpts) *instance {
   status: {ip: 127.0.0.1, port: %d}
   ssl:
     ssl_trusted_certificate: %s
+    listen: [{ip: 127.0.0.1, port: %d}]
 deployment:
   role: traditional
   role_traditional: {config_provider: etcd}
@@ -109,7 +111,7 @@ zoneproxy:
   drain_delay: 0s
   shutdown_timeout: 5s
   log: {level: debug}
-%s`, proxyPort, statusPort, o.files.CA, hosts.String(), o.files.Cert, o.files.Key, promPort, o.dataDir, o.extra)
+%s`, proxyPort, statusPort, o.files.CA, httpsPort, hosts.String(), o.files.Cert, o.files.Key, promPort, o.dataDir, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -119,6 +121,7 @@ zoneproxy:
 	exit := make(chan int, 1)
 	inst := &instance{
 		proxy:      fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
+		https:      fmt.Sprintf("127.0.0.1:%d", httpsPort),
 		metrics:    fmt.Sprintf("http://127.0.0.1:%d", promPort),
 		status:     fmt.Sprintf("http://127.0.0.1:%d", statusPort),
 		dataDir:    o.dataDir,

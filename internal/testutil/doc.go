@@ -1,7 +1,8 @@
 // Package testutil holds helpers shared by the tests of several zoneproxy
 // packages: polling a condition with a deadline (WaitFor, WaitForState),
-// loopback listeners and ports (Listen, FreePorts), and running workers so
-// that they truly overlap in time (Concurrently).
+// loopback listeners and ports (Listen, FreePorts), self-signed certificates
+// (Cert), and running workers so that they truly overlap in time
+// (Concurrently).
 //
 // It is imported only from _test.go files and must not import any zoneproxy
 // package, so that every package's tests can use it without an import

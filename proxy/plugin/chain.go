@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/router/expr"
 )
 
@@ -110,7 +111,7 @@ type Policy struct {
 	IgnoreUnimplemented bool
 	// Keyring decrypts the EncryptFields of the consumer confs of authentication plugins; nil
 	// leaves them as they are (apisix.data_encryption.enable_encrypt_fields: false).
-	Keyring *Keyring
+	Keyring *keyring.Keyring
 	// Decrypted, when set, is told of each field that did not decrypt (kept as it is, as
 	// APISIX does: a plain value still works, a ciphertext no entry decrypts matches nothing).
 	Undecrypted func(plugin, field string)
@@ -396,8 +397,8 @@ func (pol *Policy) decrypt(a Auth, conf []byte) []byte {
 		if raw, ok := m[f]; !ok || json.Unmarshal(raw, &s) != nil {
 			continue
 		}
-		pt, ok := pol.Keyring.Decrypt(s)
-		if !ok {
+		pt, err := pol.Keyring.Decrypt(s)
+		if err != nil {
 			if pol.Undecrypted != nil {
 				pol.Undecrypted(a.Name(), f)
 			}

@@ -9,16 +9,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/builtin"
+	"github.com/zoneproxy/zoneproxy/proxy/ssl"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
-// Kinds of objects under the prefix that the Builder decodes (and those of consumers.go). Keys of
-// other kinds (ssls, ...) are kept as they are, for the state file, but not served yet.
+// Kinds of objects under the prefix that the Builder decodes (and those of consumers.go, and
+// KindSSL). Keys of other kinds are kept as they are, for the state file, but not served yet.
 const (
 	KindRoute        = "routes"
 	KindService      = "services"
@@ -44,10 +46,8 @@ type Options struct {
 	// implement without it (zoneproxy.unknown_plugins: ignore). By default such an object is
 	// rejected (fail closed): a route with an authentication plugin never serves without it.
 	IgnoreUnknownPlugins bool
-	// Keyring decrypts the plugin fields the control plane stores encrypted
-	// (apisix.data_encryption.keyring); nil means APISIX's default keyring.
-	Keyring []string
-	// PlainFields turns decryption off (apisix.data_encryption.enable_encrypt_fields: false).
+	// PlainFields turns the decryption of plugin fields off
+	// (apisix.data_encryption.enable_encrypt_fields: false); SSL keys are still decrypted.
 	PlainFields bool
 	// Registry holds the long-lived state of upstream nodes; required.
 	Registry *upstream.Registry
@@ -57,6 +57,9 @@ type Options struct {
 	OnReject func(kind string)
 	// Metrics, when set, gives every served route its metric handle.
 	Metrics *metrics.Metrics
+	// Keyring decrypts the private keys of SSL objects and the plugin fields the control plane
+	// stores encrypted (apisix.data_encryption.keyring); nil means APISIX's default keyring.
+	Keyring *keyring.Keyring
 }
 
 // Builder builds Snapshots from States, keeping the last good version of every object.
@@ -93,6 +96,8 @@ type Builder struct {
 	consumers      *plugin.Consumers
 	global         *plugin.Chain
 	dupsLogged     map[string]bool
+	ssl            *ssl.Index // the SNI index of the last build (ssls.go)
+	sslDirty       bool       // an SSL object changed since
 }
 
 // rejection is the version of a key last rejected: its mod revision and the epoch.
@@ -165,6 +170,13 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if opts.Plugins == nil {
 		opts.Plugins = builtin.Registry()
 	}
+	if opts.Keyring == nil {
+		kr, err := keyring.New(keyring.Default)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: APISIX's default keyring: %w", err)
+		}
+		opts.Keyring = kr
+	}
 	b := &Builder{
 		opts:     opts,
 		log:      log.With("component", "config"),
@@ -184,15 +196,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 			b.log.Warn("a consumer's plugin field did not decrypt with the keyring: kept as it is", "plugin", p, "field", f)
 		}}
 	if !opts.PlainFields {
-		ring := opts.Keyring
-		if ring == nil {
-			ring = plugin.DefaultKeyring
-		}
-		k, err := plugin.NewKeyring(ring)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot: apisix.data_encryption.keyring: %w", err)
-		}
-		b.policy.Keyring = k
+		b.policy.Keyring = b.opts.Keyring
 	}
 	b.setEnabled(opts.Enabled, "config.yaml")
 	return b, nil
@@ -264,6 +268,7 @@ func (b *Builder) Build(st *state.State) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	snap.SSL = b.sslIndex()
 	snap.BuildDuration = time.Since(start)
 	return snap, nil
 }
@@ -337,6 +342,7 @@ func (b *Builder) set(e *entry) {
 		b.creds[key] = e
 		return
 	}
+	b.sslDirty = b.sslDirty || e.kind() == KindSSL
 	if e.kind() != KindRoute { // routes are never looked up by id
 		if b.byID[e.kind()] == nil {
 			b.byID[e.kind()] = map[string]*entry{}
@@ -362,6 +368,7 @@ func (b *Builder) forget(key string) {
 		b.invalidate(e)
 		b.touch(e.kind())
 		delete(b.creds, key)
+		b.sslDirty = b.sslDirty || e.kind() == KindSSL
 		if m := b.byID[e.kind()]; m != nil && m[e.id()] == e {
 			delete(m, e.id())
 			b.invalidateDependents(e.kind(), e.id())
@@ -411,7 +418,7 @@ func (b *Builder) decode(e *entry) error {
 	if i := firstNonSpace(v); i < 0 || v[i] != '{' {
 		switch e.kind() {
 		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule, KindConsumer,
-			KindCredential, KindConsumerGroup:
+			KindCredential, KindConsumerGroup, KindSSL:
 			if string(v) == "init_dir" || len(v) == 0 {
 				return errNotObject
 			}
@@ -491,6 +498,8 @@ func (b *Builder) decode(e *entry) error {
 				}
 			}
 		}
+	case KindSSL:
+		e.obj, err = b.decodeSSL(e, v)
 	}
 	return err
 }

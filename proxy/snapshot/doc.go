@@ -1,7 +1,9 @@
 // Package snapshot turns the control plane's key-value State into an immutable Snapshot that the
 // proxy serves from: APISIX routes, services, upstreams, plugin configs, global rules, consumers and consumer groups decoded,
 // validated against APISIX's schema, resolved against each other and compiled into a router table and
-// upstream pools.
+// upstream pools; and the SSL objects, whose keys are decrypted with the keyring and whose pairs are
+// parsed and matched, compiled into the SNI index of package proxy/ssl (rebuilt only when an SSL
+// object changed).
 //
 // Plugins are compiled with their object (package plugin), against the enabled set: config.yaml's
 // plugins list, replaced by the control plane's <prefix>/plugins key when present (a change of the

@@ -6,6 +6,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/ssl"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -26,6 +27,9 @@ type Snapshot struct {
 	Router *router.Table
 	// Routes holds the served routes by router value.
 	Routes Routes
+	// SSL finds the certificate of a TLS handshake by SNI: the SSL objects (proxy/ssl). It is
+	// the previous Snapshot's when no SSL object changed.
+	SSL *ssl.Index
 	// Pools are the upstream pools in use, for upstream.Registry.Retain; PoolsChanged tells whether
 	// they differ from the previous Snapshot's, so that Retain and health checks are synced only then.
 	Pools        []*upstream.Pool

@@ -1,0 +1,199 @@
+package ssl
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+)
+
+// The types of SSL objects.
+const (
+	TypeServer = "server"
+	TypeClient = "client"
+)
+
+// Cert is one SSL object, compiled. It must not be copied once in use.
+type Cert struct {
+	// ID is the object's id; Key its etcd key.
+	ID, Key string
+	// Type is TypeServer (certificates the listeners serve) or TypeClient (certificates zoneproxy
+	// presents to upstreams).
+	Type string
+	// Enabled is status 1.
+	Enabled bool
+	// Certificates are the key pairs: cert/key and certs[i]/keys[i], ECDSA pairs first. A
+	// handshake is given all of them and crypto/tls picks the first the client supports (its
+	// signature algorithms and cipher suites), as OpenSSL picks among the pairs nginx is given.
+	// Each has its Leaf.
+	Certificates []tls.Certificate
+	// SNIs are the names, lower case, trailing dot stripped. List tells that they came from snis
+	// (a list) rather than sni: APISIX checks wildcards differently then (see covers).
+	SNIs []string
+	List bool
+	// MinVersion and MaxVersion are the object's ssl_protocols, which replace the listener's for
+	// its names; 0 when it has none.
+	MinVersion, MaxVersion uint16
+
+	derived atomic.Pointer[derivedConfig]
+}
+
+type derivedConfig struct{ base, cfg *tls.Config }
+
+// Config returns the tls.Config of a handshake that picked c: base (the listener's settings) with
+// c's certificates and protocol versions. It is derived once per base and cached: the same base
+// gives the same *tls.Config, so a handshake allocates nothing here.
+func (c *Cert) Config(base *tls.Config) *tls.Config {
+	if d := c.derived.Load(); d != nil && d.base == base {
+		return d.cfg
+	}
+	cfg := base.Clone()
+	cfg.GetConfigForClient, cfg.GetCertificate = nil, nil
+	cfg.Certificates = c.Certificates
+	if c.MinVersion != 0 {
+		cfg.MinVersion, cfg.MaxVersion = c.MinVersion, c.MaxVersion
+	}
+	c.derived.Store(&derivedConfig{base: base, cfg: cfg})
+	return cfg
+}
+
+// covers is APISIX's check of a candidate found for name (lower case, no trailing dot): for a
+// single sni p, name must have no "." before its last len(p)-1 bytes (for "*.x.com": the one label
+// the "*" stands for), and "*" covers everything; for a list, name passes when it equals one of
+// the names or passes that test for one of them. This is radixtree_sni.lua's
+// str_find(sni_rev, ".", #matched_sni) == nil on the reversed name, as written: a list that holds
+// a name longer than the SNI lets any SNI its wildcard ends pass.
+func (c *Cert) covers(name []byte) bool {
+	if !c.List {
+		p := c.SNIs[0]
+		return p == "*" || noDotBefore(name, len(p))
+	}
+	for _, p := range c.SNIs {
+		if string(name) == p || noDotBefore(name, len(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// noDotBefore reports that name holds no "." in name[:len(name)-l+1]: the reversed name has none
+// from its l-th byte on.
+func noDotBefore(name []byte, l int) bool {
+	end := len(name) - l + 1
+	return end <= 0 || bytes.IndexByte(name[:end], '.') < 0
+}
+
+// Index finds the Cert of a server name. It is immutable; see the package documentation.
+type Index struct {
+	exact map[string]*Cert
+	wild  map[string]*Cert // by the pattern without its leading "*": ".example.com", "" for "*"
+	lens  [4]uint64        // the lengths of wild's keys, as a bit set
+	n     int
+}
+
+// maxName is the longest server name looked up; longer names (not DNS names) match nothing.
+const maxName = 255
+
+// NewIndex indexes certs, in order (key order: the first object that claims a name keeps it).
+// Objects that are not of type server, or not enabled, are left out.
+func NewIndex(certs []*Cert) *Index {
+	x := &Index{exact: map[string]*Cert{}, wild: map[string]*Cert{}}
+	for _, c := range certs {
+		if c.Type != TypeServer || !c.Enabled {
+			continue
+		}
+		x.n++
+		for _, s := range c.SNIs {
+			if len(s) > maxName {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(s, "*"); ok {
+				if _, dup := x.wild[rest]; !dup {
+					x.wild[rest] = c
+					x.lens[len(rest)/64] |= 1 << (len(rest) % 64)
+				}
+				continue
+			}
+			if _, dup := x.exact[s]; !dup {
+				x.exact[s] = c
+			}
+		}
+	}
+	return x
+}
+
+// Len is the number of Certs indexed.
+func (x *Index) Len() int {
+	if x == nil {
+		return 0
+	}
+	return x.n
+}
+
+// Lookup returns the Cert for a ClientHello's server name, or nil. See the package documentation
+// for the rules.
+func (x *Index) Lookup(name string) *Cert {
+	if x == nil || len(name) > maxName+1 {
+		return nil
+	}
+	var buf [maxName + 1]byte
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		b[i] = ch
+	}
+	if n := len(b); n > 0 && b[n-1] == '.' {
+		b = b[:n-1]
+	}
+	if len(b) > maxName {
+		return nil
+	}
+	if c := x.exact[string(b)]; c != nil {
+		return c
+	}
+	for i := 0; i <= len(b); i++ {
+		l := len(b) - i
+		if x.lens[l/64]&(1<<(l%64)) == 0 {
+			continue
+		}
+		if c := x.wild[string(b[i:])]; c != nil {
+			if c.covers(b) {
+				return c
+			}
+			return nil // the longest candidate alone is tried
+		}
+	}
+	return nil
+}
+
+// ParseProtocols reads an SSL object's ssl_protocols (TLSv1.1, TLSv1.2, TLSv1.3) into the range of
+// versions crypto/tls takes; a list with a gap is an error, since crypto/tls has no set.
+func ParseProtocols(names []string) (minVersion, maxVersion uint16, err error) {
+	versions := map[string]uint16{"TLSv1.1": tls.VersionTLS11, "TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13}
+	var vs []uint16
+	for _, n := range names {
+		v, ok := versions[n]
+		if !ok {
+			return 0, 0, fmt.Errorf("%q is not one of TLSv1.1, TLSv1.2, TLSv1.3", n)
+		}
+		if !slices.Contains(vs, v) {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return 0, 0, nil
+	}
+	slices.Sort(vs)
+	for i := 1; i < len(vs); i++ {
+		if vs[i] != vs[i-1]+1 {
+			return 0, 0, fmt.Errorf("%s leaves out a version in between: crypto/tls serves a range of versions, not a set",
+				strings.Join(names, " "))
+		}
+	}
+	return vs[0], vs[len(vs)-1], nil
+}

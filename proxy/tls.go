@@ -1,0 +1,173 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+)
+
+// TLSOptions are the HTTPS listeners' settings (apisix.ssl). SetTLS applies them to the handshakes
+// that start afterwards.
+type TLSOptions struct {
+	// MinVersion and MaxVersion bound the protocol versions (ssl_protocols; default TLS 1.2 to
+	// 1.3). An SSL object's own ssl_protocols replace them for its names.
+	MinVersion, MaxVersion uint16
+	// CipherSuites are the TLS 1.0–1.2 suites (ssl_ciphers; nil: Go's defaults). Go does not let
+	// TLS 1.3's be chosen.
+	CipherSuites []uint16
+	// SessionTickets enables session tickets (ssl_session_tickets; default off).
+	SessionTickets bool
+	// FallbackSNI is the name looked up for a client that sends no SNI (fallback_sni). Empty:
+	// such a handshake fails, as APISIX's does.
+	FallbackSNI string
+}
+
+// tlsSettings are the TLSOptions in force: base is the tls.Config every certificate's is derived
+// from (ssl.Cert.Config caches one per base).
+type tlsSettings struct {
+	base     *tls.Config
+	fallback string
+}
+
+// The reasons a handshake finds no certificate.
+var (
+	errNoSNI      = errors.New("the client sent no SNI and apisix.ssl.fallback_sni is not set")
+	errUnknownSNI = errors.New("no SSL object matches the SNI")
+)
+
+// SetTLS applies o to the handshakes that start afterwards; connections already open keep theirs.
+func (p *Proxy) SetTLS(o TLSOptions) {
+	if o.MinVersion == 0 {
+		o.MinVersion = tls.VersionTLS12
+	}
+	if o.MaxVersion == 0 {
+		o.MaxVersion = tls.VersionTLS13
+	}
+	p.tls.Store(&tlsSettings{
+		base: &tls.Config{
+			MinVersion: o.MinVersion, MaxVersion: o.MaxVersion, CipherSuites: o.CipherSuites,
+			SessionTicketsDisabled: !o.SessionTickets,
+			// HTTP/1.1 only until HTTP/2 is served (apisix.enable_http2).
+			NextProtos: []string{"http/1.1"},
+		},
+		fallback: strings.ToLower(o.FallbackSNI),
+	})
+}
+
+// initTLS prepares the TLS side of a new Proxy: the server config whose GetConfigForClient picks
+// the certificate of each handshake from the current snapshot, and the default settings.
+func (p *Proxy) initTLS() {
+	p.tlsServer = &tls.Config{GetConfigForClient: p.configForClient}
+	if p.opts.Metrics != nil {
+		p.tlsFailures = p.opts.Metrics.TLSHandshakes()
+	}
+	p.SetTLS(TLSOptions{})
+}
+
+// configForClient picks the certificate of a handshake from the snapshot current at its
+// ClientHello, without a lock: the settings and the SNI index are immutable, loaded atomically.
+func (p *Proxy) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	st := p.tls.Load()
+	name := hello.ServerName
+	if name == "" {
+		if st.fallback == "" {
+			return nil, errNoSNI
+		}
+		name = st.fallback
+	}
+	if s := p.snap.Load(); s != nil {
+		if c := s.SSL.Lookup(name); c != nil {
+			return c.Config(st.base), nil
+		}
+	}
+	return nil, errUnknownSNI
+}
+
+// ServeTLS is Serve for an HTTPS listener: each accepted connection is a TLS server connection whose
+// certificate is picked by SNI from the current snapshot's SSL objects. Requests then take the
+// same path as on a plain listener ($scheme https, X-Forwarded-Proto: https).
+func (p *Proxy) ServeTLS(ln net.Listener) error { return p.serve(ln, true) }
+
+// tlsListener makes the connections of a listener TLS server connections.
+type tlsListener struct {
+	net.Listener
+	p *Proxy
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tlsConn{Conn: tls.Server(c, l.p.tlsServer), p: l.p}, nil
+}
+
+// tlsConn is a TLS server connection whose handshake runs at its first Read, on the goroutine that
+// serves it (never in Accept): within the read deadline fasthttp sets for a new connection's first
+// byte, client_header_timeout, and a write deadline as long. A failed handshake is counted.
+// fasthttp sees a *tls.Conn (ctx.IsTLS), the connection metrics the TCP connection under it
+// (NetConn).
+type tlsConn struct {
+	*tls.Conn
+	p    *Proxy
+	done bool // the handshake ran; only the reading goroutine touches it
+}
+
+func (c *tlsConn) Read(b []byte) (int, error) {
+	if !c.done {
+		c.done = true
+		if err := c.handshake(); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *tlsConn) handshake() error {
+	raw := c.NetConn()
+	_ = raw.SetWriteDeadline(time.Now().Add(c.p.gen.Load().header))
+	err := c.Conn.Handshake()
+	_ = raw.SetWriteDeadline(time.Time{})
+	if err != nil {
+		c.p.handshakeFailed(c, err)
+	}
+	return err
+}
+
+// handshakeFailed counts a failed handshake and logs it at Debug: failures come from every
+// scanner on the internet, so the counter is what to watch.
+func (p *Proxy) handshakeFailed(c *tlsConn, err error) {
+	reason := "error"
+	var ne net.Error
+	switch {
+	case errors.Is(err, errNoSNI):
+		reason = "no_sni"
+	case errors.Is(err, errUnknownSNI):
+		reason = "unknown_sni"
+	case errors.As(err, &ne) && ne.Timeout():
+		reason = "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
+		reason = "closed"
+	}
+	p.tlsFailures.Failed(reason)
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.LogAttrs(context.Background(), slog.LevelDebug, "TLS handshake failed", slog.String("reason", reason),
+			slog.String("sni", c.ConnectionState().ServerName), slog.String("client", c.RemoteAddr().String()),
+			slog.String("error", err.Error()))
+	}
+}
+
+// tlsState is what Proxy keeps for its HTTPS listeners.
+type tlsState struct {
+	tls         atomic.Pointer[tlsSettings]
+	tlsServer   *tls.Config
+	tlsFailures *metrics.TLSHandshakes
+}
