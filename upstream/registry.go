@@ -279,7 +279,8 @@ func (r *Registry) Update(d Delta) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Entries first, so that a client a retired pool shares with a new one is never released.
+	// What entered first, so that a client that a retired pool shares with a new one is never
+	// released.
 	for _, p := range d.Added {
 		r.goLive(p)
 	}
@@ -400,7 +401,7 @@ func (r *Registry) settleKey(key string) {
 		r.log.Debug("upstream released", "upstream", key)
 		return
 	}
-	if !e.pool.live {
+	if e.pool == nil || !e.pool.live {
 		// The newest pool built for this key did not go live: make the live one current.
 		cur := e.live[len(e.live)-1]
 		e.pool, e.hset = cur, cur.bal.hset
