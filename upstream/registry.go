@@ -305,9 +305,10 @@ func (r *Registry) Retain(live []*Pool) {
 			r.goLive(p)
 		}
 	}
+	// Every entry has a live pool or was touched since the last settle: only the keys whose
+	// live pools change now need settling besides.
 	var gone []*Pool
-	for key, e := range r.entries {
-		r.touched[key] = struct{}{}
+	for _, e := range r.entries {
 		for _, p := range e.live {
 			if !want[p] {
 				gone = append(gone, p)
