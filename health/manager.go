@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,7 +37,13 @@ type Manager struct {
 	mu       sync.Mutex
 	closed   bool
 	checkers map[string]*checker // by upstream key
-	wg       sync.WaitGroup
+	// live are the live pools with active checks by key, in the order they went live (nearly
+	// always one per key); the last one is the pool a key's checker probes through.
+	live map[string][]*upstream.Pool
+	// exited are the keys whose checker stopped on its own (its context ended): the next Update
+	// starts it again, as Sync does.
+	exited map[string]struct{}
+	wg     sync.WaitGroup
 }
 
 // NewManager returns a Manager with no checkers. log may be nil (discard).
@@ -44,22 +51,23 @@ func NewManager(log *slog.Logger, opts ...Option) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{log: log.With("component", "health"), unit: time.Second, checkers: make(map[string]*checker)}
+	m := &Manager{log: log.With("component", "health"), unit: time.Second, checkers: make(map[string]*checker),
+		live: make(map[string][]*upstream.Pool), exited: make(map[string]struct{})}
 	for _, o := range opts {
 		o(m)
 	}
 	return m
 }
 
-// Sync makes the running checkers match live: a checker per pool with checks.active, kept while
-// the pool's CheckID is unchanged, stopped when its upstream left or changed. Checkers it starts
-// run until a later Sync or Close stops them, or ctx ends. Sync does not wait for stopped
-// checkers to exit; Close does.
+// Sync makes the running checkers match live, all the live pools: a checker per pool with
+// checks.active, kept while the pool's CheckID is unchanged, stopped when its upstream left or
+// changed. Checkers it starts run until a later Sync, Update or Close stops them, or ctx ends.
+// Sync does not wait for stopped checkers to exit; Close does. Update is its incremental form.
 func (m *Manager) Sync(ctx context.Context, live []*upstream.Pool) {
-	want := make(map[string]*upstream.Pool, len(live))
+	byKey := make(map[string][]*upstream.Pool)
 	for _, p := range live {
 		if p != nil && p.CheckID() != "" {
-			want[p.Key()] = p
+			byKey[p.Key()] = append(byKey[p.Key()], p)
 		}
 	}
 	m.mu.Lock()
@@ -67,27 +75,91 @@ func (m *Manager) Sync(ctx context.Context, live []*upstream.Pool) {
 	if m.closed {
 		return
 	}
-	for key, c := range m.checkers {
-		if p, ok := want[key]; !ok || p.CheckID() != c.id || c.exited() {
-			c.cancel()
-			delete(m.checkers, key)
-			m.log.Debug("health checker stopped", "upstream", key)
+	for key := range m.checkers {
+		if _, ok := byKey[key]; !ok {
+			m.settle(ctx, key, nil)
 		}
 	}
-	for key, p := range want {
-		if c, ok := m.checkers[key]; ok {
-			c.pool.Store(p) // same targets and state; probe through the newest pool
+	m.live = byKey
+	clear(m.exited)
+	for key, ps := range byKey {
+		m.settle(ctx, key, ps[len(ps)-1])
+	}
+}
+
+// Update applies a change of the live pools (a Full one is Sync(ctx, d.Added)) in time
+// proportional to the change: the checkers of the keys whose pools entered or left, and those
+// that stopped on their own, end as Sync with the whole live set would leave them.
+func (m *Manager) Update(ctx context.Context, d upstream.Delta) {
+	if d.Full {
+		m.Sync(ctx, d.Added)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	touched := m.exited
+	m.exited = make(map[string]struct{})
+	for _, p := range d.Removed {
+		if p == nil || p.CheckID() == "" {
 			continue
 		}
-		c := newChecker(ctx, m, p)
-		m.checkers[key] = c
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			c.run()
-		}()
-		m.log.Debug("health checker started", "upstream", key, "nodes", len(p.Nodes()))
+		key := p.Key()
+		if i := slices.Index(m.live[key], p); i >= 0 {
+			m.live[key] = slices.Delete(m.live[key], i, i+1)
+		}
+		if len(m.live[key]) == 0 {
+			delete(m.live, key)
+		}
+		touched[key] = struct{}{}
 	}
+	for _, p := range d.Added {
+		if p == nil || p.CheckID() == "" || slices.Contains(m.live[p.Key()], p) {
+			continue
+		}
+		m.live[p.Key()] = append(m.live[p.Key()], p)
+		touched[p.Key()] = struct{}{}
+	}
+	for key := range touched {
+		var want *upstream.Pool
+		if ps := m.live[key]; len(ps) > 0 {
+			want = ps[len(ps)-1]
+		}
+		m.settle(ctx, key, want)
+	}
+}
+
+// settle makes key's checker probe through want, nil for none: the running one is kept while
+// want's CheckID is its own and it has not exited, else stopped and, for a non-nil want, a new
+// one started. Under m.mu.
+func (m *Manager) settle(ctx context.Context, key string, want *upstream.Pool) {
+	if c, ok := m.checkers[key]; ok {
+		if want != nil && want.CheckID() == c.id && !c.exited() {
+			c.pool.Store(want) // same targets and state; probe through the newest pool
+			return
+		}
+		c.cancel()
+		delete(m.checkers, key)
+		m.log.Debug("health checker stopped", "upstream", key)
+	}
+	if want == nil {
+		return
+	}
+	c := newChecker(ctx, m, want)
+	m.checkers[key] = c
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		c.run()
+		m.mu.Lock()
+		if m.checkers[key] == c {
+			m.exited[key] = struct{}{} // stopped on its own: the next Update restarts it
+		}
+		m.mu.Unlock()
+	}()
+	m.log.Debug("health checker started", "upstream", key, "nodes", len(want.Nodes()))
 }
 
 // Close stops every checker and waits for them to exit. The Manager cannot be used afterwards.

@@ -21,10 +21,12 @@ func (a *app) apply(_ context.Context, st *state.State) {
 	}
 	a.px.Store(snap)
 	a.memory.Applied()
-	if snap.PoolsChanged {
-		a.reg.Retain(snap.Pools)
-		a.checks.Sync(a.checksCtx, snap.Pools)
-		a.metrics.SetPools(snap.Pools)
+	// In time proportional to what changed: one route's change costs the same at 40,000 upstreams
+	// as at ten. (The first Snapshot of a builder hands over every pool.)
+	if d := snap.PoolDelta; !d.Empty() {
+		a.reg.Update(d)
+		a.checks.Update(a.checksCtx, d)
+		a.metrics.UpdatePools(d)
 	}
 	if r := snap.RetiredMetrics; len(r.Labels) > 0 {
 		a.metrics.Retire(r)

@@ -228,7 +228,7 @@ func TestPassiveHealthFed(t *testing.T) {
 	dead := deadAddr(t)
 	checks := `"checks":{"active":{"type":"tcp"},"passive":{"unhealthy":{"tcp_failures":2,"http_statuses":[500]}}}`
 	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/", "", checks, dead+"@1", alive))
-	nodes := h.p.Snapshot().Pools[0].Nodes()
+	nodes := h.p.Snapshot().PoolDelta.Added[0].Nodes()
 	for i := 0; i < 2; i++ {
 		resp, body := get(t, h.base+"/")
 		if resp.StatusCode != 200 {

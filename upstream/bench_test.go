@@ -117,3 +117,24 @@ func BenchmarkRetainOneChange(b *testing.B) {
 		r.Retain(live)
 	}
 }
+
+// BenchmarkUpdateOneChange measures Registry.Update after one upstream of 40,000 changed (issue
+// 20 item 18): the delta a snapshot build hands over, one pool in and one out. Building the new
+// pool is inside the loop, as in BenchmarkRetainOneChange.
+func BenchmarkUpdateOneChange(b *testing.B) {
+	const n = 40000
+	r := NewRegistry(Options{})
+	live := make([]*Pool, n)
+	for i := range live {
+		live[i] = mustPool(b, r, fmt.Sprintf("/apisix/upstreams/%d", i), fmt.Sprintf(`{"nodes":{"10.%d.%d.%d:80":1}}`, i>>16, (i>>8)&255, i&255))
+	}
+	r.Update(Delta{Full: true, Added: live})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		old := live[7]
+		live[7] = mustPool(b, r, "/apisix/upstreams/7", fmt.Sprintf(`{"nodes":{"10.200.%d.%d:80":1}}`, (i>>8)&255, i&255))
+		r.Update(Delta{Added: live[7:8], Removed: []*Pool{old}})
+	}
+}

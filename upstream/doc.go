@@ -4,8 +4,11 @@
 // schema and data-plane checks and fills in the schema defaults. A long-lived Registry compiles
 // a Spec into an immutable Pool per config key and keeps what must outlive config updates:
 // per (upstream key, node address) load and health state, and one fasthttp.HostClient per
-// address and connection settings. After each snapshot swap the builder calls Retain with the
-// live pools so that state nothing uses any more is released.
+// address and connection settings. After each snapshot swap the caller tells it how the set of
+// live pools changed (Update, with the Delta the snapshot build hands over, in time proportional
+// to the change; Retain with the whole set), so that state nothing uses any more is released: a
+// client as soon as no node of a live pool uses it, per-host TLS clients made on the request path
+// included.
 //
 // Per request the proxy calls Pool.Pick (roundrobin: nginx's smooth weighted round robin;
 // chash: a consistent-hash ring keyed by hash_on/key; least_conn; ewma), forwards with the

@@ -21,6 +21,8 @@ type Pool struct {
 	checkID string
 
 	connect, send, read time.Duration
+
+	live bool // in the registry's live set (guarded by Registry.mu)
 }
 
 // Node is one upstream node of a Pool. Its exported fields are read-only.

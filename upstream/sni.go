@@ -16,6 +16,8 @@ const maxSNIClients = 64
 // sniClients are a node's clients by TLS server name: APISIX sends the client's Host as SNI to an
 // https upstream under pass_host "pass" (proxy_ssl_name $upstream_host), so each name needs its
 // own connection pool. Reads are lock-free (a copy-on-write map); a new name takes the mutex once.
+// A new name's client is stored under the registry's mutex too, so that the registry counts it
+// among the clients in use exactly when the node's pool is live.
 type sniClients struct {
 	reg  *Registry
 	key  clientKey // the node's client key; sni varies
@@ -42,10 +44,11 @@ func (n *Node) ClientFor(host []byte) *fasthttp.HostClient {
 			return c
 		}
 	}
-	return s.add(string(host), n.client)
+	return s.add(string(host), n)
 }
 
-func (s *sniClients) add(name string, fallback *fasthttp.HostClient) *fasthttp.HostClient {
+func (s *sniClients) add(name string, n *Node) *fasthttp.HostClient {
+	fallback := n.client
 	if net.ParseIP(name) != nil {
 		return fallback // an IP address is never sent as SNI
 	}
@@ -62,19 +65,25 @@ func (s *sniClients) add(name string, fallback *fasthttp.HostClient) *fasthttp.H
 	}
 	k := s.key
 	k.sni = name
-	c := s.reg.sharedClient(k, s.cert)
+	r := s.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.client(k, s.cert)
 	m := make(map[string]*fasthttp.HostClient, 1)
 	if old != nil {
-		for n, oc := range *old {
-			m[n] = oc
+		for name, oc := range *old {
+			m[name] = oc
 		}
 	}
 	m[name] = c
 	s.m.Store(&m)
+	if n.pool.live {
+		r.use(c) // a pool that goes live or retires later counts it with the others
+	}
 	return c
 }
 
-// clients lists the node's per-name clients, for Retain.
+// clients lists the node's per-name clients, for the registry's count of clients in use.
 func (s *sniClients) clients() []*fasthttp.HostClient {
 	m := s.m.Load()
 	if m == nil {
@@ -85,16 +94,4 @@ func (s *sniClients) clients() []*fasthttp.HostClient {
 		out = append(out, c)
 	}
 	return out
-}
-
-// sharedClient returns the registry's client for k, building it when there is none.
-func (r *Registry) sharedClient(k clientKey, cert *tls.Certificate) *fasthttp.HostClient {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.clients[k]
-	if c == nil {
-		c = r.newClient(k, cert)
-		r.clients[k] = c
-	}
-	return c
 }

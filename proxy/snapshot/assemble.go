@@ -22,13 +22,19 @@ type resolution struct {
 	readers map[depKey]*readers     // object -> the routes whose resolution read it
 	slots   routeSlots              // served routes by router value
 	served  int                     // routes with a non-nil slot
-	refs    map[*upstream.Pool]int  // pool -> routes using it
+	refs    map[*upstream.Pool]int  // pool -> routes using it (0: none since this build began)
 	added   map[*upstream.Pool]bool // pools built during this build
 	removed []*router.Compiled      // left the table since the last build
 	adds    []*router.Compiled      // entered it
-	pools   []*upstream.Pool        // the live pools, as of the last change of the set
-	poolsUp bool                    // the set of live pools changed during this build
-	table   *router.Table           // the last table built
+	// unused are the pools whose count of routes fell to 0 during this build: those still at 0
+	// once the routes are resolved left the live set.
+	unused []*upstream.Pool
+	// delta is how the live set changed since the last Snapshot handed out (+1 entered, -1 left),
+	// carried over a build that fails; handed tells whether a Snapshot was handed out yet (before
+	// that, the first Snapshot's delta is Full and delta is not kept).
+	delta  map[*upstream.Pool]int8
+	handed bool
+	table  *router.Table // the last table built
 	// dropped holds the metric labels of routes resolved away, with the routes' handles, until a
 	// route takes the labels back or a Snapshot hands them to metrics.Retire.
 	dropped map[metrics.RouteLabels][]*metrics.RouteHandle
@@ -39,6 +45,7 @@ func newResolution() resolution {
 		dirty:   map[*entry]struct{}{},
 		readers: map[depKey]*readers{},
 		refs:    map[*upstream.Pool]int{},
+		delta:   map[*upstream.Pool]int8{},
 		dropped: map[metrics.RouteLabels][]*metrics.RouteHandle{},
 	}
 }
@@ -74,7 +81,7 @@ const smallDirty = 64
 
 func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 	r := &b.res
-	r.added, r.removed, r.adds, r.poolsUp = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0], false
+	r.added, r.removed, r.adds = map[*upstream.Pool]bool{}, r.removed[:0], r.adds[:0]
 	r.slots.grow(b.next)
 	// Drop the old resolutions first, then resolve the current entries: a replaced route's old and
 	// new entries share a router value.
@@ -99,18 +106,14 @@ func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 			delete(b.problems, e.key()) // deleted: nothing to report any more
 		}
 	}
-	for p, n := range r.refs {
-		if n == 0 {
+	for _, p := range r.unused {
+		if n, ok := r.refs[p]; ok && n == 0 {
 			delete(r.refs, p)
-			r.poolsUp = true
+			r.changed(p, -1)
 		}
 	}
-	if r.poolsUp || r.pools == nil {
-		r.pools = make([]*upstream.Pool, 0, len(r.refs))
-		for p := range r.refs {
-			r.pools = append(r.pools, p)
-		}
-	}
+	clear(r.unused) // no pool held past the build
+	r.unused = r.unused[:0]
 
 	table, err := b.buildTable()
 	if err != nil {
@@ -136,12 +139,48 @@ func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 		Built:          time.Now(),
 		Router:         table,
 		Routes:         r.slots.freeze(b.next),
-		Pools:          r.pools,
-		PoolsChanged:   r.poolsUp,
+		PoolDelta:      r.poolDelta(),
 		KVs:            b.effectiveKVs(st),
 		Counts: Counts{Routes: r.served, Services: len(b.byID[KindService]),
 			Upstreams: len(b.byID[KindUpstream]), Consumers: b.consumers.Len()},
 	}, nil
+}
+
+// changed notes that pool p entered (+1) or left (-1) the live set.
+func (r *resolution) changed(p *upstream.Pool, by int8) {
+	if !r.handed {
+		return // the first Snapshot hands out the whole set
+	}
+	if r.delta[p] += by; r.delta[p] == 0 {
+		delete(r.delta, p)
+	}
+}
+
+// poolDelta hands out how the live set changed since the last Snapshot: the whole set the first
+// time. It costs in proportion to the change, not to the live set, after the first time.
+func (r *resolution) poolDelta() upstream.Delta {
+	if !r.handed {
+		r.handed = true
+		d := upstream.Delta{Full: true, Added: make([]*upstream.Pool, 0, len(r.refs))}
+		for p := range r.refs {
+			d.Added = append(d.Added, p)
+		}
+		return d
+	}
+	var d upstream.Delta
+	for p, by := range r.delta {
+		if by > 0 {
+			d.Added = append(d.Added, p)
+		} else {
+			d.Removed = append(d.Removed, p)
+		}
+	}
+	if len(r.delta) > smallDirty {
+		r.delta = map[*upstream.Pool]int8{} // a cleared map keeps its buckets
+	} else {
+		clear(r.delta)
+	}
+	return d
 }
 
 // retired hands out the metric labels that no route took back, and the handles of the routes
@@ -194,8 +233,10 @@ func (b *Builder) unresolve(e *entry) {
 		}
 	}
 	if e.rt != nil {
-		if e.rt.Pool != nil {
-			r.refs[e.rt.Pool]--
+		if p := e.rt.Pool; p != nil {
+			if r.refs[p]--; r.refs[p] == 0 {
+				r.unused = append(r.unused, p)
+			}
 		}
 		if b.opts.Metrics != nil {
 			l := e.rt.labels()
@@ -245,7 +286,7 @@ func (b *Builder) resolve(e *entry) {
 	r.adds = append(r.adds, c)
 	if rt.Pool != nil {
 		if _, live := r.refs[rt.Pool]; !live {
-			r.poolsUp = true
+			r.changed(rt.Pool, +1)
 		}
 		r.refs[rt.Pool]++
 	}
@@ -361,7 +402,7 @@ func (b *Builder) poolByID(rt *Route, upstreamID string) string {
 	return ""
 }
 
-// usable reports whether a pool cached on an entry may be used: it is live (Registry.Retain has not
+// usable reports whether a pool cached on an entry may be used: it is live (the registry has not
 // released it) or was built during this build.
 func (b *Builder) usable(p *upstream.Pool) bool {
 	if p == nil {

@@ -30,10 +30,12 @@ type Snapshot struct {
 	// SSL finds the certificate of a TLS handshake by SNI: the SSL objects (proxy/ssl). It is
 	// the previous Snapshot's when no SSL object changed.
 	SSL *ssl.Index
-	// Pools are the upstream pools in use, for upstream.Registry.Retain; PoolsChanged tells whether
-	// they differ from the previous Snapshot's, so that Retain and health checks are synced only then.
-	Pools        []*upstream.Pool
-	PoolsChanged bool
+	// PoolDelta is how the set of upstream pools in use changed since the previous Snapshot of the
+	// same Builder (a build that failed in between included), for upstream.Registry.Update,
+	// health.Manager.Update and metrics.Metrics.UpdatePools after the swap; the first Snapshot of a
+	// Builder hands out every pool, as a Full delta. It is empty when the set did not change, and
+	// costs what the change costs, not what the set does.
+	PoolDelta upstream.Delta
 	// KVs is the configuration this Snapshot was built from, every rejected object replaced by its
 	// last good version: what the state file stores.
 	KVs    state.KVs
