@@ -8,6 +8,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/jwtauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -17,6 +18,7 @@ func All() []plugin.Plugin {
 		consumerrestriction.Plugin,
 		jwtauth.Plugin,
 		keyauth.Plugin,
+		prometheus.Plugin,
 	}
 }
 
