@@ -348,9 +348,20 @@ type Zoneproxy struct {
 	AccessLog AccessLog
 	// Limits is limits: bounds of a request's head.
 	Limits Limits
+	// Metrics is metrics: which requests the request metrics count.
+	Metrics Metrics
 	// MemoryLimit is memory_limit in bytes ("64m"; 0, the default, leaves Go's default or
 	// GOMEMLIMIT): a soft limit that makes the garbage collector work harder near it.
 	MemoryLimit int64
+}
+
+// Metrics is zoneproxy.metrics.
+type Metrics struct {
+	// CountAllRequests makes apisix_http_status, apisix_http_latency and apisix_bandwidth count
+	// every request (count_all_requests, default false). By default they count, as APISIX does,
+	// only the requests whose route, service, consumer or global rule has the prometheus plugin.
+	// It applies live on reload.
+	CountAllRequests bool
 }
 
 // Log is zoneproxy.log.

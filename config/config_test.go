@@ -389,6 +389,8 @@ func TestValues(t *testing.T) {
 			func(c *Config) any { return c.Zoneproxy.ShrinkGuard }, 1.0},
 		{"coalesce_window at the limit", "zoneproxy: {coalesce_window: 100ms}",
 			func(c *Config) any { return c.Zoneproxy.CoalesceWindow }, 100 * time.Millisecond},
+		{"count all requests", "zoneproxy: {metrics: {count_all_requests: true}}",
+			func(c *Config) any { return c.Zoneproxy.Metrics.CountAllRequests }, true},
 		{"log level", "zoneproxy: {log: {level: debug, format: json}}",
 			func(c *Config) any { return c.Zoneproxy.Log }, Log{Level: slog.LevelDebug, Format: LogJSON}},
 		{"yaml 1.1 boolean", "apisix: {enable_server_tokens: off}",

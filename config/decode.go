@@ -475,6 +475,15 @@ func (d *decoder) zoneproxy(c *Config, sec field) {
 					d.unknown(g)
 				}
 			}
+		case "metrics":
+			for _, g := range d.fields(f.path, f.v) {
+				switch g.key {
+				case "count_all_requests":
+					d.boolean(g.path, g.v, &z.Metrics.CountAllRequests)
+				default:
+					d.unknown(g)
+				}
+			}
 		case "memory_limit":
 			d.size(f.path, f.v, &z.MemoryLimit)
 		default:

@@ -74,6 +74,7 @@ func (c *Config) settings() []setting {
 		{"zoneproxy.shrink_hold", str(z.ShrinkHold)},
 		{"zoneproxy.coalesce_window", str(z.CoalesceWindow)},
 		{"zoneproxy.unknown_plugins", string(z.UnknownPlugins)},
+		{"zoneproxy.metrics.count_all_requests", str(z.Metrics.CountAllRequests)},
 	}
 }
 

@@ -38,7 +38,8 @@ func (a *app) proxyOptions(cfg *config.Config, access *accesslog.Logger) proxy.O
 	h, l := cfg.HTTP, cfg.Zoneproxy.Limits
 	return proxy.Options{
 		ServerName: a.server, Logger: a.log, Metrics: a.metrics, AccessLog: access,
-		MaxHeaderBytes: l.MaxHeaderBytes, MaxHeaderCount: l.MaxHeaderCount,
+		CountAllRequests: cfg.Zoneproxy.Metrics.CountAllRequests,
+		MaxHeaderBytes:   l.MaxHeaderBytes, MaxHeaderCount: l.MaxHeaderCount,
 		MaxURILength: l.MaxURILength, MaxRequestBodySize: h.ClientMaxBodySize,
 		HeaderTimeout: h.ClientHeaderTimeout, BodyTimeout: h.ClientBodyTimeout,
 		SendTimeout: h.SendTimeout, IdleTimeout: h.KeepaliveTimeout,

@@ -43,7 +43,21 @@ func TestHandleAllocs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _ = l.Run(ctx) }()
 	defer func() { cancel(); _ = l.Close() }()
-	t.Run("metrics and access log", func(t *testing.T) { handleAllocs(t, Options{Metrics: m, AccessLog: l}) })
+	t.Run("metrics and access log", func(t *testing.T) {
+		handleAllocs(t, Options{Metrics: m, AccessLog: l, CountAllRequests: true})
+	})
+	// The prometheus plugin: its log phase keeps the plugin Request to the end of the request.
+	t.Run("prometheus plugin", func(t *testing.T) {
+		up := fastBackend(t)
+		h := start(t, Options{Metrics: m, AccessLog: l}, upstream.Options{},
+			append(keyAuthKVs(up), "/apisix/routes/2", route("/prom/*", `"plugins":{"prometheus":{},"key-auth":{}}`, "", up),
+				"/apisix/global_rules/1", `{"plugins":{"prometheus":{}}}`)...)
+		handleAllocsOn(t, h, []allocCase{
+			{"route and global rule", "/prom/x", []string{"apikey", "auth-one"}, 200},
+			{"401", "/prom/x", nil, 401},
+			{"global rule, no route", "/nothing", nil, 404},
+		})
+	})
 }
 
 // TestPluginAllocs: a key-auth route allocates nothing per request, whether the key is right or

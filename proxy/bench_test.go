@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -100,8 +101,8 @@ func BenchmarkHandleDirect(b *testing.B) {
 	benchHandle(b, nil, "/apisix/routes/1", route("/api/*", "", "", fastBackend(b)))
 }
 
-// BenchmarkPlugins: a plain route and the same route with key-auth, side by side (Handle on a
-// prepared RequestCtx, as BenchmarkHandleDirect).
+// BenchmarkPlugins: a plain route and the same route with key-auth, then with jwt-auth (HS256,
+// a token with exp), side by side (Handle on a prepared RequestCtx, as BenchmarkHandleDirect).
 func BenchmarkPlugins(b *testing.B) {
 	up := fastBackend(b)
 	b.Run("plain", func(b *testing.B) {
@@ -110,6 +111,20 @@ func BenchmarkPlugins(b *testing.B) {
 	b.Run("key-auth", func(b *testing.B) {
 		benchHandle(b, []string{"apikey", "auth-one"}, keyAuthKVs(up)...)
 	})
+	b.Run("jwt-auth", func(b *testing.B) {
+		tok := jwtToken(b, "HS256", "jack-secret", fmt.Sprintf(`{"key":"jack-key","exp":%d}`, time.Now().Unix()+86400))
+		benchHandle(b, []string{"Authorization", "Bearer " + tok}, jwtAuthKVs(up)...)
+	})
+}
+
+// jwtAuthKVs is a jwt-auth route to up and 1,000 consumers, one of which has key jack-key.
+func jwtAuthKVs(up string) []string {
+	kvs := []string{"/apisix/routes/1", route("/api/*", `"plugins":{"jwt-auth":{}}`, "", up),
+		"/apisix/consumers/jack", `{"username":"jack","plugins":{"jwt-auth":{"key":"jack-key","secret":"jack-secret"}}}`}
+	for i := range 999 {
+		kvs = append(kvs, fmt.Sprintf("/apisix/consumers/c%d", i), fmt.Sprintf(`{"username":"c%d","plugins":{"jwt-auth":{"key":"key-%d","secret":"s-%d"}}}`, i, i, i))
+	}
+	return kvs
 }
 
 // keyAuthKVs is a key-auth route to up and 1,000 consumers, one of which has key auth-one.

@@ -16,16 +16,17 @@ type live struct {
 	sendTimeout        time.Duration
 	accessLog          *accesslog.Logger
 	realIP             *realIP // nil: the client address is always the peer's
+	countAll           bool
 }
 
 func liveOf(o Options) *live {
 	return &live{maxURILength: o.MaxURILength, maxHeaderCount: o.MaxHeaderCount,
 		maxRequestBodySize: o.MaxRequestBodySize, bodyTimeout: o.BodyTimeout, sendTimeout: o.SendTimeout,
-		accessLog: o.AccessLog, realIP: compileRealIP(o.RealIP)}
+		accessLog: o.AccessLog, realIP: compileRealIP(o.RealIP), countAll: o.CountAllRequests}
 }
 
 // Update applies opts to the running proxy: the URI length, header count and body size limits,
-// the body timeout, the real-IP settings and the access log for the requests that start afterwards; the header, send
+// the body timeout, the real-IP settings, the access log and CountAllRequests for the requests that start afterwards; the header, send
 // and idle timeouts for the connections accepted afterwards (those already open answer their next
 // request with "Connection: close", see generation). The others keep their running values; Update returns the
 // names of those that differ (their Options field names). Metrics and Logger are not compared:

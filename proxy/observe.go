@@ -8,6 +8,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
@@ -18,27 +19,32 @@ type observation struct {
 	live           *live           // the settings the request started with
 	rt             *snapshot.Route // the matched route, nil when none
 	match          router.Result
-	node           *upstream.Node // the last node tried
-	upstreamTime   time.Duration  // time spent in tries, all of them
-	upstreamStatus int            // the upstream's status, 0 when it did not answer
-	source         metrics.Source // who made the answer
-	bodyBytes      int64          // request body bytes read from the client
-	client         *clientAddr    // the client address from the real-IP header, nil: the peer's
+	node           *upstream.Node  // the last node tried
+	upstreamTime   time.Duration   // time spent in tries, all of them
+	upstreamStatus int             // the upstream's status, 0 when it did not answer
+	source         metrics.Source  // who made the answer
+	bodyBytes      int64           // request body bytes read from the client
+	client         *clientAddr     // the client address from the real-IP header, nil: the peer's
+	consumer       string          // the consumer a plugin authenticated, "" for none
+	plug           *plugin.Request // kept for the log phase of the request's plugins, nil: none has one
+	counted        bool            // the prometheus plugin's log phase ran: the metrics count the request
 }
 
 // record feeds the metrics and the access log. A streamed response is recorded when the handler
 // returns: its time is the time to the response head and its size the Content-Length, if any.
+// The request metrics count a request as APISIX does, when the prometheus plugin ran for it,
+// or every request under Options.CountAllRequests.
 func (p *Proxy) record(ctx *fasthttp.RequestCtx, ob *observation) {
 	now := time.Now()
 	code := ctx.Response.StatusCode()
 	reqTime := now.Sub(ctx.Time())
-	if m := p.opts.Metrics; m != nil {
+	if m := p.opts.Metrics; m != nil && (ob.counted || ob.live.countAll) {
 		rm := m.Unmatched()
 		if ob.rt != nil {
 			rm = ob.rt.Metrics(m) // nil for a route retired since: the sample is lost
 		}
 		s := metrics.Sample{
-			Code: code, Source: ob.source, MatchedURI: ob.match.URI, MatchedHost: ob.match.Host,
+			Code: code, Source: ob.source, MatchedURI: ob.match.URI, MatchedHost: ob.match.Host, Consumer: ob.consumer,
 			Request: reqTime, Upstream: ob.upstreamTime,
 			BytesIn: requestBytes(ctx) + ob.bodyBytes, BytesOut: responseBytes(ctx),
 		}

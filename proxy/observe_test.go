@@ -90,7 +90,8 @@ next:
 }
 
 // TestMetricsAndAccessLog: a known sequence of requests gives the exact APISIX metrics and one
-// access log line per request with the right fields.
+// access log line per request with the right fields. The routes have no prometheus plugin:
+// CountAllRequests counts them (TestPrometheusPlugin tests APISIX's default).
 func TestMetricsAndAccessLog(t *testing.T) {
 	m, err := metrics.New(metrics.Options{})
 	if err != nil {
@@ -107,7 +108,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	go func() { _ = l.Run(ctx); close(done) }()
 	ok := backend(t, echo("ok"))
 	dead := deadAddr(t)
-	h := start(t, Options{Metrics: m, AccessLog: l}, upstream.Options{},
+	h := start(t, Options{Metrics: m, AccessLog: l, CountAllRequests: true}, upstream.Options{},
 		"/apisix/routes/ok", route("/ok/*", "", "", ok),
 		"/apisix/routes/dead", route("/dead", `"timeout":{"connect":0.2,"send":1,"read":1}`, `"retries":0`, dead))
 	for _, p := range []string{"/ok/a", "/ok/b", "/dead", "/nowhere"} {
@@ -162,5 +163,88 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		if addr, _ := rec["upstream_addr"].(string); w.upstream != (addr != "") {
 			t.Errorf("line %d upstream_addr %q", i, addr)
 		}
+	}
+}
+
+// TestPrometheusPlugin: as APISIX, the request metrics count only the requests whose route,
+// service, consumer or global rule has the prometheus plugin (a global rule: 404s too), with
+// the consumer label filled; CountAllRequests counts every request.
+func TestPrometheusPlugin(t *testing.T) {
+	up := backend(t, echo("ok"))
+	kvs := func(extra ...string) []string {
+		return append([]string{
+			"/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{"key":"auth-one"}}}`,
+			"/apisix/consumers/rose", `{"username":"rose","plugins":{"key-auth":{"key":"auth-two"},"prometheus":{}}}`,
+			"/apisix/services/s", `{"plugins":{"prometheus":{}}}`,
+			"/apisix/routes/plain", route("/plain", "", "", up),
+			"/apisix/routes/prom", route("/prom", `"plugins":{"prometheus":{},"key-auth":{}}`, "", up),
+			"/apisix/routes/svc", route("/svc", `"service_id":"s"`, "", up),
+			"/apisix/routes/auth", route("/auth", `"plugins":{"key-auth":{}}`, "", up),
+		}, extra...)
+	}
+	type count struct {
+		labels map[string]string
+		want   float64 // 0: no such series
+	}
+	tests := []struct {
+		name     string
+		countAll bool
+		kvs      []string
+		counts   []count
+	}{
+		{"route, service and consumer carry it", false, kvs(), []count{
+			{map[string]string{"route": "plain"}, 0},
+			{map[string]string{"route": "prom", "code": "200", "consumer": "jack"}, 1},
+			{map[string]string{"route": "prom", "code": "401", "consumer": ""}, 1},
+			{map[string]string{"route": "svc", "service": "s", "code": "200"}, 1},
+			{map[string]string{"route": "auth", "consumer": "jack"}, 0},
+			{map[string]string{"route": "auth", "code": "200", "consumer": "rose"}, 1},
+			{map[string]string{"route": "", "code": "404"}, 0},
+		}},
+		{"a global rule counts everything", false, kvs("/apisix/global_rules/1", `{"plugins":{"prometheus":{}}}`), []count{
+			{map[string]string{"route": "plain", "code": "200", "consumer": ""}, 1},
+			{map[string]string{"route": "prom", "code": "200", "consumer": "jack"}, 1},
+			{map[string]string{"route": "auth", "code": "200", "consumer": "jack"}, 1},
+			{map[string]string{"route": "", "code": "404"}, 1},
+		}},
+		{"count_all_requests", true, kvs(), []count{
+			{map[string]string{"route": "plain", "code": "200"}, 1},
+			{map[string]string{"route": "auth", "code": "200", "consumer": "jack"}, 1},
+			{map[string]string{"route": "", "code": "404"}, 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := metrics.New(metrics.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := start(t, Options{Metrics: m, CountAllRequests: tt.countAll}, upstream.Options{}, tt.kvs...)
+			for _, rq := range []struct{ path, key string }{
+				{"/plain", ""}, {"/prom", "auth-one"}, {"/prom", ""}, {"/svc", ""},
+				{"/auth", "auth-one"}, {"/auth", "auth-two"}, {"/nowhere", ""},
+			} {
+				req, _ := http.NewRequest(http.MethodGet, h.base+rq.path, nil)
+				if rq.key != "" {
+					req.Header.Set("apikey", rq.key)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+			fams := scrape(t, m)
+			for _, c := range tt.counts {
+				got, found := value(fams, "apisix_http_status", c.labels)
+				if c.want == 0 && found || c.want != 0 && got != c.want {
+					t.Errorf("apisix_http_status%v = %v (found %v), want %v", c.labels, got, found, c.want)
+				}
+			}
+			// The latency and bandwidth follow the status.
+			if _, found := value(fams, "apisix_http_latency", map[string]string{"route": "plain"}); found != (tt.countAll || len(tt.kvs) > len(kvs())) {
+				t.Errorf("latency of route plain found %v", found)
+			}
+		})
 	}
 }

@@ -63,9 +63,15 @@ type Options struct {
 	// defaults (DefaultRealIP): X-Real-IP, believed from 127.0.0.1.
 	RealIP *RealIP
 
-	// Metrics, when set, records every request (apisix_http_status, latency, bandwidth) into the
+	// Metrics, when set, records requests (apisix_http_status, latency, bandwidth) into the
 	// matched route's handle (snapshot.Route.Metrics) and counts client connections. nil: off.
+	// As in APISIX, a request is recorded when the prometheus plugin is on its route, service,
+	// consumer or a global rule (a global rule: every request, 404s included), unless
+	// CountAllRequests.
 	Metrics *metrics.Metrics
+	// CountAllRequests records every request into Metrics, with or without the prometheus
+	// plugin (zoneproxy.metrics.count_all_requests). Default false: APISIX's behaviour.
+	CountAllRequests bool
 	// AccessLog, when set, gets one line per request. nil: off.
 	AccessLog *accesslog.Logger
 }

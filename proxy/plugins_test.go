@@ -2,13 +2,18 @@ package proxy
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/config/state"
@@ -339,4 +344,90 @@ func TestBasicAuthAndRestriction(t *testing.T) {
 	if resp, _ := h.get("/prec", "Authorization", basic("foo", "bar")); resp.StatusCode != 200 {
 		t.Errorf("foo on /prec: %d, want 200", resp.StatusCode)
 	}
+}
+
+// TestJWTAuthEndToEnd: jwt-auth through the proxy, with an encrypted secret, a credential, the
+// three token sources, hide_credentials and the 401s.
+func TestJWTAuthEndToEnd(t *testing.T) {
+	ring, _ := keyring.New(keyring.Default)
+	h := newPluginHarness(t, nil,
+		"/apisix/consumers/jack", `{"username":"jack","labels":{"custom_id":"c-7"},"plugins":{"jwt-auth":{"key":"jack-key","secret":"`+ring.Encrypt("jack-secret")+`"}}}`,
+		"/apisix/consumers/jack/credentials/hs512", `{"plugins":{"jwt-auth":{"key":"jack-512","secret":"other","algorithm":"HS512"}}}`,
+		"/apisix/routes/1", `{"uri":"/jwt","plugins":{"jwt-auth":{}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/hide","plugins":{"jwt-auth":{"hide_credentials":true,"realm":"zone"}},"upstream":UPSTREAM}`,
+	)
+	exp := time.Now().Unix() + 3600
+	jack := jwtToken(t, "HS256", "jack-secret", `{"key":"jack-key","exp":`+strconv.FormatInt(exp, 10)+`}`)
+	jack512 := jwtToken(t, "HS512", "other", `{"key":"jack-512"}`)
+	expired := jwtToken(t, "HS256", "jack-secret", `{"key":"jack-key","exp":1}`)
+	ciphertext := jwtToken(t, "HS256", ring.Encrypt("jack-secret"), `{"key":"jack-key"}`)
+	const (
+		missing = `{"message":"Missing JWT token in request"}` + "\n"
+		failed  = `{"message":"failed to verify jwt"}` + "\n"
+	)
+	tests := []struct {
+		name, path string
+		headers    []string
+		status     int
+		body       string // exact for a 401, a fragment of what the upstream saw otherwise
+		absent     string
+	}{
+		{"no token", "/jwt", nil, 401, missing, ""},
+		{"bearer header", "/jwt", []string{"Authorization", "Bearer " + jack, "X-Credential-Identifier", "forged"}, 200,
+			"Authorization=Bearer " + jack + "\nX-Consumer-Username=jack\nX-Consumer-Custom-Id=c-7\n", "X-Credential-Identifier"},
+		{"query", "/jwt?jwt=" + jack, nil, 200, "X-Consumer-Username=jack", ""},
+		{"cookie", "/jwt", []string{"Cookie", "jwt=" + jack}, 200, "X-Consumer-Username=jack", ""},
+		{"credential", "/jwt", []string{"Authorization", jack512}, 200, "X-Consumer-Username=jack\nX-Credential-Identifier=hs512\n", ""},
+		{"expired token", "/jwt", []string{"Authorization", expired}, 401, failed, ""},
+		{"signed with the ciphertext", "/jwt", []string{"Authorization", ciphertext}, 401, failed, ""},
+		{"garbage", "/jwt", []string{"Authorization", "Bearer " + strings.Repeat("%", 4000)}, 401, `{"message":"JWT token invalid"}` + "\n", ""},
+		{"hide header", "/hide", []string{"Authorization", "Bearer " + jack}, 200, "X-Consumer-Username=jack", "Authorization"},
+		{"hide query", "/hide?a=1&jwt=" + jack, nil, 200, "uri=/hide?a=1\n", jack},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.hits.Load()
+			resp, body := h.get(tt.path, tt.headers...)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if tt.status == 401 {
+				want := `Bearer realm="jwt"`
+				if body != tt.body || resp.Header.Get("WWW-Authenticate") != want || h.hits.Load() != before {
+					t.Errorf("401: body %q, WWW-Authenticate %q, upstream called %d times", body,
+						resp.Header.Get("WWW-Authenticate"), h.hits.Load()-before)
+				}
+				return
+			}
+			if !strings.Contains(body, tt.body) || (tt.absent != "" && strings.Contains(body, tt.absent)) {
+				t.Errorf("upstream saw\n%s\nwant %q and not %q", body, tt.body, tt.absent)
+			}
+		})
+	}
+	if resp, _ := h.get("/hide"); resp.Header.Get("WWW-Authenticate") != `Bearer realm="zone"` {
+		t.Errorf("realm: WWW-Authenticate %q", resp.Header.Get("WWW-Authenticate"))
+	}
+	// A consumer whose public key does not parse is rejected at build, its last good version
+	// kept, with the reason APISIX's verifier gives.
+	h.update("/apisix/consumers/jack", `{"username":"jack","plugins":{"jwt-auth":{"key":"jack-key","algorithm":"RS256","public_key":"not a PEM"}}}`)
+	if logs := h.logs.Take(); !strings.Contains(logs, "Consumer Public Key is Invalid") || !strings.Contains(logs, "kept_previous_version=true") {
+		t.Errorf("logs\n%s\nwant the public key rejected", logs)
+	}
+	if resp, body := h.get("/jwt", "Authorization", jack); resp.StatusCode != 200 {
+		t.Errorf("after a rejected update: %d %s, want the last good consumer", resp.StatusCode, body)
+	}
+}
+
+// jwtToken signs an HS* token of payload (JSON) with secret.
+func jwtToken(t testing.TB, alg, secret, payload string) string {
+	t.Helper()
+	var claims jwt.MapClaims
+	if err := json.Unmarshal([]byte(payload), &claims); err != nil {
+		t.Fatal(err)
+	}
+	s, err := jwt.NewWithClaims(jwt.GetSigningMethod(alg), claims).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

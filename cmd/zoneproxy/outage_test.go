@@ -221,10 +221,12 @@ func TestRestartFromStateFile(t *testing.T) {
 }
 
 // TestMetricsEndpoint: the exporter serves APISIX's and zoneproxy's metrics on both paths, with the
-// requests made, the control plane's state and a failover counted.
+// requests made (a global rule with the prometheus plugin counts them all, 404s included), the
+// control plane's state and a failover counted.
 func TestMetricsEndpoint(t *testing.T) {
 	cluster, files := startCluster(t)
 	a := backend(t, "a")
+	putKV(t, cluster, "/apisix/global_rules/1", `{"plugins":{"prometheus":{}}}`)
 	putKV(t, cluster, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/r1","upstream":{"nodes":{%q:1}}}`, a))
 	zp := startZoneproxy(t, instanceOpts{endpoints: cluster.Endpoints(), files: files})
 	testutil.WaitFor(t, "route 1", 10*time.Second, serves(zp.proxy+"/r1", "", "a GET /r1"))

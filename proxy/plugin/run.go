@@ -21,6 +21,10 @@ type Request struct {
 	// credential it matched.
 	Consumer     *Consumer
 	CredentialID string
+	// Counted is set by the prometheus plugin's log phase: the request goes into the
+	// apisix_http_* metrics, which APISIX keeps only for requests whose route, service,
+	// consumer or global rule has the plugin.
+	Counted bool
 
 	global *Chain
 	active []*Entry // the route's chain, the consumer's plugins merged in: what access, header filter and log run
@@ -34,7 +38,7 @@ type Request struct {
 // Reset clears r for the next request.
 func (r *Request) Reset() {
 	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars = nil, "", "", nil, nil
-	r.Consumer, r.CredentialID, r.global, r.active = nil, "", nil, nil
+	r.Consumer, r.CredentialID, r.Counted, r.global, r.active = nil, "", false, nil, nil
 	clear(r.merged)
 	r.merged = r.merged[:0]
 }
@@ -83,12 +87,14 @@ func (r *Request) Run(global, route *Chain) Reply {
 			return rep
 		}
 	}
+	// Set before the route's rewrite: a request one of its plugins answers still runs their
+	// header filter and log phases, as in APISIX.
+	r.active = routeEntries
 	if route != nil && route.phases.rewrite {
 		if rep := r.rewrite(routeEntries); rep.Status != 0 {
 			return rep
 		}
 	}
-	r.active = routeEntries
 	if c := r.Consumer; c != nil {
 		if c.GroupMissing {
 			return Reply{Status: fasthttp.StatusServiceUnavailable}

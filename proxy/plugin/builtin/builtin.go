@@ -6,7 +6,9 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/jwtauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -14,7 +16,9 @@ func All() []plugin.Plugin {
 	return []plugin.Plugin{
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
+		jwtauth.Plugin,
 		keyauth.Plugin,
+		prometheus.Plugin,
 	}
 }
 
