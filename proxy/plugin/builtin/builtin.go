@@ -6,6 +6,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
 )
 
@@ -14,6 +15,7 @@ func All() []plugin.Plugin {
 	return []plugin.Plugin{
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
+		iprestriction.Plugin,
 		keyauth.Plugin,
 	}
 }

@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// newTrafficHarness is a pluginHarness whose upstream echoes the whole request it got: method,
+// URI, Host and every header, one "Name: value" line each, sorted.
+func newTrafficHarness(t *testing.T, kvs ...string) *pluginHarness {
+	t.Helper()
+	h := newPluginHarness(t, nil)
+	h.up = backend(t, countRequests(&h.hits, fullEcho))
+	h.update(kvs...)
+	return h
+}
+
+func fullEcho(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "%s %s\nHost: %s\n", r.Method, r.RequestURI, r.Host)
+	var lines []string
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			lines = append(lines, k+": "+v)
+		}
+	}
+	slices.Sort(lines)
+	fmt.Fprint(w, strings.Join(lines, "\n")+"\n")
+}
+
+// TestIPRestrictionEndToEnd: the client address ip-restriction checks is the one the real-IP
+// settings give (X-Real-IP from the trusted loopback peer by default); a blocked client gets the
+// plugin's answer and the upstream is not called.
+func TestIPRestrictionEndToEnd(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/routes/1", `{"uri":"/white","plugins":{"ip-restriction":{"whitelist":["127.0.0.1","2001:db8::/32"]}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/black","plugins":{"ip-restriction":{"blacklist":["10.0.0.0/8"],"message":"no","response_code":404}},"upstream":UPSTREAM}`,
+	)
+	deny := `{"message":"Your IP address is not allowed"}` + "\n"
+	for _, tt := range []struct {
+		name, path, realIP string
+		status             int
+		body               string
+	}{
+		{"whitelisted peer", "/white", "", 200, "GET /white"},
+		{"whitelisted v6 client", "/white", "2001:db8::1", 200, "GET /white"},
+		{"client outside the whitelist", "/white", "192.0.2.1", 403, deny},
+		{"peer not blacklisted", "/black", "", 200, "GET /black"},
+		{"blacklisted client", "/black", "10.1.2.3", 404, `{"message":"no"}` + "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var hdr []string
+			if tt.realIP != "" {
+				hdr = []string{"X-Real-IP", tt.realIP}
+			}
+			before := h.hits.Load()
+			resp, body := h.get(tt.path, hdr...)
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+				t.Fatalf("%d %q, want %d %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+			if called := h.hits.Load() != before; called != (tt.status == 200) {
+				t.Errorf("upstream called: %v", called)
+			}
+		})
+	}
+	// A CIDR that does not parse rejects the new version; the last good one keeps serving.
+	h.update("/apisix/routes/1", `{"uri":"/white","plugins":{"ip-restriction":{"whitelist":["::1/129"]}},"upstream":UPSTREAM}`)
+	if resp, _ := h.get("/white"); resp.StatusCode != 200 {
+		t.Errorf("after a bad update: %d, want the last good version's 200", resp.StatusCode)
+	}
+	if logs := h.logs.Take(); !strings.Contains(logs, "invalid ip address: ::1/129") {
+		t.Errorf("logs\n%s\nwant the rejection", logs)
+	}
+}
