@@ -74,3 +74,41 @@ func TestIPRestrictionEndToEnd(t *testing.T) {
 		t.Errorf("logs\n%s\nwant the rejection", logs)
 	}
 }
+
+// TestRequestIDEndToEnd: the id reaches the upstream and comes back; a client's id is kept; the
+// header filter also runs on a plugin's own answer, on the proxy's 502 and on the 404 of a
+// global rule.
+func TestRequestIDEndToEnd(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/routes/1", `{"uri":"/id","plugins":{"request-id":{}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/auth","plugins":{"request-id":{"algorithm":"nanoid"},"key-auth":{}},"upstream":UPSTREAM}`,
+		"/apisix/routes/3", `{"uri":"/down","plugins":{"request-id":{"header_name":"X-Trace"}},"upstream":{"nodes":{"127.0.0.1:1":1},"retries":0}}`,
+		"/apisix/routes/4", `{"uri":"/quiet","plugins":{"request-id":{"include_in_response":false}},"upstream":UPSTREAM}`,
+	)
+	resp, body := h.get("/id")
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 200 || len(id) != 36 || !strings.Contains(body, "X-Request-Id: "+id+"\n") {
+		t.Errorf("generated: %d, response id %q, upstream saw\n%s", resp.StatusCode, id, body)
+	}
+	resp, body = h.get("/id", "X-Request-Id", "client-1")
+	if resp.Header.Get("X-Request-Id") != "client-1" || !strings.Contains(body, "X-Request-Id: client-1\n") {
+		t.Errorf("kept: response id %q, upstream saw\n%s", resp.Header.Get("X-Request-Id"), body)
+	}
+	if resp, _ := h.get("/auth"); resp.StatusCode != 401 || len(resp.Header.Get("X-Request-Id")) != 21 {
+		t.Errorf("plugin's 401: %d, id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	if resp, _ := h.get("/down"); resp.StatusCode != 502 || len(resp.Header.Get("X-Trace")) != 36 {
+		t.Errorf("proxy's 502: %d, id %q", resp.StatusCode, resp.Header.Get("X-Trace"))
+	}
+	if resp, body := h.get("/quiet"); resp.Header.Get("X-Request-Id") != "" || !strings.Contains(body, "X-Request-Id: ") {
+		t.Errorf("include_in_response false: response id %q, upstream saw\n%s", resp.Header.Get("X-Request-Id"), body)
+	}
+	h.update("/apisix/global_rules/1", `{"plugins":{"request-id":{"header_name":"X-Global-Id","algorithm":"ksuid"}}}`)
+	if resp, _ := h.get("/nowhere"); resp.StatusCode != 404 || len(resp.Header.Get("X-Global-Id")) != 27 {
+		t.Errorf("global rule on a 404: %d, id %q", resp.StatusCode, resp.Header.Get("X-Global-Id"))
+	}
+	h.update("/apisix/routes/1", `{"uri":"/id","plugins":{"request-id":{"algorithm":"uuidv8"}},"upstream":UPSTREAM}`)
+	if logs := h.logs.Take(); !strings.Contains(logs, `property \"algorithm\" validation failed: matches none of the enum values`) {
+		t.Errorf("unknown algorithm: logs\n%s", logs)
+	}
+}

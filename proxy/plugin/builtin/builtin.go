@@ -8,6 +8,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -17,6 +18,7 @@ func All() []plugin.Plugin {
 		consumerrestriction.Plugin,
 		iprestriction.Plugin,
 		keyauth.Plugin,
+		requestid.Plugin,
 	}
 }
 
