@@ -112,3 +112,45 @@ func TestRequestIDEndToEnd(t *testing.T) {
 		t.Errorf("unknown algorithm: logs\n%s", logs)
 	}
 }
+
+// TestCORSEndToEnd: a preflight is answered without the upstream; the CORS headers are on the
+// upstream's answer, on a plugin's 401 and on the proxy's 502.
+func TestCORSEndToEnd(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{"key":"k"}}}`,
+		"/apisix/routes/1", `{"uri":"/cors","plugins":{"cors":{"allow_origins":"http://a.com,http://b.com","allow_methods":"GET,POST","expose_headers":"X-Up","max_age":60,"allow_credential":true,"allow_headers":"**"},"key-auth":{}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/down","plugins":{"cors":{}},"upstream":{"nodes":{"127.0.0.1:1":1},"retries":0}}`,
+	)
+	send := func(method, path string, headers ...string) *http.Response {
+		req, _ := http.NewRequest(method, h.base+path, nil)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, _ := do(t, req)
+		return resp
+	}
+	before := h.hits.Load()
+	resp := send("OPTIONS", "/cors", "Origin", "http://b.com", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "X-K")
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://b.com" ||
+		resp.Header.Get("Access-Control-Allow-Methods") != "GET,POST" || resp.Header.Get("Access-Control-Allow-Headers") != "X-K" ||
+		resp.Header.Get("Access-Control-Max-Age") != "60" || resp.Header.Get("Access-Control-Allow-Credentials") != "true" ||
+		resp.Header.Get("Vary") != "Origin" || h.hits.Load() != before {
+		t.Errorf("preflight: %d %v, upstream called %d times", resp.StatusCode, resp.Header, h.hits.Load()-before)
+	}
+	resp = send("GET", "/cors", "Origin", "http://a.com", "apikey", "k")
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://a.com" || resp.Header.Get("Access-Control-Expose-Headers") != "X-Up" {
+		t.Errorf("upstream's answer: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = send("GET", "/cors", "Origin", "http://a.com")
+	if resp.StatusCode != 401 || resp.Header.Get("Access-Control-Allow-Origin") != "http://a.com" {
+		t.Errorf("key-auth's 401: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = send("GET", "/cors", "Origin", "http://evil.com", "apikey", "k")
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Vary") != "Origin" {
+		t.Errorf("origin not allowed: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = send("GET", "/down", "Origin", "http://x.com")
+	if resp.StatusCode != 502 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("proxy's 502: %d %v", resp.StatusCode, resp.Header)
+	}
+}

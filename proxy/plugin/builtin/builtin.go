@@ -6,6 +6,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/cors"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
@@ -16,6 +17,7 @@ func All() []plugin.Plugin {
 	return []plugin.Plugin{
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
+		cors.Plugin,
 		iprestriction.Plugin,
 		keyauth.Plugin,
 		requestid.Plugin,
