@@ -154,3 +154,50 @@ func TestCORSEndToEnd(t *testing.T) {
 		t.Errorf("proxy's 502: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// TestProxyRewriteEndToEnd: what the upstream gets, through the real router's variables;
+// APISIX's CRLF cases (t/plugin/proxy-rewrite3.t TESTs 22 and 24) and a hostile header value.
+func TestProxyRewriteEndToEnd(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/routes/1", `{"uri":"/hello*","plugins":{"proxy-rewrite":{"regex_uri":["^/hello(.*)","/hello$1"],"host":"test.xxxx.com"}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/remain*","plugins":{"proxy-rewrite":{"uri":"/$uri/remain","host":"test.xxxx.com"}},"upstream":UPSTREAM}`,
+		"/apisix/routes/3", `{"uri":"/api/*","plugins":{"proxy-rewrite":{"regex_uri":["^/api/(\\w+)/(.*)","/v2/$2/$1"],"method":"POST",`+
+			`"headers":{"set":{"X-Client":"$remote_addr","X-Arg":"$arg_name","X-Cap":"$1"},"add":{"X-Route":"$route_id"},"remove":["X-Secret"]}}},"upstream":UPSTREAM}`,
+	)
+	for _, tt := range []struct {
+		name, path string
+		headers    []string
+		want, not  []string
+	}{
+		{"TEST 22", "/hello%3f0z=700%26a=c%20HTTP/1.1%0D%0AHost:google.com%0d%0a%0d%0a", nil,
+			[]string{"GET /hello%3F0z=700&a=c%20HTTP/1.1%0D%0AHost:google.com%0D%0A%0D%0A\nHost: test.xxxx.com\n"}, nil},
+		{"TEST 24", "/remain%3f0z=700%26a=c%20HTTP/1.1%0D%0AHost:google.com%0d%0a%0d%0a", nil,
+			[]string{"GET //remain%253F0z=700&a=c%20HTTP/1.1%0D%0AHost:google.com%0D%0A%0D%0A/remain\n"}, nil},
+		{"regex, method, headers, query kept", "/api/users/42?name=jo", []string{"X-Secret", "s", "X-Client", "forged"},
+			[]string{"POST /v2/42/users?name=jo\n", "X-Client: 127.0.0.1\n", "X-Arg: jo\n", "X-Cap: users\n", "X-Route: 3\n"}, []string{"X-Secret"}},
+		{"hostile argument", "/api/a/b?name=x%0D%0AX-Injected:%201", nil,
+			[]string{"X-Arg: x%0D%0AX-Injected: 1\n"}, []string{"\nX-Injected"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, h.base+"/", nil)
+			req.URL.Opaque = tt.path // as sent, not re-encoded
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				req.Header.Set(tt.headers[i], tt.headers[i+1])
+			}
+			resp, body := do(t, req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("upstream saw\n%s\nwant %q", body, w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(body, n) {
+					t.Errorf("upstream saw\n%s\nwant no %q", body, n)
+				}
+			}
+		})
+	}
+}

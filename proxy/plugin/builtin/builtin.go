@@ -9,6 +9,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/cors"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
 )
 
@@ -20,6 +21,7 @@ func All() []plugin.Plugin {
 		cors.Plugin,
 		iprestriction.Plugin,
 		keyauth.Plugin,
+		proxyrewrite.Plugin,
 		requestid.Plugin,
 	}
 }
