@@ -110,7 +110,15 @@ func BenchmarkPlugins(b *testing.B) {
 	b.Run("key-auth", func(b *testing.B) {
 		benchHandle(b, []string{"apikey", "auth-one"}, keyAuthKVs(up)...)
 	})
+	b.Run("proxy-rewrite+cors+request-id", func(b *testing.B) {
+		benchHandle(b, []string{"Origin", "http://a.example"}, "/apisix/routes/1", route("/api/*", trafficPlugins, "", up))
+	})
 }
+
+// trafficPlugins is a route's proxy-rewrite (uri and a header from variables), cors and
+// request-id.
+const trafficPlugins = `"plugins":{"proxy-rewrite":{"uri":"/internal$uri","headers":{"set":{"X-Client":"$remote_addr"}}},` +
+	`"cors":{"allow_origins":"http://a.example,http://b.example"},"request-id":{}}`
 
 // keyAuthKVs is a key-auth route to up and 1,000 consumers, one of which has key auth-one.
 func keyAuthKVs(up string) []string {
