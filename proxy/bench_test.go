@@ -115,6 +115,9 @@ func BenchmarkPlugins(b *testing.B) {
 		tok := jwtToken(b, "HS256", "jack-secret", fmt.Sprintf(`{"key":"jack-key","exp":%d}`, time.Now().Unix()+86400))
 		benchHandle(b, []string{"Authorization", "Bearer " + tok}, jwtAuthKVs(up)...)
 	})
+	b.Run("proxy-rewrite+cors+request-id", func(b *testing.B) {
+		benchHandle(b, []string{"Origin", "http://a.example"}, "/apisix/routes/1", route("/api/*", trafficPlugins, "", up))
+	})
 }
 
 // jwtAuthKVs is a jwt-auth route to up and 1,000 consumers, one of which has key jack-key.
@@ -126,6 +129,11 @@ func jwtAuthKVs(up string) []string {
 	}
 	return kvs
 }
+
+// trafficPlugins is a route's proxy-rewrite (uri and a header from variables), cors and
+// request-id.
+const trafficPlugins = `"plugins":{"proxy-rewrite":{"uri":"/internal$uri","headers":{"set":{"X-Client":"$remote_addr"}}},` +
+	`"cors":{"allow_origins":"http://a.example,http://b.example"},"request-id":{}}`
 
 // keyAuthKVs is a key-auth route to up and 1,000 consumers, one of which has key auth-one.
 func keyAuthKVs(up string) []string {

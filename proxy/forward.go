@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
@@ -36,7 +37,10 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 //
 // scan tells which of the fields the proxy removes or replaces the request holds (checkRequest).
 // x, when set, is the exchange whose body was read before matching (prereadForm).
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, scan *headScan, x *exchange) {
+//
+// pr, when set, is the request's plugins, whose header filter runs on the upstream's head as
+// soon as it is read (the transport may write it itself).
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, scan *headScan, x *exchange, pr *plugin.Request) {
 	preread := x != nil
 	if !preread {
 		x = p.getExchange()
@@ -60,6 +64,9 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observ
 	pool := rt.Pool
 	spec := pool.Spec()
 	x.req.Timeouts, x.req.Keepalive, x.req.Upgrade = routeTimeouts(rt), &spec.KeepalivePool, upgrade
+	if pr != nil {
+		x.req.HeaderFilter = pr
+	}
 	retries := spec.EffectiveRetries()
 	var retryBy time.Time
 	if spec.RetryTimeout > 0 {

@@ -40,6 +40,7 @@ func (p *Proxy) lingerUnread(ctx *fasthttp.RequestCtx) {
 // hijacked connection, which is then half-closed and drained, as nginx's lingering close does.
 // Streamed answers and requests without a body are left to fasthttp.
 func (p *Proxy) linger(ctx *fasthttp.RequestCtx) {
+	filterHead(ctx)
 	if ctx.RequestBodyStream() == nil || ctx.Response.IsBodyStream() || ctx.Conn() == nil {
 		return
 	}

@@ -12,11 +12,14 @@ import (
 // ctx.Response. A request that goes on keeps what the plugins changed (headers for the
 // upstream, the consumer for a chash upstream). The consumer's name goes to ob for the metrics.
 //
-// When a plugin of the request has a log phase (prometheus), the Request is kept in ob until
-// the request ends (endPlugins); otherwise it is released at once, and the request pays nothing
-// more. The header filter phase is not called yet: no implemented plugin has one
-// (plugin.Chain.HasHeaderFilter tells when it is needed).
-func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *snapshot.Route, ob *observation) bool {
+// The plugin.Request outlives this call only when a plugin of the request has a later phase;
+// otherwise it is released at once and the request pays nothing more:
+//   - a header filter (cors, request-id): the Request is returned, to be passed to
+//     finishPlugins once the response head is final. Until then it is also the request's user
+//     value pluginsKey, for linger, and the transport's HeaderFilter, for the paths that write
+//     the head themselves: HeaderFilter runs once, on whichever comes first;
+//   - a log phase (prometheus): the Request is kept in ob until the request ends (endPlugins).
+func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *snapshot.Route, ob *observation) (pr *plugin.Request, answered bool) {
 	r := p.plugReqs.Get().(*plugin.Request)
 	r.Ctx, r.Consumers, r.Vars = ctx, s.Consumers, s.Router
 	var chain *plugin.Chain
@@ -27,17 +30,47 @@ func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *s
 	if c := r.Consumer; c != nil {
 		ob.consumer = c.Username
 	}
-	if s.Global.HasLog() || chain.HasLog() || (r.Consumer != nil && r.Consumer.Plugins.HasLog()) {
+	if rep.Status != 0 {
+		writeReply(ctx, rep)
+	}
+	logs := s.Global.HasLog() || chain.HasLog() || (r.Consumer != nil && r.Consumer.Plugins.HasLog())
+	if logs {
 		ob.plug = r
-	} else {
+	}
+	if !r.NeedsHeaderFilter() {
+		if !logs {
+			r.Reset()
+			p.plugReqs.Put(r)
+		}
+		return nil, rep.Status != 0
+	}
+	ctx.SetUserValue(pluginsKey, r)
+	return r, rep.Status != 0
+}
+
+// pluginsKey is the user value under which a request's plugin.Request waits for its header
+// filter.
+var pluginsKey any = pluginsKeyType{}
+
+type pluginsKeyType struct{}
+
+// finishPlugins runs the header filter phase on the final response head (unless it ran
+// already), and releases r unless its log phase is still to run (endPlugins releases it then).
+func (p *Proxy) finishPlugins(ctx *fasthttp.RequestCtx, r *plugin.Request, ob *observation) {
+	r.HeaderFilter()
+	ctx.RemoveUserValue(pluginsKey)
+	if ob.plug != r {
 		r.Reset()
 		p.plugReqs.Put(r)
 	}
-	if rep.Status == 0 {
-		return false
+}
+
+// filterHead runs the header filter phase of the request's plugins, if they have one, before
+// the head is written by the proxy itself (linger).
+func filterHead(ctx *fasthttp.RequestCtx) {
+	if r, ok := ctx.UserValue(pluginsKey).(*plugin.Request); ok {
+		r.HeaderFilter()
 	}
-	writeReply(ctx, rep)
-	return true
 }
 
 // endPlugins runs the log phase of the request's plugins, once the response is made, and

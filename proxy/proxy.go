@@ -133,17 +133,34 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 			return
 		}
 		// APISIX runs the global rules' rewrite and access on a request no route matched.
-		if s.Global == nil || !p.runPlugins(ctx, s, nil, ob) {
+		if s.Global == nil {
+			writeNotFound(ctx)
+			p.lingerUnread(ctx)
+			return
+		}
+		pr, answered := p.runPlugins(ctx, s, nil, ob)
+		if !answered {
 			writeNotFound(ctx)
 		}
 		p.lingerUnread(ctx)
+		if pr != nil {
+			p.finishPlugins(ctx, pr, ob)
+		}
 		return
 	}
 	rt := s.Routes.At(m.Value)
 	ob.rt, ob.match = rt, m
-	if rt != nil && !rt.Unresolved && (rt.Plugins != nil || s.Global != nil) && p.runPlugins(ctx, s, rt, ob) {
-		p.lingerUnread(ctx)
-		return
+	var pr *plugin.Request // set while a plugin's header filter is to run
+	if rt != nil && !rt.Unresolved && (rt.Plugins != nil || s.Global != nil) {
+		var answered bool
+		pr, answered = p.runPlugins(ctx, s, rt, ob)
+		if pr != nil {
+			defer p.finishPlugins(ctx, pr, ob)
+		}
+		if answered {
+			p.lingerUnread(ctx)
+			return
+		}
 	}
 	switch {
 	case rt == nil:
@@ -158,7 +175,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		// APISIX: "no valid upstream node".
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	default:
-		p.forward(ctx, rt, ob, &scan, x)
+		p.forward(ctx, rt, ob, &scan, x, pr)
 		return
 	}
 	p.lingerUnread(ctx)

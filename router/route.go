@@ -7,8 +7,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/zoneproxy/zoneproxy/internal/ipset"
 	"github.com/zoneproxy/zoneproxy/router/expr"
-	"github.com/zoneproxy/zoneproxy/router/internal/ipset"
 )
 
 // maxURILen is APISIX's maxLength for a route's uri.

@@ -200,3 +200,20 @@ func (t *Table) Eval(ctx *fasthttp.RequestCtx, e *expr.Expr) bool {
 	m.release()
 	return ok
 }
+
+// AppendVar appends the value of the variable v for the request to dst, read as Eval reads it;
+// ok is false when the variable is not set (Lua nil), true for a string, even empty (an
+// argument without "=" is "true"). For the plugins' templates ($var in proxy-rewrite and
+// redirect); it allocates nothing once warm and is safe for concurrent use.
+func (t *Table) AppendVar(dst []byte, ctx *fasthttp.RequestCtx, v *expr.Var) (_ []byte, ok bool) {
+	m := matcher{t: t, ctx: ctx}
+	m.init()
+	switch val := m.source().Value(v); val.Kind {
+	case expr.String:
+		dst, ok = append(dst, val.S...), true
+	case expr.True:
+		dst, ok = append(dst, "true"...), true
+	}
+	m.release()
+	return dst, ok
+}

@@ -30,6 +30,8 @@ type Request struct {
 	active []*Entry // the route's chain, the consumer's plugins merged in: what access, header filter and log run
 	merged []*Entry // backs active when a consumer brought plugins
 
+	headerDone bool // HeaderFilter ran
+
 	// Scratch is a buffer a plugin may use within one of its phase calls (decoding a
 	// credential); it is kept across requests so that using it allocates nothing once warm.
 	Scratch []byte
@@ -38,7 +40,7 @@ type Request struct {
 // Reset clears r for the next request.
 func (r *Request) Reset() {
 	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars = nil, "", "", nil, nil
-	r.Consumer, r.CredentialID, r.Counted, r.global, r.active = nil, "", false, nil, nil
+	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
 	clear(r.merged)
 	r.merged = r.merged[:0]
 }
@@ -82,6 +84,9 @@ func (r *Request) Run(global, route *Chain) Reply {
 	if route != nil {
 		routeEntries = route.entries
 	}
+	// A plugin that answers in the rewrite phase still gets the route's header filter (cors on
+	// its own preflight answer), as APISIX's api_ctx.plugins is set before the rewrite runs.
+	r.active = routeEntries
 	if global != nil && global.phases.rewrite {
 		if rep := r.rewrite(global.entries); rep.Status != 0 {
 			return rep
@@ -115,8 +120,12 @@ func (r *Request) Run(global, route *Chain) Reply {
 }
 
 // HeaderFilter runs the header filter phase (global rules first) on the response about to be
-// sent. Call it only when Run ran for the request.
+// sent, once: a second call does nothing. Call it only when Run ran for the request.
 func (r *Request) HeaderFilter() {
+	if r.headerDone {
+		return
+	}
+	r.headerDone = true
 	for _, es := range [2][]*Entry{r.globalEntries(), r.active} {
 		for _, e := range es {
 			if e.header != nil && r.pass(e) {
@@ -124,6 +133,20 @@ func (r *Request) HeaderFilter() {
 			}
 		}
 	}
+}
+
+// NeedsHeaderFilter reports whether a plugin of the request's global rules or chain (with the
+// consumer's plugins merged in) has a header filter phase. Call it after Run.
+func (r *Request) NeedsHeaderFilter() bool {
+	if r.global.HasHeaderFilter() {
+		return true
+	}
+	for _, e := range r.active {
+		if e.header != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Log runs the log phase (global rules first) once the response is sent.

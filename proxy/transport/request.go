@@ -46,6 +46,9 @@ type Request struct {
 	// HTTP10: the client spoke HTTP/1.0, which has no chunked encoding: a response body of
 	// unknown length reaches it unframed, ended by the connection's close.
 	HTTP10 bool
+	// HeaderFilter, when set, is called once the upstream's response head is in ctx.Response,
+	// before anything of it is written: the plugins' header filter phase.
+	HeaderFilter interface{ HeaderFilter() }
 
 	head    []byte // the request head as written upstream (and a buffered body after it)
 	sni     []byte // the TLS server name under pass_host pass to https
@@ -62,11 +65,17 @@ const maxKeptBuffer = 256 << 10
 // unless a large body grew them.
 func (r *Request) Reset() {
 	r.Body, r.BodyStream, r.BodyLength = nil, nil, 0
-	r.Timeouts, r.Keepalive, r.Upgrade, r.HTTP10 = Timeouts{}, nil, false, false
+	r.Timeouts, r.Keepalive, r.Upgrade, r.HTTP10, r.HeaderFilter = Timeouts{}, nil, false, false, nil
 	r.streamed = false
 	r.cw = upstreamWriter{}
 	if cap(r.head) > maxKeptBuffer { // sendWhole appends the body to the head
 		r.head = nil
+	}
+}
+
+func (r *Request) filterHead() {
+	if r.HeaderFilter != nil {
+		r.HeaderFilter.HeaderFilter()
 	}
 }
 

@@ -151,6 +151,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 			uc.close()
 			return Outcome{}, false, errUnexpectedUpgrade
 		}
+		r.filterHead()
 		t.startTunnel(ctx, uc, br, node, tm, start)
 		return Outcome{Answered: true, Status: status}, false, nil
 	}
@@ -304,10 +305,12 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 	switch {
 	case noBody:
 		cleanResponse(&resp.Header)
+		r.filterHead()
 		resp.SkipBody = true
 	case cl >= 0 && cl <= t.opts.ResponseBufferSize:
 		err := resp.ReadBody(br, 0)
 		cleanResponse(&resp.Header)
+		r.filterHead()
 		if err != nil {
 			// The head came, the body broke: too late to retry. As nginx, the client gets the
 			// head and what arrived, then the connection's end.
@@ -320,6 +323,7 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 		}
 	default:
 		cleanResponse(&resp.Header)
+		r.filterHead()
 		t.streamResponse(ctx, r, uc, br, node, start, status, reuse && cl != -2)
 		return Outcome{Answered: true, Status: status}
 	}

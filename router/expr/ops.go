@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"unsafe"
 
-	"github.com/zoneproxy/zoneproxy/router/internal/ipset"
+	"github.com/zoneproxy/zoneproxy/internal/ipset"
 )
 
 // jsonNumber converts a JSON number as cjson does (to a double; out of range

@@ -6,9 +6,13 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/cors"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/jwtauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -16,9 +20,13 @@ func All() []plugin.Plugin {
 	return []plugin.Plugin{
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
+		cors.Plugin,
+		iprestriction.Plugin,
 		jwtauth.Plugin,
 		keyauth.Plugin,
 		prometheus.Plugin,
+		proxyrewrite.Plugin,
+		requestid.Plugin,
 	}
 }
 
