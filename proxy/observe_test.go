@@ -248,3 +248,45 @@ func TestPrometheusPlugin(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderFilterAndLogOnOneRoute: a route with a header filter plugin (cors) and a log plugin
+// (prometheus) gets both: the CORS headers on its answer, then its count, whether the upstream
+// or a plugin (key-auth's 401) answered.
+func TestHeaderFilterAndLogOnOneRoute(t *testing.T) {
+	up := backend(t, echo("ok"))
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, Options{Metrics: m}, upstream.Options{},
+		"/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{"key":"auth-one"}}}`,
+		"/apisix/routes/r", route("/r", `"plugins":{"cors":{"allow_origins":"http://a.example"},"prometheus":{},"key-auth":{}}`, "", up))
+	for _, tt := range []struct {
+		name, key string
+		code      int
+	}{
+		{"upstream answers", "auth-one", 200},
+		{"a plugin answers", "", 401},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, h.base+"/r", nil)
+		req.Header.Set("Origin", "http://a.example")
+		if tt.key != "" {
+			req.Header.Set("apikey", tt.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || resp.Header.Get("Access-Control-Allow-Origin") != "http://a.example" {
+			t.Errorf("%s: %d, Access-Control-Allow-Origin %q; want %d and the origin", tt.name, resp.StatusCode,
+				resp.Header.Get("Access-Control-Allow-Origin"), tt.code)
+		}
+	}
+	fams := scrape(t, m)
+	for _, code := range []string{"200", "401"} {
+		if got, _ := value(fams, "apisix_http_status", map[string]string{"route": "r", "code": code}); got != 1 {
+			t.Errorf("apisix_http_status{route=r,code=%s} = %v, want 1", code, got)
+		}
+	}
+}
