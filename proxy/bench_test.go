@@ -110,6 +110,9 @@ func BenchmarkPlugins(b *testing.B) {
 	b.Run("key-auth", func(b *testing.B) {
 		benchHandle(b, []string{"apikey", "auth-one"}, keyAuthKVs(up)...)
 	})
+	b.Run("limit-count-local", func(b *testing.B) {
+		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", `"plugins":{"limit-count":{"count":1000000000,"time_window":3600}}`, "", up))
+	})
 }
 
 // keyAuthKVs is a key-auth route to up and 1,000 consumers, one of which has key auth-one.

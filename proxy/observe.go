@@ -8,6 +8,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
@@ -18,12 +19,13 @@ type observation struct {
 	live           *live           // the settings the request started with
 	rt             *snapshot.Route // the matched route, nil when none
 	match          router.Result
-	node           *upstream.Node // the last node tried
-	upstreamTime   time.Duration  // time spent in tries, all of them
-	upstreamStatus int            // the upstream's status, 0 when it did not answer
-	source         metrics.Source // who made the answer
-	bodyBytes      int64          // request body bytes read from the client
-	client         *clientAddr    // the client address from the real-IP header, nil: the peer's
+	node           *upstream.Node  // the last node tried
+	upstreamTime   time.Duration   // time spent in tries, all of them
+	upstreamStatus int             // the upstream's status, 0 when it did not answer
+	source         metrics.Source  // who made the answer
+	bodyBytes      int64           // request body bytes read from the client
+	client         *clientAddr     // the client address from the real-IP header, nil: the peer's
+	plug           *plugin.Request // the plugins' state, nil when no plugin ran; finished and pooled by Handle
 }
 
 // record feeds the metrics and the access log. A streamed response is recorded when the handler

@@ -86,6 +86,9 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	ob := observation{live: p.live.Load()}
 	p.handle(ctx, &ob)
+	if ob.plug != nil {
+		p.finishPlugins(ob.plug)
+	}
 	if p.opts.Metrics != nil || ob.live.accessLog != nil {
 		p.record(ctx, &ob)
 	}
@@ -127,7 +130,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 			return
 		}
 		// APISIX runs the global rules' rewrite and access on a request no route matched.
-		if s.Global == nil || !p.runPlugins(ctx, s, nil) {
+		if s.Global == nil || !p.runPlugins(ctx, s, nil, ob) {
 			writeNotFound(ctx)
 		}
 		p.lingerUnread(ctx)
@@ -135,7 +138,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 	}
 	rt := s.Routes.At(m.Value)
 	ob.rt, ob.match = rt, m
-	if rt != nil && !rt.Unresolved && (rt.Plugins != nil || s.Global != nil) && p.runPlugins(ctx, s, rt) {
+	if rt != nil && !rt.Unresolved && (rt.Plugins != nil || s.Global != nil) && p.runPlugins(ctx, s, rt, ob) {
 		p.lingerUnread(ctx)
 		return
 	}

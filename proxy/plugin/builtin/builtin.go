@@ -7,6 +7,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitcount"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -15,6 +16,7 @@ func All() []plugin.Plugin {
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
 		keyauth.Plugin,
+		limitcount.Plugin,
 	}
 }
 
