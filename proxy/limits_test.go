@@ -1,7 +1,16 @@
 package proxy
 
 import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // TestLimitCount: limit-count through the proxy: the quota headers on the upstream's answers
@@ -56,6 +65,78 @@ func TestLimitCount(t *testing.T) {
 				}
 				if s.body != "" && body != s.body {
 					t.Fatalf("step %d: body %q, want %q", i, body, s.body)
+				}
+			}
+		})
+	}
+}
+
+// TestLimitCountRedisTwoProxies: two proxies, each with its own builder, plugin instances and
+// Redis client (as two zoneproxy processes of two zones), share one limit in Redis exactly: n
+// admitted of 1,000 sent by both at once. Then Redis stops: the route with allow_degradation
+// lets requests through, the other answers 500, as APISIX.
+func TestLimitCountRedisTwoProxies(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	const n, sent = 300, 1000
+	redis := fmt.Sprintf(`"policy":"redis","redis_host":%q,"redis_port":%s,"redis_timeout":500`, host, port)
+	kvs := []string{
+		"/apisix/routes/1", `{"uri":"/r","plugins":{"limit-count":{"count":` + strconv.Itoa(n) + `,"time_window":60,` + redis + `}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/degrade","plugins":{"limit-count":{"count":1000,"time_window":60,"allow_degradation":true,` + redis + `}},"upstream":UPSTREAM}`,
+	}
+	proxies := []*pluginHarness{newPluginHarness(t, nil, kvs...), newPluginHarness(t, nil, kvs...)}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	t.Cleanup(client.CloseIdleConnections)
+	get := func(h *pluginHarness, path string) (int, error) {
+		resp, err := client.Get(h.base + path)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	var codes sync.Map // status -> *atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 8 {
+		h := proxies[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range sent / 8 {
+				st, err := get(h, "/r")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c, _ := codes.LoadOrStore(st, new(atomic.Int64))
+				c.(*atomic.Int64).Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	count := func(st int) int64 {
+		if c, ok := codes.Load(st); ok {
+			return c.(*atomic.Int64).Load()
+		}
+		return 0
+	}
+	if count(200) != n || count(503) != sent-n {
+		t.Fatalf("200: %d, 503: %d; want %d, %d", count(200), count(503), n, sent-n)
+	}
+
+	srv.Stop()
+	for _, tt := range []struct {
+		name, path string
+		status     int
+	}{
+		{"no degradation: 500", "/r", 500},
+		{"allow_degradation: through", "/degrade", 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, h := range proxies {
+				if st, err := get(h, tt.path); err != nil || st != tt.status {
+					t.Fatalf("Redis stopped: %d %v, want %d", st, err, tt.status)
 				}
 			}
 		})

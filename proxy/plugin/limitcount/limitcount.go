@@ -191,7 +191,7 @@ func (lc *limitCount) Compile(raw []byte, env *plugin.Env) (plugin.Instance, err
 		conf.RejectedMsg, conf.Policy, conf.AllowDegradation, conf.Redis))
 	prefix := key + ":" + strconv.FormatUint(uint64(version), 10)
 	if conf.Group != "" {
-		prefix = "group:" + conf.Group
+		prefix = conf.Group // APISIX: group .. ':' .. key
 		key = "group:" + conf.Group + "#" + strconv.FormatUint(uint64(version), 10)
 	} else {
 		key = prefix
