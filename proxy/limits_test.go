@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
@@ -79,7 +81,7 @@ func TestLimitCountRedisTwoProxies(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	host, port, _ := net.SplitHostPort(srv.Addr)
 	const n, sent = 300, 1000
-	redis := fmt.Sprintf(`"policy":"redis","redis_host":%q,"redis_port":%s,"redis_timeout":500`, host, port)
+	redis := fmt.Sprintf(`"policy":"redis","redis_host":%q,"redis_port":%s,"redis_timeout":5000`, host, port)
 	kvs := []string{
 		"/apisix/routes/1", `{"uri":"/r","plugins":{"limit-count":{"count":` + strconv.Itoa(n) + `,"time_window":60,` + redis + `}},"upstream":UPSTREAM}`,
 		"/apisix/routes/2", `{"uri":"/degrade","plugins":{"limit-count":{"count":1000,"time_window":60,"allow_degradation":true,` + redis + `}},"upstream":UPSTREAM}`,
@@ -141,4 +143,46 @@ func TestLimitCountRedisTwoProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLimitConnReleasedOnAbort: a limit-conn slot is held while the request is in flight and
+// given back when it ends, also when the client went away before the upstream answered.
+func TestLimitConnReleasedOnAbort(t *testing.T) {
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+	}))
+	up := `{"type":"roundrobin","nodes":{"` + slow + `":1}}`
+	h := newPluginHarness(t, nil,
+		"/apisix/routes/1", `{"uris":["/slow","/fast"],"plugins":{"limit-conn":{"conn":1,"burst":0,"default_conn_delay":0.1,"key":"remote_addr"}},"upstream":`+up+`}`,
+	)
+	// The client gives up once the request reached the upstream, before it answers.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/slow", nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-arrived
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("the slow request answered")
+	}
+	if resp, _ := h.get("/fast"); resp.StatusCode != 503 {
+		t.Fatalf("while the aborted request is in flight: %d, want 503 (its slot held)", resp.StatusCode)
+	}
+	once.Do(func() { close(release) })
+	testutil.WaitFor(t, "the aborted request's slot to be given back", 10*time.Second, func() bool {
+		resp, _ := h.get("/fast")
+		return resp.StatusCode == 200
+	})
 }

@@ -7,7 +7,9 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitconn"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitcount"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitreq"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -16,7 +18,9 @@ func All() []plugin.Plugin {
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
 		keyauth.Plugin,
+		limitconn.Plugin,
 		limitcount.Plugin,
+		limitreq.Plugin,
 	}
 }
 
