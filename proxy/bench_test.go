@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -117,6 +118,14 @@ func BenchmarkPlugins(b *testing.B) {
 	})
 	b.Run("proxy-rewrite+cors+request-id", func(b *testing.B) {
 		benchHandle(b, []string{"Origin", "http://a.example"}, "/apisix/routes/1", route("/api/*", trafficPlugins, "", up))
+	})
+	b.Run("limit-count-local", func(b *testing.B) {
+		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", `"plugins":{"limit-count":{"count":1000000000,"time_window":3600}}`, "", up))
+	})
+	b.Run("limit-count-redis", func(b *testing.B) {
+		host, port, _ := net.SplitHostPort(testutil.StartRedis(b).Addr)
+		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", `"plugins":{"limit-count":{"count":1000000000,"time_window":3600,`+
+			`"policy":"redis","redis_host":"`+host+`","redis_port":`+port+`}}`, "", up))
 	})
 }
 

@@ -26,7 +26,7 @@ type observation struct {
 	bodyBytes      int64           // request body bytes read from the client
 	client         *clientAddr     // the client address from the real-IP header, nil: the peer's
 	consumer       string          // the consumer a plugin authenticated, "" for none
-	plug           *plugin.Request // kept for the log phase of the request's plugins, nil: none has one
+	plug           *plugin.Request // the plugins' state, nil when no plugin ran; ended and pooled by Handle (endPlugins)
 	counted        bool            // the prometheus plugin's log phase ran: the metrics count the request
 }
 

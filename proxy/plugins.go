@@ -12,13 +12,11 @@ import (
 // ctx.Response. A request that goes on keeps what the plugins changed (headers for the
 // upstream, the consumer for a chash upstream). The consumer's name goes to ob for the metrics.
 //
-// The plugin.Request outlives this call only when a plugin of the request has a later phase;
-// otherwise it is released at once and the request pays nothing more:
-//   - a header filter (cors, request-id): the Request is returned, to be passed to
-//     finishPlugins once the response head is final. Until then it is also the request's user
-//     value pluginsKey, for linger, and the transport's HeaderFilter, for the paths that write
-//     the head themselves: HeaderFilter runs once, on whichever comes first;
-//   - a log phase (prometheus): the Request is kept in ob until the request ends (endPlugins).
+// The plugins' request state stays in ob until Handle ends it (endPlugins), once the response
+// is made. When a plugin has a header filter phase (cors, request-id), it is also returned, for
+// headerFilter once the response head is final, and is the request's user value pluginsKey
+// until then, for linger and the transport's HeaderFilter, the paths that write the head
+// themselves: HeaderFilter runs once, on whichever comes first.
 func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *snapshot.Route, ob *observation) (pr *plugin.Request, answered bool) {
 	r := p.plugReqs.Get().(*plugin.Request)
 	r.Ctx, r.Consumers, r.Vars = ctx, s.Consumers, s.Router
@@ -26,6 +24,7 @@ func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *s
 	if rt != nil {
 		r.RouteID, r.ServiceID, chain = rt.ID, rt.ServiceID, rt.Plugins
 	}
+	ob.plug = r
 	rep := r.Run(s.Global, chain)
 	if c := r.Consumer; c != nil {
 		ob.consumer = c.Username
@@ -33,15 +32,7 @@ func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *s
 	if rep.Status != 0 {
 		writeReply(ctx, rep)
 	}
-	logs := s.Global.HasLog() || chain.HasLog() || (r.Consumer != nil && r.Consumer.Plugins.HasLog())
-	if logs {
-		ob.plug = r
-	}
 	if !r.NeedsHeaderFilter() {
-		if !logs {
-			r.Reset()
-			p.plugReqs.Put(r)
-		}
 		return nil, rep.Status != 0
 	}
 	ctx.SetUserValue(pluginsKey, r)
@@ -54,15 +45,10 @@ var pluginsKey any = pluginsKeyType{}
 
 type pluginsKeyType struct{}
 
-// finishPlugins runs the header filter phase on the final response head (unless it ran
-// already), and releases r unless its log phase is still to run (endPlugins releases it then).
-func (p *Proxy) finishPlugins(ctx *fasthttp.RequestCtx, r *plugin.Request, ob *observation) {
+// headerFilter runs the header filter phase on the final response head, unless it ran already.
+func headerFilter(ctx *fasthttp.RequestCtx, r *plugin.Request) {
 	r.HeaderFilter()
 	ctx.RemoveUserValue(pluginsKey)
-	if ob.plug != r {
-		r.Reset()
-		p.plugReqs.Put(r)
-	}
 }
 
 // filterHead runs the header filter phase of the request's plugins, if they have one, before
@@ -73,11 +59,12 @@ func filterHead(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// endPlugins runs the log phase of the request's plugins, once the response is made, and
-// releases its Request.
+// endPlugins ends the request for the plugins once its response is made, whatever it is
+// (plugin.Request.Finish: the headers they set for the answer, their log phase, a limit-conn
+// slot released), notes whether the prometheus plugin counts it, and pools their state.
 func (p *Proxy) endPlugins(ob *observation) {
 	r := ob.plug
-	r.Log()
+	r.Finish()
 	ob.counted = r.Counted
 	ob.plug = nil
 	r.Reset()

@@ -230,15 +230,15 @@ func TestGlobalRules(t *testing.T) {
 // TestPluginRejection: a bad plugin conf or an enabled plugin zoneproxy lacks rejects the new
 // version and the last good one keeps serving; a plugin outside the enabled set is not run.
 func TestPluginRejection(t *testing.T) {
-	h := newPluginHarness(t, []string{"key-auth", "limit-count"},
+	h := newPluginHarness(t, []string{"key-auth", "ua-restriction"},
 		"/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{"key":"k"}}}`,
 		"/apisix/routes/1", `{"uri":"/r","plugins":{"key-auth":{}},"upstream":UPSTREAM}`,
 	)
 	for _, tt := range []struct{ name, route, log string }{
 		{"invalid conf", `{"uri":"/r","plugins":{"key-auth":{"header":1}},"upstream":UPSTREAM}`,
 			`failed to check the configuration of plugin key-auth err: property \"header\" validation failed: wrong type: expected string, got number`},
-		{"not implemented", `{"uri":"/r","plugins":{"limit-count":{"count":1,"time_window":60}},"upstream":UPSTREAM}`,
-			`plugin [limit-count] is enabled but not implemented by zoneproxy`},
+		{"not implemented", `{"uri":"/r","plugins":{"ua-restriction":{"allowlist":["x"]}},"upstream":UPSTREAM}`,
+			`plugin [ua-restriction] is enabled but not implemented by zoneproxy`},
 	} {
 		h.update("/apisix/routes/1", tt.route)
 		if resp, body := h.get("/r"); resp.StatusCode != 401 || body != missingKeyBody {
@@ -262,7 +262,7 @@ func TestPluginRejection(t *testing.T) {
 	if resp, _ := h.get("/r"); resp.StatusCode != 401 {
 		t.Fatalf("key-auth enabled: %d, want 401", resp.StatusCode)
 	}
-	h.update("/apisix/plugins", `[{"name":"limit-count"},{"name":"key-auth","stream":true}]`)
+	h.update("/apisix/plugins", `[{"name":"ua-restriction"},{"name":"key-auth","stream":true}]`)
 	if resp, _ := h.get("/r"); resp.StatusCode != 200 {
 		t.Errorf("key-auth left out of /apisix/plugins: %d, want 200", resp.StatusCode)
 	}

@@ -144,7 +144,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		}
 		p.lingerUnread(ctx)
 		if pr != nil {
-			p.finishPlugins(ctx, pr, ob)
+			headerFilter(ctx, pr)
 		}
 		return
 	}
@@ -155,7 +155,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		var answered bool
 		pr, answered = p.runPlugins(ctx, s, rt, ob)
 		if pr != nil {
-			defer p.finishPlugins(ctx, pr, ob)
+			defer headerFilter(ctx, pr)
 		}
 		if answered {
 			p.lingerUnread(ctx)

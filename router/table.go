@@ -204,7 +204,7 @@ func (t *Table) Eval(ctx *fasthttp.RequestCtx, e *expr.Expr) bool {
 // AppendVar appends the value of the variable v for the request to dst, read as Eval reads it;
 // ok is false when the variable is not set (Lua nil), true for a string, even empty (an
 // argument without "=" is "true"). For the plugins' templates ($var in proxy-rewrite and
-// redirect); it allocates nothing once warm and is safe for concurrent use.
+// redirect) and keys (limit-count's key); it allocates nothing once warm and is safe for concurrent use.
 func (t *Table) AppendVar(dst []byte, ctx *fasthttp.RequestCtx, v *expr.Var) (_ []byte, ok bool) {
 	m := matcher{t: t, ctx: ctx}
 	m.init()

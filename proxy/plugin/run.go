@@ -35,6 +35,11 @@ type Request struct {
 	// Scratch is a buffer a plugin may use within one of its phase calls (decoding a
 	// credential); it is kept across requests so that using it allocates nothing once warm.
 	Scratch []byte
+
+	// respHeaders are the response headers plugins set before the upstream answered
+	// (SetResponseHeader), applied again to the answer by Finish.
+	respHeaders fasthttp.Args
+	nRespHeader int
 }
 
 // Reset clears r for the next request.
@@ -43,6 +48,46 @@ func (r *Request) Reset() {
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
 	clear(r.merged)
 	r.merged = r.merged[:0]
+	if r.nRespHeader > 0 {
+		r.respHeaders.Reset()
+		r.nRespHeader = 0
+	}
+}
+
+// SetResponseHeader sets a header of the response, as APISIX's core.response.set_header does in
+// the rewrite or access phase: on the plugin's own answer, or on the upstream's (or the error
+// page) when the request goes on, where Finish sets it again (limit-count's X-RateLimit-*).
+func (r *Request) SetResponseHeader(name string, value []byte) {
+	r.Ctx.Response.Header.SetBytesV(name, value)
+	r.respHeaders.SetBytesV(name, value)
+	r.nRespHeader++
+}
+
+// Finish ends the request for the plugins, once the proxy has the response it sends: the
+// headers plugins set before the upstream answered (SetResponseHeader) are set on it, and the
+// log phase runs (Log). Call it for every request Run ran for, whatever the outcome (a plugin's
+// answer, the upstream's, an error page, a client gone), so that what a plugin holds for the
+// request (a limit-conn slot) is released. It costs a few comparisons when no plugin needs it.
+func (r *Request) Finish() {
+	if r.nRespHeader > 0 {
+		h := &r.Ctx.Response.Header
+		for k, v := range r.respHeaders.All() {
+			h.SetBytesKV(k, v)
+		}
+	}
+	if r.global.HasLog() || r.hasLog() {
+		r.Log()
+	}
+}
+
+// hasLog reports whether a plugin the request runs (the route's, its consumer's) has a log phase.
+func (r *Request) hasLog() bool {
+	for _, e := range r.active {
+		if e.log != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Attach makes c the request's consumer, as APISIX's consumer.attach_consumer does: the

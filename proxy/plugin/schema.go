@@ -119,6 +119,22 @@ func (c Conf) Int(name string, def int) (int, error) {
 	return int(f), nil
 }
 
+// Number returns a number field, def when absent.
+func (c Conf) Number(name string, def float64) (float64, error) {
+	v, ok := c.raw(name)
+	if !ok {
+		return def, nil
+	}
+	if ty := jsonType(v); ty != "number" {
+		return 0, wrongType(name, "number", ty)
+	}
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil {
+		return 0, fmt.Errorf("property %q validation failed: %v", name, err)
+	}
+	return f, nil
+}
+
 // StringList returns an array-of-strings field (nil when absent), with APISIX's minItems and
 // uniqueItems.
 func (c Conf) StringList(name string, minItems int, unique bool) ([]string, error) {

@@ -184,7 +184,7 @@ func TestRejectedObjects(t *testing.T) {
 		{"timeout needs all three", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","timeout":{"connect":1}}`, `timeout.send: must be a number > 0`},
 		{"filter_func", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","filter_func":"function(vars) return true end"}`, `filter_func: Lua functions are not supported by zoneproxy`},
 		{"script", "/apisix/routes/x", `{"uri":"/x","script":"local _M = {} return _M"}`, `script: Lua scripts are not supported by zoneproxy`},
-		{"enabled plugin zoneproxy lacks fails closed", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"limit-count":{}}}`, `plugins: plugin [limit-count] is enabled but not implemented by zoneproxy`},
+		{"enabled plugin zoneproxy lacks fails closed", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"ua-restriction":{}}}`, `plugins: plugin [ua-restriction] is enabled but not implemented by zoneproxy`},
 		{"invalid plugin conf", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":{"header":1}}}`, `plugins: failed to check the configuration of plugin key-auth err: property \"header\" validation failed: wrong type: expected string, got number`},
 		{"plugin conf not an object", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":1}}`, `plugins: invalid plugin conf 1 for plugin [key-auth]`},
 		{"invalid _meta", "/apisix/routes/x", `{"uri":"/x","upstream_id":"1","plugins":{"key-auth":{"_meta":{"priority":"x"}}}}`, `property \"_meta\" validation failed: property \"priority\" validation failed: wrong type: expected integer, got string`},
@@ -287,13 +287,13 @@ func TestPlaceholdersAndOtherKinds(t *testing.T) {
 func TestUnknownPluginsIgnored(t *testing.T) {
 	var logs bytes.Buffer
 	b := newBuilder(t, &logs, true)
-	s := build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"limit-count":{}},"upstream":`+up1+`}`))
+	s := build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"ua-restriction":{}},"upstream":`+up1+`}`))
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("with unknown_plugins: ignore the route should serve")
 	}
 	// A plugin disabled through _meta is not in force: the route serves even when failing closed.
 	b = newBuilder(t, &logs, false)
-	s = build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"limit-count":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
+	s = build(t, b, stateOf("/apisix/routes/r", `{"uri":"/r","plugins":{"ua-restriction":{"_meta":{"disable":true}}},"upstream":`+up1+`}`))
 	if match(t, s, "GET", "h", "/r") == nil {
 		t.Errorf("a disabled plugin should not reject the route")
 	}

@@ -10,6 +10,9 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/jwtauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitconn"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitcount"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitreq"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
@@ -24,6 +27,9 @@ func All() []plugin.Plugin {
 		iprestriction.Plugin,
 		jwtauth.Plugin,
 		keyauth.Plugin,
+		limitconn.Plugin,
+		limitcount.Plugin,
+		limitreq.Plugin,
 		prometheus.Plugin,
 		proxyrewrite.Plugin,
 		requestid.Plugin,
