@@ -21,6 +21,7 @@ import (
 	"crypto/subtle"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxbase64"
 )
 
 // Name and Priority are APISIX's.
@@ -145,7 +146,7 @@ func Parse(auth []byte, buf *[]byte) (user, pass []byte, ok bool) {
 	if enc == nil {
 		return nil, nil, false
 	}
-	dec, ok := decodeBase64((*buf)[:0], enc)
+	dec, ok := ngxbase64.Decode((*buf)[:0], enc, ngxbase64.Std)
 	*buf = dec
 	if !ok {
 		return nil, nil, false
@@ -179,43 +180,6 @@ func afterBasic(s []byte) []byte {
 	}
 	return nil
 }
-
-// decodeBase64 is nginx's ngx_decode_base64: the characters before the first '=' must all be of
-// the standard alphabet, their number must not be 1 modulo 4, and trailing bits are ignored.
-func decodeBase64(dst, src []byte) ([]byte, bool) {
-	n := 0
-	for n < len(src) && src[n] != '=' {
-		if decodeMap[src[n]] == 0xff {
-			return dst, false
-		}
-		n++
-	}
-	if n%4 == 1 {
-		return dst, false
-	}
-	var acc uint32
-	bits := 0
-	for _, c := range src[:n] {
-		acc = acc<<6 | uint32(decodeMap[c])
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			dst = append(dst, byte(acc>>bits))
-		}
-	}
-	return dst, true
-}
-
-var decodeMap = func() (m [256]byte) {
-	for i := range m {
-		m[i] = 0xff
-	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for i := 0; i < len(alphabet); i++ {
-		m[alphabet[i]] = byte(i)
-	}
-	return m
-}()
 
 // stripSpace removes every whitespace character (PCRE \s) from b, in place.
 func stripSpace(b []byte) []byte {

@@ -50,6 +50,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxbase64"
 )
 
 // Name and Priority are APISIX's.
@@ -230,7 +231,7 @@ func (jwtAuth) CompileConsumer(raw []byte) (string, any, error) {
 		k := []byte(secret)
 		if b64 {
 			var ok bool
-			if k, ok = decodeBase64(nil, k, &stdMap); !ok {
+			if k, ok = ngxbase64.Decode(nil, k, ngxbase64.Std); !ok {
 				return "", nil, errors.New("base64_secret required but the secret is not in base64 format")
 			}
 		}
@@ -337,7 +338,7 @@ func (cc *consumerConf) verify(tok *token, buf *[]byte) bool {
 	}
 	b := *buf
 	n := len(b)
-	b, ok = decodeBase64(b, tok.rawSig, &urlMap)
+	b, ok = ngxbase64.Decode(b, tok.rawSig, ngxbase64.URL)
 	*buf = b
 	if !ok {
 		return false

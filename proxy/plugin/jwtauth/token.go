@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unsafe"
+
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxbase64"
 )
 
 // token is a JWS in compact form, parsed as lua-resty-jwt's load_jwt does: three dot-separated
@@ -43,12 +45,12 @@ func parseToken(s []byte, buf *[]byte) (t token, ok bool) {
 	}
 	b = b[:0]
 	var good bool
-	if b, good = decodeBase64(b, s[:i], &mixedMap); !good {
+	if b, good = ngxbase64.Decode(b, s[:i], ngxbase64.Mixed); !good {
 		*buf = b
 		return t, false
 	}
 	n := len(b)
-	b, good = decodeBase64(b, s[i+1:j], &mixedMap)
+	b, good = ngxbase64.Decode(b, s[i+1:j], ngxbase64.Mixed)
 	*buf = b
 	if !good {
 		return t, false
@@ -61,52 +63,6 @@ func parseToken(s []byte, buf *[]byte) (t token, ok bool) {
 		return t, false
 	}
 	return t, true
-}
-
-// decodeBase64 is nginx's ngx_decode_base64 (what ngx.decode_base64 and lua-resty-jwt use): the
-// characters before the first '=' must all be in the alphabet, their number must not be 1
-// modulo 4, trailing bits and anything after the '=' are ignored.
-func decodeBase64(dst, src []byte, alphabet *[256]byte) ([]byte, bool) {
-	n := 0
-	for n < len(src) && src[n] != '=' {
-		if alphabet[src[n]] == 0xff {
-			return dst, false
-		}
-		n++
-	}
-	if n%4 == 1 {
-		return dst, false
-	}
-	var acc uint32
-	bits := 0
-	for _, c := range src[:n] {
-		acc = acc<<6 | uint32(alphabet[c])
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			dst = append(dst, byte(acc>>bits))
-		}
-	}
-	return dst, true
-}
-
-// The alphabets: standard (base64_secret), URL-safe (the signature, ngx.base64.decode_base64url)
-// and both at once (the header and payload: lua-resty-jwt maps '-' and '_' to '+' and '/' and
-// decodes the result as standard base64).
-var stdMap, urlMap, mixedMap = alphabets()
-
-func alphabets() (std, url, mixed [256]byte) {
-	for i := range 256 {
-		std[i], url[i], mixed[i] = 0xff, 0xff, 0xff
-	}
-	const core = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	for i := 0; i < len(core); i++ {
-		std[core[i]], url[core[i]], mixed[core[i]] = byte(i), byte(i), byte(i)
-	}
-	std['+'], std['/'] = 62, 63
-	url['-'], url['_'] = 62, 63
-	mixed['+'], mixed['/'], mixed['-'], mixed['_'] = 62, 63, 62, 63
-	return std, url, mixed
 }
 
 func firstByte(b []byte) byte {
