@@ -13,7 +13,6 @@
 package limitconn
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -49,17 +48,12 @@ func (*limitConn) Priority() int { return Priority }
 
 // Conf is a compiled conf.
 type Conf struct {
-	Conn, Burst      int64
-	Delay            time.Duration // default_conn_delay
-	Key, KeyType     string
-	RejectedCode     int
-	RejectedMsg      string
-	AllowDegradation bool
+	Conn, Burst int64
+	Delay       time.Duration // default_conn_delay
+	limit.Common
 
-	key      limit.Key
-	rejected []byte
-	slots    *slots
-	sleep    func(time.Duration)
+	slots *slots
+	sleep func(time.Duration)
 }
 
 // slots are the in-flight counts of one conf, by key.
@@ -106,45 +100,8 @@ func (lc *limitConn) Compile(raw []byte, env *plugin.Env) (plugin.Instance, erro
 	if _, err := c.Bool("only_use_default_delay", false); err != nil {
 		return nil, err
 	}
-	if conf.Key, err = c.String("key", ""); err != nil {
+	if conf.Common, err = limit.CompileCommon(c, "limit-conn"); err != nil {
 		return nil, err
-	}
-	if conf.KeyType, err = c.String("key_type", limit.TypeVar); err != nil {
-		return nil, err
-	}
-	if err := plugin.Enum("key_type", conf.KeyType, limit.TypeVar, limit.TypeVarCombination); err != nil {
-		return nil, err
-	}
-	if conf.key, err = limit.CompileKey(conf.Key, conf.KeyType); err != nil {
-		return nil, err
-	}
-	policy, err := c.String("policy", "local")
-	if err != nil {
-		return nil, err
-	}
-	if err := plugin.Enum("policy", policy, "local", "redis", "redis-cluster"); err != nil {
-		return nil, err
-	}
-	if policy != "local" {
-		return nil, errors.New(`property "policy" validation failed: ` + policy + ` is not supported by zoneproxy for limit-conn yet`)
-	}
-	if conf.RejectedCode, err = c.Int("rejected_code", 503); err != nil {
-		return nil, err
-	}
-	if conf.RejectedCode < 200 || conf.RejectedCode > 599 {
-		return nil, fmt.Errorf(`property "rejected_code" validation failed: expected %d to be at least 200 and at most 599`, conf.RejectedCode)
-	}
-	if conf.RejectedMsg, err = c.StringLen("rejected_msg", "", 1, -1); err != nil {
-		return nil, err
-	}
-	if conf.AllowDegradation, err = c.Bool("allow_degradation", false); err != nil {
-		return nil, err
-	}
-	if conf.RejectedMsg != "" {
-		b, _ := json.Marshal(struct {
-			ErrorMsg string `json:"error_msg"`
-		}{conf.RejectedMsg})
-		conf.rejected = append(b, '\n')
 	}
 	var store *plugin.Store
 	id := ""
@@ -162,12 +119,12 @@ func (lc *limitConn) Compile(raw []byte, env *plugin.Env) (plugin.Instance, erro
 
 // Access takes a slot for the request, waiting or rejecting as resty.limit.conn does.
 func (c *Conf) Access(r *plugin.Request) plugin.Reply {
-	r.Scratch = c.key.Append(r.Scratch[:0], r)
+	r.Scratch = c.CompiledKey.Append(r.Scratch[:0], r)
 	s := c.slots.keys.Get(r.Scratch, 0)
 	n := s.n.Add(1)
 	if n > c.Conn+c.Burst {
 		s.n.Add(-1)
-		return plugin.Reply{Status: c.RejectedCode, Body: c.rejected}
+		return plugin.Reply{Status: c.RejectedCode, Body: c.Rejected}
 	}
 	// Held until the log phase: the slot is the request's user value under this conf.
 	r.Ctx.SetUserValue(c, s)

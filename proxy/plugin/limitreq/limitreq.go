@@ -11,8 +11,6 @@
 package limitreq
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -55,18 +53,13 @@ func (*limitReq) Priority() int { return Priority }
 
 // Conf is a compiled conf.
 type Conf struct {
-	Rate, Burst      float64
-	Key, KeyType     string
-	RejectedCode     int
-	RejectedMsg      string
-	NoDelay          bool
-	AllowDegradation bool
+	Rate, Burst float64
+	NoDelay     bool
+	limit.Common
 
-	key      limit.Key
-	rejected []byte
-	buckets  *buckets
-	now      func() time.Time
-	sleep    func(time.Duration)
+	buckets *buckets
+	now     func() time.Time
+	sleep   func(time.Duration)
 }
 
 func (lr *limitReq) Compile(raw []byte, env *plugin.Env) (plugin.Instance, error) {
@@ -90,48 +83,11 @@ func (lr *limitReq) Compile(raw []byte, env *plugin.Env) (plugin.Instance, error
 	if conf.Burst < 0 {
 		return nil, fmt.Errorf(`property "burst" validation failed: expected %v to be at least 0`, conf.Burst)
 	}
-	if conf.Key, err = c.String("key", ""); err != nil {
-		return nil, err
-	}
-	if conf.KeyType, err = c.String("key_type", limit.TypeVar); err != nil {
-		return nil, err
-	}
-	if err := plugin.Enum("key_type", conf.KeyType, limit.TypeVar, limit.TypeVarCombination); err != nil {
-		return nil, err
-	}
-	if conf.key, err = limit.CompileKey(conf.Key, conf.KeyType); err != nil {
-		return nil, err
-	}
-	policy, err := c.String("policy", "local")
-	if err != nil {
-		return nil, err
-	}
-	if err := plugin.Enum("policy", policy, "local", "redis", "redis-cluster"); err != nil {
-		return nil, err
-	}
-	if policy != "local" {
-		return nil, errors.New(`property "policy" validation failed: ` + policy + ` is not supported by zoneproxy for limit-req yet`)
-	}
-	if conf.RejectedCode, err = c.Int("rejected_code", 503); err != nil {
-		return nil, err
-	}
-	if conf.RejectedCode < 200 || conf.RejectedCode > 599 {
-		return nil, fmt.Errorf(`property "rejected_code" validation failed: expected %d to be at least 200 and at most 599`, conf.RejectedCode)
-	}
-	if conf.RejectedMsg, err = c.StringLen("rejected_msg", "", 1, -1); err != nil {
+	if conf.Common, err = limit.CompileCommon(c, "limit-req"); err != nil {
 		return nil, err
 	}
 	if conf.NoDelay, err = c.Bool("nodelay", false); err != nil {
 		return nil, err
-	}
-	if conf.AllowDegradation, err = c.Bool("allow_degradation", false); err != nil {
-		return nil, err
-	}
-	if conf.RejectedMsg != "" {
-		b, _ := json.Marshal(struct {
-			ErrorMsg string `json:"error_msg"`
-		}{conf.RejectedMsg})
-		conf.rejected = append(b, '\n')
 	}
 	var store *plugin.Store
 	id := ""
@@ -188,11 +144,11 @@ func (c *Conf) incoming(b *bucket, now int64) (time.Duration, bool) {
 
 // Access admits, delays or rejects the request.
 func (c *Conf) Access(r *plugin.Request) plugin.Reply {
-	r.Scratch = c.key.Append(r.Scratch[:0], r)
+	r.Scratch = c.CompiledKey.Append(r.Scratch[:0], r)
 	now := c.now().UnixNano()
 	delay, ok := c.incoming(c.buckets.keys.Get(r.Scratch, now), now)
 	if !ok {
-		return plugin.Reply{Status: c.RejectedCode, Body: c.rejected}
+		return plugin.Reply{Status: c.RejectedCode, Body: c.Rejected}
 	}
 	if delay >= time.Millisecond && !c.NoDelay {
 		c.sleep(delay)
