@@ -48,7 +48,7 @@ func statusText(code int) string {
 // errorPages are prebuilt nginx-style HTML error bodies: small, and never an internal detail.
 var errorPages = func() map[int][]byte {
 	m := map[int][]byte{}
-	for _, code := range []int{400, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505} {
+	for _, code := range []int{301, 302, 303, 307, 308, 400, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505} {
 		title := strconv.Itoa(code) + " " + statusText(code)
 		m[code] = []byte("<html>\n<head><title>" + title + "</title></head>\n<body>\n<center><h1>" +
 			title + "</h1></center>\n<hr><center>zoneproxy</center>\n</body>\n</html>\n")

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -197,6 +198,53 @@ func TestProxyRewriteEndToEnd(t *testing.T) {
 				if strings.Contains(body, n) {
 					t.Errorf("upstream saw\n%s\nwant no %q", body, n)
 				}
+			}
+		})
+	}
+}
+
+// TestRedirectEndToEnd: redirect answers in the rewrite phase with its status, nginx's page and
+// the Location header (the upstream is not called); http_to_https goes on over HTTPS (as the
+// X-Forwarded-Proto header says), and regex_uri without a match lets the request through.
+func TestRedirectEndToEnd(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/routes/1", `{"uri":"/old/*","plugins":{"redirect":{"regex_uri":["^/old/(.*)","/new/$1"],"ret_code":301,"append_query_string":true}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/secure","plugins":{"redirect":{"http_to_https":true}},"upstream":UPSTREAM}`,
+		"/apisix/routes/3", `{"uri":"/var","plugins":{"redirect":{"uri":"/to/$arg_to"}},"upstream":UPSTREAM}`,
+	)
+	client := &http.Client{Timeout: waitFor, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct {
+		name, method, path, proto string
+		status                    int
+		location, body            string
+	}{
+		{"regex_uri, query appended", "GET", "/old/a/b?x=1", "", 301, "/new/a/b?x=1", "<title>301 Moved Permanently</title>"},
+		{"http_to_https GET", "GET", "/secure?q", "", 301, "https://HOST/secure?q", "301 Moved Permanently"},
+		{"http_to_https POST", "POST", "/secure", "", 308, "https://HOST/secure", "308 Permanent Redirect"},
+		{"already https", "GET", "/secure", "https", 200, "", "GET /secure"},
+		{"hostile variable", "GET", "/var?to=a%0D%0ASet-Cookie:%20x=1", "", 302, "/to/a%0D%0ASet-Cookie: x=1", "302 Found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, h.base+tt.path, nil)
+			if tt.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			before := h.hits.Load()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			want := strings.ReplaceAll(tt.location, "HOST", req.URL.Hostname()) // $host has no port
+			if resp.StatusCode != tt.status || resp.Header.Get("Location") != want || !strings.Contains(string(b), tt.body) {
+				t.Fatalf("%d Location %q %q, want %d %q %q", resp.StatusCode, resp.Header.Get("Location"), b, tt.status, want, tt.body)
+			}
+			if resp.Header.Get("Set-Cookie") != "" {
+				t.Errorf("injected header: %v", resp.Header)
+			}
+			if called := h.hits.Load() != before; called != (tt.status == 200) {
+				t.Errorf("upstream called: %v", called)
 			}
 		})
 	}

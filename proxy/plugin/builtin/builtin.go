@@ -15,6 +15,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitreq"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/redirect"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
 )
 
@@ -32,6 +33,7 @@ func All() []plugin.Plugin {
 		limitreq.Plugin,
 		prometheus.Plugin,
 		proxyrewrite.Plugin,
+		redirect.Plugin,
 		requestid.Plugin,
 	}
 }

@@ -57,7 +57,7 @@ var (
 
 type regexURI struct {
 	re  *regexp.Regexp
-	tpl []subst
+	tpl tmpl.Sub
 }
 
 type header struct {
@@ -117,8 +117,8 @@ func (proxyRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) 
 	for i := 0; i < len(re); i += 2 {
 		x, err := regexp.Compile(re[i])
 		if err == nil {
-			var tpl []subst
-			tpl, err = compileSubst(re[i+1])
+			var tpl tmpl.Sub
+			tpl, err = tmpl.CompileSub(re[i+1])
 			conf.regex = append(conf.regex, regexURI{re: x, tpl: tpl})
 		}
 		if err != nil {
@@ -416,7 +416,7 @@ func (c *Conf) substitute(sc, subject []byte) ([]byte, []int) {
 			continue
 		}
 		sc = append(sc, subject[:loc[0]]...)
-		sc = expand(sc, p.tpl, subject, loc)
+		sc = p.tpl.Expand(sc, subject, loc)
 		sc = append(sc, subject[loc[1]:]...)
 		return sc, loc
 	}
@@ -462,71 +462,6 @@ func appendEscaped(dst, src []byte, set [256]bool) []byte {
 			dst = append(dst, '%', upperHex[b>>4], upperHex[b&15])
 		} else {
 			dst = append(dst, b)
-		}
-	}
-	return dst
-}
-
-// subst is one piece of an ngx.re.sub template: literal text, or a capture (n >= 0).
-type subst struct {
-	lit string
-	n   int
-}
-
-// compileSubst compiles an ngx.re.sub template: $0..$99, ${n}, $$; any other "$" is an error,
-// as ngx.re.sub says.
-func compileSubst(s string) ([]subst, error) {
-	var out []subst
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '$' {
-			b.WriteByte('$')
-			i++
-			continue
-		}
-		j, brace := i+1, false
-		if j < len(s) && s[j] == '{' {
-			j, brace = j+1, true
-		}
-		k := j
-		for k < len(s) && '0' <= s[k] && s[k] <= '9' {
-			k++
-		}
-		if k == j || (brace && (k >= len(s) || s[k] != '}')) {
-			return nil, fmt.Errorf("failed to compile the replacement template: invalid capturing variable name")
-		}
-		n := 0
-		for _, d := range s[j:k] {
-			n = n*10 + int(d-'0')
-		}
-		if b.Len() > 0 {
-			out = append(out, subst{lit: b.String(), n: -1})
-			b.Reset()
-		}
-		out = append(out, subst{n: n})
-		i = k - 1
-		if brace {
-			i = k
-		}
-	}
-	if b.Len() > 0 {
-		out = append(out, subst{lit: b.String(), n: -1})
-	}
-	return out, nil
-}
-
-func expand(dst []byte, tpl []subst, subject []byte, loc []int) []byte {
-	for _, p := range tpl {
-		if p.n < 0 {
-			dst = append(dst, p.lit...)
-			continue
-		}
-		if k := 2 * p.n; k+1 < len(loc) && loc[k] >= 0 {
-			dst = append(dst, subject[loc[k]:loc[k+1]]...)
 		}
 	}
 	return dst

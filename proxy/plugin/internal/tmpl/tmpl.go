@@ -1,7 +1,8 @@
 // Package tmpl compiles the string templates of APISIX plugins once per conf and renders them
 // per request without allocating: variables ($remote_addr, ${http_x ?? default}) as APISIX's
 // core.utils.resolve_var reads them, regex captures ($1, ${1}) as resolve_var_with_captures
-// (proxy-rewrite), and redirect's own grammar (apisix/plugins/redirect.lua).
+// (proxy-rewrite), and redirect's own grammar (apisix/plugins/redirect.lua); Sub is an
+// ngx.re.sub replacement template (regex_uri's).
 //
 // Variables are read through the request's plugin.Vars when it implements AppendVar
 // (router.Table does); route_id, service_id and consumer_name come from the plugin.Request.
