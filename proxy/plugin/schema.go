@@ -229,3 +229,19 @@ func (c Conf) Objects(name string) ([]Conf, error) {
 	}
 	return out, nil
 }
+
+// AuthFields reads the route-conf fields every authentication plugin has (key-auth, basic-auth,
+// jwt-auth): hide_credentials (default false), anonymous_consumer (none by default) and realm
+// (defaultRealm when absent), with APISIX's schema checks.
+func (c Conf) AuthFields(defaultRealm string) (hide bool, anonymous, realm string, err error) {
+	if hide, err = c.Bool("hide_credentials", false); err != nil {
+		return false, "", "", err
+	}
+	if anonymous, err = c.StringLen("anonymous_consumer", "", 1, -1); err != nil {
+		return false, "", "", err
+	}
+	if realm, err = c.StringLen("realm", defaultRealm, 1, -1); err != nil {
+		return false, "", "", err
+	}
+	return hide, anonymous, realm, nil
+}

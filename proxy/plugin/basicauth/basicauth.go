@@ -63,14 +63,8 @@ func (basicAuth) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 		return nil, err
 	}
 	var conf Conf
-	if conf.HideCredentials, err = c.Bool("hide_credentials", false); err != nil {
-		return nil, err
-	}
-	if conf.Anonymous, err = c.StringLen("anonymous_consumer", "", 1, -1); err != nil {
-		return nil, err
-	}
-	realm, err := c.StringLen("realm", "basic", 1, -1)
-	if err != nil {
+	var realm string
+	if conf.HideCredentials, conf.Anonymous, realm, err = c.AuthFields("basic"); err != nil {
 		return nil, err
 	}
 	conf.wwwAuth = `Basic realm="` + realm + `"`

@@ -104,20 +104,14 @@ func (jwtAuth) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if conf.Cookie, err = c.String("cookie", "jwt"); err != nil {
 		return nil, err
 	}
-	if conf.HideCredentials, err = c.Bool("hide_credentials", false); err != nil {
-		return nil, err
-	}
 	if conf.KeyClaimName, err = c.StringLen("key_claim_name", "key", 1, -1); err != nil {
 		return nil, err
 	}
 	if _, err = c.Bool("store_in_ctx", false); err != nil {
 		return nil, err
 	}
-	if conf.Anonymous, err = c.StringLen("anonymous_consumer", "", 1, -1); err != nil {
-		return nil, err
-	}
-	realm, err := c.StringLen("realm", "jwt", 1, -1)
-	if err != nil {
+	var realm string
+	if conf.HideCredentials, conf.Anonymous, realm, err = c.AuthFields("jwt"); err != nil {
 		return nil, err
 	}
 	if !realmOK(realm) {

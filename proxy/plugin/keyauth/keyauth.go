@@ -59,14 +59,8 @@ func (keyAuth) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if conf.Query, err = c.String("query", "apikey"); err != nil {
 		return nil, err
 	}
-	if conf.HideCredentials, err = c.Bool("hide_credentials", false); err != nil {
-		return nil, err
-	}
-	if conf.Anonymous, err = c.StringLen("anonymous_consumer", "", 1, -1); err != nil {
-		return nil, err
-	}
-	realm, err := c.StringLen("realm", "key", 1, -1)
-	if err != nil {
+	var realm string
+	if conf.HideCredentials, conf.Anonymous, realm, err = c.AuthFields("key"); err != nil {
 		return nil, err
 	}
 	conf.wwwAuth = `apikey realm="` + realm + `"`
