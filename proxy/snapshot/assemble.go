@@ -8,6 +8,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -358,6 +359,16 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 		own = r.plugins.set
 	}
 	rt.Plugins = plugin.Merge(svcSet, pcSet, own)
+	rt.metricRoute, rt.metricService = rt.ID, rt.ServiceID
+	if p, ok := rt.Plugins.Instance(prometheus.Name).(*prometheus.Conf); ok && p.PreferName {
+		// APISIX's exporter: the names, where the route and its service have one.
+		if rt.Name != "" {
+			rt.metricRoute = rt.Name
+		}
+		if svc != nil && svc.doc.Name != nil && *svc.doc.Name != "" {
+			rt.metricService = *svc.doc.Name
+		}
+	}
 	rt.EnableWebsocket = r.enableWebsocket
 	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
 		rt.EnableWebsocket = *svc.doc.Websocket

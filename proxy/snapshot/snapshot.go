@@ -76,6 +76,9 @@ type Route struct {
 	Unresolved bool
 	// metrics holds the route's metrics handle from its first request on (see Metrics).
 	metrics metrics.RouteHandle
+	// metricRoute and metricService are the route and service labels of its metrics: the ids, or
+	// the names under the prometheus plugin's prefer_name ("": the ids).
+	metricRoute, metricService string
 }
 
 // Metrics returns the handle that counts the route's requests in m, nil when m is nil or the route
@@ -89,5 +92,12 @@ func (rt *Route) Metrics(m *metrics.Metrics) *metrics.RouteMetrics {
 }
 
 func (rt *Route) labels() metrics.RouteLabels {
-	return metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID}
+	l := metrics.RouteLabels{Route: rt.metricRoute, Service: rt.metricService}
+	if l.Route == "" {
+		l.Route = rt.ID
+	}
+	if l.Service == "" {
+		l.Service = rt.ServiceID
+	}
+	return l
 }
