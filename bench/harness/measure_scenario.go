@@ -45,7 +45,7 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	}
 	if h.o.wants(TargetZoneproxy) {
 		prefix := "/zpbench-" + s.Name
-		if err := h.cp.put(ctx, prefix, h.upAddr, routes); err != nil {
+		if err := h.cp.put(ctx, prefix, h.upAddr, routes, s.Objects()); err != nil {
 			return res, err
 		}
 		zp, err := h.startZoneproxy(ctx, s, prefix)

@@ -1,9 +1,13 @@
 package harness
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Scenario is one workload: the routes the control plane (and nginx) hold and the request wrk repeats.
@@ -15,6 +19,9 @@ type Scenario struct {
 	Body    int      // response body size in bytes
 	Churn   bool     // zoneproxy only, measured quiet and under route updates
 	routes  func() []Route
+	// objects are other keys the control plane holds for the scenario (consumers), by key under
+	// the prefix ("/consumers/bench").
+	objects map[string]string
 }
 
 // Route is one APISIX route of a scenario, with what nginx needs to mirror it.
@@ -24,6 +31,9 @@ type Route struct {
 	// Header, when set, is a key-auth-like condition: vars [["http_<name>","==",value]] in APISIX,
 	// an if ($http_<name> != value) in nginx.
 	Header *HeaderMatch
+	// Plugins, when set, are the route's APISIX plugins; the route then has no vars (a Header is
+	// nginx's mirror of what the plugins check).
+	Plugins map[string]any
 }
 
 // HeaderMatch is a request header that must equal Value.
@@ -55,6 +65,30 @@ func allScenarios() []Scenario {
 			routes: func() []Route {
 				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey}}}
 			}},
+		{Name: "keyauth", Desc: "1 route with key-auth (nginx: the same header check)", Path: "/bench/auth", Body: 100,
+			Headers: []string{"apikey: " + apiKey},
+			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"key-auth":{"key":%q}}}`, apiKey)},
+			routes: func() []Route {
+				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey},
+					Plugins: map[string]any{"key-auth": map[string]any{}}}}
+			}},
+		{Name: "jwtauth", Desc: "1 route with jwt-auth, HS256 (nginx: no check; it cannot verify a JWT)", Path: "/bench/jwt", Body: 100,
+			Headers: []string{"Authorization: Bearer " + benchJWT()},
+			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"jwt-auth":{"key":"bench","secret":%q}}}`, jwtSecret)},
+			routes: func() []Route {
+				return []Route{{ID: "bench-jwt", URI: "/bench/jwt", Plugins: map[string]any{"jwt-auth": map[string]any{}}}}
+			}},
+		{Name: "plugins", Desc: "1 route with key-auth + limit-count (local, never reached) + prometheus (nginx: the header check)",
+			Path: "/bench/plugins", Body: 100, Headers: []string{"apikey: " + apiKey},
+			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"key-auth":{"key":%q}}}`, apiKey)},
+			routes: func() []Route {
+				return []Route{{ID: "bench-plugins", URI: "/bench/plugins", Header: &HeaderMatch{Name: "apikey", Value: apiKey},
+					Plugins: map[string]any{
+						"key-auth":    map[string]any{},
+						"limit-count": map[string]any{"count": 1_000_000_000, "time_window": 3600, "key": "remote_addr", "policy": "local"},
+						"prometheus":  map[string]any{},
+					}}}
+			}},
 		{Name: "churn", Desc: "1 route under load + 100 others updated 100 times a second", Path: "/bench", Body: 100, Churn: true,
 			routes: func() []Route { return append([]Route{{ID: "bench", URI: "/bench"}}, churnSet()...) }},
 		{Name: "churn10k", Desc: "10,000 routes + 100 others updated 100 times a second", Path: deepPath, Body: 100, Churn: true,
@@ -79,6 +113,23 @@ func scenarioByName(name string) (Scenario, bool) {
 		}
 	}
 	return Scenario{}, false
+}
+
+// Objects returns the other keys of the scenario (consumers), by key under the prefix.
+func (s Scenario) Objects() map[string]string { return s.objects }
+
+// jwtSecret signs benchJWT; the jwtauth scenario's consumer holds it.
+const jwtSecret = "bench-secret-0c6b2d1e9a7f4e3b"
+
+// benchJWT is an HS256 token for the jwtauth scenario's consumer (claim key "bench"), valid for
+// a day from now.
+func benchJWT() string {
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	body := enc.EncodeToString(fmt.Appendf(nil, `{"key":"bench","exp":%d}`, time.Now().Add(24*time.Hour).Unix()))
+	mac := hmac.New(sha256.New, []byte(jwtSecret))
+	mac.Write([]byte(head + "." + body))
+	return head + "." + body + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
 // Routes returns the scenario's routes, the churned ones included.
@@ -113,7 +164,9 @@ func (r Route) JSON(desc string) []byte {
 	if desc != "" {
 		v["desc"] = desc
 	}
-	if r.Header != nil {
+	if r.Plugins != nil {
+		v["plugins"] = r.Plugins
+	} else if r.Header != nil {
 		v["vars"] = [][]string{{"http_" + strings.ToLower(strings.ReplaceAll(r.Header.Name, "-", "_")), "==", r.Header.Value}}
 	}
 	b, _ := json.Marshal(v) // a map of strings and string slices always marshals
