@@ -32,6 +32,14 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		}
 		plan = append(plan, planned{name: TargetUpstream, srv: h.direct})
 	}
+	if !s.Churn && h.bareBin != "" {
+		bare, err := h.startBare(ctx, s)
+		if err != nil {
+			return res, err
+		}
+		defer bare.proc.stop(syscall.SIGTERM, 10*time.Second)
+		plan = append(plan, planned{name: TargetBare, srv: bare})
+	}
 	if !s.Churn && h.o.wants(TargetNginx) && h.tools.nginx != "" {
 		ng, err := h.startNginx(ctx, s, routes)
 		if err != nil {
@@ -132,6 +140,26 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*
 	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 60*time.Second); err != nil {
 		p.stop(syscall.SIGTERM, 5*time.Second)
 		return nil, fmt.Errorf("%w (error log: %s)", err, firstLines(readFile(filepath.Join(dir, "error.log")), 5))
+	}
+	return srv, nil
+}
+
+// startBare starts the bare forwarder on the proxy CPU, in front of the backend. It neither routes
+// nor runs plugins: the scenario's request reaches the backend whatever its path and headers.
+func (h *harness) startBare(ctx context.Context, s Scenario) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	argv := append(h.tools.pin(h.o.ProxyCPU), h.bareBin, "-addr", hostPort(port), "-upstream", h.upAddr)
+	p, err := startProcess("bare-"+s.Name, filepath.Join(h.tmp, "bare-"+s.Name+".log"), h.nice(), []string{"GOMAXPROCS=1"}, argv)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{target: TargetBare, proc: p, url: "http://" + hostPort(port)}
+	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 30*time.Second); err != nil {
+		p.stop(syscall.SIGTERM, 5*time.Second)
+		return nil, err
 	}
 	return srv, nil
 }

@@ -30,6 +30,7 @@ apisix:
     ip: 127.0.0.1
     port: %d
   ssl:
+    enable: false # the plain scenarios; 9443 may be taken on the machine
     ssl_trusted_certificate: %q
   router:
     http: radixtree_host_uri
