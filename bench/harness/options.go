@@ -34,10 +34,10 @@ type Options struct {
 
 // Target names.
 const (
-	TargetUpstream  = "upstream"
-	TargetNginx     = "nginx"
+	TargetUpstream = "upstream"
+	TargetNginx    = "nginx"
 	// TargetBare is bench/cmd/bareproxy: the simplest fasthttp forwarder, zoneproxy's ceiling.
-	TargetBare = "bare"
+	TargetBare      = "bare"
 	TargetZoneproxy = "zoneproxy"
 	TargetChurn     = "zoneproxy+churn"
 )
