@@ -83,6 +83,19 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 			}
 		}
 	}
+	if s.Idle > 0 {
+		for _, p := range plan {
+			ir, err := measureIdle(ctx, p.srv, s.Path, s.Headers, s.Idle)
+			if err != nil {
+				return res, fmt.Errorf("%s: %d idle connections: %w", p.name, s.Idle, err)
+			}
+			h.log.Info("idle", "scenario", s.Name, "target", p.name, "conns", ir.Conns, "rss_before_mib", ir.BeforeMiB,
+				"rss_after_mib", ir.AfterMiB, "kib_per_conn", ir.KiBPerConn)
+			res.Targets = append(res.Targets, TargetResult{Target: p.name, Idle: &ir,
+				Summary: Measurement{RSS: ir.AfterMiB}})
+		}
+		return res, nil
+	}
 	runs := make([][]Measurement, len(plan))
 	w.duration = h.o.Duration
 	for rep := 0; rep < h.o.Runs; rep++ {

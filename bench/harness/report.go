@@ -53,6 +53,7 @@ type TargetResult struct {
 	VsUpstream *Ratios       `json:"vs_upstream,omitempty"`
 	VsBare     *Ratios       `json:"vs_bare,omitempty"`  // zoneproxy against the bare fasthttp forwarder
 	VsQuiet    *Ratios       `json:"vs_quiet,omitempty"` // churn: against the quiet zoneproxy of the same scenario
+	Idle       *IdleResult   `json:"idle,omitempty"`     // idle scenarios: what the idle connections cost
 }
 
 // Ratios are a target's summary figures divided by another target's, from the same harness run.
@@ -169,6 +170,7 @@ const (
 	goalCPUEfficiency = 1.3  // requests per CPU-second ≥ 1.3 × nginx's
 	goalP99           = 1.0  // p99 ≤ nginx's
 	goalVsBare        = 1.0  // requests per CPU-second ≥ the bare fasthttp forwarder's
+	goalIdleKiB       = 4.0  // RSS per idle keep-alive connection ≤ nginx's + 4 KiB
 	goalRSS10k        = 30.0 // MiB with 10,000 routes
 	goalChurnRPS      = 0.95 // throughput under churn within 5 % of quiet
 	goalChurnP99      = 1.10 // p99 under churn within 10 % of quiet
@@ -179,6 +181,12 @@ func verdicts(scs []ScenarioResult) []Verdict {
 	var out []Verdict
 	for _, s := range scs {
 		zp := s.target(TargetZoneproxy)
+		if ng := s.target(TargetNginx); zp != nil && zp.Idle != nil && ng != nil && ng.Idle != nil {
+			out = append(out, Verdict{Goal: fmt.Sprintf("idle RSS/conn <= nginx + %.0f KiB", goalIdleKiB), Scenario: s.Name,
+				Value: fmt.Sprintf("%.1f KiB vs %.1f KiB", zp.Idle.KiBPerConn, ng.Idle.KiBPerConn),
+				Pass:  zp.Idle.KiBPerConn <= ng.Idle.KiBPerConn+goalIdleKiB})
+			continue
+		}
 		if zp != nil && zp.VsNginx != nil {
 			out = append(out,
 				Verdict{Goal: fmt.Sprintf("req/CPU-s >= %.1f x nginx", goalCPUEfficiency), Scenario: s.Name,

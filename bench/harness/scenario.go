@@ -18,6 +18,7 @@ type Scenario struct {
 	Headers []string // extra request headers, "Name: value"
 	Body    int      // response body size in bytes
 	Churn   bool     // zoneproxy only, measured quiet and under route updates
+	Idle    int      // when set, no wrk run: the RSS that this many idle keep-alive connections cost
 	routes  func() []Route
 	// objects are other keys the control plane holds for the scenario (consumers), by key under
 	// the prefix ("/consumers/bench").
@@ -89,6 +90,9 @@ func allScenarios() []Scenario {
 						"prometheus":  map[string]any{},
 					}}}
 			}},
+		{Name: "idle10k", Desc: "10,000 idle keep-alive connections, each after one request: RSS per connection",
+			Path: "/bench", Body: 100, Idle: 10_000,
+			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "churn", Desc: "1 route under load + 100 others updated 100 times a second", Path: "/bench", Body: 100, Churn: true,
 			routes: func() []Route { return append([]Route{{ID: "bench", URI: "/bench"}}, churnSet()...) }},
 		{Name: "churn10k", Desc: "10,000 routes + 100 others updated 100 times a second", Path: deepPath, Body: 100, Churn: true,
