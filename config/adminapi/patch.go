@@ -94,6 +94,7 @@ func (h *Handler) patch(ctx context.Context, t target, body []byte) (int, any, e
 	if !resp.Succeeded {
 		return 0, nil, errChanged
 	}
+	h.log.Info("object stored", "method", http.MethodPatch, "key", t.key, "revision", resp.Header.Revision)
 	return http.StatusOK, map[string]any{"key": t.key, "value": h.present(t, obj)}, nil
 }
 
@@ -174,5 +175,6 @@ func (h *Handler) delete(ctx context.Context, t target, force bool) (int, any, e
 	if resp.Responses[0].GetResponseDeleteRange().Deleted == 0 {
 		return 0, nil, errNotFound
 	}
+	h.log.Info("object deleted", "key", t.key, "revision", resp.Header.Revision, "force", force)
 	return http.StatusOK, map[string]any{"deleted": "1", "key": t.key}, nil
 }

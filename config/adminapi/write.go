@@ -67,9 +67,11 @@ func (h *Handler) write(ctx context.Context, t target, method string, body []byt
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := h.o.KV.Put(ctx, t.key, string(value)); err != nil {
+	put, err := h.o.KV.Put(ctx, t.key, string(value))
+	if err != nil {
 		return 0, nil, err
 	}
+	h.log.Info("object stored", "method", method, "key", t.key, "revision", put.Header.Revision)
 	status := http.StatusCreated
 	if len(prev.Kvs) > 0 {
 		status = http.StatusOK
@@ -99,9 +101,11 @@ func (h *Handler) post(ctx context.Context, t target, conf map[string]any) (int,
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := h.o.KV.Put(ctx, t.key, string(value)); err != nil {
+	put, err := h.o.KV.Put(ctx, t.key, string(value))
+	if err != nil {
 		return 0, nil, err
 	}
+	h.log.Info("object stored", "method", http.MethodPost, "key", t.key, "revision", put.Header.Revision)
 	return http.StatusCreated, map[string]any{"key": t.key, "value": h.present(t, conf)}, nil
 }
 
@@ -224,6 +228,7 @@ func (h *Handler) seal(t target, conf map[string]any) ([]byte, error) {
 	value := encodeJSON(conf)
 	if t.res.validate && h.o.Validate != nil {
 		if err := h.o.Validate(t.key, value); err != nil {
+			h.log.Debug("object refused", "key", t.key, "error", err)
 			return nil, errorf(http.StatusBadRequest, "%s", Message(err))
 		}
 	}
