@@ -37,7 +37,9 @@ type server struct {
 	kr  *keyring.Keyring
 }
 
-func start(t *testing.T) *server {
+func start(t *testing.T) *server { return startTB(t) }
+
+func startTB(t testing.TB) *server {
 	t.Helper()
 	c := cptest.StartT(t, cptest.Options{Endpoints: 1, Members: 1})
 	kr, err := keyring.New(keyring.Default)
