@@ -109,7 +109,10 @@ func (h *Handler) post(ctx context.Context, t target, conf map[string]any) (int,
 	return http.StatusCreated, map[string]any{"key": t.key, "value": h.present(t, conf)}, nil
 }
 
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9-_.]{1,64}$`)
+var (
+	idPattern       = regexp.MustCompile(`^[a-zA-Z0-9-_.]{1,64}$`)
+	usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-]+$`)
+)
 
 // putID applies APISIX's id rules of a PUT to conf (apisix/admin/resource.lua check_conf) and
 // returns the object's key.
@@ -119,19 +122,15 @@ func (h *Handler) putID(t target, conf map[string]any) (string, error) {
 		if t.res.kind == "credential" {
 			break
 		}
-		// A consumer's id is its username (PUT /consumers with the username in the body).
+		// A consumer's id is its username, in the body (PUT /consumers); a path id must equal it.
 		name, _ := conf["username"].(string)
-		if name == "" && t.id != "" && conf["username"] == nil {
-			name = t.id
-			conf["username"] = name
-		}
 		if name == "" {
 			return "", errorf(http.StatusBadRequest, `invalid configuration: property "username" is required`)
 		}
 		if t.id != "" && t.id != name {
 			return "", errorf(http.StatusBadRequest, "wrong username")
 		}
-		if !idPattern.MatchString(name) {
+		if !usernamePattern.MatchString(name) {
 			return "", errorf(http.StatusBadRequest, `invalid configuration: property "username" validation failed: failed to match pattern "^[a-zA-Z0-9_\\-]+$" with %q`, name)
 		}
 		return t.dir + name, nil
