@@ -441,6 +441,7 @@ func TestOtherKinds(t *testing.T) {
 		{"secret of an unknown manager", "PUT", "/apisix/admin/secrets/nope/1", `{}`, 400, "", nil},
 		{"plugin metadata", "PUT", "/apisix/admin/plugin_metadata/cors", `{"x":1}`, 201,
 			`{"key":"/apisix/plugin_metadata/cors","value":{"id":"cors","x":1}}`, []string{"create_time"}},
+		{"plugin metadata without a name", "PUT", "/apisix/admin/plugin_metadata", `{"x":1}`, 400, `{"error_msg":"missing plugin name"}`, nil},
 		{"global rule", "PUT", "/apisix/admin/global_rules/1", `{"plugins":{"cors":{}}}`, 201, `{"key":"/apisix/global_rules/1"}`, nil},
 		{"proto by POST", "POST", "/apisix/admin/protos", `{"content":"syntax = \"proto3\";"}`, 201, "", nil},
 		{"plugins list", "GET", "/apisix/admin/plugins/list", "", 200, "", nil},

@@ -136,7 +136,7 @@ func (h *Handler) putID(t target, conf map[string]any) (string, error) {
 		return t.dir + name, nil
 	case "plugin_metadata":
 		if t.id == "" {
-			return "", errorf(http.StatusBadRequest, "missing %s id", t.res.kind)
+			return "", errorf(http.StatusBadRequest, "missing plugin name")
 		}
 		conf["id"] = t.id
 		return t.key, nil
