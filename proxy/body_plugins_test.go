@@ -197,6 +197,13 @@ func TestEchoEndToEnd(t *testing.T) {
 	if body != "echoed" || resp.ContentLength != 6 || resp.Header.Get("Etag") != "" {
 		t.Errorf("body: %q, Content-Length %d, ETag %q", body, resp.ContentLength, resp.Header.Get("Etag"))
 	}
+	// An HTTP/1.0 client gets the filtered body unframed, ended by the connection's close.
+	status, raw := rawExchange(t, strings.TrimPrefix(h.base, "http://"), "GET /stream?n=100000 HTTP/1.0\r\n\r\n")
+	_, got, _ := strings.Cut(raw, "\r\n\r\n")
+	if status != 200 || got != "<before>"+strings.Repeat(pageUnit, 100000/len(pageUnit))+pageUnit[:100000%len(pageUnit)]+"<after>" ||
+		strings.Contains(strings.ToLower(raw[:len(raw)-len(got)]), "transfer-encoding") {
+		t.Errorf("HTTP/1.0: %d, %d bytes of body: %.200q", status, len(got), raw)
+	}
 	h.update("/apisix/routes/2", `{"uri":"/html","plugins":{"echo":{"headers":{"X":"1"}}},"upstream":UPSTREAM}`)
 	if logs := h.logs.Take(); !strings.Contains(logs, "object matches none of the required") {
 		t.Errorf("logs\n%s\nwant the rejection", logs)
