@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -336,4 +337,42 @@ func (c *signalConn) Read(b []byte) (int, error) {
 		c.l.once.Do(func() { close(c.l.read) })
 	}
 	return n, err
+}
+
+// TestFaultInjectionDelayShutdown: a delay far longer than the test does not hold a graceful
+// shutdown: the delayed request is let go and answered, and Shutdown returns.
+func TestFaultInjectionDelayShutdown(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/routes/1", `{"uri":"/slow","plugins":{"fault-injection":{"delay":{"duration":3600}}},"upstream":UPSTREAM}`,
+	)
+	ln := &readSignal{Listener: testutil.Listen(t), read: make(chan struct{})}
+	go func() { _ = h.p.Serve(ln) }()
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := (&http.Client{Timeout: waitFor}).Get("http://" + ln.Addr().String() + "/slow")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
+	select {
+	case <-ln.read:
+	case <-time.After(waitFor):
+		t.Fatal("the delayed request never reached the proxy")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := h.p.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if r := <-done; r.err != nil || r.status != 200 {
+		t.Fatalf("delayed request after shutdown: %d %v", r.status, r.err)
+	}
 }

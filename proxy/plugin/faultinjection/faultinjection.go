@@ -8,8 +8,8 @@
 // least one of the two.
 //
 // Phase: rewrite, priority 11000. The delay comes first, then the abort answers http_status with
-// body (none: nginx's page for the status) and the headers. A delay sleeps on the request's own
-// goroutine and holds no lock: other requests, on the same connection's peers or elsewhere, go
+// body (none: nginx's page for the status) and the headers. A delay waits on the request's own
+// goroutine (cut short by the server's shutdown) and holds no lock: other requests, on the same connection's peers or elsewhere, go
 // on. A percentage draws per request (math/rand/v2, safe for concurrent use). Header values that
 // variables bring CR or LF into are percent-encoded.
 package faultinjection
@@ -21,6 +21,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
@@ -57,7 +59,7 @@ type header struct {
 type Conf struct {
 	abort   *abort
 	delay   *delay
-	sleeper func(time.Duration) // time.Sleep; tests count the sleeps
+	sleeper func(ctx *fasthttp.RequestCtx, d time.Duration) // wait; tests count the sleeps
 }
 
 type abort struct {
@@ -82,7 +84,7 @@ func (faultInjection) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error
 	if len(fields) < 1 {
 		return nil, fmt.Errorf("expect object to have at least 1 properties")
 	}
-	conf := &Conf{sleeper: time.Sleep}
+	conf := &Conf{sleeper: wait}
 	if c.Has("abort") {
 		if conf.abort, err = compileAbort(fields["abort"]); err != nil {
 			return nil, fmt.Errorf(`property "abort" validation failed: %w`, err)
@@ -263,7 +265,7 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 	delayOpen := c.delay != nil && c.delay.open(r)
 	abortVars := c.abort != nil && (!c.abort.hasVars || c.abort.varsMatch(r))
 	if delayOpen && c.delay.duration > 0 {
-		c.sleeper(c.delay.duration)
+		c.sleeper(r.Ctx, c.delay.duration)
 	}
 	if !abortVars || (c.abort.percentage >= 0 && rand.IntN(100)+1 > c.abort.percentage) {
 		return plugin.Reply{}
@@ -285,6 +287,17 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 	}
 	r.Scratch = sc[:0]
 	return rep
+}
+
+// wait waits d, or less when the server shuts down (RequestCtx.Done), so that a long delay does
+// not hold a graceful shutdown.
+func wait(ctx *fasthttp.RequestCtx, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func (a *abort) varsMatch(r *plugin.Request) bool {

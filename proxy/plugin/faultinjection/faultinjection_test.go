@@ -77,7 +77,7 @@ func TestRewrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			var slept time.Duration
-			inst.(*Conf).sleeper = func(d time.Duration) { slept += d }
+			inst.(*Conf).sleeper = func(_ *fasthttp.RequestCtx, d time.Duration) { slept += d }
 			var ctx fasthttp.RequestCtx
 			if tt.x {
 				ctx.Request.Header.Set("X", "1")

@@ -24,7 +24,7 @@ func FuzzCompile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		inst.(*Conf).sleeper = func(time.Duration) {}
+		inst.(*Conf).sleeper = func(*fasthttp.RequestCtx, time.Duration) {}
 		var ctx fasthttp.RequestCtx
 		ctx.Request.Header.Set("X", "1")
 		rep := inst.(plugin.Rewriter).Rewrite(&plugin.Request{Ctx: &ctx, Vars: fakeVars{"evil": "a\r\nb"}})
