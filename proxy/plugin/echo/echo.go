@@ -17,6 +17,7 @@ import (
 	"slices"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/respheader"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 )
 
@@ -75,20 +76,14 @@ func (echo) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 			return nil, fmt.Errorf(`property "headers" validation failed: expect object to have at least 1 properties`)
 		}
 		for name, v := range m {
-			v = bytes.TrimSpace(v)
-			var s string
-			switch {
-			case len(v) > 0 && v[0] == '"':
-				_ = json.Unmarshal(v, &s)
-			case len(v) > 0 && (v[0] == '-' || ('0' <= v[0] && v[0] <= '9')):
-				s = string(v)
-			default:
+			s, ok := respheader.Scalar(v)
+			if !ok {
 				return nil, fmt.Errorf("invalid type as header value")
 			}
 			if name == "" {
 				return nil, fmt.Errorf("invalid field length in header")
 			}
-			if !validName(name) {
+			if !respheader.ValidName(name) {
 				return nil, fmt.Errorf("invalid field character in header")
 			}
 			conf.headers = append(conf.headers, [2]string{name, string(tmpl.EscapeControl([]byte(s), 0))})
@@ -96,15 +91,6 @@ func (echo) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 		slices.SortFunc(conf.headers, func(a, b [2]string) int { return bytes.Compare([]byte(a[0]), []byte(b[0])) })
 	}
 	return conf, nil
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b <= ' ' || b >= 127 || b == ':' {
-			return false
-		}
-	}
-	return true
 }
 
 // BodyFilter sets the headers and returns what echoes the body.

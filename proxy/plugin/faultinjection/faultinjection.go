@@ -25,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/respheader"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 	"github.com/zoneproxy/zoneproxy/router/expr"
 )
@@ -179,23 +180,17 @@ func compileAbort(raw json.RawMessage) (*abort, error) {
 			return nil, fmt.Errorf(`property "headers" validation failed: expect object to have at least 1 properties`)
 		}
 		for name, v := range m {
-			if !validName(name) {
+			if !respheader.ValidName(name) {
 				return nil, fmt.Errorf(`property "headers" validation failed: invalid header name %q`, name)
 			}
-			v = bytes.TrimSpace(v)
-			var t *tmpl.Template
-			switch {
-			case len(v) > 0 && v[0] == '"':
-				var s string
-				_ = json.Unmarshal(v, &s)
-				if t, err = tmpl.Compile(s, tmpl.Vars); err != nil {
-					return nil, fmt.Errorf(`property "headers" validation failed: %w`, err)
-				}
-			case len(v) > 0 && (v[0] == '-' || ('0' <= v[0] && v[0] <= '9')):
-				// A number is set as it is, never read for variables.
-				t, _ = tmpl.Compile(string(v), tmpl.Vars)
-			default:
+			s, ok := respheader.Scalar(v)
+			if !ok {
 				return nil, fmt.Errorf(`property "headers" validation failed: property %q validation failed: value should match only one schema, but matches none`, name)
+			}
+			// A number has no "$": it is set as it is.
+			t, err := tmpl.Compile(s, tmpl.Vars)
+			if err != nil {
+				return nil, fmt.Errorf(`property "headers" validation failed: %w`, err)
 			}
 			a.headers = append(a.headers, header{name: name, value: t})
 		}
@@ -228,17 +223,6 @@ func compileDelay(raw json.RawMessage) (*delay, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// validName is a header name a response can carry (APISIX's pattern "^[^:]+$", and no
-// control character or space, which would split the head).
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b <= ' ' || b >= 127 || b == ':' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // open reports whether the gate lets this request through: its vars (any of them) and its

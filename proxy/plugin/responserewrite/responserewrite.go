@@ -39,6 +39,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxbase64"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/respheader"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 	"github.com/zoneproxy/zoneproxy/router/expr"
 )
@@ -296,7 +297,7 @@ func (conf *Conf) compileHeaders(raw json.RawMessage) error {
 		return fmt.Errorf(`property "headers" validation failed: %w`, err)
 	}
 	for _, n := range conf.remove {
-		if !validName(n) {
+		if !respheader.ValidName(n) {
 			return fmt.Errorf(`property "headers" validation failed: property "remove" validation failed: failed to match pattern "^[^:]+$" with %q`, n)
 		}
 	}
@@ -312,20 +313,10 @@ func splitAdd(s string) (name, value string, ok bool) {
 	}
 	name = strings.TrimRight(s[:i], " \t\r\n\f\v")
 	value = strings.TrimLeft(s[i+1:], " \t\r\n\f\v")
-	if !validName(name) || value == "" {
+	if !respheader.ValidName(name) || value == "" {
 		return "", "", false
 	}
 	return name, value, true
-}
-
-// validName is a header name the response can carry: no ":", no space, no control character.
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b <= ' ' || b >= 127 || b == ':' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 func compileSet(m map[string]json.RawMessage) ([]header, error) {
@@ -339,17 +330,11 @@ func compileSet(m map[string]json.RawMessage) ([]header, error) {
 		if name == "" {
 			return nil, fmt.Errorf("invalid field length in header")
 		}
-		if !validName(name) {
+		if !respheader.ValidName(name) {
 			return nil, fmt.Errorf(`property "headers" validation failed: invalid header name %q`, name)
 		}
-		v := bytes.TrimSpace(m[name])
-		var s string
-		switch {
-		case len(v) > 0 && v[0] == '"':
-			_ = json.Unmarshal(v, &s)
-		case len(v) > 0 && (v[0] == '-' || ('0' <= v[0] && v[0] <= '9')):
-			s = string(v)
-		default:
+		s, ok := respheader.Scalar(m[name])
+		if !ok {
 			return nil, fmt.Errorf("invalid type as header value")
 		}
 		t, err := tmpl.Compile(s, tmpl.Vars)
