@@ -35,7 +35,8 @@ type Encoder interface {
 // time; it must not keep piece or dst after returning.
 //
 // A filter that holds the body back (a regex over the whole body) must cap what it holds: a
-// body of any size streams through the phase.
+// body of any size streams through the phase. A filter that is also an io.Closer is closed when
+// its body is done with, complete or not (a pooled compressor goes back to its pool).
 type BodyFilter interface {
 	Filter(dst, piece []byte, eof bool) (out []byte, done bool)
 }
@@ -165,5 +166,12 @@ func (b *bodyReader) run(piece []byte, eof bool) []byte {
 	return piece
 }
 
-// Close implements io.Closer.
-func (b *bodyReader) Close() error { return b.src.Close() }
+// Close implements io.Closer: src is closed, and the filters that are io.Closers.
+func (b *bodyReader) Close() error {
+	for _, f := range b.filters {
+		if c, ok := f.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	return b.src.Close()
+}

@@ -45,6 +45,8 @@ func (b bodyInst) BodyFilter(r *Request) BodyFilter {
 		return &wrap{}
 	case "cut":
 		return &cut{}
+	case "closer":
+		return &closer{}
 	}
 	return nil
 }
@@ -72,6 +74,14 @@ func (w *wrap) Filter(dst, piece []byte, eof bool) ([]byte, bool) {
 	}
 	return dst, false
 }
+
+// closer passes the body and records that it was closed.
+type closer struct{ closed int }
+
+func (c *closer) Filter(dst, piece []byte, _ bool) ([]byte, bool) {
+	return append(dst, piece...), false
+}
+func (c *closer) Close() error { c.closed++; return nil }
 
 type cut struct{ n int }
 
@@ -203,5 +213,25 @@ func TestBodyFilterBrokenUpstream(t *testing.T) {
 	out, err := io.ReadAll(b)
 	if string(out) != "ABCDEF" || !errors.Is(err, cut) {
 		t.Fatalf("%q, %v; want the part that came and the upstream's error", out, err)
+	}
+}
+
+// TestBodyFilterClosed: a filter that is an io.Closer is closed with its body, also when the
+// body is cut short.
+func TestBodyFilterClosed(t *testing.T) {
+	ctx := &fasthttp.RequestCtx{}
+	r := &Request{Ctx: ctx}
+	r.Run(nil, bodyChain(t, map[string]string{"b1": `{"do":"closer"}`}))
+	r.HeaderFilter()
+	src := &pieces{data: []byte("abcdef")}
+	b := r.FilterBody(src)
+	if _, err := b.Read(make([]byte, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.(*bodyReader).filters[0].(*closer); c.closed != 1 || !src.closed {
+		t.Errorf("filter closed %d times, upstream body closed %v", c.closed, src.closed)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,10 +261,23 @@ func (b *body) Filter(dst, piece []byte, eof bool) ([]byte, bool) {
 	}
 	if eof {
 		_ = b.w.Close()
-		writers[b.level].Put(b.w)
-		b.w = nil
+		b.release()
 	}
 	out := b.out.b
 	b.out.b = nil
 	return out, false
+}
+
+// Close implements io.Closer: a body cut short gives its writer back too.
+func (b *body) Close() error {
+	b.release()
+	return nil
+}
+
+func (b *body) release() {
+	if b.w != nil {
+		b.w.Reset(io.Discard)
+		writers[b.level].Put(b.w)
+		b.w = nil
+	}
 }
