@@ -45,17 +45,21 @@ var pluginsKey any = pluginsKeyType{}
 
 type pluginsKeyType struct{}
 
-// headerFilter runs the header filter phase on the final response head, unless it ran already.
+// headerFilter runs the header filter phase on the final response head, unless it ran already,
+// and the body filters on a body held whole (one that streams from the upstream went through
+// them in the transport: plugin.Request.FilterBody).
 func headerFilter(ctx *fasthttp.RequestCtx, r *plugin.Request) {
 	r.HeaderFilter()
+	r.FilterBufferedBody()
 	ctx.RemoveUserValue(pluginsKey)
 }
 
-// filterHead runs the header filter phase of the request's plugins, if they have one, before
-// the head is written by the proxy itself (linger).
+// filterHead runs the header and body filter phases of the request's plugins, if they have
+// them, before the response is written by the proxy itself (linger).
 func filterHead(ctx *fasthttp.RequestCtx) {
 	if r, ok := ctx.UserValue(pluginsKey).(*plugin.Request); ok {
 		r.HeaderFilter()
+		r.FilterBufferedBody()
 	}
 }
 

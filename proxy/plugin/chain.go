@@ -55,6 +55,8 @@ type Entry struct {
 	rewrite Rewriter
 	access  Accessor
 	header  HeaderFilterer
+	body    BodyFilterer
+	encoder bool // body is an Encoder
 	log     Logger
 }
 
@@ -71,6 +73,8 @@ func NewEntry(p Plugin, inst Instance) *Entry {
 	e.rewrite, _ = inst.(Rewriter)
 	e.access, _ = inst.(Accessor)
 	e.header, _ = inst.(HeaderFilterer)
+	e.body, _ = inst.(BodyFilterer)
+	_, e.encoder = inst.(Encoder)
 	e.log, _ = inst.(Logger)
 	return e
 }
@@ -281,7 +285,7 @@ type Chain struct {
 	phases  phases
 }
 
-type phases struct{ rewrite, access, header, log bool }
+type phases struct{ rewrite, access, header, body, log bool }
 
 // Len is the number of plugins in c.
 func (c *Chain) Len() int {
@@ -317,8 +321,8 @@ func (c *Chain) Instance(name string) Instance {
 }
 
 // HasHeaderFilter and HasLog tell whether a plugin of c takes part in those phases, so that the
-// proxy calls them only then.
-func (c *Chain) HasHeaderFilter() bool { return c != nil && c.phases.header }
+// proxy calls them only then. A body filter runs in the header filter phase (BodyFilterer).
+func (c *Chain) HasHeaderFilter() bool { return c != nil && (c.phases.header || c.phases.body) }
 func (c *Chain) HasLog() bool          { return c != nil && c.phases.log }
 
 // Merge makes the chain of sets, a later set's conf of a plugin winning over an earlier one's
@@ -379,6 +383,7 @@ func newChain(es []*Entry) *Chain {
 		c.phases.rewrite = c.phases.rewrite || e.rewrite != nil
 		c.phases.access = c.phases.access || e.access != nil
 		c.phases.header = c.phases.header || e.header != nil
+		c.phases.body = c.phases.body || e.body != nil
 		c.phases.log = c.phases.log || e.log != nil
 	}
 	return c

@@ -8,8 +8,13 @@
 // Compile validates one conf against the plugin's schema with APISIX's defaults and error text
 // and returns an immutable Instance, once per object version at snapshot build, never per
 // request. An Instance implements the phases it takes part in (Rewriter, Accessor,
-// HeaderFilterer, Logger); the chain records which, so that a phase costs a loop over the
-// plugins that have it. Authentication plugins also implement Auth: they compile the
+// HeaderFilterer, BodyFilterer, Logger); the chain records which, so that a phase costs a loop
+// over the plugins that have it, and a route without a body filter never wraps a body.
+//
+// The body filter phase streams: a BodyFilterer returns, in the header filter phase, a
+// BodyFilter for that one response, which gets the body a piece at a time (FilterBody wraps an
+// upstream body that streams; FilterBufferedBody filters one held whole) and caps whatever it
+// holds back. Encoders (gzip) run after every other body filter. Authentication plugins also implement Auth: they compile the
 // consumer-side conf (APISIX's consumer_schema) into the Consumers index.
 //
 // The behaviour matched is APISIX's (apisix/plugin.lua, apisix/init.lua http_access_phase):

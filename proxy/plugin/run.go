@@ -32,6 +32,10 @@ type Request struct {
 
 	headerDone bool // HeaderFilter ran
 
+	// bodies are the body filters of the response, until FilterBody or FilterBufferedBody
+	// takes them.
+	bodies []BodyFilter
+
 	// Scratch is a buffer a plugin may use within one of its phase calls (decoding a
 	// credential); it is kept across requests so that using it allocates nothing once warm.
 	Scratch []byte
@@ -48,6 +52,10 @@ func (r *Request) Reset() {
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
 	clear(r.merged)
 	r.merged = r.merged[:0]
+	if len(r.bodies) > 0 {
+		clear(r.bodies)
+		r.bodies = r.bodies[:0]
+	}
 	if r.nRespHeader > 0 {
 		r.respHeaders.Reset()
 		r.nRespHeader = 0
@@ -165,16 +173,36 @@ func (r *Request) Run(global, route *Chain) Reply {
 }
 
 // HeaderFilter runs the header filter phase (global rules first) on the response about to be
-// sent, once: a second call does nothing. Call it only when Run ran for the request.
+// sent, once: a second call does nothing. Call it only when Run ran for the request. The body
+// filters the plugins return (BodyFilterer) wait in r for FilterBody or FilterBufferedBody;
+// encoders come last.
 func (r *Request) HeaderFilter() {
 	if r.headerDone {
 		return
 	}
 	r.headerDone = true
+	encoders := false
 	for _, es := range [2][]*Entry{r.globalEntries(), r.active} {
 		for _, e := range es {
 			if e.header != nil && r.pass(e) {
 				e.header.HeaderFilter(r)
+			}
+			if e.body != nil {
+				if e.encoder {
+					encoders = true
+				} else if r.pass(e) {
+					r.filterBody(e)
+				}
+			}
+		}
+	}
+	if !encoders {
+		return
+	}
+	for _, es := range [2][]*Entry{r.globalEntries(), r.active} {
+		for _, e := range es {
+			if e.encoder && r.pass(e) {
+				r.filterBody(e)
 			}
 		}
 	}
@@ -187,7 +215,7 @@ func (r *Request) NeedsHeaderFilter() bool {
 		return true
 	}
 	for _, e := range r.active {
-		if e.header != nil {
+		if e.header != nil || e.body != nil {
 			return true
 		}
 	}

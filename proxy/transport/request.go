@@ -47,7 +47,8 @@ type Request struct {
 	// unknown length reaches it unframed, ended by the connection's close.
 	HTTP10 bool
 	// HeaderFilter, when set, is called once the upstream's response head is in ctx.Response,
-	// before anything of it is written: the plugins' header filter phase.
+	// before anything of it is written: the plugins' header filter phase. When it is also a
+	// BodyFilter, a body that streams goes through its FilterBody.
 	HeaderFilter interface{ HeaderFilter() }
 
 	head    []byte // the request head as written upstream (and a buffered body after it)
@@ -71,6 +72,23 @@ func (r *Request) Reset() {
 	if cap(r.head) > maxKeptBuffer { // sendWhole appends the body to the head
 		r.head = nil
 	}
+}
+
+// BodyFilter transforms a response body that streams (the plugins' body filter phase):
+// FilterBody returns what is sent in place of body, of unknown length, or nil to send body as it
+// is. Closing what it returns must close body.
+type BodyFilter interface {
+	FilterBody(body io.ReadCloser) io.ReadCloser
+}
+
+// filterBody is the body sent for an upstream body that streams, and its length (-1: unknown).
+func (r *Request) filterBody(body io.ReadCloser, size int) (io.ReadCloser, int) {
+	if bf, ok := r.HeaderFilter.(BodyFilter); ok {
+		if fb := bf.FilterBody(body); fb != nil {
+			return fb, -1
+		}
+	}
+	return body, size
 }
 
 func (r *Request) filterHead() {

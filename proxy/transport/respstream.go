@@ -61,17 +61,21 @@ func (t *Transport) streamResponse(ctx *fasthttp.RequestCtx, r *Request, uc upCo
 	default:
 		s.framing, size = framingClose, -1
 	}
+	var body io.ReadCloser = s
+	if r.HeaderFilter != nil {
+		body, size = r.filterBody(s, size)
+	}
 	if size < 0 && r.HTTP10 {
-		t.streamUntilClose(ctx, s)
+		t.streamUntilClose(ctx, body)
 		return
 	}
-	resp.SetBodyStream(s, size)
+	resp.SetBodyStream(body, size)
 }
 
 // streamUntilClose sends an HTTP/1.0 client a body of unknown length the way nginx does: no
 // framing, the end of the body is the end of the connection. fasthttp would chunk it, which
 // HTTP/1.0 does not know, so the proxy writes the response on the hijacked connection itself.
-func (t *Transport) streamUntilClose(ctx *fasthttp.RequestCtx, s *respStream) {
+func (t *Transport) streamUntilClose(ctx *fasthttp.RequestCtx, s io.ReadCloser) {
 	h := &ctx.Response.Header
 	h.SetServer(t.opts.ServerName)
 	h.SetConnectionClose()

@@ -7,6 +7,9 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/basicauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/consumerrestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/cors"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/echo"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/faultinjection"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/gzip"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/iprestriction"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/jwtauth"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/keyauth"
@@ -17,6 +20,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/redirect"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/responserewrite"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -25,6 +29,9 @@ func All() []plugin.Plugin {
 		basicauth.Plugin,
 		consumerrestriction.Plugin,
 		cors.Plugin,
+		echo.Plugin,
+		faultinjection.Plugin,
+		gzip.Plugin,
 		iprestriction.Plugin,
 		jwtauth.Plugin,
 		keyauth.Plugin,
@@ -35,6 +42,7 @@ func All() []plugin.Plugin {
 		proxyrewrite.Plugin,
 		redirect.Plugin,
 		requestid.Plugin,
+		responserewrite.Plugin,
 	}
 }
 

@@ -260,3 +260,36 @@ func (t *Template) Append(dst []byte, r *plugin.Request, subject []byte, capture
 	}
 	return dst
 }
+
+// AppendHeaderValue renders t for r as a response header's value, appending to dst: control
+// characters (CR, LF, NUL, DEL, ...) are percent-encoded, as lua-nginx-module does with a value
+// set through ngx.header, so that no value, whatever a variable brings, splits the response.
+func (t *Template) AppendHeaderValue(dst []byte, r *plugin.Request) []byte {
+	start := len(dst)
+	dst = t.Append(dst, r, nil, nil, nil)
+	return EscapeControl(dst, start)
+}
+
+// EscapeControl percent-encodes the control characters of dst[from:] (an Escape).
+func EscapeControl(dst []byte, from int) []byte {
+	clean := true
+	for _, b := range dst[from:] {
+		if b < 0x20 || b == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return dst
+	}
+	const hex = "0123456789ABCDEF"
+	n := len(dst)
+	for i := from; i < n; i++ {
+		if b := dst[i]; b < 0x20 || b == 0x7f {
+			dst = append(dst, '%', hex[b>>4], hex[b&15])
+		} else {
+			dst = append(dst, b)
+		}
+	}
+	return append(dst[:from], dst[n:]...)
+}
