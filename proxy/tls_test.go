@@ -46,6 +46,7 @@ type tlsHarness struct {
 	b    *snapshot.Builder
 	st   *state.State
 	m    *metrics.Metrics
+	reg  *upstream.Registry
 }
 
 func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
@@ -56,12 +57,12 @@ func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
 	}
 	opts.Metrics = m
 	p := New(opts)
-	b, err := snapshot.NewBuilder(snapshot.Options{Registry: upstream.NewRegistry(upstream.Options{Client: p.ConfigureClient}),
-		Logger: slog.New(slog.DiscardHandler)})
+	reg := upstream.NewRegistry(upstream.Options{Client: p.ConfigureClient})
+	b, err := snapshot.NewBuilder(snapshot.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &tlsHarness{p: p, b: b, m: m, st: &state.State{KVs: state.NewKVs(nil)}}
+	h := &tlsHarness{p: p, b: b, m: m, reg: reg, st: &state.State{KVs: state.NewKVs(nil)}}
 	h.put(t, kvs...)
 	ln := tu.Listen(t)
 	go func() { _ = p.ServeTLS(ln) }()
@@ -88,6 +89,7 @@ func (h *tlsHarness) put(t *testing.T, kvs ...string) {
 	}
 	h.st = st
 	h.p.Store(snap)
+	h.reg.Update(snap.PoolDelta) // as lifecycle does: pools that left release their clients
 }
 
 // handshake dials the harness with cfg (SNI = cfg.ServerName) and returns the connection state.
