@@ -126,6 +126,35 @@ func TestTLSHostileClients(t *testing.T) {
 			tu.WaitFor(t, "the failure counted", waitFor, func() bool { return h.failures(tt.reason) == before+1 })
 		})
 	}
+	// A ClientHello dribbled a byte at a time: client_header_timeout bounds the whole handshake,
+	// not each read, so it is cut all the same.
+	t.Run("a ClientHello dribbled a byte at a time", func(t *testing.T) {
+		before := h.failures("timeout")
+		conn, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tick := time.NewTicker(20 * time.Millisecond) // the attack's pace, 25 bytes a header timeout
+			defer tick.Stop()
+			for i := range hello {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				if _, err := conn.Write(hello[i : i+1]); err != nil {
+					return
+				}
+			}
+		}()
+		served(t)
+		ended(t, conn)
+		tu.WaitFor(t, "the failure counted", waitFor, func() bool { return h.failures("timeout") == before+1 })
+	})
 	// After the handshake: counted as a record error.
 	for _, tt := range []struct {
 		name string

@@ -57,6 +57,11 @@ func startMTLSUpstream(t *testing.T, ca *tu.CA) *mtlsUpstream {
 	return u
 }
 
+func (u *mtlsUpstream) port() string {
+	_, port, _ := net.SplitHostPort(u.addr)
+	return port
+}
+
 // tlsMember is the JSON members of an upstream's tls object.
 func tlsMember(kv ...string) string {
 	m := map[string]string{}
@@ -71,7 +76,8 @@ func tlsMember(kv ...string) string {
 // upstream object names, as APISIX (t/node/upstream-mtls.t): inline (the key plain or encrypted
 // with the keyring) or by tls.client_cert_id (an SSL object of type client); a missing id or
 // one of the wrong type answers 502, a key that is no use 503. The TLS server name is the
-// client's Host (pass_host pass).
+// client's Host (pass_host pass), the upstream_host (rewrite) or the node's name (node), and never
+// an IP address.
 func TestUpstreamClientCert(t *testing.T) {
 	ca := tu.NewCA(t, "upstream clients")
 	up := startMTLSUpstream(t, ca)
@@ -94,6 +100,10 @@ func TestUpstreamClientCert(t *testing.T) {
 		"/apisix/routes/mismatch", route("/mismatch", "", tlsMember("client_cert", alice, "client_key", otherk), up.addr),
 		"/apisix/routes/undecryptable", route("/undecryptable", "", tlsMember("client_cert", alice, "client_key", strings.Repeat("QUJD", 30)), up.addr),
 		"/apisix/routes/none", route("/none", "", `"scheme":"https"`, up.addr),
+		"/apisix/routes/rewrite", route("/rewrite", "", `"pass_host":"rewrite","upstream_host":"up.example",`+tlsMember("client_cert", alice, "client_key", alicek), up.addr),
+		"/apisix/routes/node-ip", route("/node-ip", "", `"pass_host":"node",`+tlsMember("client_cert", alice, "client_key", alicek), up.addr),
+		"/apisix/routes/node-name", route("/node-name", "", `"pass_host":"node",`+tlsMember("client_cert", alice, "client_key", alicek),
+			"localhost:"+up.port()),
 	)
 	h.put(t, "/apisix/upstreams/byid", fmt.Sprintf(`{"scheme":"https","tls":{"client_cert_id":"bob"},"nodes":{%q:1}}`, up.addr),
 		"/apisix/routes/upstream-id", `{"uri":"/upstream-id","upstream_id":"byid"}`)
@@ -112,6 +122,10 @@ func TestUpstreamClientCert(t *testing.T) {
 		{"/mismatch", 503, ""},
 		{"/undecryptable", 503, ""},
 		{"/none", 502, ""}, // the upstream refuses the handshake
+		// The TLS server name, as APISIX's $upstream_host (spec tls.md 6): never an IP address.
+		{"/rewrite", 200, "cn=alice sni=up.example"},
+		{"/node-ip", 200, "cn=alice sni="},
+		{"/node-name", 200, "cn=alice sni=localhost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
