@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,52 @@ func TestMTLSUpdate(t *testing.T) {
 	h.put(t, "/apisix/ssls/1", sslJSON(`"sni":"m.example"`, c, k))
 	if a := get(nil); a != 200 {
 		t.Fatalf("after the client member went away: %d without a certificate", a)
+	}
+}
+
+// TestTLSVars: nginx's $ssl_* variables, in a route's vars and in proxy-rewrite's headers.
+func TestTLSVars(t *testing.T) {
+	root := tu.NewCA(t, "clients root")
+	alice := clientPair(t, root, "alice")
+	be := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "verify=%s dn=%s idn=%s sni=%s proto=%s serial=%d fp=%d", r.Header.Get("X-Verify"), r.Header.Get("X-DN"),
+			r.Header.Get("X-IDN"), r.Header.Get("X-SNI"), r.Header.Get("X-Proto"), len(r.Header.Get("X-Serial")), len(r.Header.Get("X-FP")))
+	}))
+	c, k := tu.Cert(t, tu.ECDSA, "opt.example")
+	headers := `"plugins":{"proxy-rewrite":{"headers":{"set":{"X-Verify":"$ssl_client_verify","X-DN":"$ssl_client_s_dn",` +
+		`"X-IDN":"$ssl_client_i_dn","X-SNI":"$ssl_server_name","X-Proto":"$ssl_protocol","X-Serial":"$ssl_client_serial",` +
+		`"X-FP":"$ssl_client_fingerprint"}}}}`
+	h := startTLS(t, Options{},
+		"/apisix/ssls/1", sslJSON(`"sni":"opt.example",`+clientMember(root.PEM, -1, "^/public"), c, k),
+		"/apisix/routes/1", route("/public", `"vars":[["ssl_client_verify","==","NONE"]],`+headers, "", be),
+		"/apisix/routes/2", route("/private", `"vars":[["ssl_client_verify","==","SUCCESS"],["ssl_client_s_dn","~~","CN=alice"]],`+headers, "", be))
+	get := func(path string, cert *tls.Certificate) (int, string) {
+		cfg := &tls.Config{ServerName: "opt.example", InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}
+		if cert != nil {
+			cfg.Certificates = []tls.Certificate{*cert}
+		}
+		conn, err := tls.Dial("tcp", h.addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: opt.example\r\n\r\n", path)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/public", nil); code != 200 || body != "verify=NONE dn= idn= sni=opt.example proto=TLSv1.2 serial=0 fp=0" {
+		t.Errorf("without a certificate: %d %q", code, body)
+	}
+	want := "verify=SUCCESS dn=CN=alice,O=zoneproxy tests idn=CN=clients root sni=opt.example proto=TLSv1.2"
+	if code, body := get("/private", alice); code != 200 || !strings.HasPrefix(body, want) || strings.Contains(body, "serial=0") || !strings.HasSuffix(body, "fp=40") {
+		t.Errorf("with a certificate: %d %q, want %q...", code, body, want)
+	}
+	if code, _ := get("/public", alice); code != 404 {
+		t.Errorf("a verified client on the route for NONE: %d, want 404", code)
 	}
 }
