@@ -117,6 +117,12 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 		p.lingerUnread(ctx)
 		return
 	}
+	if s.SSL.HasClient() && ctx.IsTLS() {
+		if code := p.checkClientCert(ctx, s.SSL); code != 0 {
+			p.reject(ctx, code)
+			return
+		}
+	}
 	var x *exchange // set when the body was read before matching
 	if isForm(&ctx.Request.Header) {
 		x = p.getExchange()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
@@ -119,6 +120,7 @@ type tlsConn struct {
 	*tls.Conn
 	p    *Proxy
 	done bool // the handshake ran; only the reading goroutine touches it
+	bad  bool // a record error was counted; the reading goroutine's too
 }
 
 func (c *tlsConn) Read(b []byte) (int, error) {
@@ -128,7 +130,25 @@ func (c *tlsConn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	if err != nil && !c.bad && isRecordError(err) {
+		c.bad = true
+		c.p.tlsFailures.RecordError()
+	}
+	return n, err
+}
+
+// isRecordError tells a read error of an established TLS connection that the client's records
+// caused (crypto/tls then sends an alert and fails every later read) from the connection simply
+// ending: end of stream, a timeout, a reset, the server closing it.
+func isRecordError(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne) && ne.Timeout():
+		return false
+	}
+	return true
 }
 
 func (c *tlsConn) handshake() error {

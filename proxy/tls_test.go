@@ -46,9 +46,10 @@ type tlsHarness struct {
 	b    *snapshot.Builder
 	st   *state.State
 	m    *metrics.Metrics
+	reg  *upstream.Registry
 }
 
-func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
+func startTLS(t testing.TB, opts Options, kvs ...string) *tlsHarness {
 	t.Helper()
 	m, err := metrics.New(metrics.Options{})
 	if err != nil {
@@ -56,12 +57,12 @@ func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
 	}
 	opts.Metrics = m
 	p := New(opts)
-	b, err := snapshot.NewBuilder(snapshot.Options{Registry: upstream.NewRegistry(upstream.Options{Client: p.ConfigureClient}),
-		Logger: slog.New(slog.DiscardHandler)})
+	reg := upstream.NewRegistry(upstream.Options{Client: p.ConfigureClient})
+	b, err := snapshot.NewBuilder(snapshot.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &tlsHarness{p: p, b: b, m: m, st: &state.State{KVs: state.NewKVs(nil)}}
+	h := &tlsHarness{p: p, b: b, m: m, reg: reg, st: &state.State{KVs: state.NewKVs(nil)}}
 	h.put(t, kvs...)
 	ln := tu.Listen(t)
 	go func() { _ = p.ServeTLS(ln) }()
@@ -71,7 +72,7 @@ func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
 }
 
 // put sets keys (deleted when the value is "") and serves the new snapshot.
-func (h *tlsHarness) put(t *testing.T, kvs ...string) {
+func (h *tlsHarness) put(t testing.TB, kvs ...string) {
 	t.Helper()
 	st := &state.State{KVs: h.st.KVs, Revision: h.st.Revision}
 	for i := 0; i+1 < len(kvs); i += 2 {
@@ -88,6 +89,7 @@ func (h *tlsHarness) put(t *testing.T, kvs ...string) {
 	}
 	h.st = st
 	h.p.Store(snap)
+	h.reg.Update(snap.PoolDelta) // as lifecycle does: pools that left release their clients
 }
 
 // handshake dials the harness with cfg (SNI = cfg.ServerName) and returns the connection state.
@@ -108,7 +110,7 @@ func (h *tlsHarness) failures(reason string) float64 {
 }
 
 // echoBackend answers with the forwarding headers it got.
-func echoBackend(t *testing.T) string {
+func echoBackend(t testing.TB) string {
 	t.Helper()
 	ln := tu.Listen(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,9 @@ package router
 
 import (
 	"bytes"
+	"crypto/sha1" //nolint:gosec // nginx's $ssl_client_fingerprint is SHA-1
+	"crypto/tls"
+	"encoding/hex"
 	"net"
 	"net/netip"
 	"strconv"
@@ -109,6 +112,9 @@ func (r *reqVars) Value(v *expr.Var) expr.Value {
 		return r.arg(ctx.PostBody(), v.Key)
 	case expr.VarHTTP:
 		return r.header(v.Key)
+	case expr.VarSSLServerName, expr.VarSSLProtocol, expr.VarSSLClientVerify, expr.VarSSLClientSDN,
+		expr.VarSSLClientIDN, expr.VarSSLClientSerial, expr.VarSSLClientFingerprint:
+		return r.tlsVar(v.Kind)
 	case expr.VarCookie:
 		text := r.header("cookie")
 		if text.Kind != expr.String {
@@ -118,6 +124,65 @@ func (r *reqVars) Value(v *expr.Var) expr.Value {
 			return str(val)
 		}
 		return expr.Value{}
+	}
+	return expr.Value{}
+}
+
+// tlsStater is an HTTPS connection (the proxy's TLS listener's).
+type tlsStater interface{ ConnectionState() tls.ConnectionState }
+
+// tlsVar is one of nginx's $ssl_* variables: missing (nil) on a plain connection, and those of the
+// client certificate when the client sent none. A handshake whose certificate does not verify
+// fails, so $ssl_client_verify is never FAILED here.
+func (r *reqVars) tlsVar(kind expr.VarKind) expr.Value {
+	c, ok := r.ctx.Conn().(tlsStater)
+	if !ok || !r.ctx.IsTLS() {
+		return expr.Value{}
+	}
+	cs := c.ConnectionState()
+	switch kind {
+	case expr.VarSSLServerName:
+		if cs.ServerName == "" {
+			return expr.Value{}
+		}
+		return r.lit(cs.ServerName)
+	case expr.VarSSLProtocol:
+		switch cs.Version {
+		case tls.VersionTLS13:
+			return r.lit("TLSv1.3")
+		case tls.VersionTLS12:
+			return r.lit("TLSv1.2")
+		case tls.VersionTLS11:
+			return r.lit("TLSv1.1")
+		}
+		return r.lit("TLSv1")
+	case expr.VarSSLClientVerify:
+		if len(cs.VerifiedChains) > 0 {
+			return r.lit("SUCCESS")
+		}
+		return r.lit("NONE")
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return expr.Value{}
+	}
+	leaf := cs.PeerCertificates[0]
+	switch kind {
+	case expr.VarSSLClientSDN:
+		return r.lit(leaf.Subject.String())
+	case expr.VarSSLClientIDN:
+		return r.lit(leaf.Issuer.String())
+	case expr.VarSSLClientSerial:
+		r.tmp = leaf.SerialNumber.Append(r.tmp[:0], 16)
+		for i, ch := range r.tmp {
+			if 'a' <= ch && ch <= 'f' {
+				r.tmp[i] = ch - 'a' + 'A'
+			}
+		}
+		return str(r.tmp)
+	case expr.VarSSLClientFingerprint:
+		sum := sha1.Sum(leaf.Raw)
+		r.tmp = hex.AppendEncode(r.tmp[:0], sum[:])
+		return str(r.tmp)
 	}
 	return expr.Value{}
 }

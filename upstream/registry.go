@@ -250,7 +250,7 @@ func clientCert(s *Spec) (*tls.Certificate, error) {
 	}
 	c, err := tls.X509KeyPair([]byte(s.TLS.ClientCert), []byte(s.TLS.ClientKey))
 	if err != nil {
-		return nil, invalid("tls.client_cert", "client_cert and client_key are not a usable pair: "+err.Error())
+		return nil, &FieldError{Field: "tls.client_cert", Reason: "client_cert and client_key are not a usable pair: " + err.Error(), Err: ErrClientCert}
 	}
 	return &c, nil
 }

@@ -7,8 +7,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// TLSHandshakes counts the HTTPS listeners' failed handshakes. A nil *TLSHandshakes counts nothing.
-type TLSHandshakes struct{ failures *prometheus.CounterVec }
+// TLSHandshakes counts the HTTPS listeners' failed handshakes, and the connections that a client
+// broke after its handshake. A nil *TLSHandshakes counts nothing.
+type TLSHandshakes struct {
+	failures *prometheus.CounterVec
+	records  prometheus.Counter
+}
 
 // TLSHandshakes returns the counter of failed TLS handshakes, zoneproxy_tls_handshake_failures_total
 // {reason}, registering it on the first call; later calls share it.
@@ -28,7 +32,38 @@ func (m *Metrics) TLSHandshakes() *TLSHandshakes {
 	for _, r := range []string{"no_sni", "unknown_sni", "timeout", "closed", "error"} {
 		cv.WithLabelValues(r)
 	}
-	return &TLSHandshakes{failures: cv}
+	var records prometheus.Counter = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zoneproxy_tls_record_errors_total",
+		Help: "TLS connections ended after their handshake by records that break the protocol: a record that does not decrypt, a renegotiation attempt or another unexpected message, a flood of records that carry nothing.",
+	})
+	if err := m.reg.Register(records); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			m.log.Error("registering the TLS record error counter", "error", err)
+			return nil
+		}
+		records = are.ExistingCollector.(prometheus.Counter)
+	}
+	return &TLSHandshakes{failures: cv, records: records}
+}
+
+// RecordError counts one connection ended by a record that breaks the protocol.
+func (h *TLSHandshakes) RecordError() {
+	if h != nil {
+		h.records.Inc()
+	}
+}
+
+// RecordErrors is the number of connections counted by RecordError.
+func (h *TLSHandshakes) RecordErrors() float64 {
+	if h == nil {
+		return 0
+	}
+	var m dto.Metric
+	if err := h.records.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }
 
 // Failed counts one failed handshake.

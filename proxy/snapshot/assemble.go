@@ -379,14 +379,14 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	switch {
 	case r.upstreamID != "":
 		deps = append(deps, depKey{KindUpstream, r.upstreamID})
-		why = b.poolByID(rt, r.upstreamID)
+		why = b.poolByID(rt, r.upstreamID, &deps)
 	case r.upstream != nil:
-		rt.Pool, why = b.inlinePool(e, r.upstream)
+		why = b.inlinePool(rt, e, r.upstream, &deps)
 	case svc != nil && svc.upstreamID != "":
 		deps = append(deps, depKey{KindUpstream, svc.upstreamID})
-		why = b.poolByID(rt, svc.upstreamID)
+		why = b.poolByID(rt, svc.upstreamID, &deps)
 	case svc != nil && svc.upstream != nil:
-		rt.Pool, why = b.inlinePool(svcEntry, svc.upstream)
+		why = b.inlinePool(rt, svcEntry, svc.upstream, &deps)
 	}
 	if rt.Pool == nil && rt.Status == 0 {
 		rt.Status = 503
@@ -394,16 +394,20 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	return rt, c, why, deps
 }
 
-func (b *Builder) poolByID(rt *Route, upstreamID string) string {
+func (b *Builder) poolByID(rt *Route, upstreamID string, deps *[]depKey) string {
 	ue := b.byID[KindUpstream][upstreamID]
 	if ue == nil {
 		rt.Status = 502
 		return fmt.Sprintf("upstream_id %q not found: the route answers 502", upstreamID)
 	}
-	if !b.usable(ue.pool) {
-		p, err := b.opts.Registry.Pool(ue.key(), ue.obj.(*upstream.Spec))
+	spec, why := b.clientCertSpec(rt, ue.obj.(*upstream.Spec), deps)
+	if why != "" {
+		return fmt.Sprintf("upstream %q: %s", upstreamID, why)
+	}
+	if !b.usable(ue.pool) || !sameClientCert(ue.pool.Spec(), spec) {
+		p, err := b.opts.Registry.Pool(ue.key(), spec)
 		if err != nil {
-			rt.Status = 502
+			rt.Status = poolStatus(err)
 			return fmt.Sprintf("upstream %q: %v", upstreamID, err)
 		}
 		ue.pool = p
@@ -423,14 +427,19 @@ func (b *Builder) usable(p *upstream.Pool) bool {
 	return live || b.res.added[p]
 }
 
-func (b *Builder) inlinePool(owner *entry, spec *upstream.Spec) (*upstream.Pool, string) {
-	if !b.usable(owner.inlinePool) {
+func (b *Builder) inlinePool(rt *Route, owner *entry, spec *upstream.Spec, deps *[]depKey) string {
+	spec, why := b.clientCertSpec(rt, spec, deps)
+	if why != "" {
+		return "upstream: " + why
+	}
+	if !b.usable(owner.inlinePool) || !sameClientCert(owner.inlinePool.Spec(), spec) {
 		p, err := b.opts.Registry.Pool(owner.key()+"#upstream", spec)
 		if err != nil {
-			return nil, fmt.Sprintf("upstream: %v", err)
+			return fmt.Sprintf("upstream: %v", err) // the route answers 503
 		}
 		owner.inlinePool = p
 		b.res.added[p] = true
 	}
-	return owner.inlinePool, ""
+	rt.Pool = owner.inlinePool
+	return ""
 }

@@ -144,8 +144,8 @@ func FuzzBuild(f *testing.F) {
 		}
 		switch {
 		case kindName == KindUpstream && accepted:
-			spec := fb.b.byID[KindUpstream][fuzzID].obj.(*upstream.Spec)
-			if (useUp.Pool == nil || useUp.Pool.Spec() != spec) && !strings.Contains(fb.b.problems["/apisix/routes/use-up"], `upstream "fz": `) {
+			// The pool's spec is the object's, or a copy with its client certificate resolved.
+			if (useUp.Pool == nil || useUp.Pool.Key() != "/apisix/upstreams/"+fuzzID) && !strings.Contains(fb.b.problems["/apisix/routes/use-up"], `upstream "fz": `) {
 				t.Fatalf("an accepted upstream is not in use: pool %v, status %d", useUp.Pool, useUp.Status)
 			}
 		case useUp.Pool != nil || useUp.Status != 502:
@@ -276,7 +276,7 @@ func (h rejectHandler) Handle(_ context.Context, r slog.Record) error {
 // directory placeholder, or a value that is not an object under a kind it does not decode.
 func fuzzSilentlySkipped(kind string, value []byte) bool {
 	switch kind {
-	case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule:
+	case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule, KindConsumer, KindSSL:
 		return len(value) == 0 || string(value) == "init_dir"
 	}
 	i := firstNonSpace(value)
@@ -390,6 +390,8 @@ var fuzzSeeds = []struct {
 	{seedUpstream, `{"service_name":"svc","discovery_type":"dns","type":"roundrobin"}`},
 	{seedUpstream, `{"nodes":{"127.0.0.1:1980":1},"tls":{"client_cert":"not a pem","client_key":"not a pem"},"scheme":"https"}`},
 	{seedUpstream, `{"nodes":{"127.0.0.1:99999":1}}`},
+	{seedUpstream, `{"nodes":{"127.0.0.1:1980":1},"tls":{"client_cert_id":"fz"},"scheme":"https"}`},
+	{seedUpstream, `{"nodes":{"127.0.0.1:1980":1},"tls":{"client_cert_id":"1"},"scheme":"http"}`},
 	// Services.
 	{seedService, `{"upstream":{"type":"roundrobin","nodes":{"127.0.0.1:1981":1}},"hosts":["svc.example.com"]}`},
 	{seedService, `{"name":"svc","desc":"a service","upstream_id":"1","enable_websocket":true,"labels":{"a":"b"}}`},
@@ -410,5 +412,7 @@ var fuzzSeeds = []struct {
 	{seedConsumer, `{"username":"fz","plugins":{"key-auth":{"key":"k"}}}`},
 	{seedConsumer, `init_dir`},
 	{seedSSL, `{"cert":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----","key":"k","snis":["a.test"]}`},
+	{seedSSL, `{"cert":"c","key":"k","sni":"a.test","client":{"ca":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----","depth":1,"skip_mtls_uri_regex":["^/a","(b"]}}`},
+	{seedSSL, `{"type":"client","cert":"c","key":"k","client":null}`},
 	{7, `{"server_port":9100,"upstream_id":"1"}`},
 }

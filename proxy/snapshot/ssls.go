@@ -1,11 +1,14 @@
 package snapshot
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
@@ -71,9 +74,10 @@ func (b *Builder) decodeSSL(e *entry, v []byte) (*ssl.Cert, error) {
 		c.Enabled = *d.Status == 1
 	}
 	if d.Client != nil && string(d.Client) != "null" {
-		// Fail closed: serving the object without checking client certificates would let in
-		// every client it is meant to keep out.
-		return nil, fieldError("client", "client certificate verification (mTLS) is not supported by zoneproxy yet")
+		var err error
+		if c.Client, err = decodeClient(d.Client); err != nil {
+			return nil, err
+		}
 	}
 	if d.Cert == nil || d.Key == nil {
 		return nil, errors.New("cert and key are required")
@@ -109,6 +113,7 @@ func (b *Builder) decodeSSL(e *entry, v []byte) (*ssl.Cert, error) {
 	if c.MinVersion, c.MaxVersion, err = ssl.ParseProtocols(d.SSLProtocols); err != nil {
 		return nil, fieldError("ssl_protocols", "%v", err)
 	}
+	var decrypted string // the first key, in plain PEM
 	certs := append([]string{*d.Cert}, d.Certs...)
 	keys := append([]string{*d.Key}, d.Keys...)
 	for i := range certs {
@@ -116,11 +121,18 @@ func (b *Builder) decodeSSL(e *entry, v []byte) (*ssl.Cert, error) {
 		if i > 0 {
 			certField, keyField = fmt.Sprintf("certs[%d]", i-1), fmt.Sprintf("keys[%d]", i-1)
 		}
-		pair, err := b.keyPair(certs[i], keys[i], certField, keyField)
+		pair, plain, err := b.keyPair(certs[i], keys[i], certField, keyField)
 		if err != nil {
 			return nil, err
 		}
+		if i == 0 {
+			decrypted = plain
+		}
 		c.Certificates = append(c.Certificates, pair)
+	}
+	if c.Type == ssl.TypeClient {
+		// Kept for the upstreams that name the object (tls.client_cert_id).
+		c.CertPEM, c.KeyPEM = *d.Cert, decrypted
 	}
 	// ECDSA (and Ed25519) pairs first: APISIX's default ssl_ciphers puts the ECDSA suites first,
 	// so OpenSSL serves an ECDSA certificate to a client that supports one.
@@ -136,33 +148,95 @@ func keyRank(c tls.Certificate) int {
 	return 1
 }
 
-// keyPair parses one certificate and its key, decrypting the key with the keyring.
-func (b *Builder) keyPair(cert, key, certField, keyField string) (tls.Certificate, error) {
+// keyPair parses one certificate and its key, decrypting the key with the keyring; it returns the
+// pair and the key in plain PEM.
+func (b *Builder) keyPair(cert, key, certField, keyField string) (tls.Certificate, string, error) {
 	if n := len(cert); n < 128 || n > 64<<10 {
-		return tls.Certificate{}, fieldError(certField, "length must be 128 to 65536, got %d", n)
+		return tls.Certificate{}, "", fieldError(certField, "length must be 128 to 65536, got %d", n)
 	}
 	if n := len(key); n < 64 || n > 64<<10 {
-		return tls.Certificate{}, fieldError(keyField, "length must be 64 to 65536, got %d", n)
+		return tls.Certificate{}, "", fieldError(keyField, "length must be 64 to 65536, got %d", n)
 	}
 	if strings.HasPrefix(cert, "$secret://") || strings.HasPrefix(cert, "$env://") ||
 		strings.HasPrefix(key, "$secret://") || strings.HasPrefix(key, "$env://") {
-		return tls.Certificate{}, fieldError(certField, "secret references ($secret://, $env://) are not supported by zoneproxy yet")
+		return tls.Certificate{}, "", fieldError(certField, "secret references ($secret://, $env://) are not supported by zoneproxy yet")
 	}
 	plain := key
 	if !strings.HasPrefix(key, "---") {
 		if b.opts.Keyring.Len() == 0 {
-			return tls.Certificate{}, fieldError(keyField, "decrypt ssl key failed: it is not PEM and no keyring is configured")
+			return tls.Certificate{}, "", fieldError(keyField, "decrypt ssl key failed: it is not PEM and no keyring is configured")
 		}
 		var err error
 		if plain, err = b.opts.Keyring.Decrypt(key); err != nil {
-			return tls.Certificate{}, fieldError(keyField, "decrypt ssl key failed: %v", err)
+			return tls.Certificate{}, "", fieldError(keyField, "decrypt ssl key failed: %v", err)
 		}
 	}
 	pair, err := tls.X509KeyPair([]byte(cert), []byte(plain))
 	if err != nil {
-		return tls.Certificate{}, fieldError(certField+"/"+keyField, "%v", err)
+		return tls.Certificate{}, "", fieldError(certField+"/"+keyField, "%v", err)
 	}
-	return pair, nil
+	return pair, plain, nil
+}
+
+// clientDoc is an SSL object's client member: client certificate verification (mTLS).
+type clientDoc struct {
+	CA        *string  `json:"ca"`
+	Depth     *int     `json:"depth"`
+	SkipRegex []string `json:"skip_mtls_uri_regex"`
+}
+
+// decodeClient validates and compiles an SSL object's client member: ca must hold one or more
+// certificates that all parse, depth (default 1, as APISIX) is not negative, and every
+// skip_mtls_uri_regex compiles (Go's RE2 syntax: a PCRE-only construct is an error) and is unique.
+func decodeClient(raw json.RawMessage) (*ssl.Client, error) {
+	var d clientDoc
+	if err := decodeStrict(raw, &d); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if d.CA == nil {
+		return nil, fieldError("client.ca", "is required")
+	}
+	if n := len(*d.CA); n < 128 || n > 64<<10 {
+		return nil, fieldError("client.ca", "length must be 128 to 65536, got %d", n)
+	}
+	cl := &ssl.Client{CAs: x509.NewCertPool(), Depth: 1}
+	rest, n := []byte(*d.CA), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fieldError("client.ca", "holds a PEM block of type %q, not CERTIFICATE", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fieldError("client.ca", "certificate %d does not parse: %v", n+1, err)
+		}
+		cl.CAs.AddCert(cert)
+		n++
+	}
+	if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fieldError("client.ca", "is not a list of PEM certificates")
+	}
+	if d.Depth != nil {
+		if *d.Depth < 0 {
+			return nil, fieldError("client.depth", "must be at least 0, got %d", *d.Depth)
+		}
+		cl.Depth = *d.Depth
+	}
+	for i, p := range d.SkipRegex {
+		if slices.Index(d.SkipRegex, p) != i {
+			return nil, fieldError(fmt.Sprintf("client.skip_mtls_uri_regex[%d]", i), "%q is repeated: the items must be unique", p)
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fieldError(fmt.Sprintf("client.skip_mtls_uri_regex[%d]", i), "%v", err)
+		}
+		cl.Skip = append(cl.Skip, re)
+	}
+	return cl, nil
 }
 
 // sslIndex returns the SNI index of the current SSL objects, compiled again only when one of them

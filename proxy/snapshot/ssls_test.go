@@ -44,6 +44,9 @@ func TestSSLObjects(t *testing.T) {
 	other, otherk := testutil.Cert(t, testutil.ECDSA, "b.example")
 	def, _ := keyring.New(keyring.Default)
 	list := func(ss ...string) string { b, _ := json.Marshal(ss); return string(b) }
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	ca, ca2 := testutil.NewCA(t, "one").PEM, testutil.NewCA(t, "two").PEM
+	badCA := "-----BEGIN CERTIFICATE-----\n" + strings.Repeat("QUJD", 40) + "\n-----END CERTIFICATE-----\n"
 	tests := []struct {
 		name, value string
 		want        string // "" accepted, else part of the reason
@@ -69,7 +72,21 @@ func TestSSLObjects(t *testing.T) {
 		{"bad type", sslObject(ec, eck, `"sni":"a.example","type":"peer"`), "type"},
 		{"bad status", sslObject(ec, eck, `"sni":"a.example","status":2`), "status"},
 		{"bad protocol", sslObject(ec, eck, `"sni":"a.example","ssl_protocols":["SSLv3"]`), "ssl_protocols"},
-		{"mtls not yet", sslObject(ec, eck, `"sni":"a.example","client":{"ca":"x"}`), "mTLS"},
+		{"mtls", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`}`), ""},
+		{"mtls, two CAs, depth and regexes", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca+ca2)+`,"depth":3,"skip_mtls_uri_regex":["^/a","b$"]}`), ""},
+		{"mtls, depth 0", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`,"depth":0}`), ""},
+		{"mtls without ca", sslObject(ec, eck, `"sni":"a.example","client":{"depth":1}`), "client.ca: is required"},
+		{"mtls, ca too short", sslObject(ec, eck, `"sni":"a.example","client":{"ca":"x"}`), "client.ca: length"},
+		{"mtls, ca not PEM", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(strings.Repeat("x", 200))+`}`), "client.ca: is not a list of PEM certificates"},
+		{"mtls, ca a key", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(eck)+`}`), `client.ca: holds a PEM block of type`},
+		{"mtls, ca does not parse", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(badCA)+`}`), "client.ca: certificate 1 does not parse"},
+		{"mtls, ca with trailing junk", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca+"junk")+`}`), "client.ca: is not a list"},
+		{"mtls, negative depth", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`,"depth":-1}`), "client.depth"},
+		{"mtls, bad regex", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`,"skip_mtls_uri_regex":["^/ok","(x"]}`), "client.skip_mtls_uri_regex[1]"},
+		{"mtls, PCRE-only regex", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`,"skip_mtls_uri_regex":["^/(?=x)"]}`), "client.skip_mtls_uri_regex[0]"},
+		{"mtls, repeated regex", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`,"skip_mtls_uri_regex":["^/a","^/a"]}`), "must be unique"},
+		{"mtls, unknown member", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+q(ca)+`,"verify":true}`), "client: verify: unknown field"},
+		{"mtls, not an object", sslObject(ec, eck, `"sni":"a.example","client":"yes"`), "client"},
 		{"secret reference", sslObject(ec, "$secret://vault/1/key"+strings.Repeat("x", 60), `"sni":"a.example"`), "secret references"},
 		{"unknown field", sslObject(ec, eck, `"sni":"a.example","bogus":1`), "bogus: unknown field"},
 	}

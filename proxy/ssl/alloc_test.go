@@ -11,5 +11,9 @@ func TestLookupAllocs(t *testing.T) {
 		if allocs := testing.AllocsPerRun(1000, func() { _ = x.Lookup(sni) }); allocs != 0 {
 			t.Errorf("Lookup(%q): %v allocations, want 0", sni, allocs)
 		}
+		host := []byte(sni) // a Host header, as the mTLS check looks it up
+		if allocs := testing.AllocsPerRun(1000, func() { _ = x.LookupBytes(host) }); allocs != 0 {
+			t.Errorf("LookupBytes(%q): %v allocations, want 0", sni, allocs)
+		}
 	}
 }

@@ -11,6 +11,14 @@
 // APISIX's arithmetic (see Cert.covers). When two objects claim the same name, the first in key
 // order wins. Only objects of type server with status 1 are indexed.
 //
+// Client certificates (mTLS): an object's Client makes the handshakes that pick it ask for a
+// client certificate and verify it against client.ca, within client.depth intermediate
+// authorities (OpenSSL's verify depth). Without skip_mtls_uri_regex the certificate is required
+// at the handshake; with them it is optional there, and the proxy refuses (400) a request whose
+// path matches none of them on a connection without a verified certificate (Client.Exempt).
+// Objects of type client keep their first pair in PEM (CertPEM, KeyPEM) for the upstreams that
+// present them (tls.client_cert_id).
+//
 // Concurrency: an Index and its Certs are immutable once built (a Cert caches the tls.Config it
 // derives, atomically) and safe for concurrent use: GetConfigForClient reads them without a lock.
 // Lookup allocates nothing.

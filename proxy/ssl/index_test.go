@@ -2,7 +2,9 @@ package ssl
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"regexp"
 	"testing"
 )
 
@@ -154,5 +156,43 @@ func BenchmarkLookup10k(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestClientConfig: an object with a client member asks for client certificates: required
+// without skip_mtls_uri_regex, optional with them; HasClient tells an index that holds one.
+func TestClientConfig(t *testing.T) {
+	required := server("req", "req.example")
+	required.Client = &Client{CAs: x509.NewCertPool(), Depth: 1}
+	optional := server("opt", "opt.example")
+	optional.Client = &Client{CAs: x509.NewCertPool(), Depth: 1, Skip: []*regexp.Regexp{regexp.MustCompile(`^/public/`), regexp.MustCompile(`\.css$`)}}
+	plain := server("plain", "plain.example")
+	base := &tls.Config{}
+	for _, tt := range []struct {
+		c    *Cert
+		want tls.ClientAuthType
+	}{
+		{required, tls.RequireAndVerifyClientCert},
+		{optional, tls.VerifyClientCertIfGiven},
+		{plain, tls.NoClientCert},
+	} {
+		cfg := tt.c.Config(base)
+		if cfg.ClientAuth != tt.want || (tt.c.Client != nil) != (cfg.ClientCAs != nil && cfg.VerifyConnection != nil) {
+			t.Errorf("%s: ClientAuth %v, CAs %v; want %v", tt.c.ID, cfg.ClientAuth, cfg.ClientCAs != nil, tt.want)
+		}
+	}
+	for path, want := range map[string]bool{"/public/a": true, "/x/public/": false, "/a.css": true, "/a.css/x": false, "/PUBLIC/a": false} {
+		if got := optional.Client.Exempt([]byte(path)); got != want {
+			t.Errorf("Exempt(%q) = %v, want %v", path, got, want)
+		}
+	}
+	if NewIndex([]*Cert{plain}).HasClient() || !NewIndex([]*Cert{plain, optional}).HasClient() || (*Index)(nil).HasClient() {
+		t.Error("HasClient")
+	}
+	// A disabled object does not count.
+	off := server("off", "off.example")
+	off.Client, off.Enabled = required.Client, false
+	if NewIndex([]*Cert{off}).HasClient() {
+		t.Error("HasClient counts a disabled object")
 	}
 }

@@ -3,7 +3,10 @@ package ssl
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -36,8 +39,59 @@ type Cert struct {
 	// MinVersion and MaxVersion are the object's ssl_protocols, which replace the listener's for
 	// its names; 0 when it has none.
 	MinVersion, MaxVersion uint16
+	// Client is the object's client certificate verification (mTLS), nil when it has none.
+	Client *Client
+	// CertPEM and KeyPEM are the PEM of the first pair, the key decrypted, kept for objects of
+	// type client only: an upstream that names the object (tls.client_cert_id) is built from
+	// them.
+	CertPEM, KeyPEM string
 
 	derived atomic.Pointer[derivedConfig]
+}
+
+// Client is an SSL object's client member: the handshakes that pick the object ask the client
+// for a certificate and verify it. It is immutable.
+type Client struct {
+	// CAs are the authorities a client certificate must chain to (client.ca).
+	CAs *x509.CertPool
+	// Depth is client.depth (default 1), read as OpenSSL's verify depth, which nginx's
+	// ssl_verify_depth sets: at most Depth intermediate authorities between the client's
+	// certificate and the authority in CAs.
+	Depth int
+	// Skip are client.skip_mtls_uri_regex. Without them, the handshake requires a valid
+	// certificate. With them, a certificate is asked for but optional at the handshake (one that
+	// is sent must still verify), and a request whose path matches none of them must come on a
+	// connection with a verified certificate (Exempt).
+	Skip []*regexp.Regexp
+}
+
+// Exempt reports whether a request for path (without its query) may come without a verified
+// client certificate: path matches one of the skip_mtls_uri_regex patterns (unanchored and
+// case-sensitive, as APISIX's ngx.re.match).
+func (c *Client) Exempt(path []byte) bool {
+	for _, re := range c.Skip {
+		if re.Match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// errDepth is the handshake error of a client certificate whose chain is longer than the depth.
+var errDepth = errors.New("client certificate chain is longer than client.depth allows")
+
+// verifyConnection enforces the depth on every handshake, resumed ones included: one of the chains
+// crypto/tls verified must hold at most Depth authorities between the leaf and the trusted one.
+func (c *Client) verifyConnection(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return nil // optional and not sent: the request decides (Exempt)
+	}
+	for _, chain := range cs.VerifiedChains {
+		if len(chain) <= c.Depth+2 {
+			return nil
+		}
+	}
+	return errDepth
 }
 
 type derivedConfig struct{ base, cfg *tls.Config }
@@ -54,6 +108,14 @@ func (c *Cert) Config(base *tls.Config) *tls.Config {
 	cfg.Certificates = c.Certificates
 	if c.MinVersion != 0 {
 		cfg.MinVersion, cfg.MaxVersion = c.MinVersion, c.MaxVersion
+	}
+	if cl := c.Client; cl != nil {
+		cfg.ClientCAs = cl.CAs
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		if len(cl.Skip) > 0 {
+			cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+		cfg.VerifyConnection = cl.verifyConnection
 	}
 	c.derived.Store(&derivedConfig{base: base, cfg: cfg})
 	return cfg
@@ -91,6 +153,7 @@ type Index struct {
 	wild  map[string]*Cert // by the pattern without its leading "*": ".example.com", "" for "*"
 	lens  [4]uint64        // the lengths of wild's keys, as a bit set
 	n     int
+	mtls  bool // one of the Certs has a Client
 }
 
 // maxName is the longest server name looked up; longer names (not DNS names) match nothing.
@@ -105,6 +168,7 @@ func NewIndex(certs []*Cert) *Index {
 			continue
 		}
 		x.n++
+		x.mtls = x.mtls || c.Client != nil
 		for _, s := range c.SNIs {
 			if len(s) > maxName {
 				continue
@@ -132,9 +196,18 @@ func (x *Index) Len() int {
 	return x.n
 }
 
+// HasClient reports whether one of the Certs indexed verifies client certificates: only then do
+// requests need checking against them (see Client).
+func (x *Index) HasClient() bool { return x != nil && x.mtls }
+
 // Lookup returns the Cert for a ClientHello's server name, or nil. See the package documentation
 // for the rules.
-func (x *Index) Lookup(name string) *Cert {
+func (x *Index) Lookup(name string) *Cert { return lookup(x, name) }
+
+// LookupBytes is Lookup for a name held in bytes, such as a Host header.
+func (x *Index) LookupBytes(name []byte) *Cert { return lookup(x, name) }
+
+func lookup[T string | []byte](x *Index, name T) *Cert {
 	if x == nil || len(name) > maxName+1 {
 		return nil
 	}

@@ -34,6 +34,17 @@ const (
 	VarRealIPRemotePort                // realip_remote_port: the peer's port
 )
 
+// Variable kinds of HTTPS connections (nginx's ngx_http_ssl_module): missing on plain ones.
+const (
+	VarSSLServerName        VarKind = VarRealIPRemotePort + 1 + iota // ssl_server_name: the SNI
+	VarSSLProtocol                                                   // ssl_protocol: "TLSv1.2" or "TLSv1.3"
+	VarSSLClientVerify                                               // ssl_client_verify: "SUCCESS" or "NONE"
+	VarSSLClientSDN                                                  // ssl_client_s_dn: the client certificate's subject (RFC 2253)
+	VarSSLClientIDN                                                  // ssl_client_i_dn: its issuer (RFC 2253)
+	VarSSLClientSerial                                               // ssl_client_serial: its serial number, upper-case hex
+	VarSSLClientFingerprint                                          // ssl_client_fingerprint: SHA-1 of its DER, lower-case hex
+)
+
 // Var is a variable reference resolved at compile time.
 type Var struct {
 	Name string  // as written in the rule
@@ -86,6 +97,20 @@ func exactVar(name string) (VarKind, bool) {
 		return VarIsArgs, true
 	case "server_protocol":
 		return VarServerProtocol, true
+	case "ssl_server_name":
+		return VarSSLServerName, true
+	case "ssl_protocol":
+		return VarSSLProtocol, true
+	case "ssl_client_verify":
+		return VarSSLClientVerify, true
+	case "ssl_client_s_dn":
+		return VarSSLClientSDN, true
+	case "ssl_client_i_dn":
+		return VarSSLClientIDN, true
+	case "ssl_client_serial":
+		return VarSSLClientSerial, true
+	case "ssl_client_fingerprint":
+		return VarSSLClientFingerprint, true
 	case "balancer_ip", "balancer_port", "consumer_group_id", "consumer_name",
 		"route_id", "route_name", "service_id", "service_name", "upstream_unresolved_host":
 		// APISIX context fields filled once a route matched: nil while

@@ -1,0 +1,89 @@
+//go:build unix
+
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
+)
+
+// BenchmarkTLSHandshake: a new connection (full handshake, no resumption, ECDSA P-256 server
+// certificate) and one request on it, with and without a client certificate (mTLS, the client's
+// issued by a CA the SSL object trusts). Client and server run in this process: cpu-us/op is the
+// CPU time of both sides per connection (getrusage), which a machine shared with other work does
+// not inflate as it does ns/op.
+func BenchmarkTLSHandshake(b *testing.B) {
+	ca := tu.NewCA(b, "clients")
+	certPEM, keyPEM := ca.Issue(b, tu.ECDSA, "alice")
+	clientCert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, k := tu.Cert(b, tu.ECDSA, "plain.example")
+	mc, mk := tu.Cert(b, tu.ECDSA, "mtls.example")
+	be := echoBackend(b)
+	h := startTLS(b, Options{},
+		"/apisix/ssls/1", sslJSON(`"sni":"plain.example"`, c, k),
+		"/apisix/ssls/2", sslJSON(`"sni":"mtls.example",`+clientMember(ca.PEM, -1), mc, mk),
+		"/apisix/routes/1", route("/echo", "", "", be))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(c))
+	roots.AppendCertsFromPEM([]byte(mc))
+	for _, bc := range []struct {
+		name string
+		cfg  *tls.Config
+	}{
+		{"plain", &tls.Config{ServerName: "plain.example", RootCAs: roots}},
+		{"mtls", &tls.Config{ServerName: "mtls.example", RootCAs: roots, Certificates: []tls.Certificate{clientCert}}},
+	} {
+		for _, v := range []struct {
+			name string
+			ver  uint16
+		}{{"TLS1.3", tls.VersionTLS13}, {"TLS1.2", tls.VersionTLS12}} {
+			b.Run(bc.name+"/"+v.name, func(b *testing.B) {
+				cfg := bc.cfg.Clone()
+				cfg.MinVersion, cfg.MaxVersion = v.ver, v.ver
+				cfg.ClientSessionCache = nil
+				req := []byte("GET /nothing HTTP/1.1\r\nHost: " + cfg.ServerName + "\r\nConnection: close\r\n\r\n")
+				b.ReportAllocs()
+				cpu := processCPU(b)
+				for b.Loop() {
+					conn, err := tls.Dial("tcp", h.addr, cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := conn.Write(req); err != nil {
+						b.Fatal(err)
+					}
+					resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					if resp.StatusCode != 404 {
+						b.Fatalf("status %d", resp.StatusCode)
+					}
+					_ = conn.Close()
+				}
+				b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-us/op")
+			})
+		}
+	}
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
