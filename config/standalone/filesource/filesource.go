@@ -1,7 +1,6 @@
 package filesource
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,16 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/config/standalone"
 	"github.com/zoneproxy/zoneproxy/config/state"
 )
-
-// SourceFile is the Source of the States a Source hands out.
-const SourceFile = state.SourceFile
 
 // Config configures a Source.
 type Config struct {
@@ -144,7 +139,7 @@ func (s *Source) Load(ctx context.Context) error {
 		return err
 	}
 	s.seen = id
-	st := s.next(kvs, id.mtime)
+	st := standalone.NextState(s.current, kvs, state.SourceFile, s.cfg.Path, id.mtime)
 	ws := make([]string, 0, min(len(warns), 20))
 	for i, w := range warns {
 		s.log.Warn("skipped an entry of the configuration file", "entry", w.String())
@@ -220,43 +215,6 @@ func read(path string) ([]byte, fileID, error) {
 		return nil, id, standalone.ErrTooLarge
 	}
 	return data, id, nil
-}
-
-// next is the State after the current one with kvs: a key whose value did not change keeps its
-// mod revision, so that the builder compiles only what changed.
-func (s *Source) next(kvs map[string][]byte, mtime time.Time) *state.State {
-	rev := int64(1)
-	var prev state.KVs
-	var previous int64
-	if s.current != nil {
-		rev, prev, previous = s.current.Revision+1, s.current.KVs, s.current.Revision
-	}
-	b := state.BuilderOf(prev)
-	var changed []string
-	for k := range prev.All() {
-		if _, ok := kvs[k]; !ok {
-			changed = append(changed, k)
-		}
-	}
-	for _, k := range changed {
-		b.Delete(k)
-	}
-	for k, v := range kvs {
-		if old, ok := prev.Get(k); ok && bytes.Equal(old.Value, v) {
-			continue
-		}
-		b.Set(k, state.KV{Value: v, ModRevision: rev})
-		changed = append(changed, k)
-	}
-	st := &state.State{Revision: rev, KVs: b.Freeze(), Source: SourceFile, Endpoint: s.cfg.Path, Updated: mtime}
-	if s.current != nil {
-		sort.Strings(changed)
-		st.Changed, st.Previous = changed, previous
-		if st.Changed == nil {
-			st.Changed = []string{}
-		}
-	}
-	return st
 }
 
 // Run checks the file every Interval and on inotify events until ctx is done. The first check is
