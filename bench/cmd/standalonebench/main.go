@@ -1,0 +1,220 @@
+// Command standalonebench measures zoneproxy's file-driven standalone mode with a large
+// apisix.yaml: the time from start to the last route served and the decode + build + swap time
+// zoneproxy logs for it, the peak RSS (VmHWM), and the time from a changed file (renamed into
+// place) to its new route served, over a number of changes.
+//
+//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50
+//
+// It builds zoneproxy from the working tree (or runs -zoneproxy), on loopback, with a net/http
+// upstream in this process. Linux only (/proc).
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	routes := flag.Int("routes", 10_000, "routes in apisix.yaml")
+	changes := flag.Int("changes", 50, "file changes to time")
+	bin := flag.String("zoneproxy", "", "zoneproxy binary (default: go build ./cmd/zoneproxy)")
+	flag.Parse()
+	log.SetFlags(0)
+	dir, err := os.MkdirTemp("", "standalonebench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if *bin == "" {
+		*bin = filepath.Join(dir, "zoneproxy")
+		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/zoneproxy").CombinedOutput(); err != nil {
+			log.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	upstream := serveUpstream()
+	ports := freePorts(3)
+	file := filepath.Join(dir, "apisix.yaml")
+	write(file, config(*routes, upstream, -1))
+	cfg := fmt.Sprintf(`apisix:
+  node_listen: [{ip: 127.0.0.1, port: %d}]
+  enable_ipv6: false
+  status: {ip: 127.0.0.1, port: %d}
+  ssl: {enable: false}
+deployment:
+  role: data_plane
+  role_data_plane: {config_provider: yaml}
+plugin_attr:
+  prometheus: {export_addr: {ip: 127.0.0.1, port: %d}}
+zoneproxy:
+  data_dir: %s
+  log: {level: info}
+`, ports[0], ports[1], ports[2], filepath.Join(dir, "data"))
+	write(filepath.Join(dir, "config.yaml"), cfg)
+
+	cmd := exec.Command(*bin, "-c", filepath.Join(dir, "config.yaml"))
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	stderr, _ := cmd.StderrPipe()
+	cmd.Stdout = io.Discard
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	reloads := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "config file reloaded") {
+				reloads <- sc.Text()
+			}
+		}
+	}()
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	last := fmt.Sprintf("%s/api/v1/r%d/x", proxy, *routes-1)
+	waitServed(last, 120*time.Second)
+	startup := time.Since(start)
+	line := <-reloads
+	fmt.Printf("routes: %d, file %s\n", *routes, size(file))
+	fmt.Printf("start to last route served: %v\n", startup.Round(time.Millisecond))
+	fmt.Printf("first load (zoneproxy's log): decode=%s total=%s\n", field(line, "decode"), field(line, "total"))
+	fmt.Printf("after load: %s\n", mem(cmd.Process.Pid))
+
+	var took []time.Duration
+	var totals []string
+	for i := 0; i < *changes; i++ {
+		tmp := file + ".tmp"
+		write(tmp, config(*routes, upstream, i))
+		t0 := time.Now()
+		if err := os.Rename(tmp, file); err != nil {
+			log.Fatal(err)
+		}
+		waitServed(fmt.Sprintf("%s/changed/%d", proxy, i), 30*time.Second)
+		took = append(took, time.Since(t0))
+		totals = append(totals, field(<-reloads, "total"))
+	}
+	if len(took) > 0 {
+		slices.Sort(took)
+		fmt.Printf("changed file to new route served (%d changes, inotify): p50 %v p99 %v max %v\n", len(took),
+			took[len(took)/2].Round(time.Microsecond), took[len(took)*99/100].Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
+		fmt.Printf("reload decode+build+swap (zoneproxy's log), first changes: %v\n", totals[:min(5, len(totals))])
+	}
+	fmt.Printf("at the end: %s\n", mem(cmd.Process.Pid))
+	// zoneproxy hands free memory back once the configuration has been quiet for a second.
+	time.Sleep(3 * time.Second)
+	fmt.Printf("settled 3 s later: %s\n", mem(cmd.Process.Pid))
+}
+
+// config is an apisix.yaml of n routes; with changed >= 0 route 0 serves /changed/<changed>.
+func config(n int, upstream string, changed int) string {
+	var b strings.Builder
+	b.WriteString("upstreams:\n  - id: u1\n    type: roundrobin\n    nodes:\n      \"" + upstream + "\": 1\nroutes:\n")
+	for i := 0; i < n; i++ {
+		uri := fmt.Sprintf("/api/v1/r%d/*", i)
+		if i == 0 && changed >= 0 {
+			uri = fmt.Sprintf("/changed/%d", changed)
+		}
+		fmt.Fprintf(&b, "  - id: \"%05d\"\n    uri: %s\n    methods: [GET]\n    upstream_id: u1\n", i, uri)
+	}
+	b.WriteString("#END\n")
+	return b.String()
+}
+
+func serveUpstream() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	}()
+	return ln.Addr().String()
+}
+
+func freePorts(n int) []int {
+	var out []int
+	var lns []net.Listener
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+func write(path, s string) {
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func waitServed(url string, limit time.Duration) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(url); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	log.Fatalf("%s not served after %v", url, limit)
+}
+
+var fieldRE = map[string]*regexp.Regexp{}
+
+func field(line, name string) string {
+	re, ok := fieldRE[name]
+	if !ok {
+		re = regexp.MustCompile(`\b` + name + `=(\S+)`)
+		fieldRE[name] = re
+	}
+	if m := re.FindStringSubmatch(line); m != nil {
+		return m[1]
+	}
+	return "?"
+}
+
+func size(path string) string {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(info.Size())/(1<<20))
+}
+
+// mem reads VmRSS and VmHWM (peak RSS) of pid.
+func mem(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "VmHWM") {
+			out = append(out, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	return strings.Join(out, ", ")
+}
