@@ -35,7 +35,7 @@ func (a *app) startFile(ctx context.Context, cfg *config.Config) {
 	a.cpMu.Unlock()
 }
 
-// stopSources stops whichever source runs.
+// stopFile stops reading the standalone file, and waits for it.
 func (a *app) stopFile() {
 	a.cpMu.Lock()
 	stop := a.fileStop

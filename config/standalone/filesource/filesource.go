@@ -111,7 +111,8 @@ func New(cfg Config, sink Sink) *Source {
 }
 
 // Load reads the file once and applies it when it changed since the last check. It returns the
-// error that kept it from loading, nil when it loaded or had not changed.
+// error that kept it from loading, nil when it loaded or had not changed. Load must not run
+// while Run does (Run calls it).
 func (s *Source) Load(ctx context.Context) error {
 	info, err := os.Stat(s.cfg.Path)
 	if err != nil {
