@@ -187,7 +187,14 @@ func (s *Source) fail(id fileID, err error) {
 	if id.info != nil && id.same(s.seen) {
 		return
 	}
+	s.mu.Lock()
+	// A file that cannot be opened has no identity: the same error again is the same failure.
+	repeated := id.info == nil && s.seen.info == nil && s.status.LastError == err.Error()
+	s.mu.Unlock()
 	s.seen = id
+	if repeated {
+		return
+	}
 	s.mu.Lock()
 	s.status.Failures++
 	s.status.LastError, s.status.LastErrorAt = err.Error(), time.Now()

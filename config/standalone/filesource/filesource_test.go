@@ -85,9 +85,14 @@ func TestLoad(t *testing.T) {
 	src := New(Config{Path: path, Format: standalone.YAML, NoInotify: true}, sk.apply)
 	ctx := context.Background()
 
-	// No file yet: an error, nothing applied.
-	if err := src.Load(ctx); err == nil || sk.count() != 0 {
-		t.Fatalf("missing file: err %v, %d applied", err, sk.count())
+	// No file yet: an error, nothing applied, counted once however often it is checked.
+	for range 3 {
+		if err := src.Load(ctx); err == nil || sk.count() != 0 {
+			t.Fatalf("missing file: err %v, %d applied", err, sk.count())
+		}
+	}
+	if s := src.Status(); s.Failures != 1 || s.LastError == "" {
+		t.Fatalf("status of a missing file %+v", s)
 	}
 	write(t, path, routes("/a", "/b"))
 	if err := src.Load(ctx); err != nil {
