@@ -30,3 +30,25 @@ func BenchmarkDecode10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecode10kJSON decodes the same 10,000 routes as apisix.json.
+func BenchmarkDecode10kJSON(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"upstreams":[{"id":"u1","type":"roundrobin","nodes":{"127.0.0.1:80":1}}],"routes":[`)
+	for i := 0; i < 10_000; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":"%05d","uri":"/api/v1/r%d/*","methods":["GET"],"upstream_id":"u1"}`, i, i)
+	}
+	sb.WriteString("]}")
+	data := []byte(sb.String())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		kvs, _, err := Decode(data, JSON, "/apisix", nil, false)
+		if err != nil || len(kvs) != 10_001 {
+			b.Fatal(err, len(kvs))
+		}
+	}
+}

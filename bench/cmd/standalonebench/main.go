@@ -3,7 +3,7 @@
 // zoneproxy logs for it, the peak RSS (VmHWM), and the time from a changed file (renamed into
 // place) to its new route served, over a number of changes.
 //
-//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50
+//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50 [-format json]
 //
 // It builds zoneproxy from the working tree (or runs -zoneproxy), on loopback, with a net/http
 // upstream in this process. Linux only (/proc).
@@ -30,6 +30,7 @@ func main() {
 	routes := flag.Int("routes", 10_000, "routes in apisix.yaml")
 	changes := flag.Int("changes", 50, "file changes to time")
 	bin := flag.String("zoneproxy", "", "zoneproxy binary (default: go build ./cmd/zoneproxy)")
+	format := flag.String("format", "yaml", "yaml (apisix.yaml) or json (apisix.json)")
 	flag.Parse()
 	log.SetFlags(0)
 	dir, err := os.MkdirTemp("", "standalonebench")
@@ -45,8 +46,15 @@ func main() {
 	}
 	upstream := serveUpstream()
 	ports := freePorts(3)
-	file := filepath.Join(dir, "apisix.yaml")
-	write(file, config(*routes, upstream, -1))
+	if *format != "yaml" && *format != "json" {
+		log.Fatalf("-format %q: yaml or json", *format)
+	}
+	gen := config
+	if *format == "json" {
+		gen = configJSON
+	}
+	file := filepath.Join(dir, "apisix."+*format)
+	write(file, gen(*routes, upstream, -1))
 	cfg := fmt.Sprintf(`apisix:
   node_listen: [{ip: 127.0.0.1, port: %d}]
   enable_ipv6: false
@@ -54,13 +62,13 @@ func main() {
   ssl: {enable: false}
 deployment:
   role: data_plane
-  role_data_plane: {config_provider: yaml}
+  role_data_plane: {config_provider: %s}
 plugin_attr:
   prometheus: {export_addr: {ip: 127.0.0.1, port: %d}}
 zoneproxy:
   data_dir: %s
   log: {level: info}
-`, ports[0], ports[1], ports[2], filepath.Join(dir, "data"))
+`, ports[0], ports[1], *format, ports[2], filepath.Join(dir, "data"))
 	write(filepath.Join(dir, "config.yaml"), cfg)
 
 	cmd := exec.Command(*bin, "-c", filepath.Join(dir, "config.yaml"))
@@ -96,7 +104,7 @@ zoneproxy:
 	var totals []string
 	for i := 0; i < *changes; i++ {
 		tmp := file + ".tmp"
-		write(tmp, config(*routes, upstream, i))
+		write(tmp, gen(*routes, upstream, i))
 		t0 := time.Now()
 		if err := os.Rename(tmp, file); err != nil {
 			log.Fatal(err)
@@ -129,6 +137,24 @@ func config(n int, upstream string, changed int) string {
 		fmt.Fprintf(&b, "  - id: \"%05d\"\n    uri: %s\n    methods: [GET]\n    upstream_id: u1\n", i, uri)
 	}
 	b.WriteString("#END\n")
+	return b.String()
+}
+
+// configJSON is config as apisix.json.
+func configJSON(n int, upstream string, changed int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"upstreams":[{"id":"u1","type":"roundrobin","nodes":{%q:1}}],"routes":[`, upstream)
+	for i := 0; i < n; i++ {
+		uri := fmt.Sprintf("/api/v1/r%d/*", i)
+		if i == 0 && changed >= 0 {
+			uri = fmt.Sprintf("/changed/%d", changed)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"%05d","uri":%q,"methods":["GET"],"upstream_id":"u1"}`, i, uri)
+	}
+	b.WriteString("]}")
 	return b.String()
 }
 
