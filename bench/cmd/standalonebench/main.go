@@ -3,7 +3,10 @@
 // zoneproxy logs for it, the peak RSS (VmHWM), and the time from a changed file (renamed into
 // place) to its new route served, over a number of changes.
 //
-//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50 [-format json]
+//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50 [-format json] [-etcd]
+//
+// -etcd serves the same routes from an etcd control plane (cptest, in this process) instead, for
+// comparison.
 //
 // It builds zoneproxy from the working tree (or runs -zoneproxy), on loopback, with a net/http
 // upstream in this process. Linux only (/proc).
@@ -11,10 +14,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +29,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 )
 
 func main() {
@@ -31,6 +40,7 @@ func main() {
 	changes := flag.Int("changes", 50, "file changes to time")
 	bin := flag.String("zoneproxy", "", "zoneproxy binary (default: go build ./cmd/zoneproxy)")
 	format := flag.String("format", "yaml", "yaml (apisix.yaml) or json (apisix.json)")
+	etcd := flag.Bool("etcd", false, "the same routes from an etcd control plane instead (for comparison)")
 	flag.Parse()
 	log.SetFlags(0)
 	dir, err := os.MkdirTemp("", "standalonebench")
@@ -55,20 +65,28 @@ func main() {
 	}
 	file := filepath.Join(dir, "apisix."+*format)
 	write(file, gen(*routes, upstream, -1))
+	deployment := fmt.Sprintf("  role: data_plane\n  role_data_plane: {config_provider: %s}\n", *format)
+	trusted := "system"
+	var cp *controlPlane
+	if *etcd {
+		cp = startControlPlane(dir, *routes, upstream)
+		defer cp.cluster.Close()
+		deployment = fmt.Sprintf("  role: traditional\n  etcd:\n    host: [%q]\n    tls: {cert: %s, key: %s}\n",
+			cp.cluster.Endpoints()[0], cp.files.Cert, cp.files.Key)
+		trusted = cp.files.CA
+	}
 	cfg := fmt.Sprintf(`apisix:
   node_listen: [{ip: 127.0.0.1, port: %d}]
   enable_ipv6: false
   status: {ip: 127.0.0.1, port: %d}
-  ssl: {enable: false}
+  ssl: {enable: false, ssl_trusted_certificate: %s}
 deployment:
-  role: data_plane
-  role_data_plane: {config_provider: %s}
-plugin_attr:
+%splugin_attr:
   prometheus: {export_addr: {ip: 127.0.0.1, port: %d}}
 zoneproxy:
   data_dir: %s
   log: {level: info}
-`, ports[0], ports[1], *format, ports[2], filepath.Join(dir, "data"))
+`, ports[0], ports[1], trusted, deployment, ports[2], filepath.Join(dir, "data"))
 	write(filepath.Join(dir, "config.yaml"), cfg)
 
 	cmd := exec.Command(*bin, "-c", filepath.Join(dir, "config.yaml"))
@@ -80,12 +98,18 @@ zoneproxy:
 		log.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// The line each new configuration logs: with its decode and total time from a file, with
+	// its build time from etcd.
+	applied := "config file reloaded"
+	if *etcd {
+		applied = "configuration applied"
+	}
 	reloads := make(chan string, 1000)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "config file reloaded") {
+			if strings.Contains(sc.Text(), applied) {
 				reloads <- sc.Text()
 			}
 		}
@@ -95,29 +119,40 @@ zoneproxy:
 	waitServed(last, 120*time.Second)
 	startup := time.Since(start)
 	line := <-reloads
-	fmt.Printf("routes: %d, file %s\n", *routes, size(file))
+	if *etcd {
+		fmt.Printf("routes: %d, from etcd\n", *routes)
+	} else {
+		fmt.Printf("routes: %d, file %s\n", *routes, size(file))
+	}
 	fmt.Printf("start to last route served: %v\n", startup.Round(time.Millisecond))
-	fmt.Printf("first load (zoneproxy's log): decode=%s total=%s\n", field(line, "decode"), field(line, "total"))
+	fmt.Printf("first load (zoneproxy's log): decode=%s total=%s build=%s\n", field(line, "decode"), field(line, "total"), field(line, "build"))
 	fmt.Printf("after load: %s\n", mem(cmd.Process.Pid))
 
 	var took []time.Duration
 	var totals []string
 	for i := 0; i < *changes; i++ {
-		tmp := file + ".tmp"
-		write(tmp, gen(*routes, upstream, i))
 		t0 := time.Now()
-		if err := os.Rename(tmp, file); err != nil {
-			log.Fatal(err)
+		if cp != nil {
+			cp.put(map[string]string{"/apisix/routes/00000": routeJSON(fmt.Sprintf("/changed/%d", i))})
+			t0 = time.Now() // the put's round trip is not zoneproxy's
+		} else {
+			tmp := file + ".tmp"
+			write(tmp, gen(*routes, upstream, i))
+			t0 = time.Now()
+			if err := os.Rename(tmp, file); err != nil {
+				log.Fatal(err)
+			}
 		}
 		waitServed(fmt.Sprintf("%s/changed/%d", proxy, i), 30*time.Second)
 		took = append(took, time.Since(t0))
-		totals = append(totals, field(<-reloads, "total"))
+		l := <-reloads
+		totals = append(totals, field(l, "total")+"/"+field(l, "build"))
 	}
 	if len(took) > 0 {
 		slices.Sort(took)
-		fmt.Printf("changed file to new route served (%d changes, inotify): p50 %v p99 %v max %v\n", len(took),
+		fmt.Printf("changed config to new route served (%d changes): p50 %v p99 %v max %v\n", len(took),
 			took[len(took)/2].Round(time.Microsecond), took[len(took)*99/100].Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
-		fmt.Printf("reload decode+build+swap (zoneproxy's log), first changes: %v\n", totals[:min(5, len(totals))])
+		fmt.Printf("reload total/build (zoneproxy's log), first changes: %v\n", totals[:min(5, len(totals))])
 	}
 	fmt.Printf("at the end: %s\n", mem(cmd.Process.Pid))
 	// zoneproxy hands free memory back once the configuration has been quiet for a second.
@@ -243,4 +278,55 @@ func mem(pid int) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// controlPlane is the etcd of -etcd: a cptest cluster in this process.
+type controlPlane struct {
+	cluster *cptest.Cluster
+	files   cptest.Files
+}
+
+func startControlPlane(dir string, routes int, upstream string) *controlPlane {
+	c, err := cptest.Start(context.Background(), cptest.Options{Endpoints: 1, Members: 1, Dir: filepath.Join(dir, "etcd"),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	certs := filepath.Join(dir, "certs")
+	if err := os.MkdirAll(certs, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	files, err := c.WriteFiles(certs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cp := &controlPlane{cluster: c, files: files}
+	kvs := map[string]string{"/apisix/upstreams/u1": fmt.Sprintf(`{"type":"roundrobin","nodes":{%q:1}}`, upstream)}
+	for i := 0; i < routes; i++ {
+		kvs[fmt.Sprintf("/apisix/routes/%05d", i)] = routeJSON(fmt.Sprintf("/api/v1/r%d/*", i))
+	}
+	cp.put(kvs)
+	return cp
+}
+
+func routeJSON(uri string) string {
+	return fmt.Sprintf(`{"uri":%q,"methods":["GET"],"upstream_id":"u1"}`, uri)
+}
+
+// put writes kvs, 100 per transaction.
+func (cp *controlPlane) put(kvs map[string]string) {
+	ops := make([]clientv3.Op, 0, len(kvs))
+	for k, v := range kvs {
+		ops = append(ops, clientv3.OpPut(k, v))
+	}
+	for len(ops) > 0 {
+		n := min(len(ops), 100)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := cp.cluster.Client().Txn(ctx).Then(ops[:n]...).Commit()
+		cancel()
+		if err != nil {
+			log.Fatal(err)
+		}
+		ops = ops[n:]
+	}
 }
