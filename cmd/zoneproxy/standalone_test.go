@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,6 +192,25 @@ routes: [{id: g, uri: /g, plugins: *g}]
 			}
 		})
 	}
+	t.Run("SIGHUP rebuild serves the file's configuration", func(t *testing.T) {
+		b, err := os.ReadFile(zp.configPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, zp.configPath, string(b)+"  unknown_plugins: ignore\n")
+		mark := len(zp.logs.String())
+		zp.signals <- syscall.SIGHUP
+		testutil.WaitFor(t, "the reload", 10*time.Second, func() bool {
+			l := logsSince(zp, mark)
+			return strings.Contains(l, "config.yaml reloaded") && strings.Contains(l, "configuration applied")
+		})
+		if code, body := httpGet(zp.proxy+"/no-id", ""); code != 200 || !strings.HasPrefix(body, "a GET") {
+			t.Errorf("/no-id = %d %q after the rebuild", code, body)
+		}
+		if l := zp.logs.String(); strings.Contains(l, "control-plane configuration") {
+			t.Errorf("a control-plane client ran in file mode")
+		}
+	})
 	t.Run("metrics", func(t *testing.T) {
 		_, body := httpGet(zp.metrics+"/apisix/prometheus/metrics", "")
 		for _, want := range []string{`zoneproxy_config_reloads_total{result="applied",source="file"}`,
