@@ -69,19 +69,28 @@ func tlsAddrs(cfg *config.Config) []string {
 
 // newBuilder is the snapshot builder for cfg's routing settings and keyring.
 func (a *app) newBuilder(cfg *config.Config) (*snapshot.Builder, error) {
+	opts, err := a.builderOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.NewBuilder(opts)
+}
+
+// builderOptions are the snapshot builder's options for cfg.
+func (a *app) builderOptions(cfg *config.Config) (snapshot.Options, error) {
 	mode, err := router.ParseMode(string(cfg.APISIX.Router.HTTP))
 	if err != nil {
-		return nil, fmt.Errorf("apisix.router.http: %w", err)
+		return snapshot.Options{}, fmt.Errorf("apisix.router.http: %w", err)
 	}
 	kr, err := keyring.New(cfg.KeyringEntries())
 	if err != nil {
-		return nil, fmt.Errorf("apisix.data_encryption.keyring: %w", err)
+		return snapshot.Options{}, fmt.Errorf("apisix.data_encryption.keyring: %w", err)
 	}
-	return snapshot.NewBuilder(snapshot.Options{
+	return snapshot.Options{
 		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
 		Enabled:              cfg.Plugins,
 		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
 		Metrics:              a.metrics, OnReject: a.metrics.Rejected, Keyring: kr,
 		PlainFields: !cfg.APISIX.DataEncryption.EnableEncryptFields,
-	})
+	}, nil
 }

@@ -110,7 +110,9 @@ func (a *app) reload() {
 
 	// The control-plane client: new endpoints, credentials, TLS files or timing restart it; it
 	// resumes from the configuration it had. Unchanged TLS paths are re-read (rotated files).
-	if !reflect.DeepEqual(cpSettingsOf(cur), cpSettingsOf(next)) {
+	if cur.Deployment.Standalone() != config.NotStandalone {
+		// No control-plane client to restart.
+	} else if !reflect.DeepEqual(cpSettingsOf(cur), cpSettingsOf(next)) {
 		loader, err := etcdTLS(next, a.log)
 		if err != nil {
 			a.log.Error("config.yaml reload: the control-plane TLS files are unusable; the running control-plane settings stay",
@@ -159,7 +161,7 @@ func (a *app) reload() {
 	a.cfg = next
 	a.mu.Unlock()
 	if rebuild {
-		if st := a.client().State(); st.Revision > 0 {
+		if st := a.currentState(); st != nil {
 			a.apply(a.checksCtx, st)
 		}
 	}
@@ -193,6 +195,15 @@ func keepRestartOnly(cur, next *config.Config) (restart []string) {
 	keep("plugin_attr.prometheus", cur.Prometheus != next.Prometheus, func() { next.Prometheus = cur.Prometheus })
 	keep("deployment.etcd.prefix", cur.Deployment.Etcd.Prefix != next.Deployment.Etcd.Prefix,
 		func() { next.Deployment.Etcd.Prefix = cur.Deployment.Etcd.Prefix })
+	keep("deployment.role/config_provider", cur.Deployment.Role != next.Deployment.Role || cur.Deployment.Provider() != next.Deployment.Provider(),
+		func() {
+			next.Deployment.Role, next.Deployment.RoleTraditional, next.Deployment.RoleDataPlane =
+				cur.Deployment.Role, cur.Deployment.RoleTraditional, cur.Deployment.RoleDataPlane
+		})
+	keep("zoneproxy.standalone_file", cur.Zoneproxy.StandaloneFile != next.Zoneproxy.StandaloneFile,
+		func() { next.Zoneproxy.StandaloneFile = cur.Zoneproxy.StandaloneFile })
+	keep("deployment.admin", cur.Deployment.Standalone() == config.StandaloneAPI && !reflect.DeepEqual(cur.Deployment.Admin, next.Deployment.Admin),
+		func() { next.Deployment.Admin = cur.Deployment.Admin })
 	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,
 		func() { next.Zoneproxy.DataDir = cur.Zoneproxy.DataDir })
 	// The read buffer of every connection is sized by it.

@@ -33,6 +33,13 @@ func TestKeepRestartOnly(t *testing.T) {
 		{"data_dir", func(c *config.Config) { c.Zoneproxy.DataDir = "/elsewhere" }, []string{"zoneproxy.data_dir"}},
 		{"max_header_bytes", func(c *config.Config) { c.Zoneproxy.Limits.MaxHeaderBytes *= 2 },
 			[]string{"zoneproxy.limits.max_header_bytes"}},
+		{"provider", func(c *config.Config) { c.Deployment.RoleTraditional.ConfigProvider = config.ProviderYAML },
+			[]string{"deployment.role/config_provider"}},
+		{"role", func(c *config.Config) {
+			c.Deployment.Role, c.Deployment.RoleDataPlane.ConfigProvider = config.RoleDataPlane, config.ProviderYAML
+		}, []string{"deployment.role/config_provider"}},
+		{"standalone_file", func(c *config.Config) { c.Zoneproxy.StandaloneFile = "/etc/apisix.yaml" },
+			[]string{"zoneproxy.standalone_file"}},
 		{"two at once", func(c *config.Config) { c.APISIX.Status.Port = 7086; c.Zoneproxy.DataDir = "/elsewhere" },
 			[]string{"apisix.status", "zoneproxy.data_dir"}},
 	}

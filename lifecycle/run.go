@@ -18,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zoneproxy/zoneproxy/config"
+	"github.com/zoneproxy/zoneproxy/config/standalone/adminapi"
+	"github.com/zoneproxy/zoneproxy/config/standalone/filesource"
+	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/config/statefile"
 	"github.com/zoneproxy/zoneproxy/cpclient"
 	"github.com/zoneproxy/zoneproxy/cpclient/tlsfiles"
@@ -55,9 +58,6 @@ func LoadConfig(path string) (*config.Config, []string, error) {
 	cfg, warnings, err := config.Load(path)
 	if err != nil {
 		return nil, nil, err
-	}
-	if p := cfg.Deployment.Provider(); p != config.ProviderEtcd {
-		return nil, nil, fmt.Errorf("config provider %q is not supported", p)
 	}
 	return cfg, append(warnings, pluginWarnings(cfg)...), nil
 }
@@ -120,6 +120,10 @@ type app struct {
 	cpMu   sync.Mutex
 	cp     *cpclient.Client
 	cpStop func() // stops cp and waits for it
+	// The standalone sources (at most one of them, and then no cp).
+	file     *filesource.Source
+	fileStop func()
+	admin    *adminapi.Store
 }
 
 // Run wires the components together and runs them until ctx is cancelled, then drains: readiness
@@ -204,9 +208,17 @@ func Run(ctx context.Context, o Options) error {
 	statePath := filepath.Join(z.DataDir, statefile.FileName)
 	a.writer = statefile.NewWriter(statePath, prefix, time.Second, a.log)
 
-	// Static stability: serve the last configuration written to disk until the control plane answers.
-	initial, err := statefile.Read(statePath, prefix)
+	// Static stability: serve the last configuration written to disk until the control plane
+	// answers. The standalone modes have none: the file is the configuration, and APISIX's
+	// API-driven mode starts empty.
+	mode := cfg.Deployment.Standalone()
+	var initial *state.State
+	err = statefile.ErrNoFile
+	if mode == config.NotStandalone {
+		initial, err = statefile.Read(statePath, prefix)
+	}
 	switch {
+	case mode != config.NotStandalone:
 	case errors.Is(err, statefile.ErrNoFile):
 		a.log.Info("no state file; waiting for the control plane", "file", statePath)
 	case err != nil:
@@ -226,17 +238,27 @@ func Run(ctx context.Context, o Options) error {
 			}
 			return true, string(s.Source), s.Revision, s.Updated
 		},
-		ControlPlane: func() (bool, any) {
-			cp := a.client()
-			return cp.Connected(), cp.Status()
-		},
+		ControlPlane:        a.sourceStatus,
 		RequireControlPlane: z.ReadyRequiresControlPlane,
 	})
-	if err := a.startClient(cfg, initial); err != nil {
-		closeAll(append(proxyLns, statusLn))
-		return err
+	switch mode {
+	case config.StandaloneFile:
+		a.startFile(ctx, cfg)
+		defer a.stopFile()
+	case config.StandaloneAPI:
+		stop, err := a.startAdmin(cfg)
+		if err != nil {
+			closeAll(append(proxyLns, statusLn))
+			return err
+		}
+		defer stop()
+	default:
+		if err := a.startClient(cfg, initial); err != nil {
+			closeAll(append(proxyLns, statusLn))
+			return err
+		}
+		defer a.stopClient()
 	}
-	defer a.stopClient()
 	statusSrv := a.status.Serve(statusLn)
 	if metricsLn != nil {
 		msrv := &http.Server{Handler: a.metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -258,7 +280,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	a.status.SetListening(true)
 	a.log.Info("zoneproxy started", "version", o.Version, "listen", cfg.ListenAddrs(), "listen_tls", tlsAddrs(cfg),
-		"status", cfg.APISIX.Status.String(), "control_plane", cfg.Deployment.Etcd.Host)
+		"status", cfg.APISIX.Status.String(), "source", a.sourceName(cfg))
 
 	runErr := a.wait(ctx, o.Signals, serveErr)
 

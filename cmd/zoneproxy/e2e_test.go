@@ -67,6 +67,9 @@ type instanceOpts struct {
 	files     cptest.Files
 	dataDir   string
 	extra     string // appended to the zoneproxy: section
+	// deployment, when set, replaces the deployment: section (its lines indented by two spaces);
+	// endpoints and files are then unused.
+	deployment string
 }
 
 // startZoneproxy runs the whole program in-process on free ports, as `zoneproxy -c file` would.
@@ -82,6 +85,20 @@ func startZoneproxy(t testing.TB, o instanceOpts) *instance {
 	for _, ep := range o.endpoints {
 		fmt.Fprintf(&hosts, "      - %q\n", ep)
 	}
+	deployment := fmt.Sprintf(`  role: traditional
+  role_traditional: {config_provider: etcd}
+  etcd:
+    host:
+%s    prefix: /apisix
+    tls: {cert: %s, key: %s}
+`, hosts.String(), o.files.Cert, o.files.Key)
+	if o.deployment != "" {
+		deployment = o.deployment
+	}
+	trusted := o.files.CA
+	if trusted == "" {
+		trusted = "system"
+	}
 	cfg := fmt.Sprintf(`apisix:
   node_listen:
     - ip: 127.0.0.1
@@ -92,13 +109,7 @@ func startZoneproxy(t testing.TB, o instanceOpts) *instance {
     ssl_trusted_certificate: %s
     listen: [{ip: 127.0.0.1, port: %d}]
 deployment:
-  role: traditional
-  role_traditional: {config_provider: etcd}
-  etcd:
-    host:
-%s    prefix: /apisix
-    tls: {cert: %s, key: %s}
-plugin_attr:
+%splugin_attr:
   prometheus:
     export_addr: {ip: 127.0.0.1, port: %d}
 zoneproxy:
@@ -111,7 +122,7 @@ zoneproxy:
   drain_delay: 0s
   shutdown_timeout: 5s
   log: {level: debug}
-%s`, proxyPort, statusPort, o.files.CA, httpsPort, hosts.String(), o.files.Cert, o.files.Key, promPort, o.dataDir, o.extra)
+%s`, proxyPort, statusPort, trusted, httpsPort, deployment, promPort, o.dataDir, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

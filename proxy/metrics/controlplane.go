@@ -19,6 +19,7 @@ type controlPlane struct {
 	endpointUp    *prometheus.GaugeVec
 	failovers     *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
 	etcdReachable prometheus.Gauge
 	modifyIndexes *prometheus.GaugeVec
 	nodeInfo      *prometheus.GaugeVec
@@ -41,6 +42,10 @@ func (cp *controlPlane) init(prefix, hostname, version string) {
 		Name: "zoneproxy_config_rejected_total",
 		Help: "Configuration objects rejected, by kind",
 	}, []string{"kind"})
+	cp.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zoneproxy_config_reloads_total",
+		Help: "Standalone configurations read (from the file, or pushed to the Admin API), by source and result (applied or failed)",
+	}, []string{"source", "result"})
 	cp.etcdReachable = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: prefix + "etcd_reachable",
 		Help: "Config server etcd reachable from APISIX, 0 is unreachable",
@@ -57,7 +62,7 @@ func (cp *controlPlane) init(prefix, hostname, version string) {
 }
 
 func (cp *controlPlane) collectors() []prometheus.Collector {
-	return []prometheus.Collector{cp.endpointUp, cp.failovers, cp.rejected, cp.etcdReachable,
+	return []prometheus.Collector{cp.endpointUp, cp.failovers, cp.rejected, cp.reloads, cp.etcdReachable,
 		cp.modifyIndexes, cp.nodeInfo}
 }
 
@@ -79,6 +84,16 @@ func (m *Metrics) Failover(from, to string) {
 // Rejected counts one rejected configuration object of a kind ("routes", "upstreams", ...). Its
 // signature fits snapshot.Options.OnReject.
 func (m *Metrics) Rejected(kind string) { m.cp.rejected.WithLabelValues(kind).Inc() }
+
+// Reload counts one standalone configuration read from source ("file", "admin_api"): applied
+// when ok, failed (the whole of it kept out, the last good one serving) otherwise.
+func (m *Metrics) Reload(source string, ok bool) {
+	result := "applied"
+	if !ok {
+		result = "failed"
+	}
+	m.cp.reloads.WithLabelValues(source, result).Inc()
+}
 
 // SetConfig records the revision of the configuration being served and when it last changed;
 // zoneproxy_config_age_seconds is computed from updated at each scrape. Before the first call

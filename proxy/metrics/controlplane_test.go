@@ -36,6 +36,9 @@ func TestControlPlane(t *testing.T) {
 	m.Rejected("routes")
 	m.Rejected("routes")
 	m.Rejected("upstreams")
+	m.Reload("file", true)
+	m.Reload("file", true)
+	m.Reload("file", false)
 	m.SetConfig(42, clk.Now())
 	clk.add(90 * time.Second)
 	m.SetEtcdReachable(true)
@@ -54,6 +57,8 @@ func TestControlPlane(t *testing.T) {
 		{"failover b to a", "zoneproxy_cp_failovers_total", lbl("from", b, "to", a), 1},
 		{"rejected routes", "zoneproxy_config_rejected_total", lbl("kind", "routes"), 2},
 		{"rejected upstreams", "zoneproxy_config_rejected_total", lbl("kind", "upstreams"), 1},
+		{"file reloads", "zoneproxy_config_reloads_total", lbl("source", "file", "result", "applied"), 2},
+		{"failed file reloads", "zoneproxy_config_reloads_total", lbl("source", "file", "result", "failed"), 1},
 		{"revision", "zoneproxy_config_revision", nil, 42},
 		{"age", "zoneproxy_config_age_seconds", nil, 90},
 		{"etcd reachable", "apisix_etcd_reachable", nil, 1},
