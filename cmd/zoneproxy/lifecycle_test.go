@@ -225,8 +225,9 @@ func backendSlow(t *testing.T, d time.Duration) string {
 // gateway, the admin client) whose transports come and go; so are the etcd server's HTTP/2
 // connections (cmux, etcd's listener multiplexer: zoneproxy has none), which end at their own pace
 // after the client's side closed. zoneproxy's own control-plane connections are checked instead by
-// counting the connections the endpoints still hold.
-var processWide = []string{"go.etcd.io/etcd/server/", "fasthttp.updateServerDate", "fasthttp.(*TCPDialer).tcpAddrsClean",
+// counting the connections the endpoints still hold. The etcd server's raft goroutines (the
+// go.etcd.io/raft/v3 module) belong to the test's etcd as well.
+var processWide = []string{"go.etcd.io/etcd/server/", "go.etcd.io/raft/", "fasthttp.updateServerDate", "fasthttp.(*TCPDialer).tcpAddrsClean",
 	"fasthttp.(*HostClient).connsCleaner", "fasthttp.(*workerPool).Start", "google.golang.org/grpc/internal/transport.",
 	"github.com/soheilhy/cmux."}
 
