@@ -19,7 +19,7 @@ import (
 // themselves: HeaderFilter runs once, on whichever comes first.
 func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *snapshot.Route, ob *observation) (pr *plugin.Request, answered bool) {
 	r := p.plugReqs.Get().(*plugin.Request)
-	r.Ctx, r.Consumers, r.Vars = ctx, s.Consumers, s.Router
+	r.Ctx, r.Consumers, r.Vars, r.Metadata = ctx, s.Consumers, s.Router, s.PluginMetadata
 	var chain *plugin.Chain
 	if rt != nil {
 		r.RouteID, r.ServiceID, chain = rt.ID, rt.ServiceID, rt.Plugins

@@ -17,6 +17,9 @@ type Request struct {
 	// Consumers is the snapshot's consumer index; Vars evaluates `_meta.filter`.
 	Consumers *Consumers
 	Vars      Vars
+	// Metadata is the snapshot's plugin_metadata: a plugin reads its own with
+	// r.Metadata.Get(Name) (nil: none, APISIX's defaults apply).
+	Metadata *Metadata
 	// Consumer is the consumer an authentication plugin attached (Attach), CredentialID the
 	// credential it matched.
 	Consumer     *Consumer
@@ -44,7 +47,7 @@ type Request struct {
 
 // Reset clears r for the next request.
 func (r *Request) Reset() {
-	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars = nil, "", "", nil, nil
+	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars, r.Metadata = nil, "", "", nil, nil, nil
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
 	clear(r.merged)
 	r.merged = r.merged[:0]

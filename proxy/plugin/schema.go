@@ -167,6 +167,32 @@ func (c Conf) StringList(name string, minItems int, unique bool) ([]string, erro
 	return out, nil
 }
 
+// StringMap returns an object-of-strings field (nil when absent).
+func (c Conf) StringMap(name string) (map[string]string, error) {
+	v, ok := c.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	if ty := jsonType(v); ty != "object" {
+		return nil, wrongType(name, "object", ty)
+	}
+	var items map[string]json.RawMessage
+	if err := json.Unmarshal(v, &items); err != nil {
+		return nil, fmt.Errorf("property %q validation failed: %v", name, err)
+	}
+	out := make(map[string]string, len(items))
+	for k, it := range items {
+		if ty := jsonType(it); ty != "string" {
+			return nil, fmt.Errorf("property %q validation failed: property %q validation failed: wrong type: expected string, got %s",
+				name, k, ty)
+		}
+		var s string
+		_ = json.Unmarshal(it, &s)
+		out[k] = s
+	}
+	return out, nil
+}
+
 // Enum fails unless the string s of field name is one of allowed.
 func Enum(name, s string, allowed ...string) error {
 	if slices.Contains(allowed, s) {

@@ -127,7 +127,11 @@ func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 	if b.globalDirty {
 		b.global, b.globalDirty = b.buildGlobal(), false
 	}
+	if b.metadataDirty {
+		b.metadata, b.metadataDirty = b.buildMetadata(), false
+	}
 	return &Snapshot{
+		PluginMetadata: b.metadata,
 		Global:         b.global,
 		Consumers:      b.consumers,
 		RetiredMetrics: b.retired(),

@@ -45,6 +45,8 @@ type Snapshot struct {
 	Global *plugin.Chain
 	// Consumers is the consumer index the authentication plugins look consumers up in.
 	Consumers *plugin.Consumers
+	// PluginMetadata is the compiled plugin_metadata objects, by plugin name.
+	PluginMetadata *plugin.Metadata
 	// RetiredMetrics is what this build took out of use in the route metrics (routes deleted or
 	// relabelled; empty otherwise), for metrics.Metrics.Retire after the swap.
 	RetiredMetrics metrics.Retirement

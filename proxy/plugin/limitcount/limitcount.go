@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
@@ -257,15 +258,64 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 var failedBody = []byte(`{"error_msg":"failed to limit count"}` + "\n")
 
 func (c *Conf) setHeaders(r *plugin.Request, res *result) {
-	r.SetResponseHeader(HeaderLimit, c.limitVal)
+	names := &defaultHeaders
+	if m, ok := r.Metadata.Get(Name).(*Headers); ok {
+		names = m
+	}
+	r.SetResponseHeader(names.Limit, c.limitVal)
 	rem := res.remaining
 	if res.rejected {
 		rem = 0
 	}
 	r.Scratch = strconv.AppendInt(r.Scratch[:0], rem, 10)
-	r.SetResponseHeader(HeaderRemaining, r.Scratch)
+	r.SetResponseHeader(names.Remaining, r.Scratch)
 	r.Scratch = AppendReset(r.Scratch[:0], res.reset)
-	r.SetResponseHeader(HeaderReset, r.Scratch)
+	r.SetResponseHeader(names.Reset, r.Scratch)
+}
+
+// Headers are the names of the quota headers: limit-count's plugin_metadata (limit_header,
+// remaining_header, reset_header), the X-RateLimit-* ones by default.
+type Headers struct {
+	Limit, Remaining, Reset string
+}
+
+var defaultHeaders = Headers{Limit: HeaderLimit, Remaining: HeaderRemaining, Reset: HeaderReset}
+
+// CompileMetadata validates limit-count's plugin_metadata (APISIX's metadata_schema: three
+// strings, defaults X-RateLimit-Limit, -Remaining, -Reset). A name that is not a valid header
+// field name is rejected: it could not be sent.
+func (*limitCount) CompileMetadata(raw []byte) (any, error) {
+	c, err := plugin.ParseConf(raw)
+	if err != nil {
+		return nil, err
+	}
+	h := &Headers{}
+	for _, f := range []struct {
+		name, def string
+		dst       *string
+	}{{"limit_header", HeaderLimit, &h.Limit}, {"remaining_header", HeaderRemaining, &h.Remaining}, {"reset_header", HeaderReset, &h.Reset}} {
+		if *f.dst, err = c.String(f.name, f.def); err != nil {
+			return nil, err
+		}
+		if !validToken(*f.dst) {
+			return nil, fmt.Errorf("property %q validation failed: %q is not a header name", f.name, *f.dst)
+		}
+	}
+	return h, nil
+}
+
+// validToken reports whether s is an HTTP token (RFC 9110 field-name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // AppendReset appends X-RateLimit-Reset as APISIX writes it: the seconds floored to 2 decimals

@@ -341,3 +341,29 @@ func TestAppendReset(t *testing.T) {
 		}
 	}
 }
+
+func TestCompileMetadata(t *testing.T) {
+	mc := Plugin.(plugin.MetadataCompiler)
+	for _, tt := range []struct {
+		name, conf string
+		want       Headers
+		err        string
+	}{
+		{"defaults", `{}`, Headers{HeaderLimit, HeaderRemaining, HeaderReset}, ""},
+		{"renamed", `{"limit_header":"X-L","remaining_header":"X-R","reset_header":"X-Z"}`, Headers{"X-L", "X-R", "X-Z"}, ""},
+		{"partly", `{"reset_header":"X-Z"}`, Headers{HeaderLimit, HeaderRemaining, "X-Z"}, ""},
+		{"wrong type", `{"limit_header":1}`, Headers{}, `property "limit_header" validation failed: wrong type: expected string, got number`},
+		{"CR/LF", `{"limit_header":"X-A\r\nSet-Cookie: a"}`, Headers{}, `property "limit_header" validation failed`},
+		{"empty", `{"remaining_header":""}`, Headers{}, `property "remaining_header" validation failed`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := mc.CompileMetadata([]byte(tt.conf))
+			if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+			if err == nil && *v.(*Headers) != tt.want {
+				t.Errorf("%+v, want %+v", *v.(*Headers), tt.want)
+			}
+		})
+	}
+}
