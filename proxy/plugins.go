@@ -61,11 +61,18 @@ func filterHead(ctx *fasthttp.RequestCtx) {
 
 // endPlugins ends the request for the plugins once its response is made, whatever it is
 // (plugin.Request.Finish: the headers they set for the answer, their log phase, a limit-conn
-// slot released), notes whether the prometheus plugin counts it, and pools their state.
+// slot released) and notes whether the prometheus plugin counts it. Their state is pooled by
+// releasePlugins once the request is recorded: a client address the real-ip plugin set lives in
+// it, and the access log reads it.
 func (p *Proxy) endPlugins(ob *observation) {
 	r := ob.plug
 	r.Finish()
 	ob.counted = r.Counted
+}
+
+// releasePlugins pools the plugins' state of a request that endPlugins ended.
+func (p *Proxy) releasePlugins(ob *observation) {
+	r := ob.plug
 	ob.plug = nil
 	r.Reset()
 	p.plugReqs.Put(r)

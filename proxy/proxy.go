@@ -95,6 +95,9 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	if p.opts.Metrics != nil || ob.live.accessLog != nil {
 		p.record(ctx, &ob)
 	}
+	if ob.plug != nil {
+		p.releasePlugins(&ob)
+	}
 	if ob.client != nil {
 		releaseClientAddr(ctx, ob.client)
 	}

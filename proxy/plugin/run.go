@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"bytes"
+	"net"
+	"net/netip"
 
 	"github.com/valyala/fasthttp"
 
@@ -43,10 +45,40 @@ type Request struct {
 	// (SetResponseHeader), applied again to the answer by Finish.
 	respHeaders fasthttp.Args
 	nRespHeader int
+
+	// client backs the address SetClientAddr gives the request (clientSet).
+	client    net.TCPAddr
+	clientIP  [16]byte
+	clientSet bool
+}
+
+// SetClientAddr makes a the request's client address ($remote_addr, $remote_port), as the
+// real-ip plugin does: every later plugin, the X-Forwarded-For and X-Real-IP the upstream gets
+// and the access log read it from r.Ctx.RemoteAddr. Routing is done by then and does not see
+// it. The address stays set until Reset, which gives the request its previous address back; it
+// allocates nothing.
+func (r *Request) SetClientAddr(a netip.AddrPort) {
+	ip := a.Addr().Unmap()
+	if ip.Is4() {
+		b := ip.As4()
+		copy(r.clientIP[:], b[:])
+		r.client.IP = r.clientIP[:4]
+	} else {
+		r.clientIP = ip.As16()
+		r.client.IP = r.clientIP[:]
+	}
+	r.client.Port = int(a.Port())
+	r.Ctx.SetRemoteAddr(&r.client)
+	r.clientSet = true
 }
 
 // Reset clears r for the next request.
 func (r *Request) Reset() {
+	if r.clientSet {
+		// The proxy's own real-IP address, if any, is put back after this (and cleared).
+		r.Ctx.SetRemoteAddr(nil)
+		r.clientSet = false
+	}
 	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars, r.Metadata = nil, "", "", nil, nil, nil
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
 	clear(r.merged)

@@ -15,6 +15,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitreq"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/realip"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/redirect"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
 )
@@ -33,6 +34,7 @@ func All() []plugin.Plugin {
 		limitreq.Plugin,
 		prometheus.Plugin,
 		proxyrewrite.Plugin,
+		realip.Plugin,
 		redirect.Plugin,
 		requestid.Plugin,
 	}
