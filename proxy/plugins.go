@@ -23,6 +23,7 @@ func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *s
 	var chain *plugin.Chain
 	if rt != nil {
 		r.RouteID, r.ServiceID, chain = rt.ID, rt.ServiceID, rt.Plugins
+		r.Targets = chain.Targets()
 	}
 	ob.plug = r
 	rep := r.Run(s.Global, chain)

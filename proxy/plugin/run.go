@@ -22,6 +22,10 @@ type Request struct {
 	// Metadata is the snapshot's plugin_metadata: a plugin reads its own with
 	// r.Metadata.Get(Name) (nil: none, APISIX's defaults apply).
 	Metadata *Metadata
+	// Targets are the route's upstreams an UpstreamPicker may pick (nil: none); picked is the
+	// pool it picked (PickUpstream).
+	Targets *Targets
+	picked  *upstream.Pool
 	// Consumer is the consumer an authentication plugin attached (Attach), CredentialID the
 	// credential it matched.
 	Consumer     *Consumer
@@ -81,6 +85,7 @@ func (r *Request) Reset() {
 	}
 	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars, r.Metadata = nil, "", "", nil, nil, nil
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
+	r.Targets, r.picked = nil, nil
 	clear(r.merged)
 	r.merged = r.merged[:0]
 	if r.nRespHeader > 0 {

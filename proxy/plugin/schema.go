@@ -38,6 +38,10 @@ func (c Conf) Has(name string) bool {
 	return ok && jsonType(v) != "null"
 }
 
+// Raw returns a field's JSON as it is (absent or null: false), for a field another parser reads
+// (an inline upstream, a `vars` expression).
+func (c Conf) Raw(name string) (json.RawMessage, bool) { return c.raw(name) }
+
 func (c Conf) raw(name string) (json.RawMessage, bool) {
 	v, ok := c.fields[name]
 	if !ok || jsonType(v) == "null" {

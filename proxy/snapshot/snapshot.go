@@ -80,6 +80,23 @@ type Route struct {
 	metrics metrics.RouteHandle
 }
 
+// pools yields the pools the route may forward to: Pool and those a plugin of its chain may pick
+// (Plugins.Targets, traffic-split), nil ones left out.
+func (rt *Route) pools(yield func(*upstream.Pool) bool) {
+	if rt.Pool != nil && !yield(rt.Pool) {
+		return
+	}
+	t := rt.Plugins.Targets()
+	if t == nil {
+		return
+	}
+	for _, p := range t.Pools {
+		if p != nil && !yield(p) {
+			return
+		}
+	}
+}
+
 // Metrics returns the handle that counts the route's requests in m, nil when m is nil or the route
 // was retired (deleted or relabelled) since. It is made at the route's first request and kept by
 // later versions of the route with the same labels.

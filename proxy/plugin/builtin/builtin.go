@@ -18,6 +18,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/realip"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/redirect"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/trafficsplit"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -37,6 +38,7 @@ func All() []plugin.Plugin {
 		realip.Plugin,
 		redirect.Plugin,
 		requestid.Plugin,
+		trafficsplit.Plugin,
 	}
 }
 
