@@ -130,15 +130,15 @@ type redisBackend struct {
 	timeout        time.Duration
 }
 
-func (c *Conf) newRedisBackend(store *plugin.Store, prefix string) (backend, error) {
+func (c *Conf) newRedisBackend(store *plugin.Store, prefix string, count, window int64) (backend, error) {
 	r := c.Redis
 	id := fmt.Sprintf("limit-count#redis#%s#%+v", c.Policy, r)
 	cli := plugin.Keep(store, id, func() *redisClient { return newRedisClient(c.Policy, r) })
 	return &redisBackend{
 		cli:    cli,
 		prefix: []byte("plugin-limit-count:" + keyVersion + ":" + prefix + ":"),
-		limit:  c.Count, window: c.TimeWindow,
-		limitS: strconv.FormatInt(c.Count, 10), windwS: strconv.FormatInt(c.TimeWindow, 10),
+		limit:  count, window: window,
+		limitS: strconv.FormatInt(count, 10), windwS: strconv.FormatInt(window, 10),
 		timeout: r.Timeout,
 	}, nil
 }
