@@ -1,6 +1,12 @@
 package proxy
 
-import "testing"
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
+)
 
 // TestLimitCountRulesEndToEnd: limit-count's rules through the proxy: each rule's headers on the
 // upstream's answer, the first rule over its limit rejecting.
@@ -29,5 +35,32 @@ func TestLimitCountRulesEndToEnd(t *testing.T) {
 			resp.Header.Get("X-key-RateLimit-Limit") != tt.keyLimit {
 			t.Errorf("request %d: %d %q, headers %v", i, resp.StatusCode, body, resp.Header)
 		}
+	}
+}
+
+// TestLimitReqRedisTwoProxies: limit-req on Redis through two proxies, each with its own
+// builder and client: one bucket for both (burst 2, nodelay, a rate that does not drain within
+// the test: 3 admitted in all), and a 500 once Redis is gone.
+func TestLimitReqRedisTwoProxies(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	route := fmt.Sprintf(`{"uri":"/r","plugins":{"limit-req":{"rate":0.001,"burst":2,"nodelay":true,"key":"remote_addr",`+
+		`"policy":"redis","redis_host":%q,"redis_port":%s,"redis_timeout":5000}},"upstream":UPSTREAM}`, host, port)
+	a, b := newPluginHarness(t, nil, "/apisix/routes/1", route), newPluginHarness(t, nil, "/apisix/routes/1", route)
+	var codes []int
+	for i := range 6 {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		resp, _ := h.get("/r")
+		codes = append(codes, resp.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[200 200 200 503 503 503]" {
+		t.Errorf("statuses %v, want 3 admitted in all, then 503", codes)
+	}
+	srv.Stop()
+	if resp, _ := a.get("/r"); resp.StatusCode != 500 {
+		t.Errorf("Redis down: %d, want 500", resp.StatusCode)
 	}
 }

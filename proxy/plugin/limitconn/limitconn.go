@@ -100,7 +100,7 @@ func (lc *limitConn) Compile(raw []byte, env *plugin.Env) (plugin.Instance, erro
 	if _, err := c.Bool("only_use_default_delay", false); err != nil {
 		return nil, err
 	}
-	if conf.Common, err = limit.CompileCommon(c, "limit-conn"); err != nil {
+	if conf.Common, err = limit.CompileCommon(c, "limit-conn", false); err != nil {
 		return nil, err
 	}
 	var store *plugin.Store

@@ -82,7 +82,7 @@ type Conf struct {
 	Policy            string
 	AllowDegradation  bool
 	ShowQuotaHeader   bool
-	Redis             RedisConf
+	Redis             limit.RedisConf
 
 	key      limit.Key
 	rules    []*rule // APISIX 3.x rules, instead of Count/TimeWindow/key
