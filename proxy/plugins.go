@@ -5,6 +5,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // runPlugins runs the rewrite and access phases of the global rules and of rt's chain (rt nil:
@@ -67,6 +68,9 @@ func filterHead(ctx *fasthttp.RequestCtx) {
 // it, and the access log reads it.
 func (p *Proxy) endPlugins(ob *observation) {
 	r := ob.plug
+	// What a plugin holds until the body is sent (limit-conn's slot) waits for a streamed
+	// upstream body to end.
+	r.SetAfterBody(transport.AfterBody)
 	r.Finish()
 	ob.counted = r.Counted
 }

@@ -50,10 +50,29 @@ type Request struct {
 	respHeaders fasthttp.Args
 	nRespHeader int
 
+	// afterBody, set by the proxy, defers a release until a streamed response body is sent
+	// (AfterBody).
+	afterBody func(*fasthttp.Response, interface{ Release() }) bool
+
 	// client backs the address SetClientAddr gives the request (clientSet).
 	client    net.TCPAddr
 	clientIP  [16]byte
 	clientSet bool
+}
+
+// AfterBody releases x once the response body has been sent: at once when the body is in
+// memory, when a streamed body ends (or is abandoned) otherwise. A plugin's Log calls it for
+// what must be held while the body streams (limit-conn's slot).
+func (r *Request) AfterBody(x interface{ Release() }) {
+	if r.afterBody == nil || !r.afterBody(&r.Ctx.Response, x) {
+		x.Release()
+	}
+}
+
+// SetAfterBody makes f what AfterBody asks first whether it defers a release (the proxy's
+// transport.AfterBody).
+func (r *Request) SetAfterBody(f func(*fasthttp.Response, interface{ Release() }) bool) {
+	r.afterBody = f
 }
 
 // SetClientAddr makes a the request's client address ($remote_addr, $remote_port), as the
@@ -85,7 +104,7 @@ func (r *Request) Reset() {
 	}
 	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars, r.Metadata = nil, "", "", nil, nil, nil
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
-	r.Targets, r.picked = nil, nil
+	r.Targets, r.picked, r.afterBody = nil, nil, nil
 	clear(r.merged)
 	r.merged = r.merged[:0]
 	if r.nRespHeader > 0 {
