@@ -22,6 +22,8 @@ type Config struct {
 	Plugins []string
 	// Prometheus is plugin_attr.prometheus.
 	Prometheus Prometheus
+	// Redirect is plugin_attr.redirect.
+	Redirect Redirect
 	// HTTP holds the nginx_config.http settings zoneproxy applies to its own server.
 	HTTP HTTP
 	// Zoneproxy holds the settings APISIX does not have (zoneproxy:).
@@ -292,6 +294,31 @@ type EtcdTLS struct {
 	Verify bool
 	// SNI is the server name to send; empty means the URL's host.
 	SNI string
+}
+
+// Redirect is plugin_attr.redirect.
+type Redirect struct {
+	// HTTPSPort is https_port: the port of the redirect plugin's http_to_https Location; 0
+	// (unset, the default): a port of apisix.ssl.listen when SSL is enabled, as APISIX picks
+	// it. A value outside 1-65535, or 443, gives a Location without a port, as in APISIX.
+	HTTPSPort int
+}
+
+// HTTPSPorts are the ports the redirect plugin's http_to_https Location may carry, one picked at
+// random per request as APISIX does: https_port when set, else apisix.ssl.listen's when SSL is
+// enabled; none means a Location without a port.
+func (c *Config) HTTPSPorts() []int {
+	if c.Redirect.HTTPSPort != 0 {
+		return []int{c.Redirect.HTTPSPort}
+	}
+	if !c.APISIX.SSL.Enable {
+		return nil
+	}
+	var out []int
+	for _, l := range c.APISIX.SSL.Listen {
+		out = append(out, l.Port)
+	}
+	return out
 }
 
 // Prometheus is plugin_attr.prometheus.

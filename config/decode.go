@@ -422,11 +422,24 @@ func (d *decoder) etcdTLS(sec field, dst *EtcdTLS) {
 
 func (d *decoder) pluginAttr(c *Config, sec field) {
 	for _, f := range d.fields(sec.path, sec.v) {
-		if f.key == "prometheus" {
+		switch f.key {
+		case "prometheus":
 			d.prometheus(c, f)
+		case "redirect":
+			d.redirect(c, f)
+		default:
+			d.ignore(f)
+		}
+	}
+}
+
+func (d *decoder) redirect(c *Config, sec field) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		if f.key == "https_port" {
+			d.integer(f.path, f.v, &c.Redirect.HTTPSPort)
 			continue
 		}
-		d.ignore(f)
+		d.unknown(f)
 	}
 }
 

@@ -55,6 +55,7 @@ func (c *Config) settings() []setting {
 		{"plugin_attr.prometheus.enable_export_server", str(p.EnableExportServer)},
 		{"plugin_attr.prometheus.export_addr", p.ExportAddr.String()},
 		{"plugin_attr.prometheus.export_uri", p.ExportURI},
+		{"plugin_attr.redirect.https_port", str(c.Redirect.HTTPSPort)},
 		{"nginx_config.http.real_ip_header", c.HTTP.RealIPHeader},
 		{"nginx_config.http.real_ip_recursive", onOff(c.HTTP.RealIPRecursive)},
 		{"nginx_config.http.real_ip_from", realIPFrom(&c.HTTP)},

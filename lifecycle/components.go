@@ -9,6 +9,9 @@ import (
 	"github.com/zoneproxy/zoneproxy/config/keyring"
 	"github.com/zoneproxy/zoneproxy/proxy"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/builtin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/redirect"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/router"
 )
@@ -88,6 +91,8 @@ func (a *app) builderOptions(cfg *config.Config) (snapshot.Options, error) {
 	}
 	return snapshot.Options{
 		Prefix: cfg.Deployment.Etcd.Prefix, Mode: mode, Registry: a.reg, Logger: a.log,
+		// redirect with the https port of config.yaml (plugin_attr.redirect, apisix.ssl.listen).
+		Plugins:              plugin.NewRegistry(append(builtin.All(), redirect.New(cfg.HTTPSPorts()))...),
 		Enabled:              cfg.Plugins,
 		IgnoreUnknownPlugins: cfg.Zoneproxy.UnknownPlugins == config.UnknownPluginsIgnore,
 		Metrics:              a.metrics, OnReject: a.metrics.Rejected, Keyring: kr,

@@ -142,19 +142,20 @@ func (a *app) reload() {
 	rebuild := cur.APISIX.Router != next.APISIX.Router || cur.Zoneproxy.UnknownPlugins != next.Zoneproxy.UnknownPlugins ||
 		!slices.Equal(cur.Plugins, next.Plugins) || (cur.Plugins == nil) != (next.Plugins == nil) ||
 		!slices.Equal(cur.KeyringEntries(), next.KeyringEntries()) ||
-		cur.APISIX.DataEncryption.EnableEncryptFields != next.APISIX.DataEncryption.EnableEncryptFields
+		cur.APISIX.DataEncryption.EnableEncryptFields != next.APISIX.DataEncryption.EnableEncryptFields ||
+		!slices.Equal(cur.HTTPSPorts(), next.HTTPSPorts())
 	if rebuild {
 		if b, err := a.newBuilder(next); err != nil {
 			a.log.Error("config.yaml reload: routing settings not applied", "error", err)
 			next.APISIX.Router, next.Zoneproxy.UnknownPlugins = cur.APISIX.Router, cur.Zoneproxy.UnknownPlugins
-			next.Plugins = cur.Plugins
+			next.Plugins, next.Redirect = cur.Plugins, cur.Redirect
 			next.APISIX.DataEncryption, next.APISIX.SSL.KeyEncryptSalt = cur.APISIX.DataEncryption, cur.APISIX.SSL.KeyEncryptSalt
 			rebuild = false
 		} else {
 			a.mu.Lock()
 			a.builder = b
 			a.mu.Unlock()
-			applied = append(applied, "apisix.router.http/plugins/zoneproxy.unknown_plugins/keyring")
+			applied = append(applied, "apisix.router.http/plugins/zoneproxy.unknown_plugins/keyring/plugin_attr.redirect")
 		}
 	}
 	a.mu.Lock()

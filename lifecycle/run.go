@@ -33,6 +33,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/builtin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/redislog"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -132,6 +133,7 @@ type app struct {
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
 	a := &app{path: o.Path, logs: o.Logs, log: o.Logs.Logger(), cfg: cfg}
+	redislog.Route(a.log) // the limit plugins' Redis clients log through ours, not to stderr
 	z := cfg.Zoneproxy
 	prefix := cfg.Deployment.Etcd.Prefix
 	tlsLoader, err := etcdTLS(cfg, a.log)

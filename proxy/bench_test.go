@@ -122,6 +122,21 @@ func BenchmarkPlugins(b *testing.B) {
 	b.Run("limit-count-local", func(b *testing.B) {
 		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", `"plugins":{"limit-count":{"count":1000000000,"time_window":3600}}`, "", up))
 	})
+	b.Run("traffic-split", func(b *testing.B) {
+		// Every request matches the rule and is split 3:1 between an inline upstream and the
+		// route's own (the same backend, so that the upstream's cost stays equal).
+		benchHandle(b, []string{"X-Canary", "1"}, "/apisix/routes/1", route("/api/*",
+			`"plugins":{"traffic-split":{"rules":[{"match":[{"vars":[["http_x_canary","==","1"]]}],`+
+				`"weighted_upstreams":[{"upstream":{"nodes":{"`+up+`":1}},"weight":3},{"weight":1}]}]}}`, "", up))
+	})
+	b.Run("real-ip", func(b *testing.B) {
+		benchHandle(b, []string{"X-Forwarded-For", "198.51.100.7, 192.0.2.1"}, "/apisix/routes/1", route("/api/*",
+			`"plugins":{"real-ip":{"source":"http_x_forwarded_for","trusted_addresses":["192.0.2.0/24"],"recursive":true}}`, "", up))
+	})
+	b.Run("limit-count-rules", func(b *testing.B) {
+		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", `"plugins":{"limit-count":{"rules":[`+
+			`{"count":1000000000,"time_window":3600,"key":"$remote_addr"},{"count":1000000000,"time_window":60,"key":"$remote_addr-$uri"}]}}`, "", up))
+	})
 	b.Run("limit-count-redis", func(b *testing.B) {
 		host, port, _ := net.SplitHostPort(testutil.StartRedis(b).Addr)
 		benchHandle(b, nil, "/apisix/routes/1", route("/api/*", `"plugins":{"limit-count":{"count":1000000000,"time_window":3600,`+

@@ -9,21 +9,22 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/proxy/transport"
+	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // routeTimeouts applies APISIX's precedence: the route's timeout, else the upstream's, else the
 // registry's default (60 s each). Services have no timeout in APISIX.
-func routeTimeouts(rt *snapshot.Route) transport.Timeouts {
+func routeTimeouts(rt *snapshot.Route, pool *upstream.Pool) transport.Timeouts {
 	if t := rt.Timeout; t != nil {
 		return transport.Timeouts{Connect: seconds(t.Connect), Send: seconds(t.Send), Read: seconds(t.Read)}
 	}
-	c, s, r := rt.Pool.Timeouts()
+	c, s, r := pool.Timeouts()
 	return transport.Timeouts{Connect: c, Send: s, Read: r}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// forward sends the request to a node of the route's pool, retrying as APISIX does, and leaves
+// forward sends the request to a node of pool (the route's, or the one a plugin picked), retrying as APISIX does, and leaves
 // the answer in ctx.Response: the upstream's, or an error page.
 //
 // Retries: up to Spec.EffectiveRetries more tries (default nodes − 1; a lone node is retried on
@@ -40,7 +41,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 //
 // pr, when set, is the request's plugins, whose header filter runs on the upstream's head as
 // soon as it is read (the transport may write it itself).
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observation, scan *headScan, x *exchange, pr *plugin.Request) {
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, pool *upstream.Pool, ob *observation, scan *headScan, x *exchange, pr *plugin.Request) {
 	preread := x != nil
 	if !preread {
 		x = p.getExchange()
@@ -61,9 +62,8 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, ob *observ
 	}
 	x.frame(&req.Header)
 
-	pool := rt.Pool
 	spec := pool.Spec()
-	x.req.Timeouts, x.req.Keepalive, x.req.Upgrade = routeTimeouts(rt), &spec.KeepalivePool, upgrade
+	x.req.Timeouts, x.req.Keepalive, x.req.Upgrade = routeTimeouts(rt, pool), &spec.KeepalivePool, upgrade
 	if pr != nil {
 		x.req.HeaderFilter = pr
 	}

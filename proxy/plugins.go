@@ -5,6 +5,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // runPlugins runs the rewrite and access phases of the global rules and of rt's chain (rt nil:
@@ -19,10 +20,11 @@ import (
 // themselves: HeaderFilter runs once, on whichever comes first.
 func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *snapshot.Route, ob *observation) (pr *plugin.Request, answered bool) {
 	r := p.plugReqs.Get().(*plugin.Request)
-	r.Ctx, r.Consumers, r.Vars = ctx, s.Consumers, s.Router
+	r.Ctx, r.Consumers, r.Vars, r.Metadata = ctx, s.Consumers, s.Router, s.PluginMetadata
 	var chain *plugin.Chain
 	if rt != nil {
 		r.RouteID, r.ServiceID, chain = rt.ID, rt.ServiceID, rt.Plugins
+		r.Targets = chain.Targets()
 	}
 	ob.plug = r
 	rep := r.Run(s.Global, chain)
@@ -65,11 +67,21 @@ func filterHead(ctx *fasthttp.RequestCtx) {
 
 // endPlugins ends the request for the plugins once its response is made, whatever it is
 // (plugin.Request.Finish: the headers they set for the answer, their log phase, a limit-conn
-// slot released), notes whether the prometheus plugin counts it, and pools their state.
+// slot released) and notes whether the prometheus plugin counts it. Their state is pooled by
+// releasePlugins once the request is recorded: a client address the real-ip plugin set lives in
+// it, and the access log reads it.
 func (p *Proxy) endPlugins(ob *observation) {
 	r := ob.plug
+	// What a plugin holds until the body is sent (limit-conn's slot) waits for a streamed
+	// upstream body to end.
+	r.SetAfterBody(transport.AfterBody)
 	r.Finish()
 	ob.counted = r.Counted
+}
+
+// releasePlugins pools the plugins' state of a request that endPlugins ended.
+func (p *Proxy) releasePlugins(ob *observation) {
+	r := ob.plug
 	ob.plug = nil
 	r.Reset()
 	p.plugReqs.Put(r)

@@ -18,6 +18,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
 	"github.com/zoneproxy/zoneproxy/proxy/transport"
 	"github.com/zoneproxy/zoneproxy/router"
+	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
 // Proxy serves requests from the current snapshot. It is safe for concurrent use and must not be
@@ -95,6 +96,9 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	if p.opts.Metrics != nil || ob.live.accessLog != nil {
 		p.record(ctx, &ob)
 	}
+	if ob.plug != nil {
+		p.releasePlugins(&ob)
+	}
 	if ob.client != nil {
 		releaseClientAddr(ctx, ob.client)
 	}
@@ -168,20 +172,29 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 			return
 		}
 	}
+	var pool *upstream.Pool
+	if rt != nil {
+		pool = rt.Pool
+		if ob.plug != nil {
+			if picked := ob.plug.PickedUpstream(); picked != nil {
+				pool = picked // traffic-split
+			}
+		}
+	}
 	switch {
 	case rt == nil:
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
-	case rt.Pool == nil:
+	case pool == nil:
 		code := fasthttp.StatusServiceUnavailable
 		if rt.Status != 0 {
 			code = int(rt.Status)
 		}
 		writeError(ctx, code)
-	case len(rt.Pool.Nodes()) == 0:
+	case len(pool.Nodes()) == 0:
 		// APISIX: "no valid upstream node".
 		writeError(ctx, fasthttp.StatusServiceUnavailable)
 	default:
-		p.forward(ctx, rt, ob, &scan, x, pr)
+		p.forward(ctx, rt, pool, ob, &scan, x, pr)
 		return
 	}
 	p.lingerUnread(ctx)

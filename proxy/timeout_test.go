@@ -78,7 +78,7 @@ func TestRouteTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := routeTimeouts(tt.rt); got != tt.want {
+			if got := routeTimeouts(tt.rt, tt.rt.Pool); got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})

@@ -114,3 +114,39 @@ func strideCycle(w []int, total int) []uint16 {
 	}
 	return seq
 }
+
+// WeightedCycle is the roundrobin balancer's smooth weighted round robin over positions 0..n-1,
+// for what picks among weighted choices other than nodes (traffic-split's weighted upstreams):
+// the same sequence as a pool with those weights. A weight of 0 is never picked. It is safe for
+// concurrent use; a pick is one atomic increment.
+type WeightedCycle struct {
+	seq []uint16 // positions into the weights given
+	ctr rrCounter
+}
+
+// NewWeightedCycle returns the round robin over weights (each >= 0).
+func NewWeightedCycle(weights []int) *WeightedCycle {
+	var pos []uint16
+	var pw []int
+	for i, w := range weights {
+		if w > 0 {
+			pos, pw = append(pos, uint16(i)), append(pw, w)
+		}
+	}
+	rr := &WeightedCycle{}
+	if len(pw) == 0 {
+		return rr
+	}
+	for _, k := range swrrCycle(pw) {
+		rr.seq = append(rr.seq, pos[k])
+	}
+	return rr
+}
+
+// Next returns the next position, -1 when every weight is 0.
+func (rr *WeightedCycle) Next() int {
+	if len(rr.seq) == 0 {
+		return -1
+	}
+	return int(rr.seq[(rr.ctr.n.Add(1)-1)%uint64(len(rr.seq))])
+}

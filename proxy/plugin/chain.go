@@ -283,6 +283,7 @@ func metaError(err error) error {
 type Chain struct {
 	entries []*Entry
 	phases  phases
+	targets *Targets // the pools of its UpstreamPicker, resolved for a route (WithTargets)
 }
 
 type phases struct{ rewrite, access, header, body, log bool }

@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"bytes"
+	"net"
+	"net/netip"
 
 	"github.com/valyala/fasthttp"
 
@@ -17,6 +19,13 @@ type Request struct {
 	// Consumers is the snapshot's consumer index; Vars evaluates `_meta.filter`.
 	Consumers *Consumers
 	Vars      Vars
+	// Metadata is the snapshot's plugin_metadata: a plugin reads its own with
+	// r.Metadata.Get(Name) (nil: none, APISIX's defaults apply).
+	Metadata *Metadata
+	// Targets are the route's upstreams an UpstreamPicker may pick (nil: none); picked is the
+	// pool it picked (PickUpstream).
+	Targets *Targets
+	picked  *upstream.Pool
 	// Consumer is the consumer an authentication plugin attached (Attach), CredentialID the
 	// credential it matched.
 	Consumer     *Consumer
@@ -44,12 +53,62 @@ type Request struct {
 	// (SetResponseHeader), applied again to the answer by Finish.
 	respHeaders fasthttp.Args
 	nRespHeader int
+
+	// afterBody, set by the proxy, defers a release until a streamed response body is sent
+	// (AfterBody).
+	afterBody func(*fasthttp.Response, interface{ Release() }) bool
+
+	// client backs the address SetClientAddr gives the request (clientSet).
+	client    net.TCPAddr
+	clientIP  [16]byte
+	clientSet bool
+}
+
+// AfterBody releases x once the response body has been sent: at once when the body is in
+// memory, when a streamed body ends (or is abandoned) otherwise. A plugin's Log calls it for
+// what must be held while the body streams (limit-conn's slot).
+func (r *Request) AfterBody(x interface{ Release() }) {
+	if r.afterBody == nil || !r.afterBody(&r.Ctx.Response, x) {
+		x.Release()
+	}
+}
+
+// SetAfterBody makes f what AfterBody asks first whether it defers a release (the proxy's
+// transport.AfterBody).
+func (r *Request) SetAfterBody(f func(*fasthttp.Response, interface{ Release() }) bool) {
+	r.afterBody = f
+}
+
+// SetClientAddr makes a the request's client address ($remote_addr, $remote_port), as the
+// real-ip plugin does: every later plugin, the X-Forwarded-For and X-Real-IP the upstream gets
+// and the access log read it from r.Ctx.RemoteAddr. Routing is done by then and does not see
+// it. The address stays set until Reset, which gives the request its previous address back; it
+// allocates nothing.
+func (r *Request) SetClientAddr(a netip.AddrPort) {
+	ip := a.Addr().Unmap()
+	if ip.Is4() {
+		b := ip.As4()
+		copy(r.clientIP[:], b[:])
+		r.client.IP = r.clientIP[:4]
+	} else {
+		r.clientIP = ip.As16()
+		r.client.IP = r.clientIP[:]
+	}
+	r.client.Port = int(a.Port())
+	r.Ctx.SetRemoteAddr(&r.client)
+	r.clientSet = true
 }
 
 // Reset clears r for the next request.
 func (r *Request) Reset() {
-	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars = nil, "", "", nil, nil
+	if r.clientSet {
+		// The proxy's own real-IP address, if any, is put back after this (and cleared).
+		r.Ctx.SetRemoteAddr(nil)
+		r.clientSet = false
+	}
+	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars, r.Metadata = nil, "", "", nil, nil, nil
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
+	r.Targets, r.picked, r.afterBody = nil, nil, nil
 	clear(r.merged)
 	r.merged = r.merged[:0]
 	if len(r.bodies) > 0 {

@@ -38,6 +38,10 @@ func (c Conf) Has(name string) bool {
 	return ok && jsonType(v) != "null"
 }
 
+// Raw returns a field's JSON as it is (absent or null: false), for a field another parser reads
+// (an inline upstream, a `vars` expression).
+func (c Conf) Raw(name string) (json.RawMessage, bool) { return c.raw(name) }
+
 func (c Conf) raw(name string) (json.RawMessage, bool) {
 	v, ok := c.fields[name]
 	if !ok || jsonType(v) == "null" {
@@ -163,6 +167,32 @@ func (c Conf) StringList(name string, minItems int, unique bool) ([]string, erro
 			return nil, fmt.Errorf("property %q validation failed: expected unique items but items %d and %d are equal",
 				name, slices.Index(out[:i], out[i])+1, i+1)
 		}
+	}
+	return out, nil
+}
+
+// StringMap returns an object-of-strings field (nil when absent).
+func (c Conf) StringMap(name string) (map[string]string, error) {
+	v, ok := c.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	if ty := jsonType(v); ty != "object" {
+		return nil, wrongType(name, "object", ty)
+	}
+	var items map[string]json.RawMessage
+	if err := json.Unmarshal(v, &items); err != nil {
+		return nil, fmt.Errorf("property %q validation failed: %v", name, err)
+	}
+	out := make(map[string]string, len(items))
+	for k, it := range items {
+		if ty := jsonType(it); ty != "string" {
+			return nil, fmt.Errorf("property %q validation failed: property %q validation failed: wrong type: expected string, got %s",
+				name, k, ty)
+		}
+		var s string
+		_ = json.Unmarshal(it, &s)
+		out[k] = s
 	}
 	return out, nil
 }

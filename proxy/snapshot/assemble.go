@@ -128,7 +128,11 @@ func (b *Builder) assemble(st *state.State) (*Snapshot, error) {
 	if b.globalDirty {
 		b.global, b.globalDirty = b.buildGlobal(), false
 	}
+	if b.metadataDirty {
+		b.metadata, b.metadataDirty = b.buildMetadata(), false
+	}
 	return &Snapshot{
+		PluginMetadata: b.metadata,
 		Global:         b.global,
 		Consumers:      b.consumers,
 		RetiredMetrics: b.retired(),
@@ -234,7 +238,7 @@ func (b *Builder) unresolve(e *entry) {
 		}
 	}
 	if e.rt != nil {
-		if p := e.rt.Pool; p != nil {
+		for p := range e.rt.pools {
 			if r.refs[p]--; r.refs[p] == 0 {
 				r.unused = append(r.unused, p)
 			}
@@ -285,11 +289,11 @@ func (b *Builder) resolve(e *entry) {
 	r.slots.set(int(e.handle), rt)
 	r.served++
 	r.adds = append(r.adds, c)
-	if rt.Pool != nil {
-		if _, live := r.refs[rt.Pool]; !live {
-			r.changed(rt.Pool, +1)
+	for p := range rt.pools {
+		if _, live := r.refs[p]; !live {
+			r.changed(p, +1)
 		}
-		r.refs[rt.Pool]++
+		r.refs[p]++
 	}
 }
 
@@ -391,30 +395,85 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 	if rt.Pool == nil && rt.Status == 0 {
 		rt.Status = 503
 	}
+	if pk := rt.Plugins.Picker(); pk != nil {
+		var t *plugin.Targets
+		var tw string
+		t, tw, deps = b.resolveTargets(pk, deps)
+		rt.Plugins = rt.Plugins.WithTargets(t)
+		if why == "" {
+			why = tw
+		}
+	}
 	return rt, c, why, deps
 }
 
+// resolveTargets resolves the upstreams a plugin of the route may pick (traffic-split) into
+// pools, as the route's own: by upstream_id (read as a dependency, so that the route is
+// resolved again when that upstream changes), or an inline upstream's pool under its ref's key.
+func (b *Builder) resolveTargets(pk plugin.UpstreamPicker, deps []depKey) (*plugin.Targets, string, []depKey) {
+	refs := pk.UpstreamRefs()
+	t := &plugin.Targets{Owner: pk, Pools: make([]*upstream.Pool, len(refs))}
+	why := ""
+	for i, ref := range refs {
+		var w string
+		if ref.ID != "" {
+			deps = append(deps, depKey{KindUpstream, ref.ID})
+			var scratch Route // the status is the route's own upstream's to give, not a target's
+			if t.Pools[i], w = b.upstreamPool(&scratch, ref.ID, &deps); w != "" {
+				w = "traffic-split: " + w + " (its requests answer 500)"
+			}
+		} else {
+			p, err := b.opts.Registry.Pool(ref.Key, ref.Spec)
+			if err != nil {
+				w = fmt.Sprintf("traffic-split: inline upstream %d: %v", i, err)
+			} else {
+				t.Pools[i] = p
+				b.res.added[p] = true
+			}
+		}
+		if why == "" {
+			why = w
+		}
+	}
+	return t, why, deps
+}
+
 func (b *Builder) poolByID(rt *Route, upstreamID string, deps *[]depKey) string {
+	p, why := b.upstreamPool(rt, upstreamID, deps)
+	if p == nil {
+		if rt.Status == 0 {
+			rt.Status = 502
+		}
+		if b.byID[KindUpstream][upstreamID] == nil {
+			why += ": the route answers 502"
+		}
+		return why
+	}
+	rt.Pool = p
+	return ""
+}
+
+// upstreamPool returns the pool of the upstream object id, or nil and why; a client certificate
+// or pool that fails sets the status rt answers (clientCertSpec, poolStatus).
+func (b *Builder) upstreamPool(rt *Route, upstreamID string, deps *[]depKey) (*upstream.Pool, string) {
 	ue := b.byID[KindUpstream][upstreamID]
 	if ue == nil {
-		rt.Status = 502
-		return fmt.Sprintf("upstream_id %q not found: the route answers 502", upstreamID)
+		return nil, fmt.Sprintf("upstream_id %q not found", upstreamID)
 	}
 	spec, why := b.clientCertSpec(rt, ue.obj.(*upstream.Spec), deps)
 	if why != "" {
-		return fmt.Sprintf("upstream %q: %s", upstreamID, why)
+		return nil, fmt.Sprintf("upstream %q: %s", upstreamID, why)
 	}
 	if !b.usable(ue.pool) || !sameClientCert(ue.pool.Spec(), spec) {
 		p, err := b.opts.Registry.Pool(ue.key(), spec)
 		if err != nil {
 			rt.Status = poolStatus(err)
-			return fmt.Sprintf("upstream %q: %v", upstreamID, err)
+			return nil, fmt.Sprintf("upstream %q: %v", upstreamID, err)
 		}
 		ue.pool = p
 		b.res.added[p] = true
 	}
-	rt.Pool = ue.pool
-	return ""
+	return ue.pool, ""
 }
 
 // usable reports whether a pool cached on an entry may be used: it is live (the registry has not

@@ -93,6 +93,8 @@ type Builder struct {
 	creds          map[string]*entry
 	consumersDirty bool
 	globalDirty    bool
+	metadataDirty  bool
+	metadata       *plugin.Metadata
 	consumers      *plugin.Consumers
 	global         *plugin.Chain
 	dupsLogged     map[string]bool
@@ -190,6 +192,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 
 		consumersDirty: true,
 		globalDirty:    true,
+		metadataDirty:  true,
 	}
 	b.policy = plugin.Policy{Registry: opts.Plugins, IgnoreUnimplemented: opts.IgnoreUnknownPlugins,
 		Undecrypted: func(p, f string) {
@@ -390,6 +393,8 @@ func (b *Builder) touch(kind string) {
 		b.consumersDirty = true
 	case KindGlobalRule:
 		b.globalDirty = true
+	case KindPluginMetadata:
+		b.metadataDirty = true
 	}
 }
 
@@ -418,7 +423,7 @@ func (b *Builder) decode(e *entry) error {
 	if i := firstNonSpace(v); i < 0 || v[i] != '{' {
 		switch e.kind() {
 		case KindRoute, KindService, KindUpstream, KindPluginConfig, KindGlobalRule, KindConsumer,
-			KindCredential, KindConsumerGroup, KindSSL:
+			KindCredential, KindConsumerGroup, KindSSL, KindPluginMetadata:
 			if string(v) == "init_dir" || len(v) == 0 {
 				return errNotObject
 			}
@@ -500,6 +505,11 @@ func (b *Builder) decode(e *entry) error {
 		}
 	case KindSSL:
 		e.obj, err = b.decodeSSL(e, v)
+	case KindPluginMetadata:
+		var m *metadataObj
+		if m, err = b.decodeMetadata(e); err == nil {
+			e.obj = m
+		}
 	}
 	return err
 }

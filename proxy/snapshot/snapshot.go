@@ -45,6 +45,8 @@ type Snapshot struct {
 	Global *plugin.Chain
 	// Consumers is the consumer index the authentication plugins look consumers up in.
 	Consumers *plugin.Consumers
+	// PluginMetadata is the compiled plugin_metadata objects, by plugin name.
+	PluginMetadata *plugin.Metadata
 	// RetiredMetrics is what this build took out of use in the route metrics (routes deleted or
 	// relabelled; empty otherwise), for metrics.Metrics.Retire after the swap.
 	RetiredMetrics metrics.Retirement
@@ -78,6 +80,23 @@ type Route struct {
 	// named is the route's metric labels under the prometheus plugin's prefer_name (the route's
 	// and its service's names, where they have one); nil: the ids.
 	named *metrics.RouteLabels
+}
+
+// pools yields the pools the route may forward to: Pool and those a plugin of its chain may pick
+// (Plugins.Targets, traffic-split), nil ones left out.
+func (rt *Route) pools(yield func(*upstream.Pool) bool) {
+	if rt.Pool != nil && !yield(rt.Pool) {
+		return
+	}
+	t := rt.Plugins.Targets()
+	if t == nil {
+		return
+	}
+	for _, p := range t.Pools {
+		if p != nil && !yield(p) {
+			return
+		}
+	}
 }
 
 // Metrics returns the handle that counts the route's requests in m, nil when m is nil or the route

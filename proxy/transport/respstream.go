@@ -42,6 +42,22 @@ type respStream struct {
 	chunked chunkedBody
 	done    bool
 	err     error // the failure that ended the body, returned by every Read after it
+	// after are released once the body has been passed on to its end, or abandoned (AfterBody).
+	after []interface{ Release() }
+}
+
+// AfterBody defers x.Release until the response's body, when it is an upstream body still
+// streaming to the client, has been passed on to its end or abandoned, and reports whether it
+// did; false (not a streamed upstream body, or already ended): the caller releases at once.
+// It is called by the connection's goroutine, before fasthttp writes the body, as Read and
+// Close are: no lock is needed.
+func AfterBody(resp *fasthttp.Response, x interface{ Release() }) bool {
+	s, ok := resp.BodyStream().(*respStream)
+	if !ok || s.done {
+		return false
+	}
+	s.after = append(s.after, x)
+	return true
 }
 
 // streamResponse hands the rest of the response to a respStream.
@@ -166,6 +182,11 @@ func (s *respStream) finish(complete bool) {
 	s.br = nil
 	s.uc.release(reuse, s.keep)
 	s.node.Done(s.status, nil, time.Since(s.start))
+	for i, x := range s.after {
+		x.Release()
+		s.after[i] = nil
+	}
+	s.after = s.after[:0]
 }
 
 // chunkedBody decodes a chunked body (RFC 9112 section 7.1) from br. Trailers are read and

@@ -18,9 +18,11 @@ import (
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/limitreq"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/proxyrewrite"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/realip"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/redirect"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/requestid"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/responserewrite"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/trafficsplit"
 )
 
 // All returns the plugins zoneproxy implements.
@@ -40,9 +42,11 @@ func All() []plugin.Plugin {
 		limitreq.Plugin,
 		prometheus.Plugin,
 		proxyrewrite.Plugin,
+		realip.Plugin,
 		redirect.Plugin,
 		requestid.Plugin,
 		responserewrite.Plugin,
+		trafficsplit.Plugin,
 	}
 }
 

@@ -5,8 +5,9 @@
 // echoes Access-Control-Request-Headers), expose_headers (unset), max_age (5), allow_credential
 // (false; with it no option may be "*"), allow_origins_by_regex (replaces allow_origins when set;
 // the regexes are joined with "|" and searched in the Origin), timing_allow_origins and
-// timing_allow_origins_by_regex (Timing-Allow-Origin, the same way). allow_origins_by_metadata
-// needs plugin_metadata, which zoneproxy does not implement yet: a conf with it is rejected.
+// timing_allow_origins_by_regex (Timing-Allow-Origin, the same way), allow_origins_by_metadata
+// (names of entries of the plugin_metadata's allow_origins map; an Origin one of them allows is
+// echoed, tried before allow_origins, which is then used only when set to other than "*").
 //
 // Phases: rewrite (priority 4000): every OPTIONS request is answered 200 with an empty body
 // and never reaches the upstream; header filter: every response (the upstream's, a plugin's
@@ -69,6 +70,56 @@ type Conf struct {
 	expose          string
 	maxAge          string
 	credential      bool
+	byMetadata      []string // allow_origins_by_metadata
+}
+
+// Metadata is cors's compiled plugin_metadata: allow_origins, named origins lists.
+type Metadata struct {
+	origins map[string]*origins
+}
+
+// CompileMetadata validates cors's plugin_metadata (APISIX's metadata_schema: allow_origins, an
+// object whose values match allow_origins' pattern).
+func (cors) CompileMetadata(raw []byte) (any, error) {
+	c, err := plugin.ParseConf(raw)
+	if err != nil {
+		return nil, err
+	}
+	m := &Metadata{origins: map[string]*origins{}}
+	if !c.Has("allow_origins") {
+		return m, nil
+	}
+	named, err := c.StringMap("allow_origins")
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range named {
+		if !originsRe.MatchString(v) {
+			return nil, fmt.Errorf("property \"allow_origins\" validation failed: property %q validation failed: failed to match pattern %q with %q", k, originsPattern, v)
+		}
+		o := &origins{}
+		o.init(v, true)
+		m.origins[k] = o
+	}
+	return m, nil
+}
+
+// allowedByMetadata is process_with_allow_origins_by_metadata: originSentinel when an entry
+// named in allow_origins_by_metadata allows the request's Origin, else "".
+func (c *Conf) allowedByMetadata(r *plugin.Request, origin []byte) string {
+	if c.byMetadata == nil || origin == nil {
+		return ""
+	}
+	m, ok := r.Metadata.Get(Name).(*Metadata)
+	if !ok {
+		return ""
+	}
+	for _, k := range c.byMetadata {
+		if o := m.origins[k]; o != nil && o.allowed(origin) != "" {
+			return originSentinel
+		}
+	}
+	return ""
 }
 
 var emptyBody = []byte{}
@@ -104,7 +155,7 @@ func (cors) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := regexList(c, "allow_origins_by_metadata"); err != nil {
+	if conf.byMetadata, err = regexList(c, "allow_origins_by_metadata"); err != nil {
 		return nil, err
 	}
 	to, err := originsField(c, "timing_allow_origins", "")
@@ -123,9 +174,6 @@ func (cors) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	}
 	if conf.timing.byRegex, err = compileRegexes(toRegex); err != nil {
 		return nil, err
-	}
-	if c.Has("allow_origins_by_metadata") {
-		return nil, fmt.Errorf("allow_origins_by_metadata needs plugin_metadata, which zoneproxy does not implement")
 	}
 	if conf.methods == "**" {
 		conf.methods = allMethods
@@ -230,7 +278,7 @@ func (c *Conf) HeaderFilter(r *plugin.Request) {
 	if !c.allowOriginsAll {
 		resp.Add(fasthttp.HeaderVary, "Origin")
 	}
-	if allow := c.origins.allowed(origin); allow != "" {
+	if allow := c.allowOrigin(r, origin); allow != "" {
 		setOrigin(resp, fasthttp.HeaderAccessControlAllowOrigin, allow, origin)
 		resp.Set(fasthttp.HeaderAccessControlAllowMethods, c.methods)
 		resp.Set(fasthttp.HeaderAccessControlMaxAge, c.maxAge)
@@ -253,6 +301,22 @@ func (c *Conf) HeaderFilter(r *plugin.Request) {
 	if allow := c.timing.allowed(origin); allow != "" {
 		setOrigin(resp, "Timing-Allow-Origin", allow, origin)
 	}
+}
+
+// allowOrigin is the origin the response allows ("" none), as APISIX's header_filter picks it:
+// allow_origins_by_metadata first; allow_origins (or its regexes) when there is none, or when it
+// did not match and allow_origins is not "*"; the metadata again when that did not match.
+func (c *Conf) allowOrigin(r *plugin.Request, origin []byte) string {
+	if c.byMetadata == nil {
+		return c.origins.allowed(origin)
+	}
+	if allow := c.allowedByMetadata(r, origin); allow != "" {
+		return allow
+	}
+	if !c.allowOriginsAll {
+		return c.origins.allowed(origin)
+	}
+	return ""
 }
 
 func setOrigin(resp *fasthttp.ResponseHeader, name, allow string, origin []byte) {

@@ -24,7 +24,9 @@ func TestCompile(t *testing.T) {
 		{"bad timing regex", `{"timing_allow_origins_by_regex":["[a"]}`, "missing closing ]"},
 		{"duplicate regexes", `{"allow_origins_by_regex":["a","a"]}`, `property "allow_origins_by_regex" validation failed: expected unique items but items 1 and 2 are equal`},
 		{"empty regex list", `{"allow_origins_by_regex":[]}`, `expect array to have at least 1 items`},
-		{"metadata", `{"allow_origins_by_metadata":["company"]}`, "allow_origins_by_metadata needs plugin_metadata"},
+		{"metadata", `{"allow_origins_by_metadata":["company"]}`, ""},
+		{"metadata, empty list", `{"allow_origins_by_metadata":[]}`, "expect array to have at least 1 items"},
+		{"metadata, empty name", `{"allow_origins_by_metadata":[""]}`, "string length out of range (1 to 4096): 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +112,64 @@ func TestHeaderFilter(t *testing.T) {
 			}
 			if got := strings.Join(vary, ","); got != tt.vary {
 				t.Errorf("Vary %q, want %q", got, tt.vary)
+			}
+		})
+	}
+}
+
+func TestCompileMetadata(t *testing.T) {
+	mc := Plugin.(plugin.MetadataCompiler)
+	for _, tt := range []struct{ name, conf, err string }{
+		{"empty", `{}`, ""},
+		{"named lists", `{"allow_origins":{"company":"https://a.com,https://b.com","all":"*","echo":"**"}}`, ""},
+		{"not an object", `{"allow_origins":"https://a.com"}`, `property "allow_origins" validation failed: wrong type: expected object, got string`},
+		{"not a string", `{"allow_origins":{"a":1}}`, `property "a" validation failed: wrong type: expected string, got number`},
+		{"bad origin", `{"allow_origins":{"a":"a.com"}}`, `property "a" validation failed: failed to match pattern`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := mc.CompileMetadata([]byte(tt.conf))
+			if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestAllowOriginsByMetadata: the metadata's named lists are tried first, then allow_origins
+// unless it is "*", as APISIX's header_filter does.
+func TestAllowOriginsByMetadata(t *testing.T) {
+	mc := Plugin.(plugin.MetadataCompiler)
+	md, err := mc.CompileMetadata([]byte(`{"allow_origins":{"company":"https://a.com,https://b.com","one":"https://c.com","all":"*"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := plugin.NewMetadata(map[string]any{Name: md})
+	for _, tt := range []struct {
+		name, conf, origin string
+		meta               *plugin.Metadata
+		want               string
+	}{
+		{"listed", `{"allow_origins_by_metadata":["company"]}`, "https://b.com", meta, "https://b.com"},
+		{"second name", `{"allow_origins_by_metadata":["company","one"]}`, "https://c.com", meta, "https://c.com"},
+		{"star entry echoes", `{"allow_origins_by_metadata":["all"]}`, "https://z.com", meta, "https://z.com"},
+		{"not listed, allow_origins * not used", `{"allow_origins_by_metadata":["company"]}`, "https://z.com", meta, ""},
+		{"not listed, allow_origins used", `{"allow_origins_by_metadata":["company"],"allow_origins":"https://z.com"}`, "https://z.com", meta, "https://z.com"},
+		{"unknown name", `{"allow_origins_by_metadata":["nope"]}`, "https://a.com", meta, ""},
+		{"no metadata", `{"allow_origins_by_metadata":["company"]}`, "https://a.com", nil, ""},
+		{"no Origin", `{"allow_origins_by_metadata":["all"]}`, "", meta, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inst, err := Plugin.Compile([]byte(tt.conf), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ctx fasthttp.RequestCtx
+			if tt.origin != "" {
+				ctx.Request.Header.Set("Origin", tt.origin)
+			}
+			inst.(plugin.HeaderFilterer).HeaderFilter(&plugin.Request{Ctx: &ctx, Metadata: tt.meta})
+			if got := string(ctx.Response.Header.Peek("Access-Control-Allow-Origin")); got != tt.want {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.want)
 			}
 		})
 	}

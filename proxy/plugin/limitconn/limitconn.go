@@ -100,7 +100,7 @@ func (lc *limitConn) Compile(raw []byte, env *plugin.Env) (plugin.Instance, erro
 	if _, err := c.Bool("only_use_default_delay", false); err != nil {
 		return nil, err
 	}
-	if conf.Common, err = limit.CompileCommon(c, "limit-conn"); err != nil {
+	if conf.Common, err = limit.CompileCommon(c, "limit-conn", false); err != nil {
 		return nil, err
 	}
 	var store *plugin.Store
@@ -136,10 +136,14 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 	return plugin.Reply{}
 }
 
-// Log gives the request's slot back.
+// Log gives the request's slot back, once the response body has been sent: a streamed body
+// holds it until its end, as nginx's log phase runs after the last byte.
 func (c *Conf) Log(r *plugin.Request) {
 	if s, ok := r.Ctx.UserValue(c).(*slot); ok {
-		s.n.Add(-1)
 		r.Ctx.RemoveUserValue(c)
+		r.AfterBody(s)
 	}
 }
+
+// Release gives one slot back.
+func (s *slot) Release() { s.n.Add(-1) }

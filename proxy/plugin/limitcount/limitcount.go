@@ -6,7 +6,7 @@
 // and key_type (var, var_combination, constant; a key with no value counts under the client
 // address), group, rejected_code (503), rejected_msg, policy (local, redis, redis-cluster),
 // allow_degradation (false), show_limit_quota_header (true), and the redis fields of the
-// policies.
+// policies. Or, instead of count, time_window and key, rules[] (rules.go).
 //
 // The fixed window of a key starts at its first request (resty.limit.count's dict TTL); the
 // sliding window is APISIX's (limit-count/sliding-window): windows aligned on multiples of
@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
@@ -81,11 +82,12 @@ type Conf struct {
 	Policy            string
 	AllowDegradation  bool
 	ShowQuotaHeader   bool
-	Redis             RedisConf
+	Redis             limit.RedisConf
 
 	key      limit.Key
-	limitVal []byte // Count as text
-	rejected []byte // the rejection body, nil for nginx's page
+	rules    []*rule // APISIX 3.x rules, instead of Count/TimeWindow/key
+	limitVal []byte  // Count as text
+	rejected []byte  // the rejection body, nil for nginx's page
 	now      func() time.Time
 	back     backend
 }
@@ -114,16 +116,19 @@ func (lc *limitCount) Compile(raw []byte, env *plugin.Env) (plugin.Instance, err
 		if c.Has("count") || c.Has("time_window") {
 			return nil, errors.New("count/time_window and rules cannot be specified at the same time")
 		}
-		return nil, errors.New(`property "rules" is not supported by zoneproxy`)
-	}
-	if !c.Has("count") || !c.Has("time_window") {
-		return nil, errOneOf
-	}
-	if conf.Count, err = positive(c, "count"); err != nil {
-		return nil, err
-	}
-	if conf.TimeWindow, err = positive(c, "time_window"); err != nil {
-		return nil, err
+		if conf.rules, err = compileRules(c); err != nil {
+			return nil, err
+		}
+	} else {
+		if !c.Has("count") || !c.Has("time_window") {
+			return nil, errOneOf
+		}
+		if conf.Count, err = positive(c, "count"); err != nil {
+			return nil, err
+		}
+		if conf.TimeWindow, err = positive(c, "time_window"); err != nil {
+			return nil, err
+		}
 	}
 	wt, err := c.String("window_type", "fixed")
 	if err != nil {
@@ -147,6 +152,9 @@ func (lc *limitCount) Compile(raw []byte, env *plugin.Env) (plugin.Instance, err
 	}
 	if conf.Group, err = c.String("group", ""); err != nil {
 		return nil, err
+	}
+	if conf.Group != "" && conf.rules != nil {
+		return nil, errors.New("group and rules cannot be specified at the same time")
 	}
 	if conf.RejectedCode, err = c.Int("rejected_code", 503); err != nil {
 		return nil, err
@@ -186,9 +194,9 @@ func (lc *limitCount) Compile(raw []byte, env *plugin.Env) (plugin.Instance, err
 	}
 	// The counters' id: the object (or the group) and the effective conf, as APISIX's
 	// resource_key and conf_version (or group).
-	version := crc32.ChecksumIEEE(fmt.Appendf(nil, "%d|%d|%t|%s|%s|%s|%d|%s|%s|%t|%+v",
+	version := crc32.ChecksumIEEE(fmt.Appendf(nil, "%d|%d|%t|%s|%s|%s|%d|%s|%s|%t|%+v|%s",
 		conf.Count, conf.TimeWindow, conf.Sliding, conf.Key, conf.KeyType, conf.Group, conf.RejectedCode,
-		conf.RejectedMsg, conf.Policy, conf.AllowDegradation, conf.Redis))
+		conf.RejectedMsg, conf.Policy, conf.AllowDegradation, conf.Redis, rulesSig(conf.rules)))
 	prefix := key + ":" + strconv.FormatUint(uint64(version), 10)
 	if conf.Group != "" {
 		prefix = conf.Group // APISIX: group .. ':' .. key
@@ -196,7 +204,17 @@ func (lc *limitCount) Compile(raw []byte, env *plugin.Env) (plugin.Instance, err
 	} else {
 		key = prefix
 	}
-	if conf.back, err = conf.newBackend(store, key, prefix); err != nil {
+	if conf.rules != nil {
+		for _, ru := range conf.rules {
+			// The counters of a rule: its own (count and window differ), under the same Redis
+			// prefix as APISIX (its keys differ: duplicates are rejected).
+			if ru.back, err = conf.newBackend(store, key+"#rule#"+ru.keyText, prefix, ru.count, ru.window, false); err != nil {
+				return nil, err
+			}
+		}
+		return conf, nil
+	}
+	if conf.back, err = conf.newBackend(store, key, prefix, conf.Count, conf.TimeWindow, conf.key.Constant()); err != nil {
 		return nil, err
 	}
 	return conf, nil
@@ -217,25 +235,28 @@ func positive(c plugin.Conf, name string) (int64, error) {
 
 // newBackend returns the counters of the policy: the local ones kept in store under id, or the
 // Redis client, with prefix the part of the Redis key before the request's key.
-func (c *Conf) newBackend(store *plugin.Store, id, prefix string) (backend, error) {
+func (c *Conf) newBackend(store *plugin.Store, id, prefix string, count, windowS int64, constant bool) (backend, error) {
 	if c.Policy != "local" {
-		return c.newRedisBackend(store, prefix)
+		return c.newRedisBackend(store, prefix, count, windowS)
 	}
-	window := time.Duration(c.TimeWindow) * time.Second
+	window := time.Duration(windowS) * time.Second
 	if c.Sliding {
 		st := plugin.Keep(store, "limit-count#local-sliding#"+id, func() *slidingLocal {
-			return newSlidingLocal(c.Count, window, c.key.Constant())
+			return newSlidingLocal(count, window, constant)
 		})
 		return st, nil
 	}
 	st := plugin.Keep(store, "limit-count#local#"+id, func() *fixedLocal {
-		return newFixedLocal(c.Count, window, c.key.Constant())
+		return newFixedLocal(count, window, constant)
 	})
 	return st, nil
 }
 
 // Access counts the request and rejects it past the limit.
 func (c *Conf) Access(r *plugin.Request) plugin.Reply {
+	if c.rules != nil {
+		return c.accessRules(r)
+	}
 	r.Scratch = c.key.Append(r.Scratch[:0], r)
 	res, err := c.back.incoming(r.Scratch, c.now())
 	if err != nil {
@@ -246,7 +267,7 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 		return plugin.Reply{Status: 500, Body: failedBody}
 	}
 	if c.ShowQuotaHeader {
-		c.setHeaders(r, &res)
+		c.setHeaders(r, c.headerNames(r), c.limitVal, &res)
 	}
 	if res.rejected {
 		return plugin.Reply{Status: c.RejectedCode, Body: c.rejected}
@@ -256,16 +277,69 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 
 var failedBody = []byte(`{"error_msg":"failed to limit count"}` + "\n")
 
-func (c *Conf) setHeaders(r *plugin.Request, res *result) {
-	r.SetResponseHeader(HeaderLimit, c.limitVal)
+// headerNames are the quota header names: the plugin_metadata's, or the defaults.
+func (c *Conf) headerNames(r *plugin.Request) *Headers {
+	if m, ok := r.Metadata.Get(Name).(*Headers); ok {
+		return m
+	}
+	return &defaultHeaders
+}
+
+func (c *Conf) setHeaders(r *plugin.Request, names *Headers, limitVal []byte, res *result) {
+	r.SetResponseHeader(names.Limit, limitVal)
 	rem := res.remaining
 	if res.rejected {
 		rem = 0
 	}
 	r.Scratch = strconv.AppendInt(r.Scratch[:0], rem, 10)
-	r.SetResponseHeader(HeaderRemaining, r.Scratch)
+	r.SetResponseHeader(names.Remaining, r.Scratch)
 	r.Scratch = AppendReset(r.Scratch[:0], res.reset)
-	r.SetResponseHeader(HeaderReset, r.Scratch)
+	r.SetResponseHeader(names.Reset, r.Scratch)
+}
+
+// Headers are the names of the quota headers: limit-count's plugin_metadata (limit_header,
+// remaining_header, reset_header), the X-RateLimit-* ones by default.
+type Headers struct {
+	Limit, Remaining, Reset string
+}
+
+var defaultHeaders = Headers{Limit: HeaderLimit, Remaining: HeaderRemaining, Reset: HeaderReset}
+
+// CompileMetadata validates limit-count's plugin_metadata (APISIX's metadata_schema: three
+// strings, defaults X-RateLimit-Limit, -Remaining, -Reset). A name that is not a valid header
+// field name is rejected: it could not be sent.
+func (*limitCount) CompileMetadata(raw []byte) (any, error) {
+	c, err := plugin.ParseConf(raw)
+	if err != nil {
+		return nil, err
+	}
+	h := &Headers{}
+	for _, f := range []struct {
+		name, def string
+		dst       *string
+	}{{"limit_header", HeaderLimit, &h.Limit}, {"remaining_header", HeaderRemaining, &h.Remaining}, {"reset_header", HeaderReset, &h.Reset}} {
+		if *f.dst, err = c.String(f.name, f.def); err != nil {
+			return nil, err
+		}
+		if !validToken(*f.dst) {
+			return nil, fmt.Errorf("property %q validation failed: %q is not a header name", f.name, *f.dst)
+		}
+	}
+	return h, nil
+}
+
+// validToken reports whether s is an HTTP token (RFC 9110 field-name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // AppendReset appends X-RateLimit-Reset as APISIX writes it: the seconds floored to 2 decimals

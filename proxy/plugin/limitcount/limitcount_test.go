@@ -87,7 +87,14 @@ func TestCompile(t *testing.T) {
 		{"negative window", `{"count":1,"time_window":-5}`, `property "time_window" validation failed`},
 		{"float count", `{"count":1.5,"time_window":60}`, `property "count" validation failed`},
 		{"count as variable", `{"count":"$http_count","time_window":60}`, `a variable is not supported by zoneproxy`},
-		{"rules", `{"rules":[{"count":1,"time_window":1,"key":"x"}]}`, `"rules" is not supported`},
+		{"rules", `{"rules":[{"count":1,"time_window":1,"key":"$remote_addr"},{"count":5,"time_window":60,"key":"$http_x_user","header_prefix":"user"}]}`, ""},
+		{"rules, empty", `{"rules":[]}`, ""},
+		{"rules, no key", `{"rules":[{"count":1,"time_window":1}]}`, `property "rules" validation failed: failed to validate item 1: property "key" is required`},
+		{"rules, zero count", `{"rules":[{"count":0,"time_window":1,"key":"$remote_addr"}]}`, `failed to validate item 1: property "count" validation failed`},
+		{"rules, duplicate key", `{"rules":[{"count":1,"time_window":1,"key":"$remote_addr"},{"count":2,"time_window":2,"key":"$remote_addr"}]}`, "duplicate key '$remote_addr' in rules"},
+		{"rules and group", `{"rules":[{"count":1,"time_window":1,"key":"$remote_addr"}],"group":"g"}`, "group and rules cannot be specified at the same time"},
+		{"rules, bad prefix type", `{"rules":[{"count":1,"time_window":1,"key":"$remote_addr","header_prefix":1}]}`, `property "header_prefix" validation failed: wrong type: expected string, got number`},
+		{"rules type", `{"rules":{}}`, `property "rules" validation failed: wrong type: expected array, got object`},
 		{"rules and count", `{"count":1,"time_window":1,"rules":[]}`, "count/time_window and rules cannot be specified at the same time"},
 		{"window_type", `{"count":1,"time_window":1,"window_type":"rolling"}`, `property "window_type" validation failed: matches none of the enum values`},
 		{"key_type", `{"count":1,"time_window":1,"key_type":"header"}`, `property "key_type" validation failed: matches none of the enum values`},
@@ -339,5 +346,99 @@ func TestAppendReset(t *testing.T) {
 		if got := string(AppendReset(nil, tt.in)); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestCompileMetadata(t *testing.T) {
+	mc := Plugin.(plugin.MetadataCompiler)
+	for _, tt := range []struct {
+		name, conf string
+		want       Headers
+		err        string
+	}{
+		{"defaults", `{}`, Headers{HeaderLimit, HeaderRemaining, HeaderReset}, ""},
+		{"renamed", `{"limit_header":"X-L","remaining_header":"X-R","reset_header":"X-Z"}`, Headers{"X-L", "X-R", "X-Z"}, ""},
+		{"partly", `{"reset_header":"X-Z"}`, Headers{HeaderLimit, HeaderRemaining, "X-Z"}, ""},
+		{"wrong type", `{"limit_header":1}`, Headers{}, `property "limit_header" validation failed: wrong type: expected string, got number`},
+		{"CR/LF", `{"limit_header":"X-A\r\nSet-Cookie: a"}`, Headers{}, `property "limit_header" validation failed`},
+		{"empty", `{"remaining_header":""}`, Headers{}, `property "remaining_header" validation failed`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := mc.CompileMetadata([]byte(tt.conf))
+			if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+			if err == nil && *v.(*Headers) != tt.want {
+				t.Errorf("%+v, want %+v", *v.(*Headers), tt.want)
+			}
+		})
+	}
+}
+
+// TestRules: APISIX 3.x rules: each rule whose key resolves counts the request under its own
+// limit and sets its own headers (X-<prefix>-RateLimit-*); the first rule over its limit
+// rejects; a request no rule applies to is a 500 (or let through with allow_degradation).
+func TestRules(t *testing.T) {
+	clk := newClock()
+	conf := compile(t, clk.plugin(), `{"rules":[{"count":3,"time_window":60,"key":"$remote_addr"},`+
+		`{"count":1,"time_window":10,"key":"user-$http_x_user","header_prefix":"user"}],"rejected_code":429}`, nil)
+	type want struct {
+		status            int
+		ipHeaders, userHd string // "limit remaining", "" for absent
+	}
+	headers := func(r *plugin.Request, pfx string) string {
+		h := &r.Ctx.Response.Header
+		if v := h.Peek("X-" + pfx + "-RateLimit-Limit"); v != nil {
+			return string(v) + " " + string(h.Peek("X-"+pfx+"-RateLimit-Remaining"))
+		}
+		return ""
+	}
+	for i, tt := range []struct {
+		ip, user string
+		want     want
+	}{
+		{"10.0.0.1", "", want{200, "3 2", ""}},         // the user rule does not apply: no variable
+		{"10.0.0.1", "alice", want{200, "3 1", "1 0"}}, // both count
+		{"10.0.0.1", "alice", want{429, "3 0", "1 0"}}, // alice over her limit
+		{"10.0.0.1", "bob", want{429, "3 0", ""}},      // the address is over its limit first
+		{"10.0.0.2", "bob", want{200, "3 2", "1 0"}},
+	} {
+		r := request(tt.ip, vars{"http_x_user": tt.user})
+		if tt.user == "" {
+			r.Vars = vars{}
+		}
+		r.Ctx.Response.Reset()
+		rep := conf.Access(r)
+		st := rep.Status
+		if st == 0 {
+			st = 200
+		}
+		if got := (want{st, headers(r, "1"), headers(r, "user")}); got != tt.want {
+			t.Errorf("request %d (%s, %q): %+v, want %+v", i, tt.ip, tt.user, got, tt.want)
+		}
+	}
+	// Ten seconds later alice's window has ended.
+	clk.add(10 * time.Second)
+	if rep := conf.Access(request("10.0.0.3", vars{"http_x_user": "alice"})); rep.Status != 0 {
+		t.Errorf("alice after her window: %d", rep.Status)
+	}
+
+	none := compile(t, clk.plugin(), `{"rules":[{"count":1,"time_window":10,"key":"$http_x_user"}]}`, nil)
+	if rep := none.Access(request("10.0.0.1", vars{})); rep.Status != 500 {
+		t.Errorf("no rule applies: %d, want 500", rep.Status)
+	}
+	degrade := compile(t, clk.plugin(), `{"rules":[{"count":1,"time_window":10,"key":"$http_x_user"}],"allow_degradation":true}`, nil)
+	if rep := degrade.Access(request("10.0.0.1", vars{})); rep.Status != 0 {
+		t.Errorf("no rule applies, allow_degradation: %d, want through", rep.Status)
+	}
+
+	// plugin_metadata names get the prefix too.
+	md, _ := clk.plugin().(plugin.MetadataCompiler).CompileMetadata([]byte(`{"limit_header":"X-AI-RateLimit-Limit","remaining_header":"Left","reset_header":"X-AI-RateLimit-Reset"}`))
+	r := request("10.0.0.9", vars{})
+	r.Metadata = plugin.NewMetadata(map[string]any{Name: md})
+	conf.Access(r)
+	h := &r.Ctx.Response.Header
+	if string(h.Peek("X-AI-1-RateLimit-Limit")) != "3" || string(h.Peek("Left")) != "2" || h.Peek("X-AI-1-RateLimit-Reset") == nil {
+		t.Errorf("metadata names with the rule prefix: %s", h.String())
 	}
 }

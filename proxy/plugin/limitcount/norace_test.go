@@ -12,6 +12,7 @@ func TestAccessAllocs(t *testing.T) {
 		`{"count":1000000000,"time_window":3600}`,
 		`{"count":1000000000,"time_window":3600,"key":"x","key_type":"constant"}`,
 		`{"count":1000000000,"time_window":3600,"window_type":"sliding"}`,
+		`{"rules":[{"count":1000000000,"time_window":3600,"key":"$remote_addr"},{"count":1000000000,"time_window":60,"key":"k-$remote_addr"}]}`,
 	} {
 		c := compile(t, Plugin, conf, nil)
 		r := request("10.0.0.1", nil)

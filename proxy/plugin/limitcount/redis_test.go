@@ -190,3 +190,39 @@ func TestRedisDown(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisRules: rules on Redis: each rule counts under its own key and limit, in one round
+// trip per rule.
+func TestRedisRules(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	c := compile(t, Plugin, fmt.Sprintf(`{"rules":[{"count":2,"time_window":60,"key":"ip-$remote_addr"},`+
+		`{"count":1,"time_window":30,"key":"user-$http_x_user"}],"policy":"redis","redis_host":%q,"redis_port":%s}`, host, port),
+		&plugin.Env{Key: "/apisix/routes/1"})
+	for i, tt := range []struct {
+		user   string
+		status int
+		limit1 string
+		limit2 string
+	}{{"", 200, "2", ""}, {"alice", 200, "2", "1"}, {"bob", 503, "2", ""}} {
+		vs := vars{}
+		if tt.user != "" {
+			vs["http_x_user"] = tt.user
+		}
+		r := request("10.0.0.1", vs)
+		rep := c.Access(r)
+		st := rep.Status
+		if st == 0 {
+			st = 200
+		}
+		h := &r.Ctx.Response.Header
+		if st != tt.status || string(h.Peek("X-1-RateLimit-Limit")) != tt.limit1 || string(h.Peek("X-2-RateLimit-Limit")) != tt.limit2 {
+			t.Errorf("request %d: %d, headers %s", i, st, h.String())
+		}
+	}
+	for _, k := range []string{"plugin-limit-count:v1:/apisix/routes/1:*:ip-10.0.0.1", "plugin-limit-count:v1:/apisix/routes/1:*:user-alice"} {
+		if n, err := srv.Do("KEYS", k); n != "*1" || err != nil {
+			t.Errorf("KEYS %s: %q %v, want one key", k, n, err)
+		}
+	}
+}

@@ -4,13 +4,16 @@
 //
 // Conf: rate (> 0 requests per second), burst (>= 0), key (required) and key_type (var,
 // var_combination; no value: the client address), rejected_code (503), rejected_msg, nodelay
-// (false), policy (local only here), allow_degradation. A key's excess drains at rate; a
+// (false), policy (local; redis and redis-cluster with limit-count's fields and client, see
+// redis.go: one atomic script run per request, a bucket shared by every zoneproxy),
+// allow_degradation (Redis unreachable: let through, else 500). A key's excess drains at rate; a
 // request that would bring it past burst is rejected; one that finds an excess waits
 // excess/rate seconds first (nodelay: goes at once). The wait holds no lock: only the request's
 // own goroutine sleeps, the bucket is updated before it and other requests go on.
 package limitreq
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -58,6 +61,7 @@ type Conf struct {
 	limit.Common
 
 	buckets *buckets
+	redis   *redisBuckets // policy redis or redis-cluster
 	now     func() time.Time
 	sleep   func(time.Duration)
 }
@@ -83,7 +87,7 @@ func (lr *limitReq) Compile(raw []byte, env *plugin.Env) (plugin.Instance, error
 	if conf.Burst < 0 {
 		return nil, fmt.Errorf(`property "burst" validation failed: expected %v to be at least 0`, conf.Burst)
 	}
-	if conf.Common, err = limit.CompileCommon(c, "limit-req"); err != nil {
+	if conf.Common, err = limit.CompileCommon(c, "limit-req", true); err != nil {
 		return nil, err
 	}
 	if conf.NoDelay, err = c.Bool("nodelay", false); err != nil {
@@ -97,6 +101,10 @@ func (lr *limitReq) Compile(raw []byte, env *plugin.Env) (plugin.Instance, error
 	// The buckets of one conf: kept while the conf is (APISIX keys them by the object and the
 	// conf's version).
 	version := crc32.ChecksumIEEE(fmt.Appendf(nil, "%v|%v|%s|%s", conf.Rate, conf.Burst, conf.Key, conf.KeyType))
+	if conf.Policy != "local" {
+		conf.redis = newRedisBuckets(store, conf, id+":"+strconv.FormatUint(uint64(version), 10))
+		return conf, nil
+	}
 	conf.buckets = plugin.Keep(store, "limit-req#"+id+"#"+strconv.FormatUint(uint64(version), 10), func() *buckets {
 		return newBuckets(conf.Rate)
 	})
@@ -145,10 +153,26 @@ func (c *Conf) incoming(b *bucket, now int64) (time.Duration, bool) {
 // Access admits, delays or rejects the request.
 func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 	r.Scratch = c.CompiledKey.Append(r.Scratch[:0], r)
-	now := c.now().UnixNano()
-	delay, ok := c.incoming(c.buckets.keys.Get(r.Scratch, now), now)
-	if !ok {
-		return plugin.Reply{Status: c.RejectedCode, Body: c.Rejected}
+	var delay time.Duration
+	if c.redis != nil {
+		var err error
+		delay, err = c.redis.incoming(r.Scratch, c.now())
+		switch {
+		case errors.Is(err, errRejected):
+			return plugin.Reply{Status: c.RejectedCode, Body: c.Rejected}
+		case err != nil:
+			// APISIX: "failed to limit req" (logged), 500 unless allow_degradation.
+			if c.AllowDegradation {
+				return plugin.Reply{}
+			}
+			return plugin.Reply{Status: 500}
+		}
+	} else {
+		now := c.now().UnixNano()
+		var ok bool
+		if delay, ok = c.incoming(c.buckets.keys.Get(r.Scratch, now), now); !ok {
+			return plugin.Reply{Status: c.RejectedCode, Body: c.Rejected}
+		}
 	}
 	if delay >= time.Millisecond && !c.NoDelay {
 		c.sleep(delay)

@@ -44,7 +44,7 @@ func TestCompile(t *testing.T) {
 		{"negative burst", `{"rate":1,"burst":-1,"key":"remote_addr"}`, `property "burst" validation failed`},
 		{"rate type", `{"rate":"1","burst":0,"key":"remote_addr"}`, `property "rate" validation failed: wrong type: expected number, got string`},
 		{"constant key", `{"rate":1,"burst":0,"key":"k","key_type":"constant"}`, `property "key_type" validation failed: matches none of the enum values`},
-		{"redis", `{"rate":1,"burst":0,"key":"remote_addr","policy":"redis","redis_host":"127.0.0.1"}`, `redis is not supported`},
+		{"redis", `{"rate":1,"burst":0,"key":"remote_addr","policy":"redis"}`, `property "redis_host" is required`},
 		{"rejected_code", `{"rate":1,"burst":0,"key":"remote_addr","rejected_code":600}`, `property "rejected_code" validation failed`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,8 +9,10 @@
 // goes on), ret_code (default 302, at least 200), encode_uri (the part before a "?" encoded as
 // nginx's ngx_escape_uri does), append_query_string (the client's query string appended, "&"
 // when the Location has a "?"). Exactly one of uri, regex_uri and http_to_https; http_to_https
-// and append_query_string exclude each other. APISIX's plugin_attr https_port is not read: the
-// https Location has no port. Phase: rewrite, priority 900.
+// and append_query_string exclude each other. The https Location carries a port as APISIX's
+// get_port gives it (New: plugin_attr.redirect.https_port, else a port of apisix.ssl.listen
+// picked at random per request; none, 443 or one outside 1-65535: no port). Phase: rewrite,
+// priority 900.
 //
 // The answer is the status with nginx's page for it and the Location header; control
 // characters (CR, LF, ...) a variable brings into the Location are percent-encoded, so a
@@ -23,7 +25,9 @@ package redirect
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
@@ -37,24 +41,45 @@ const (
 )
 
 // Plugin is redirect.
-var Plugin plugin.Plugin = redirect{}
+var Plugin plugin.Plugin = New(nil)
 
-type redirect struct{}
+// New returns redirect whose http_to_https Location carries one of httpsPorts, picked at random
+// per request (config.Config.HTTPSPorts); 443 and ports outside 1-65535 are left out of the
+// Location, as APISIX does.
+func New(httpsPorts []int) plugin.Plugin {
+	rd := redirect{}
+	for _, p := range httpsPorts {
+		rd.toHTTPS = append(rd.toHTTPS, toHTTPS(p))
+	}
+	if len(rd.toHTTPS) == 0 {
+		rd.toHTTPS = []*tmpl.Template{toHTTPS(0)}
+	}
+	return rd
+}
+
+type redirect struct {
+	toHTTPS []*tmpl.Template // http_to_https's Locations, one per port
+}
 
 func (redirect) Name() string  { return Name }
 func (redirect) Priority() int { return Priority }
 
-// toHTTPS is http_to_https's Location.
-var toHTTPS = func() *tmpl.Template {
-	t, err := tmpl.Compile("https://$host$request_uri", tmpl.Redirect)
+// toHTTPS is http_to_https's Location with port (none for 0, 443 or one out of range).
+func toHTTPS(port int) *tmpl.Template {
+	loc := "https://$host$request_uri"
+	if port > 0 && port <= 65535 && port != 443 {
+		loc = "https://$host:" + strconv.Itoa(port) + "$request_uri"
+	}
+	t, err := tmpl.Compile(loc, tmpl.Redirect)
 	if err != nil {
 		panic(err)
 	}
 	return t
-}()
+}
 
 // Conf is a compiled conf.
 type Conf struct {
+	toHTTPS     []*tmpl.Template
 	code        int
 	uri         *tmpl.Template
 	re          *regexp.Regexp
@@ -64,12 +89,12 @@ type Conf struct {
 	appendQuery bool
 }
 
-func (redirect) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
+func (rd redirect) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	c, err := plugin.ParseConf(raw)
 	if err != nil {
 		return nil, err
 	}
-	conf := &Conf{}
+	conf := &Conf{toHTTPS: rd.toHTTPS}
 	if conf.code, err = c.Int("ret_code", 302); err != nil {
 		return nil, err
 	}
@@ -135,7 +160,10 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 	ctx := r.Ctx
 	code, t := c.code, c.uri
 	if c.httpToHTTPS && !isHTTPS(r) {
-		t = toHTTPS
+		t = c.toHTTPS[0]
+		if n := len(c.toHTTPS); n > 1 {
+			t = c.toHTTPS[rand.IntN(n)]
+		}
 		if m := ctx.Method(); string(m) == "GET" || string(m) == "HEAD" {
 			code = 301
 		} else {

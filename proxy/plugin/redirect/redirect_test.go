@@ -101,3 +101,43 @@ func TestRewrite(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPSPort: the http_to_https Location carries the port New was given (config.yaml's
+// plugin_attr.redirect.https_port, or apisix.ssl.listen's), one at random among several; 443 and
+// a port out of range give none.
+func TestHTTPSPort(t *testing.T) {
+	vars := fakeVars{"host": "example.com", "request_uri": "/p?x=1"}
+	for _, tt := range []struct {
+		name  string
+		ports []int
+		want  []string
+	}{
+		{"none", nil, []string{"https://example.com/p?x=1"}},
+		{"https_port", []int{8443}, []string{"https://example.com:8443/p?x=1"}},
+		{"443", []int{443}, []string{"https://example.com/p?x=1"}},
+		{"out of range", []int{70000}, []string{"https://example.com/p?x=1"}},
+		{"several listen ports", []int{9443, 10443}, []string{"https://example.com:9443/p?x=1", "https://example.com:10443/p?x=1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inst, err := New(tt.ports).Compile([]byte(`{"http_to_https":true}`), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for range 200 {
+				var ctx fasthttp.RequestCtx
+				ctx.Request.SetRequestURI("/p?x=1")
+				inst.(plugin.Rewriter).Rewrite(&plugin.Request{Ctx: &ctx, Vars: vars})
+				seen[string(ctx.Response.Header.Peek("Location"))] = true
+			}
+			if len(seen) != len(tt.want) {
+				t.Errorf("Locations %v, want %v", seen, tt.want)
+			}
+			for _, w := range tt.want {
+				if !seen[w] {
+					t.Errorf("Locations %v, want %v", seen, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -9,10 +9,12 @@ import (
 )
 
 // Common is the conf limit-req and limit-conn share (apisix/plugins/limit-req.lua and
-// limit-conn.lua): the key, the policy (local only in zoneproxy), the rejection and
-// allow_degradation.
+// limit-conn.lua): the key, the policy (with its Redis fields when not local), the rejection
+// and allow_degradation.
 type Common struct {
 	Key, KeyType     string
+	Policy           string
+	Redis            RedisConf // policy redis or redis-cluster
 	RejectedCode     int
 	RejectedMsg      string
 	AllowDegradation bool
@@ -24,8 +26,9 @@ type Common struct {
 }
 
 // CompileCommon reads the common fields from c, with APISIX's defaults and error texts; name is
-// the plugin's, for the error of a policy zoneproxy does not run.
-func CompileCommon(c plugin.Conf, name string) (Common, error) {
+// the plugin's, for the error of a policy zoneproxy does not run; redisOK allows the redis and
+// redis-cluster policies (their fields read into Redis).
+func CompileCommon(c plugin.Conf, name string, redisOK bool) (Common, error) {
 	var cm Common
 	var err error
 	if cm.Key, err = c.String("key", ""); err != nil {
@@ -47,8 +50,14 @@ func CompileCommon(c plugin.Conf, name string) (Common, error) {
 	if err := plugin.Enum("policy", policy, "local", "redis", "redis-cluster"); err != nil {
 		return cm, err
 	}
+	cm.Policy = policy
 	if policy != "local" {
-		return cm, errors.New(`property "policy" validation failed: ` + policy + ` is not supported by zoneproxy for ` + name + ` yet`)
+		if !redisOK {
+			return cm, errors.New(`property "policy" validation failed: ` + policy + ` is not supported by zoneproxy for ` + name + ` yet`)
+		}
+		if cm.Redis, err = CompileRedis(c, policy); err != nil {
+			return cm, err
+		}
 	}
 	if cm.RejectedCode, err = c.Int("rejected_code", 503); err != nil {
 		return cm, err

@@ -104,6 +104,29 @@ func (k *Key) Append(dst []byte, r *plugin.Request) []byte {
 	return dst
 }
 
+// Resolve appends a var_combination key's template with its variables resolved, as APISIX's
+// core.utils.resolve_var makes it, and reports whether any variable had a value (its
+// n_resolved > 0): limit-count's rules skip a rule whose key resolves none. Only for keys
+// compiled with TypeVarCombination.
+func (k *Key) Resolve(dst []byte, r *plugin.Request) ([]byte, bool) {
+	resolved := 0
+	for i := range k.segs {
+		s := &k.segs[i]
+		if s.v == nil {
+			dst = append(dst, s.lit...)
+			continue
+		}
+		var ok bool
+		if dst, ok = r.AppendVar(dst, s.v); ok {
+			resolved++
+		} else if s.hasDef {
+			dst = append(dst, s.def...)
+			resolved++
+		}
+	}
+	return dst, resolved > 0
+}
+
 // parseTemplate splits a var_combination key as APISIX's core.utils.resolve_var reads it: the
 // pattern (?<!\\)\$(\{\s*([^}]+?)\s*\}|([\w\.]+)), a `??` in braces giving a default.
 func parseTemplate(tpl string) ([]seg, error) {
