@@ -1,0 +1,329 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
+	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+)
+
+// h2Client speaks HTTP/2 only to the harness, for any host name.
+func (h *tlsHarness) h2Client() *http.Client {
+	tr := &http2.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
+			d := tls.Dialer{Config: cfg}
+			return d.DialContext(ctx, network, h.addr)
+		},
+	}
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
+}
+
+// bodyBackend answers with what it got: method, path, framing of the body, its size and the
+// forwarding headers. /big?n=N answers N bytes of a repeating pattern, chunked.
+func bodyBackend(t *testing.T) string {
+	t.Helper()
+	ln := tu.Listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			var n int
+			fmt.Sscan(r.URL.Query().Get("n"), &n)
+			chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+			for n > 0 {
+				m := min(n, len(chunk))
+				if _, err := w.Write(chunk[:m]); err != nil {
+					return
+				}
+				n -= m
+			}
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s cl=%d te=%v body=%d xfp=%s consumer=%s", r.Method, r.URL.Path, r.Proto, r.ContentLength,
+			r.TransferEncoding, len(b), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Consumer-Username"))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// unsized hides a reader's length from the client, which then sends the body without
+// Content-Length (HTTP/1.1: chunked; HTTP/2: DATA frames only).
+type unsized struct{ io.Reader }
+
+// TestH2SameAsH1: a route, key-auth and the access log behave the same over HTTP/2 as over
+// HTTP/1.1; bodies with and without a length reach the upstream framed; large bodies flow both
+// ways.
+func TestH2SameAsH1(t *testing.T) {
+	var out tu.Buffer
+	l, err := accesslog.New(accesslog.Options{Writer: &out, FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = l.Run(lctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	be := bodyBackend(t)
+	h := startTLS(t, Options{AccessLog: l, CountAllRequests: true}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/echo", "", "", be),
+		"/apisix/routes/2", route("/api/*", `"plugins":{"key-auth":{}}`, "", be),
+		"/apisix/routes/3", route("/big", "", "", be),
+		"/apisix/routes/4", route("/proto", `"vars":[["server_protocol","==","HTTP/2.0"]]`, "", be),
+		"/apisix/consumers/jack", `{"username":"jack","plugins":{"key-auth":{"key":"auth-one"}}}`)
+	big := strings.Repeat("x", 3<<20)
+	type req struct {
+		name, method, path, key string
+		body                    io.Reader
+		wantCode                int
+		want                    string
+	}
+	reqs := func() []req {
+		return []req{
+			{"get", "GET", "/echo", "", nil, 200, "GET /echo HTTP/1.1 cl=0 te=[] body=0 xfp=https consumer="},
+			{"post with length", "POST", "/echo", "", strings.NewReader("hello"), 200, "POST /echo HTTP/1.1 cl=5 te=[] body=5 xfp=https consumer="},
+			{"post without length, small", "POST", "/echo", "", unsized{strings.NewReader("hello")}, 200,
+				"POST /echo HTTP/1.1 cl=5 te=[] body=5 xfp=https consumer="},
+			{"post without length, large", "POST", "/echo", "", unsized{strings.NewReader(big)}, 200,
+				fmt.Sprintf("POST /echo HTTP/1.1 cl=-1 te=[chunked] body=%d xfp=https consumer=", len(big))},
+			{"post with length, large", "POST", "/echo", "", strings.NewReader(big), 200,
+				fmt.Sprintf("POST /echo HTTP/1.1 cl=%d te=[] body=%d xfp=https consumer=", len(big), len(big))},
+			{"key-auth without key", "GET", "/api/x", "", nil, 401, ""},
+			{"key-auth with key", "GET", "/api/x", "auth-one", nil, 200, "GET /api/x HTTP/1.1 cl=0 te=[] body=0 xfp=https consumer=jack"},
+		}
+	}
+	clients := map[string]*http.Client{"HTTP/1.1": h.client(true), "HTTP/2.0": h.h2Client()}
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		for _, r := range reqs() {
+			t.Run(proto+" "+r.name, func(t *testing.T) {
+				hr, _ := http.NewRequest(r.method, "https://a.example"+r.path, r.body)
+				if r.key != "" {
+					hr.Header.Set("apikey", r.key)
+				}
+				resp, err := clients[proto].Do(hr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.Proto != proto {
+					t.Errorf("proto %s, want %s", resp.Proto, proto)
+				}
+				if resp.StatusCode != r.wantCode || (r.want != "" && string(b) != r.want) {
+					t.Errorf("%d %q, want %d %q", resp.StatusCode, b, r.wantCode, r.want)
+				}
+				for _, f := range []string{"Connection", "Keep-Alive", "Transfer-Encoding"} {
+					if proto == "HTTP/2.0" && resp.Header.Get(f) != "" {
+						t.Errorf("h2 response has %s", f)
+					}
+				}
+				if resp.Header.Get("Server") != "zoneproxy" {
+					t.Errorf("Server %q", resp.Header.Get("Server"))
+				}
+			})
+		}
+		t.Run(proto+" large streamed response", func(t *testing.T) {
+			const n = 8 << 20
+			resp, err := clients[proto].Get(fmt.Sprintf("https://a.example/big?n=%d", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, err := io.Copy(io.Discard, resp.Body)
+			if err != nil || got != n || resp.StatusCode != 200 {
+				t.Errorf("%d: %d bytes (%v), want %d", resp.StatusCode, got, err, n)
+			}
+		})
+	}
+	resp, err := clients["HTTP/2.0"].Get("https://a.example/proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("route on $server_protocol HTTP/2.0: %d", resp.StatusCode)
+	}
+	for _, want := range []string{`"GET /echo HTTP/2.0" 200`, `"GET /echo HTTP/1.1" 200`, `"GET /api/x HTTP/2.0" 401`} {
+		tu.WaitFor(t, "access log line "+want, 5*time.Second, func() bool { return strings.Contains(out.String(), want) })
+	}
+}
+
+// TestH2ALPN: ALPN offers h2 then http/1.1; with apisix.enable_http2 false, http/1.1 alone.
+func TestH2ALPN(t *testing.T) {
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k))
+	for _, tt := range []struct {
+		name    string
+		opts    TLSOptions
+		offer   []string
+		want    string
+		wantErr bool
+	}{
+		{"h2 on", TLSOptions{}, []string{"h2", "http/1.1"}, "h2", false},
+		{"h2 on, h1 client", TLSOptions{}, []string{"http/1.1"}, "http/1.1", false},
+		{"enable_http2 false", TLSOptions{DisableHTTP2: true}, []string{"h2", "http/1.1"}, "http/1.1", false},
+		{"enable_http2 false, h2-only client", TLSOptions{DisableHTTP2: true}, []string{"h2"}, "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h.p.SetTLS(tt.opts)
+			cs, err := h.handshake(&tls.Config{ServerName: "a.example", NextProtos: tt.offer})
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("handshake succeeded with %q", cs.NegotiatedProtocol)
+				}
+				return
+			}
+			if err != nil || cs.NegotiatedProtocol != tt.want {
+				t.Errorf("negotiated %q (%v), want %q", cs.NegotiatedProtocol, err, tt.want)
+			}
+		})
+	}
+}
+
+// rawH2 is an HTTP/2 client connection driven frame by frame.
+type rawH2 struct {
+	c   *tls.Conn
+	fr  *http2.Framer
+	buf bytes.Buffer
+	enc *hpack.Encoder
+}
+
+func dialH2(t *testing.T, addr string) *rawH2 {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if c.ConnectionState().NegotiatedProtocol != "h2" {
+		t.Fatalf("negotiated %q", c.ConnectionState().NegotiatedProtocol)
+	}
+	r := &rawH2{c: c, fr: http2.NewFramer(c, c)}
+	r.enc = hpack.NewEncoder(&r.buf)
+	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	r.fr.MaxHeaderListSize = 1 << 20
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// block encodes a request's header block: GET path, then extra name/value pairs.
+func (r *rawH2) block(path string, extra ...string) []byte {
+	r.buf.Reset()
+	kv := append([]string{":method", "GET", ":scheme", "https", ":authority", "a.example", ":path", path}, extra...)
+	for i := 0; i+1 < len(kv); i += 2 {
+		_ = r.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+	}
+	return bytes.Clone(r.buf.Bytes())
+}
+
+func (r *rawH2) get(t *testing.T, id uint32, path string, extra ...string) {
+	t.Helper()
+	if err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: r.block(path, extra...),
+		EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next reads frames until match returns true (nil error) or the connection ends (its error).
+// It acknowledges the server's SETTINGS.
+func (r *rawH2) next(within time.Duration, match func(http2.Frame) bool) error {
+	_ = r.c.SetReadDeadline(time.Now().Add(within))
+	for {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			_ = r.fr.WriteSettingsAck()
+		}
+		if match(f) {
+			return nil
+		}
+	}
+}
+
+// TestH2GoAwayOnDrain: Shutdown sends GOAWAY at once, lets an in-flight stream complete, then
+// the connection closes and Shutdown returns.
+func TestH2GoAwayOnDrain(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	ln := tu.Listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		io.WriteString(w, "slow done")
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/slow", "", "", ln.Addr().String()))
+	r := dialH2(t, h.addr)
+	r.get(t, 1, "/slow")
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		shut <- h.p.Shutdown(ctx)
+	}()
+	var ga *http2.GoAwayFrame
+	if err := r.next(10*time.Second, func(f http2.Frame) bool { ga, _ = f.(*http2.GoAwayFrame); return ga != nil }); err != nil {
+		t.Fatalf("no GOAWAY: %v", err)
+	}
+	if ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 1 {
+		t.Errorf("GOAWAY %v last stream %d, want NO_ERROR and 1", ga.ErrCode, ga.LastStreamID)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) with a stream in flight", err)
+	default:
+	}
+	close(release)
+	var body []byte
+	var status string
+	err := r.next(10*time.Second, func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			status = f.PseudoValue("status")
+		case *http2.DataFrame:
+			body = append(body, f.Data()...)
+			return f.StreamEnded()
+		}
+		return false
+	})
+	if err != nil || status != "200" || string(body) != "slow done" {
+		t.Fatalf("in-flight stream: %s %q, %v", status, body, err)
+	}
+	if err := r.next(10*time.Second, func(http2.Frame) bool { return false }); err == nil || isTimeout(err) {
+		t.Errorf("connection still open after its last stream: %v", err)
+	}
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("Shutdown did not return")
+	}
+}
