@@ -107,6 +107,11 @@ func TestH2SameAsH1(t *testing.T) {
 		}
 	}
 	clients := map[string]*http.Client{"HTTP/1.1": h.client(true), "HTTP/2.0": h.h2Client()}
+	defer func() {
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+	}()
 	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
 		for _, r := range reqs() {
 			t.Run(proto+" "+r.name, func(t *testing.T) {
@@ -207,7 +212,7 @@ func dialH2(t *testing.T, addr string) *rawH2 {
 	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
 		&tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	if c.ConnectionState().NegotiatedProtocol != "h2" {
@@ -218,10 +223,10 @@ func dialH2(t *testing.T, addr string) *rawH2 {
 	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	r.fr.MaxHeaderListSize = 1 << 20
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
+		t.Fatalf("preface: %v", err)
 	}
 	if err := r.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("settings: %v", err)
 	}
 	return r
 }

@@ -117,7 +117,7 @@ func (s *Server) ServeConn(c *tls.Conn) {
 		_ = c.Close()
 		return
 	}
-	ci := &connInfo{local: c.LocalAddr(), remote: c.RemoteAddr(), state: c.ConnectionState()}
+	ci := &connInfo{conn: c, local: c.LocalAddr(), remote: c.RemoteAddr(), state: c.ConnectionState()}
 	s.h2.ServeConn(c, &http2.ServeConnOpts{BaseConfig: s.hs, Handler: &connHandler{s: s, ci: ci}})
 }
 
@@ -134,8 +134,29 @@ func (s *Server) Shutdown() {
 
 // connInfo is what a connection's streams share.
 type connInfo struct {
+	conn          *tls.Conn
 	local, remote net.Addr
 	state         tls.ConnectionState
+	// Streams the client reset before their response was out, and streams answered: the
+	// rapid-reset guard (resetStream).
+	resets, answered atomic.Int64
+	cut              atomic.Bool
+}
+
+// resetStream counts a stream the client reset before its answer was out. x/net/http2 caps the
+// handlers running at once and ends a connection whose resets outrun them, but a client that
+// resets each stream as soon as it opens it (CVE-2023-44487) still has every request run
+// through the pipeline, up to the upstream. Past 2 × MaxConcurrentStreams resets, when resets
+// are most of the connection's streams, the connection is closed and counted as "rapid_reset".
+func (s *Server) resetStream(ci *connInfo) {
+	n := ci.resets.Add(1)
+	if n > 2*int64(s.opts.MaxConcurrentStreams) && n > ci.answered.Load() && !ci.cut.Swap(true) {
+		if s.opts.CountError != nil {
+			s.opts.CountError("rapid_reset")
+		}
+		s.opts.Logger.Debug("HTTP/2 connection closed: rapid reset", "client", ci.remote.String(), "resets", n)
+		_ = ci.conn.Close()
+	}
 }
 
 type connHandler struct {
@@ -158,6 +179,10 @@ var (
 
 func (h *connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
+	if r.Context().Err() != nil { // reset before its handler started
+		s.resetStream(h.ci)
+		return
+	}
 	if s.opts.OnStream != nil {
 		s.opts.OnStream()
 	}
@@ -181,6 +206,11 @@ func (h *connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx.Request.Header.SetProtocolBytes(http20)
 	s.handler(ctx)
+	if r.Context().Err() != nil && !ctx.IsHead() {
+		s.resetStream(h.ci)
+	} else {
+		h.ci.answered.Add(1)
+	}
 	s.respond(ctx, st, w)
 }
 
