@@ -332,3 +332,32 @@ func TestH2GoAwayOnDrain(t *testing.T) {
 		t.Error("Shutdown did not return")
 	}
 }
+
+// BenchmarkH2 is a round trip over HTTP/2 through the proxy (client, proxy and upstream in this
+// process): a 100-byte answer, many streams on a few connections.
+func BenchmarkH2(b *testing.B) {
+	ln := tu.Listen(b)
+	body := bytes.Repeat([]byte("x"), 100)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	c, k := tu.Cert(b, tu.ECDSA, "a.example")
+	h := startTLS(b, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/bench", "", "", ln.Addr().String()))
+	cl := h.h2Client()
+	defer cl.CloseIdleConnections()
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := cl.Get("https://a.example/bench")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}

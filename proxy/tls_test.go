@@ -48,7 +48,7 @@ type tlsHarness struct {
 	m    *metrics.Metrics
 }
 
-func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
+func startTLS(t testing.TB, opts Options, kvs ...string) *tlsHarness {
 	t.Helper()
 	m, err := metrics.New(metrics.Options{})
 	if err != nil {
@@ -71,7 +71,7 @@ func startTLS(t *testing.T, opts Options, kvs ...string) *tlsHarness {
 }
 
 // put sets keys (deleted when the value is "") and serves the new snapshot.
-func (h *tlsHarness) put(t *testing.T, kvs ...string) {
+func (h *tlsHarness) put(t testing.TB, kvs ...string) {
 	t.Helper()
 	st := &state.State{KVs: h.st.KVs, Revision: h.st.Revision}
 	for i := 0; i+1 < len(kvs); i += 2 {
@@ -108,7 +108,7 @@ func (h *tlsHarness) failures(reason string) float64 {
 }
 
 // echoBackend answers with the forwarding headers it got.
-func echoBackend(t *testing.T) string {
+func echoBackend(t testing.TB) string {
 	t.Helper()
 	ln := tu.Listen(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

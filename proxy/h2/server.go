@@ -58,14 +58,15 @@ const (
 
 // Server serves HTTP/2 connections with one fasthttp handler. It is safe for concurrent use.
 type Server struct {
-	handler fasthttp.RequestHandler
-	opts    Options
-	hs      *http.Server // x/net/http2's base configuration, and its hook for GOAWAY on shutdown
-	h2      *http2.Server
-	logger  fasthttp.Logger
-	closing atomic.Bool
-	heads   sync.Pool // *headBuf
-	bufs    sync.Pool // *[]byte, for streamed response bodies
+	handler   fasthttp.RequestHandler
+	opts      Options
+	hs        *http.Server // x/net/http2's base configuration, and its hook for GOAWAY on shutdown
+	h2        *http2.Server
+	logger    fasthttp.Logger
+	closing   atomic.Bool
+	heads     sync.Pool // *headBuf
+	bufs      sync.Pool // *[]byte, for streamed response bodies
+	exchanges sync.Pool // *exchange
 }
 
 // New returns a Server that runs h for each request.
@@ -107,6 +108,7 @@ func New(h fasthttp.RequestHandler, o Options) *Server {
 		return &headBuf{r: bufio.NewReaderSize(nil, o.MaxHeaderBytes+len(chunkedField))}
 	}
 	s.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
+	s.exchanges.New = func() any { return new(exchange) }
 	return s
 }
 
@@ -186,12 +188,15 @@ func (h *connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.OnStream != nil {
 		s.opts.OnStream()
 	}
-	st := &Stream{ci: h.ci, w: w}
+	x := s.exchanges.Get().(*exchange)
+	st, ctx := &x.st, &x.ctx
+	*st = Stream{ci: h.ci, w: w}
 	if d, ok := w.(deadliner); ok {
 		st.d = d
 	}
-	ctx := new(fasthttp.RequestCtx)
 	ctx.Init2(st, s.logger, false)
+	// Not deferred: a handler that panics (http.ErrAbortHandler from respond included) leaves
+	// its exchange to the garbage collector rather than to the next stream.
 	if err := s.readHead(&ctx.Request.Header, r); err != nil {
 		code := http.StatusBadRequest
 		if errors.Is(err, errTooLarge) {
@@ -199,6 +204,7 @@ func (h *connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header()["Content-Type"] = nil
 		w.WriteHeader(code)
+		s.putExchange(x)
 		return
 	}
 	if hasBody(r) {
@@ -212,6 +218,26 @@ func (h *connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ci.answered.Add(1)
 	}
 	s.respond(ctx, st, w)
+	s.putExchange(x)
+}
+
+// exchange is what one stream needs, pooled: its RequestCtx and the connection it sees.
+type exchange struct {
+	ctx fasthttp.RequestCtx
+	st  Stream
+}
+
+// putExchange resets x for the next stream: what RequestCtx.Init2 leaves as it was (the
+// request, the response, user values and a hijack handler) included.
+func (s *Server) putExchange(x *exchange) {
+	ctx := &x.ctx
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.ResetUserValues()
+	ctx.Hijack(nil)
+	ctx.HijackSetNoResponse(false)
+	x.st = Stream{}
+	s.exchanges.Put(x)
 }
 
 // hasBody reports a request whose HEADERS did not end the stream.
