@@ -361,3 +361,69 @@ func BenchmarkH2(b *testing.B) {
 		}
 	})
 }
+
+// TestH2GoAwayOnNewTimeouts: when Update changes the client timeouts, open HTTP/2 connections
+// get GOAWAY (as HTTP/1.1 ones get "Connection: close") and new ones are served.
+func TestH2GoAwayOnNewTimeouts(t *testing.T) {
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/echo", "", "", bodyBackend(t)))
+	r := dialH2(t, h.addr)
+	r.get(t, 1, "/echo")
+	if err := r.next(10*time.Second, func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() }); err != nil {
+		t.Fatal(err)
+	}
+	h.p.Update(Options{IdleTimeout: 30 * time.Second})
+	var ga *http2.GoAwayFrame
+	if err := r.next(10*time.Second, func(f http2.Frame) bool { ga, _ = f.(*http2.GoAwayFrame); return ga != nil }); err != nil {
+		t.Fatalf("no GOAWAY: %v", err)
+	}
+	if ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 1 {
+		t.Errorf("GOAWAY %v last stream %d, want NO_ERROR and 1", ga.ErrCode, ga.LastStreamID)
+	}
+	stillServes(t, h)
+}
+
+// TestH2CutBody: an upstream body cut short (small: read whole, then hijacked by the proxy;
+// large: streamed) resets the stream after what arrived, so the client sees an error, not a
+// complete response.
+func TestH2CutBody(t *testing.T) {
+	ln := tu.Listen(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				n, _ := c.Read(buf)
+				size, sent := 1000, 10
+				if strings.Contains(string(buf[:n]), "/large") {
+					size, sent = 1<<20, 100<<10
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", size, strings.Repeat("x", sent))
+			}()
+		}
+	}()
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/*", "", "", ln.Addr().String()))
+	cl := h.h2Client()
+	defer cl.CloseIdleConnections()
+	for _, path := range []string{"/small", "/large"} {
+		t.Run(path, func(t *testing.T) {
+			resp, err := cl.Get("https://a.example" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err == nil {
+				t.Errorf("%d: %d bytes read without an error", resp.StatusCode, n)
+			}
+		})
+	}
+	stillServes(t, h)
+}

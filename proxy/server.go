@@ -63,14 +63,16 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 	}
 	g.h2 = p.newH2(idle, send)
 	// fasthttp does the handshake of a TLS connection first (tlsConn), then hands one that
-	// negotiated h2 to the HTTP/2 server, with its deadlines cleared, for its whole life.
+	// negotiated h2 to the HTTP/2 server, with its deadlines cleared, for its whole life. The
+	// current generation's: a connection this one accepted just before it retired is served
+	// with the new timeouts rather than closed.
 	g.srv.NextProto("h2", func(c net.Conn) error {
 		tc, ok := c.(*tlsConn)
 		if !ok {
 			return c.Close()
 		}
 		tc.done = true
-		g.h2.ServeConn(tc.Conn)
+		p.gen.Load().h2.ServeConn(tc.Conn)
 		return nil
 	})
 	return g

@@ -357,7 +357,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, st *Stream, w http.ResponseWr
 			return
 		}
 	}
-	if !noBody && declared > len(body) {
+	if !noBody && ctx.Hijacked() && declared > len(body) {
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	}
