@@ -427,3 +427,39 @@ func TestH2CutBody(t *testing.T) {
 	}
 	stillServes(t, h)
 }
+
+// TestH2BodyTimeout: a stream whose body stalls longer than client_body_timeout is answered
+// 408, as on HTTP/1.1, and the connection keeps serving.
+func TestH2BodyTimeout(t *testing.T) {
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{BodyTimeout: 500 * time.Millisecond}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/echo", "", "", bodyBackend(t)))
+	r := dialH2(t, h.addr)
+	blk := r.block("/echo", "content-length", "10")
+	blk[0] = 0x83 // :method POST (static table index 3) instead of GET
+	if err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.fr.WriteData(1, false, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	status := func(id uint32) string {
+		var st string
+		if err := r.next(10*time.Second, func(f http2.Frame) bool {
+			if m, ok := f.(*http2.MetaHeadersFrame); ok && m.StreamID == id {
+				st = m.PseudoValue("status")
+			}
+			return st != ""
+		}); err != nil {
+			t.Fatalf("stream %d: %v", id, err)
+		}
+		return st
+	}
+	if st := status(1); st != "408" {
+		t.Errorf("stalled body: %s, want 408", st)
+	}
+	r.get(t, 3, "/echo")
+	if st := status(3); st != "200" {
+		t.Errorf("the next stream: %s, want 200", st)
+	}
+}
