@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,3 +465,77 @@ func TestH2BodyTimeout(t *testing.T) {
 		t.Errorf("the next stream: %s, want 200", st)
 	}
 }
+
+// TestH2LargeBodiesStream: 32 MiB up (no length) and 32 MiB down go through without the proxy
+// holding either whole: the process's heap grows by far less than a body.
+func TestH2LargeBodiesStream(t *testing.T) {
+	const size = 32 << 20
+	// The upstream counts what it gets and sends zeros: it holds no body either.
+	ln := tu.Listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			io.Copy(w, io.LimitReader(zeros{}, size))
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "cl=%d te=%v body=%d", r.ContentLength, r.TransferEncoding, n)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/*", "", "", ln.Addr().String()))
+	cl := h.h2Client()
+	defer cl.CloseIdleConnections()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	resp, err := cl.Post("https://a.example/echo", "application/octet-stream", unsized{io.LimitReader(zeros{}, size)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("cl=-1 te=[chunked] body=%d", size); !strings.Contains(string(b), want) {
+		t.Errorf("upload: %q, want %q", b, want)
+	}
+	resp, err = cl.Get("https://a.example/down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if n != size || err != nil {
+		t.Errorf("download: %d bytes, %v", n, err)
+	}
+	close(stop)
+	<-sampled
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("heap in use grew by %.1f MiB at most", float64(grew)/(1<<20))
+	if grew > size/4 {
+		t.Errorf("the heap grew by %d MiB moving %d MiB bodies", grew>>20, size>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
