@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 
 	"log/slog"
@@ -420,6 +421,6 @@ type debugLogger struct{ log *slog.Logger }
 
 func (l debugLogger) Printf(format string, args ...any) {
 	if l.log.Enabled(context.Background(), slog.LevelDebug) {
-		l.log.Debug("http2", "detail", sprintf(format, args...))
+		l.log.Debug("http2", "detail", fmt.Sprintf(format, args...))
 	}
 }

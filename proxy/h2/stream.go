@@ -3,7 +3,6 @@ package h2
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -86,5 +85,3 @@ func skip(last, t time.Time) bool {
 	d := t.Sub(last)
 	return d >= 0 && d < rearmSlack
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
