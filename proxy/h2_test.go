@@ -539,3 +539,66 @@ func TestH2LargeBodiesStream(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// metricValue is the value of the sample of name whose labels include the pairs in labels.
+func metricValue(t *testing.T, h *tlsHarness, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := h.m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue next
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no sample %s %v", name, labels)
+	return 0
+}
+
+// TestH2Counted: an h2 connection counts once in the connection gauges, each of its streams in
+// apisix_http_requests_total.
+func TestH2Counted(t *testing.T) {
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/echo", "", "", bodyBackend(t)))
+	accepted := metricValue(t, h, "apisix_http_current_connections", "state", "accepted")
+	requests := metricValue(t, h, "apisix_http_requests_total")
+	cl := h.h2Client()
+	for range 3 {
+		resp, err := cl.Get("https://a.example/echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if got := metricValue(t, h, "apisix_http_current_connections", "state", "accepted") - accepted; got != 1 {
+		t.Errorf("%v connections accepted, want 1", got)
+	}
+	if got := metricValue(t, h, "apisix_http_requests_total") - requests; got != 3 {
+		t.Errorf("%v requests counted, want 3", got)
+	}
+	cl.CloseIdleConnections()
+	tu.WaitFor(t, "the connection to count as closed", 10*time.Second, func() bool {
+		return metricValue(t, h, "apisix_http_current_connections", "state", "active") == 0
+	})
+}
