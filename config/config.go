@@ -159,7 +159,38 @@ type Deployment struct {
 	// config_provider when Role is RoleDataPlane, and so do we.
 	RoleDataPlane RoleConfig
 	Etcd          Etcd
+	// Admin is deployment.admin: the Admin API's listener and keys (served by zoneproxy in
+	// APISIX's API-driven standalone mode, and by devcp).
+	Admin Admin
 }
+
+// Admin is deployment.admin.
+type Admin struct {
+	// Listen is admin_listen (default 0.0.0.0:9180).
+	Listen ListenAddr
+	// Allow is allow_admin: the client CIDRs let in (default 127.0.0.0/24; empty lets every
+	// client in, as nginx without allow rules).
+	Allow []string
+	// KeyRequired is admin_key_required (default true); false serves without a key.
+	KeyRequired bool
+	// Keys is admin_key. A key left empty is replaced by a random 32-letter one at start, as
+	// APISIX does. Default: one admin key, empty.
+	Keys []AdminKey
+}
+
+// AdminKey is one entry of deployment.admin.admin_key.
+type AdminKey struct {
+	Name string
+	Key  string
+	// Role is AdminRoleAdmin (every method) or AdminRoleViewer (GET only).
+	Role string
+}
+
+// The roles of an admin key.
+const (
+	AdminRoleAdmin  = "admin"
+	AdminRoleViewer = "viewer"
+)
 
 // Provider returns the config provider of the current role: "etcd" for a
 // valid configuration.
@@ -429,6 +460,12 @@ func Default() *Config {
 				ResyncDelay:        defaultEtcdResyncDelay,
 				HealthCheckTimeout: defaultEtcdHealthCheckTimeout,
 				TLS:                EtcdTLS{Verify: defaultEtcdTLSVerify},
+			},
+			Admin: Admin{
+				Listen:      ListenAddr{IP: defaultListenIP, Port: defaultAdminPort},
+				Allow:       []string{defaultAllowAdmin},
+				KeyRequired: true,
+				Keys:        []AdminKey{{Name: "admin", Role: AdminRoleAdmin}},
 			},
 		},
 		Prometheus: Prometheus{

@@ -198,6 +198,10 @@ func TestAPISIXConfig(t *testing.T) {
 		{"plugins", len(c.Plugins), 10},
 		{"prometheus", c.Prometheus.ExportAddr, ListenAddr{IP: "0.0.0.0", Port: 9091}},
 		{"zoneproxy defaults", c.Zoneproxy, Default().Zoneproxy},
+		{"admin", c.Deployment.Admin, Admin{
+			Listen: ListenAddr{IP: "0.0.0.0", Port: 9180}, Allow: []string{"127.0.0.0/24"}, KeyRequired: true,
+			Keys: []AdminKey{{Name: "admin", Role: AdminRoleAdmin}},
+		}},
 		{"ignored", c.Ignored, []string{
 			"apisix.control", "apisix.delete_uri_tail_slash",
 			"apisix.disable_sync_configuration_during_start", "apisix.enable_admin",
@@ -206,7 +210,7 @@ func TestAPISIXConfig(t *testing.T) {
 			"apisix.extra_lua_path", "apisix.lru", "apisix.normalize_uri_like_servlet",
 			"apisix.proxy_cache", "apisix.proxy_mode", "apisix.resolver_timeout",
 			"apisix.router.ssl", "apisix.show_upstream_status_in_response_header",
-			"deployment.admin", "graphql", "nginx_config.enable_cpu_affinity", "nginx_config.error_log",
+			"graphql", "nginx_config.enable_cpu_affinity", "nginx_config.error_log",
 			"nginx_config.error_log_level", "nginx_config.event", "nginx_config.http.access_log_format",
 			"nginx_config.http.upstream",
 			"nginx_config.http_configuration_snippet", "nginx_config.main_configuration_snippet", "nginx_config.meta",

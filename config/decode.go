@@ -287,8 +287,10 @@ func (d *decoder) deployment(c *Config, sec field) {
 			d.roleConfig(f, &dep.RoleTraditional)
 		case "role_data_plane":
 			d.roleConfig(f, &dep.RoleDataPlane)
-		case "role_control_plane", "admin":
+		case "role_control_plane":
 			d.ignore(f)
+		case "admin":
+			d.admin(&dep.Admin, f)
 		case "etcd":
 			d.etcd(c, f)
 		case "certs":
@@ -297,6 +299,47 @@ func (d *decoder) deployment(c *Config, sec field) {
 				f.path, f.k.Line)
 		case "fallback_cp":
 			d.ignoreUnless(f, nil)
+		default:
+			d.unknown(f)
+		}
+	}
+}
+
+func (d *decoder) admin(a *Admin, sec field) {
+	for _, f := range d.fields(sec.path, sec.v) {
+		switch f.key {
+		case "admin_listen":
+			d.listenAddr(f, &a.Listen)
+		case "allow_admin":
+			d.strList(f.path, f.v, &a.Allow)
+		case "admin_key_required":
+			d.boolean(f.path, f.v, &a.KeyRequired)
+		case "admin_key":
+			items, ok := d.list(f.path, f.v, "a list of {name, key, role}")
+			if !ok {
+				continue
+			}
+			a.Keys = a.Keys[:0]
+			for i, item := range items {
+				path := fmt.Sprintf("%s[%d]", f.path, i)
+				k := AdminKey{Role: AdminRoleAdmin}
+				for _, g := range d.fields(path, item) {
+					switch g.key {
+					case "name":
+						d.str(g.path, g.v, &k.Name)
+					case "key":
+						d.str(g.path, g.v, &k.Key)
+					case "role":
+						d.str(g.path, g.v, &k.Role)
+					default:
+						d.unknown(g)
+					}
+				}
+				a.Keys = append(a.Keys, k)
+			}
+		case "enable_admin_cors", "enable_admin_ui", "admin_api_version", "admin_listen_ipv6",
+			"https_admin", "admin_api_mtls", "admin_ssl_cert", "admin_ssl_cert_key":
+			d.ignore(f)
 		default:
 			d.unknown(f)
 		}

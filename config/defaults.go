@@ -10,6 +10,8 @@ const (
 	defaultEnableIPv6             = true
 	defaultStatusIP               = "127.0.0.1"
 	defaultStatusPort             = 7085
+	defaultAdminPort              = 9180
+	defaultAllowAdmin             = "127.0.0.0/24"
 	defaultTrustedCertificate     = TrustedCertificateSystem
 	defaultHTTPRouter             = RouterRadixtreeHostURI
 	defaultEnableServerTokens     = true

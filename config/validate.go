@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/zoneproxy/zoneproxy/internal/ipset"
 )
 
 // Validate checks the values of c, as Parse does after decoding: ports,
@@ -79,6 +81,7 @@ func (c *Config) check(lines map[string]int) []error {
 	v := &validator{lines: lines}
 	c.validateAPISIX(v)
 	c.validateDeployment(v)
+	c.validateAdmin(v)
 	for i, p := range c.Plugins {
 		if strings.TrimSpace(p) == "" {
 			v.fail(indexPath("plugins", i), "a plugin name must not be empty")
@@ -337,3 +340,21 @@ func isToken(s string) bool {
 var AccessLogFields = []string{"time", "remote_addr", "remote_user", "method", "uri", "protocol", "host",
 	"status", "bytes", "request_time", "upstream_addr", "upstream_status", "upstream_response_time",
 	"route_id", "request_id", "referer", "user_agent"}
+
+func (c *Config) validateAdmin(v *validator) {
+	a := &c.Deployment.Admin
+	v.listen("deployment.admin.admin_listen", a.Listen)
+	if _, err := ipset.Parse(a.Allow, ipset.Options{}); err != nil {
+		v.fail("deployment.admin.allow_admin", "%v", err)
+	}
+	for i, k := range a.Keys {
+		key := indexPath("deployment.admin.admin_key", i)
+		if k.Name == "" {
+			v.fail(key+".name", "is required")
+		}
+		v.oneOf(key+".role", k.Role, AdminRoleAdmin, AdminRoleViewer)
+	}
+	if a.KeyRequired && len(a.Keys) == 0 {
+		v.fail("deployment.admin.admin_key", "needs at least one key when admin_key_required is true")
+	}
+}

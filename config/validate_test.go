@@ -315,3 +315,20 @@ func TestValidateHandBuilt(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminValidation(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"bad cidr", "deployment:\n  admin:\n    allow_admin: [not-a-cidr]\n", "deployment.admin.allow_admin"},
+		{"bad role", "deployment:\n  admin:\n    admin_key: [{name: a, key: k, role: root}]\n", "deployment.admin.admin_key[0].role"},
+		{"no name", "deployment:\n  admin:\n    admin_key: [{key: k}]\n", "deployment.admin.admin_key[0].name"},
+		{"bad port", "deployment:\n  admin:\n    admin_listen: {port: 70000}\n", "deployment.admin.admin_listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tt.yaml), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -66,14 +66,14 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestIgnoredSettingsKeepDefaults(t *testing.T) {
-	c, _ := mustParse(t, "deployment:\n  etcd:\n    resync_delay: -1\n  admin: {admin_listen: {port: 9180}}\nzoneproxy:\n  drain_delay: 1s\n  drain_delay: 2s\n", nil)
+	c, _ := mustParse(t, "deployment:\n  etcd:\n    resync_delay: -1\n  role_control_plane: {config_provider: etcd}\nzoneproxy:\n  drain_delay: 1s\n  drain_delay: 2s\n", nil)
 	if c.Deployment.Etcd.ResyncDelay != 5*time.Second {
 		t.Errorf("resync_delay = %v, want APISIX's default 5s", c.Deployment.Etcd.ResyncDelay)
 	}
 	if c.Zoneproxy.DrainDelay != 2*time.Second {
 		t.Errorf("drain_delay = %v, want the later value 2s", c.Zoneproxy.DrainDelay)
 	}
-	if want := []string{"deployment.admin"}; strings.Join(c.Ignored, ",") != strings.Join(want, ",") {
+	if want := []string{"deployment.role_control_plane"}; strings.Join(c.Ignored, ",") != strings.Join(want, ",") {
 		t.Errorf("Ignored = %q, want %q", c.Ignored, want)
 	}
 }

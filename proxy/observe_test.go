@@ -290,3 +290,35 @@ func TestHeaderFilterAndLogOnOneRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestPrometheusPreferName: under prefer_name the route and service labels are their names, where
+// they have one; without it, and for an unnamed route, the ids.
+func TestPrometheusPreferName(t *testing.T) {
+	up := backend(t, echo("ok"))
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, Options{Metrics: m}, upstream.Options{},
+		"/apisix/services/s", `{"name":"billing","plugins":{"prometheus":{"prefer_name":true}}}`,
+		"/apisix/routes/named", route("/named", `"name":"invoices","service_id":"s"`, "", up),
+		"/apisix/routes/unnamed", route("/unnamed", `"plugins":{"prometheus":{"prefer_name":true}}`, "", up),
+		"/apisix/routes/ids", route("/ids", `"name":"by-id","plugins":{"prometheus":{}}`, "", up))
+	for _, p := range []string{"/named", "/unnamed", "/ids"} {
+		resp, _ := get(t, h.base+p)
+		resp.Body.Close()
+	}
+	fams := scrape(t, m)
+	for _, c := range []map[string]string{
+		{"route": "invoices", "service": "billing", "code": "200"},
+		{"route": "unnamed", "service": "", "code": "200"},
+		{"route": "ids", "code": "200"},
+	} {
+		if got, found := value(fams, "apisix_http_status", c); !found || got != 1 {
+			t.Errorf("apisix_http_status%v = %v (found %v), want 1", c, got, found)
+		}
+	}
+	if _, found := value(fams, "apisix_http_status", map[string]string{"route": "named"}); found {
+		t.Error("a series labelled with the id of a route counted under prefer_name")
+	}
+}

@@ -49,14 +49,14 @@ func (cp *controlPlane) close() { _ = cp.cluster.Close() }
 const txnOps = 100
 
 // put writes the scenario's upstream and routes under prefix, txnOps puts per transaction.
-func (cp *controlPlane) put(ctx context.Context, prefix, upstreamAddr string, routes []Route, cert *benchCert) error {
+func (cp *controlPlane) put(ctx context.Context, prefix, upstreamAddr string, routes []Route, objects map[string]string) error {
 	ops := []clientv3.Op{
 		clientv3.OpPut(prefix+"/routes/", "init_dir"),
 		clientv3.OpPut(prefix+"/upstreams/", "init_dir"),
 		clientv3.OpPut(prefix+"/upstreams/1", string(UpstreamJSON(upstreamAddr))),
 	}
-	if cert != nil {
-		ops = append(ops, clientv3.OpPut(prefix+"/ssls/bench", string(cert.SSLJSON())))
+	for k, v := range objects {
+		ops = append(ops, clientv3.OpPut(prefix+k, v))
 	}
 	for _, r := range routes {
 		ops = append(ops, clientv3.OpPut(prefix+"/routes/"+r.ID, string(r.JSON(""))))

@@ -19,7 +19,7 @@ func TestControlPlanePutAndChurn(t *testing.T) {
 	s, _ := scenarioByName("churn10k")
 	routes := s.Routes()
 	const prefix = "/zpbench-test"
-	if err := cp.put(ctx, prefix, "127.0.0.1:9", routes, nil); err != nil {
+	if err := cp.put(ctx, prefix, "127.0.0.1:9", routes, s.Objects()); err != nil {
 		t.Fatal(err)
 	}
 	count := func(key string, opts ...clientv3.OpOption) int64 {

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -43,6 +44,14 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		}
 		plan = append(plan, planned{name: TargetUpstream, srv: h.direct})
 	}
+	if !s.Churn && !s.TLS && h.bareBin != "" { // the bare proxy speaks plain HTTP
+		bare, err := h.startBare(ctx, s)
+		if err != nil {
+			return res, err
+		}
+		defer bare.proc.stop(syscall.SIGTERM, 10*time.Second)
+		plan = append(plan, planned{name: TargetBare, srv: bare})
+	}
 	if !s.Churn && h.o.wants(TargetNginx) && h.tools.nginx != "" {
 		ng, err := h.startNginx(ctx, s, routes)
 		if err != nil {
@@ -56,11 +65,15 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	}
 	if h.o.wants(TargetZoneproxy) {
 		prefix := "/zpbench-" + s.Name
-		var cert *benchCert
+		objects := s.Objects()
 		if s.TLS {
-			cert = h.cert
+			objects = maps.Clone(objects)
+			if objects == nil {
+				objects = map[string]string{}
+			}
+			objects["/ssls/bench"] = string(h.cert.SSLJSON())
 		}
-		if err := h.cp.put(ctx, prefix, h.upAddr, routes, cert); err != nil {
+		if err := h.cp.put(ctx, prefix, h.upAddr, routes, objects); err != nil {
 			return res, err
 		}
 		zp, err := h.startZoneproxy(ctx, s, prefix)
@@ -96,6 +109,19 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 				return res, fmt.Errorf("%s warm-up: %w", p.name, err)
 			}
 		}
+	}
+	if s.Idle > 0 {
+		for _, p := range plan {
+			ir, err := measureIdle(ctx, p.srv, s.Path, s.Headers, s.Idle)
+			if err != nil {
+				return res, fmt.Errorf("%s: %d idle connections: %w", p.name, s.Idle, err)
+			}
+			h.log.Info("idle", "scenario", s.Name, "target", p.name, "conns", ir.Conns, "rss_before_mib", ir.BeforeMiB,
+				"rss_after_mib", ir.AfterMiB, "kib_per_conn", ir.KiBPerConn)
+			res.Targets = append(res.Targets, TargetResult{Target: p.name, Idle: &ir,
+				Summary: Measurement{RSS: ir.AfterMiB}})
+		}
+		return res, nil
 	}
 	runs := make([][]Measurement, len(plan))
 	for rep := 0; rep < h.o.Runs; rep++ {
@@ -156,6 +182,26 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*
 	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 60*time.Second); err != nil {
 		p.stop(syscall.SIGTERM, 5*time.Second)
 		return nil, fmt.Errorf("%w (error log: %s)", err, firstLines(readFile(filepath.Join(dir, "error.log")), 5))
+	}
+	return srv, nil
+}
+
+// startBare starts the bare forwarder on the proxy CPU, in front of the backend. It neither routes
+// nor runs plugins: the scenario's request reaches the backend whatever its path and headers.
+func (h *harness) startBare(ctx context.Context, s Scenario) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	argv := append(h.tools.pin(h.o.ProxyCPU), h.bareBin, "-addr", hostPort(port), "-upstream", h.upAddr)
+	p, err := startProcess("bare-"+s.Name, filepath.Join(h.tmp, "bare-"+s.Name+".log"), h.nice(), []string{"GOMAXPROCS=1"}, argv)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{target: TargetBare, proc: p, url: "http://" + hostPort(port)}
+	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 30*time.Second); err != nil {
+		p.stop(syscall.SIGTERM, 5*time.Second)
+		return nil, err
 	}
 	return srv, nil
 }

@@ -44,11 +44,12 @@ func (c nginxConf) String() string {
 daemon off;
 master_process on;
 worker_processes 1;
+worker_rlimit_nofile 19000;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 
 events {
-    worker_connections 8192;
+    worker_connections 16384;
 }
 
 http {

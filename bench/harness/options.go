@@ -18,7 +18,7 @@ type Options struct {
 	Conns     int           // wrk connections (BENCH_CONNS, default 64)
 	Threads   int           // wrk threads (BENCH_THREADS, default 1)
 	Scenarios []string      // scenario names (BENCH_SCENARIOS, default all)
-	Targets   []string      // peers measured (BENCH_TARGETS, default upstream,nginx,zoneproxy)
+	Targets   []string      // peers measured (BENCH_TARGETS, default upstream,bare,nginx,zoneproxy)
 	ChurnRate int           // route updates per second in the churn scenarios (BENCH_CHURN_RATE, default 100)
 	ProxyCPU  string        // CPU of the server under test (BENCH_PROXY_CPU, default 0)
 	LoadCPU   string        // CPU of wrk, the backend and the harness (BENCH_LOAD_CPU, default 1)
@@ -34,8 +34,10 @@ type Options struct {
 
 // Target names.
 const (
-	TargetUpstream  = "upstream"
-	TargetNginx     = "nginx"
+	TargetUpstream = "upstream"
+	TargetNginx    = "nginx"
+	// TargetBare is bench/cmd/bareproxy: the simplest fasthttp forwarder, zoneproxy's ceiling.
+	TargetBare      = "bare"
 	TargetZoneproxy = "zoneproxy"
 	TargetChurn     = "zoneproxy+churn"
 )
@@ -44,7 +46,7 @@ const (
 func FromEnv(getenv func(string) string) (Options, error) {
 	o := Options{
 		Duration: 10 * time.Second, Warmup: 3 * time.Second, Runs: 3, Conns: 64, Threads: 1,
-		Scenarios: ScenarioNames(), Targets: []string{TargetUpstream, TargetNginx, TargetZoneproxy},
+		Scenarios: ScenarioNames(), Targets: []string{TargetUpstream, TargetBare, TargetNginx, TargetZoneproxy},
 		ChurnRate: 100, ProxyCPU: "0", LoadCPU: "1", Nice: -10,
 	}
 	durations := []struct {
@@ -122,9 +124,9 @@ func (o Options) Validate() error {
 	}
 	for _, t := range o.Targets {
 		switch t {
-		case TargetUpstream, TargetNginx, TargetZoneproxy:
+		case TargetUpstream, TargetBare, TargetNginx, TargetZoneproxy:
 		default:
-			return fmt.Errorf("targets: %q is not upstream, nginx or zoneproxy", t)
+			return fmt.Errorf("targets: %q is not upstream, bare, nginx or zoneproxy", t)
 		}
 	}
 	return nil

@@ -51,7 +51,9 @@ type TargetResult struct {
 	Summary    Measurement   `json:"summary"`
 	VsNginx    *Ratios       `json:"vs_nginx,omitempty"`
 	VsUpstream *Ratios       `json:"vs_upstream,omitempty"`
+	VsBare     *Ratios       `json:"vs_bare,omitempty"`  // zoneproxy against the bare fasthttp forwarder
 	VsQuiet    *Ratios       `json:"vs_quiet,omitempty"` // churn: against the quiet zoneproxy of the same scenario
+	Idle       *IdleResult   `json:"idle,omitempty"`     // idle scenarios: what the idle connections cost
 }
 
 // Ratios are a target's summary figures divided by another target's, from the same harness run.
@@ -155,6 +157,9 @@ func (s *ScenarioResult) compare() {
 			t.VsUpstream = ratios(t.Summary, up.Summary)
 		}
 	}
+	if bare := s.target(TargetBare); bare != nil && zp != nil {
+		zp.VsBare = ratios(zp.Summary, bare.Summary)
+	}
 	if ch := s.target(TargetChurn); ch != nil && zp != nil {
 		ch.VsQuiet = ratios(ch.Summary, zp.Summary)
 	}
@@ -164,6 +169,8 @@ func (s *ScenarioResult) compare() {
 const (
 	goalCPUEfficiency = 1.3  // requests per CPU-second ≥ 1.3 × nginx's
 	goalP99           = 1.0  // p99 ≤ nginx's
+	goalVsBare        = 1.0  // requests per CPU-second ≥ the bare fasthttp forwarder's
+	goalIdleKiB       = 4.0  // RSS per idle keep-alive connection ≤ nginx's + 4 KiB
 	goalRSS10k        = 30.0 // MiB with 10,000 routes
 	goalChurnRPS      = 0.95 // throughput under churn within 5 % of quiet
 	goalChurnP99      = 1.10 // p99 under churn within 10 % of quiet
@@ -174,6 +181,12 @@ func verdicts(scs []ScenarioResult) []Verdict {
 	var out []Verdict
 	for _, s := range scs {
 		zp := s.target(TargetZoneproxy)
+		if ng := s.target(TargetNginx); zp != nil && zp.Idle != nil && ng != nil && ng.Idle != nil {
+			out = append(out, Verdict{Goal: fmt.Sprintf("idle RSS/conn <= nginx + %.0f KiB", goalIdleKiB), Scenario: s.Name,
+				Value: fmt.Sprintf("%.1f KiB vs %.1f KiB", zp.Idle.KiBPerConn, ng.Idle.KiBPerConn),
+				Pass:  zp.Idle.KiBPerConn <= ng.Idle.KiBPerConn+goalIdleKiB})
+			continue
+		}
 		if zp != nil && zp.VsNginx != nil {
 			sc, _ := scenarioByName(s.Name)
 			goal := sc.goal()
@@ -184,6 +197,10 @@ func verdicts(scs []ScenarioResult) []Verdict {
 				out = append(out, Verdict{Goal: "p99 <= nginx", Scenario: s.Name,
 					Value: fmt.Sprintf("%.2fx", zp.VsNginx.P99), Pass: zp.VsNginx.P99 > 0 && zp.VsNginx.P99 <= goalP99})
 			}
+		}
+		if zp != nil && zp.VsBare != nil {
+			out = append(out, Verdict{Goal: fmt.Sprintf("req/CPU-s >= %.1f x bare", goalVsBare), Scenario: s.Name,
+				Value: fmt.Sprintf("%.2fx", zp.VsBare.ReqPerCPUSec), Pass: zp.VsBare.ReqPerCPUSec >= goalVsBare})
 		}
 		// Under churn the quiet runs follow churned ones, whose garbage they inherit: RSS is judged
 		// where nothing churns.

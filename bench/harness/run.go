@@ -22,6 +22,7 @@ type harness struct {
 	tmp     string
 	zpBin   string
 	upBin   string
+	bareBin string
 	script  string
 	cp      *controlPlane
 	backend *process // the upstream both proxies forward to, on the load CPU
@@ -125,6 +126,10 @@ func (h *harness) build(ctx context.Context) error {
 	h.zpBin = h.o.Zoneproxy
 	type target struct{ out, pkg, ldflags string }
 	builds := []target{{h.upBin, "./bench/cmd/benchupstream", "-s -w"}}
+	if h.o.wants(TargetBare) {
+		h.bareBin = filepath.Join(bin, "bareproxy")
+		builds = append(builds, target{h.bareBin, "./bench/cmd/bareproxy", "-s -w"})
+	}
 	if h.zpBin == "" && h.o.wants(TargetZoneproxy) {
 		h.zpBin = filepath.Join(bin, "zoneproxy")
 		builds = append(builds, target{h.zpBin, "./cmd/zoneproxy", "-s -w -X main.version=" + firstLine(output(ctx, h.o.Root, "git", "describe", "--always", "--dirty"))})

@@ -1,9 +1,13 @@
 package harness
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Scenario is one workload: the routes the control plane (and nginx) hold and the request wrk repeats.
@@ -14,14 +18,18 @@ type Scenario struct {
 	Headers []string // extra request headers, "Name: value"
 	Body    int      // response body size in bytes
 	Churn   bool     // zoneproxy only, measured quiet and under route updates
+	Idle    int      // when set, no wrk run: the RSS that this many idle keep-alive connections cost
+	routes  func() []Route
+	// objects are other keys the control plane holds for the scenario (consumers), by key under
+	// the prefix ("/consumers/bench").
+	objects map[string]string
 	// TLS: the proxies serve HTTPS with one ECDSA P-256 certificate (nginx from files, zoneproxy from
 	// an SSL object in etcd); the bare upstream, plain HTTP, is not measured. H2: the load is
 	// h2load's, HTTP/2 with h2loadStreams streams per connection, instead of wrk's.
 	TLS, H2 bool
 	// Goal is the requests per CPU-second zoneproxy should reach, as a multiple of nginx's
 	// (0: goalCPUEfficiency).
-	Goal   float64
-	routes func() []Route
+	Goal float64
 }
 
 // Route is one APISIX route of a scenario, with what nginx needs to mirror it.
@@ -31,6 +39,9 @@ type Route struct {
 	// Header, when set, is a key-auth-like condition: vars [["http_<name>","==",value]] in APISIX,
 	// an if ($http_<name> != value) in nginx.
 	Header *HeaderMatch
+	// Plugins, when set, are the route's APISIX plugins; the route then has no vars (a Header is
+	// nginx's mirror of what the plugins check).
+	Plugins map[string]any
 }
 
 // HeaderMatch is a request header that must equal Value.
@@ -62,6 +73,33 @@ func allScenarios() []Scenario {
 			routes: func() []Route {
 				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey}}}
 			}},
+		{Name: "keyauth", Desc: "1 route with key-auth (nginx: the same header check)", Path: "/bench/auth", Body: 100,
+			Headers: []string{"apikey: " + apiKey},
+			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"key-auth":{"key":%q}}}`, apiKey)},
+			routes: func() []Route {
+				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey},
+					Plugins: map[string]any{"key-auth": map[string]any{}}}}
+			}},
+		{Name: "jwtauth", Desc: "1 route with jwt-auth, HS256 (nginx: no check; it cannot verify a JWT)", Path: "/bench/jwt", Body: 100,
+			Headers: []string{"Authorization: Bearer " + benchJWT()},
+			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"jwt-auth":{"key":"bench","secret":%q}}}`, jwtSecret)},
+			routes: func() []Route {
+				return []Route{{ID: "bench-jwt", URI: "/bench/jwt", Plugins: map[string]any{"jwt-auth": map[string]any{}}}}
+			}},
+		{Name: "plugins", Desc: "1 route with key-auth + limit-count (local, never reached) + prometheus (nginx: the header check)",
+			Path: "/bench/plugins", Body: 100, Headers: []string{"apikey: " + apiKey},
+			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"key-auth":{"key":%q}}}`, apiKey)},
+			routes: func() []Route {
+				return []Route{{ID: "bench-plugins", URI: "/bench/plugins", Header: &HeaderMatch{Name: "apikey", Value: apiKey},
+					Plugins: map[string]any{
+						"key-auth":    map[string]any{},
+						"limit-count": map[string]any{"count": 1_000_000_000, "time_window": 3600, "key": "remote_addr", "policy": "local"},
+						"prometheus":  map[string]any{},
+					}}}
+			}},
+		{Name: "idle10k", Desc: "10,000 idle keep-alive connections, each after one request: RSS per connection",
+			Path: "/bench", Body: 100, Idle: 10_000,
+			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "https", Desc: "1 route, 100-byte JSON, keep-alive HTTPS (wrk over TLS 1.3, ECDSA P-256)", Path: "/bench", Body: 100,
 			TLS: true, Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "h2", Desc: "1 route, 100-byte JSON, HTTP/2 over TLS (h2load, 10 streams per connection)", Path: "/bench", Body: 100,
@@ -90,6 +128,23 @@ func scenarioByName(name string) (Scenario, bool) {
 		}
 	}
 	return Scenario{}, false
+}
+
+// Objects returns the other keys of the scenario (consumers), by key under the prefix.
+func (s Scenario) Objects() map[string]string { return s.objects }
+
+// jwtSecret signs benchJWT; the jwtauth scenario's consumer holds it.
+const jwtSecret = "bench-secret-0c6b2d1e9a7f4e3b"
+
+// benchJWT is an HS256 token for the jwtauth scenario's consumer (claim key "bench"), valid for
+// a day from now.
+func benchJWT() string {
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	body := enc.EncodeToString(fmt.Appendf(nil, `{"key":"bench","exp":%d}`, time.Now().Add(24*time.Hour).Unix()))
+	mac := hmac.New(sha256.New, []byte(jwtSecret))
+	mac.Write([]byte(head + "." + body))
+	return head + "." + body + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
 // Routes returns the scenario's routes, the churned ones included.
@@ -124,7 +179,9 @@ func (r Route) JSON(desc string) []byte {
 	if desc != "" {
 		v["desc"] = desc
 	}
-	if r.Header != nil {
+	if r.Plugins != nil {
+		v["plugins"] = r.Plugins
+	} else if r.Header != nil {
 		v["vars"] = [][]string{{"http_" + strings.ToLower(strings.ReplaceAll(r.Header.Name, "-", "_")), "==", r.Header.Value}}
 	}
 	b, _ := json.Marshal(v) // a map of strings and string slices always marshals

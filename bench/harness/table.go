@@ -18,16 +18,21 @@ func WriteTable(w io.Writer, r *Report) error {
 		name := s.Name
 		for _, t := range s.Targets {
 			m := t.Summary
+			if ir := t.Idle; ir != nil {
+				fmt.Fprintf(tw, "%s\t%s\t%d conns\t\t\t%.1f\t\t%.1f KiB/conn\t\t\t\t\n", name, t.Target, ir.Conns, ir.AfterMiB, ir.KiBPerConn)
+				name = ""
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t\n", name, t.Target, m.RPS,
 				ms(m.P50), ms(m.P99), m.RSS, m.CPUPercent, m.ReqPerCPUSec, m.OtherPercent, m.IRQPercent, m.Errors.Total())
 			name = ""
-			if t.Target == TargetNginx {
+			if t.Target == TargetNginx || t.Target == TargetBare {
 				continue // nginx ÷ upstream is in the JSON; the table keeps to zoneproxy's ratios
 			}
 			for _, x := range []struct {
 				label string
 				r     *Ratios
-			}{{"÷ nginx", t.VsNginx}, {"÷ upstream", t.VsUpstream}, {"÷ quiet", t.VsQuiet}} {
+			}{{"÷ nginx", t.VsNginx}, {"÷ bare", t.VsBare}, {"÷ upstream", t.VsUpstream}, {"÷ quiet", t.VsQuiet}} {
 				if x.r == nil {
 					continue
 				}

@@ -65,7 +65,7 @@ zoneproxy:
 // clients that send no SNI (h2load and Go's client on an IP address).
 func (c zpConf) sslListen() string {
 	if c.sslPort == 0 {
-		return "    enable: false\n"
+		return "    enable: false # the plain scenarios; 9443 may be taken on the machine\n"
 	}
 	return fmt.Sprintf("    listen:\n      - ip: 127.0.0.1\n        port: %d\n    fallback_sni: %q\n", c.sslPort, benchSNI)
 }

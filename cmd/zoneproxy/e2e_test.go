@@ -343,6 +343,25 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("-t on the shipped config.yaml: exit %d, %q %q", code, stdout.String(), stderr.String())
 		}
 	})
+	t.Run("plugins list", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		file := "deployment:\n  etcd:\n    host: [\"http://127.0.0.1:2379\"]\nplugins:\n  - key-auth\n  - no-such-plugin\n  - openid-connect\n"
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"-t", "-c", path}, &stdout, &stderr, nil)
+		out := stdout.String() + stderr.String()
+		if code != 0 {
+			t.Fatalf("-t with unimplemented plugins: exit %d, %q; want 0 (warnings only)", code, out)
+		}
+		for _, want := range []string{`"no-such-plugin" is not an APISIX plugin`, "does not implement openid-connect:", // and only it: key-auth is implemented
+			"objects that use them are rejected"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("-t output %q lacks %q", out, want)
+			}
+		}
+	})
 	t.Run("version", func(t *testing.T) {
 		var stdout bytes.Buffer
 		if code := run(context.Background(), []string{"-v"}, &stdout, io.Discard, nil); code != 0 ||

@@ -303,6 +303,19 @@ func (c *Chain) Names() []string {
 	return out
 }
 
+// Instance returns the compiled conf of the plugin name in c, or nil when c has no such plugin.
+func (c *Chain) Instance(name string) Instance {
+	if c == nil {
+		return nil
+	}
+	for _, e := range c.entries {
+		if e.name == name {
+			return e.inst
+		}
+	}
+	return nil
+}
+
 // HasHeaderFilter and HasLog tell whether a plugin of c takes part in those phases, so that the
 // proxy calls them only then.
 func (c *Chain) HasHeaderFilter() bool { return c != nil && c.phases.header }

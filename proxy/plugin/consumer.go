@@ -39,8 +39,11 @@ type Consumers struct {
 }
 
 // NewConsumers returns an empty index for the builder to fill.
-func NewConsumers() *Consumers {
-	return &Consumers{byName: map[string]*Consumer{}, byKey: map[string]map[string]*Credential{}}
+func NewConsumers() *Consumers { return NewConsumersSize(0) }
+
+// NewConsumersSize returns an empty index sized for n consumers.
+func NewConsumersSize(n int) *Consumers {
+	return &Consumers{byName: make(map[string]*Consumer, n), byKey: map[string]map[string]*Credential{}}
 }
 
 // Add indexes c by name.

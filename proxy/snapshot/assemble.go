@@ -8,6 +8,7 @@ import (
 	"github.com/zoneproxy/zoneproxy/config/state"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/prometheus"
 	"github.com/zoneproxy/zoneproxy/router"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -347,7 +348,7 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 		c = e.inherited.c
 	}
 
-	rt := &Route{ID: e.id(), ServiceID: r.serviceID, Timeout: r.timeout, Name: r.name}
+	rt := &Route{ID: e.id(), ServiceID: r.serviceID, Timeout: r.timeout}
 	// APISIX's precedence: route > plugin config > service, each winner's conf whole.
 	var svcSet *plugin.Set
 	if svc != nil {
@@ -358,6 +359,16 @@ func (b *Builder) resolveRoute(e *entry, r *routeObj) (*Route, *router.Compiled,
 		own = r.plugins.set
 	}
 	rt.Plugins = plugin.Merge(svcSet, pcSet, own)
+	if p, ok := rt.Plugins.Instance(prometheus.Name).(*prometheus.Conf); ok && p.PreferName {
+		// APISIX's exporter: the names, where the route and its service have one.
+		rt.named = &metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID}
+		if r.name != "" {
+			rt.named.Route = r.name
+		}
+		if svc != nil && svc.doc.Name != nil && *svc.doc.Name != "" {
+			rt.named.Service = *svc.doc.Name
+		}
+	}
 	rt.EnableWebsocket = r.enableWebsocket
 	if !r.websocketPresent && svc != nil && svc.doc.Websocket != nil {
 		rt.EnableWebsocket = *svc.doc.Websocket

@@ -58,7 +58,6 @@ type Counts struct {
 // Route is what the proxy needs of a matched route.
 type Route struct {
 	ID        string
-	Name      string
 	ServiceID string
 	// Pool is the upstream to forward to; when nil, Status is the answer, as APISIX gives it: 404
 	// when the route's service does not exist, 502 for an upstream_id that does not exist, 503 for
@@ -76,6 +75,9 @@ type Route struct {
 	Unresolved bool
 	// metrics holds the route's metrics handle from its first request on (see Metrics).
 	metrics metrics.RouteHandle
+	// named is the route's metric labels under the prometheus plugin's prefer_name (the route's
+	// and its service's names, where they have one); nil: the ids.
+	named *metrics.RouteLabels
 }
 
 // Metrics returns the handle that counts the route's requests in m, nil when m is nil or the route
@@ -89,5 +91,8 @@ func (rt *Route) Metrics(m *metrics.Metrics) *metrics.RouteMetrics {
 }
 
 func (rt *Route) labels() metrics.RouteLabels {
+	if rt.named != nil {
+		return *rt.named
+	}
 	return metrics.RouteLabels{Route: rt.ID, Service: rt.ServiceID}
 }

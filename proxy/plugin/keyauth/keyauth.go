@@ -87,15 +87,23 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 	h := &r.Ctx.Request.Header
 	fromHeader := true
 	key := h.Peek(c.Header)
-	if len(key) == 0 {
+	present := len(key) > 0
+	if !present {
+		// A header sent empty is a key, an invalid one: APISIX reads "" and looks it up.
+		present = len(h.PeekAll(c.Header)) > 0
+	}
+	if !present {
 		fromHeader = false
-		key = r.Ctx.QueryArgs().Peek(c.Query)
+		args := r.Ctx.QueryArgs()
+		key, present = args.Peek(c.Query), args.Has(c.Query)
 	}
 	var cred *plugin.Credential
 	body := missingKey
-	if len(key) > 0 {
+	if present {
 		body = invalidKey
-		cred = r.Consumers.Lookup(Name, key)
+		if len(key) > 0 {
+			cred = r.Consumers.Lookup(Name, key)
+		}
 	}
 	if cred == nil {
 		if c.Anonymous == "" {

@@ -1,6 +1,7 @@
 package keyauth
 
 import (
+	"bufio"
 	"strings"
 	"testing"
 
@@ -83,6 +84,15 @@ func TestRewrite(t *testing.T) {
 		{name: "query", conf: `{}`, uri: "/x?a=1&apikey=auth-one", consumer: "jack", upstreamURI: "/x?a=1&apikey=auth-one"},
 		{name: "header wins over query", conf: `{}`, uri: "/x?apikey=auth-one", headers: []string{"apikey", "nope"}, status: 401,
 			body: `{"message":"Invalid API key in request"}` + "\n", wwwAuth: `apikey realm="key"`},
+		// APISIX reads a key sent empty as "", looks it up and finds nothing.
+		{name: "empty header", conf: `{}`, uri: "/x", headers: []string{"apikey", ""}, status: 401,
+			body: `{"message":"Invalid API key in request"}` + "\n", wwwAuth: `apikey realm="key"`},
+		{name: "empty header wins over query", conf: `{}`, uri: "/x?apikey=auth-one", headers: []string{"apikey", ""}, status: 401,
+			body: `{"message":"Invalid API key in request"}` + "\n", wwwAuth: `apikey realm="key"`},
+		{name: "empty query", conf: `{}`, uri: "/x?apikey=", status: 401,
+			body: `{"message":"Invalid API key in request"}` + "\n", wwwAuth: `apikey realm="key"`},
+		{name: "bare query", conf: `{}`, uri: "/x?apikey", status: 401,
+			body: `{"message":"Invalid API key in request"}` + "\n", wwwAuth: `apikey realm="key"`},
 		{name: "custom header and realm", conf: `{"header":"X-Key","realm":"r"}`, uri: "/x", status: 401,
 			body: `{"message":"Missing API key in request"}` + "\n", wwwAuth: `apikey realm="r"`},
 		{name: "hide header", conf: `{"hide_credentials":true}`, uri: "/x", headers: []string{"apikey", "auth-one"}, consumer: "jack",
@@ -135,4 +145,27 @@ func consumerName(r *plugin.Request) string {
 		return ""
 	}
 	return r.Consumer.Username
+}
+
+// TestEmptyHeaderOnTheWire: a key header sent with no value, as fasthttp parses it off the wire,
+// is an invalid key, not a missing one.
+func TestEmptyHeaderOnTheWire(t *testing.T) {
+	inst, err := Plugin.Compile([]byte(`{}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	raw := "GET /x?apikey=auth-one HTTP/1.1\r\nHost: a\r\napikey:\r\n\r\n"
+	if err := ctx.Request.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		t.Fatal(err)
+	}
+	cs := plugin.NewConsumers()
+	jack := plugin.NewConsumer("jack", "", "", nil, false)
+	cs.Add(jack)
+	cs.AddCredential(Name, "auth-one", &plugin.Credential{Consumer: jack})
+	r := &plugin.Request{Ctx: &ctx, Consumers: cs}
+	rep := inst.(plugin.Rewriter).Rewrite(r)
+	if want := `{"message":"Invalid API key in request"}` + "\n"; rep.Status != 401 || string(rep.Body) != want {
+		t.Fatalf("reply %d %q, want 401 %q", rep.Status, rep.Body, want)
+	}
 }

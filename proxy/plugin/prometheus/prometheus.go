@@ -5,8 +5,8 @@
 // metrics themselves are proxy/metrics', recorded by the proxy when the request ends
 // (zoneproxy.metrics.count_all_requests counts every request without the plugin).
 //
-// Conf: prefer_name (false), validated; route and service names as labels are not implemented:
-// the labels stay their ids. Phase: log, priority 500. The log phase sets Request.Counted;
+// Conf: prefer_name (false): the route and service labels are their names where they have one
+// (the snapshot builder reads it when it labels a route's metrics). Phase: log, priority 500. The log phase sets Request.Counted;
 // it allocates nothing.
 package prometheus
 

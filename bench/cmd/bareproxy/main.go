@@ -1,0 +1,61 @@
+// Command bareproxy is the ceiling row of `make bench`: the simplest reverse proxy fasthttp makes —
+// no routing, no configuration, no header added — one fasthttp.HostClient forwarding every request
+// to the backend and copying its response back. zoneproxy does everything this does and more, so
+// the gap between the two is what zoneproxy's own work costs.
+//
+//	bareproxy -addr 127.0.0.1:PORT -upstream 127.0.0.1:PORT
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/valyala/fasthttp"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	up := flag.String("upstream", "", "backend address host:port")
+	flag.Parse()
+	if *up == "" {
+		fmt.Fprintln(os.Stderr, "bareproxy: -upstream is required")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, *addr, *up); err != nil {
+		fmt.Fprintln(os.Stderr, "bareproxy:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, addr, upstream string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	// The same keep-alive pool the bench gives zoneproxy's upstream (keepalive_pool size 64).
+	client := &fasthttp.HostClient{Addr: upstream, MaxConns: 64}
+	srv := &fasthttp.Server{
+		NoDefaultServerHeader: true,
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if err := client.Do(&ctx.Request, &ctx.Response); err != nil {
+				ctx.Error("bad gateway", fasthttp.StatusBadGateway)
+			}
+		},
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("bareproxy: listening on %s\n", ln.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return srv.Shutdown()
+	}
+}
