@@ -56,7 +56,7 @@ func tlsOptions(cfg *config.Config) proxy.TLSOptions {
 	s := &cfg.APISIX.SSL
 	lo, hi := s.Versions()
 	return proxy.TLSOptions{MinVersion: lo, MaxVersion: hi, CipherSuites: s.CipherSuites(),
-		SessionTickets: s.SessionTickets, FallbackSNI: s.FallbackSNI}
+		SessionTickets: s.SessionTickets, FallbackSNI: s.FallbackSNI, DisableHTTP2: !cfg.APISIX.EnableHTTP2}
 }
 
 // tlsAddrs are the HTTPS listen addresses, none when apisix.ssl.enable is false.

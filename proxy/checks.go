@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
@@ -16,7 +17,7 @@ import (
 func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 	h := &ctx.Request.Header
 	s := scanHead(h.RawHeaders())
-	if code := checkRequestLine(h); code != 0 {
+	if code := checkRequestLine(h, h2.Is(ctx)); code != 0 {
 		return code, s
 	}
 	if len(h.RequestURI()) > lv.maxURILength {
@@ -55,8 +56,9 @@ func checkRequest(ctx *fasthttp.RequestCtx, lv *live) (int, headScan) {
 // absolute-form, such as "*" or CONNECT's authority-form, or whose authority has userinfo (400);
 // an HTTP version other than 1.x (0.9: 400, 2.0 and later: 505, since HTTP/2 never comes in an
 // HTTP/1 request line); and CONNECT (405). fasthttp has checked that the version has the form
-// HTTP/d.d and that the target holds no control character or space.
-func checkRequestLine(h *fasthttp.RequestHeader) int {
+// HTTP/d.d and that the target holds no control character or space. A request that came over
+// HTTP/2 (overH2) has the version HTTP/2.0 (package h2).
+func checkRequestLine(h *fasthttp.RequestHeader, overH2 bool) int {
 	for _, c := range h.Method() {
 		if (c < 'A' || c > 'Z') && c != '_' && c != '-' {
 			return fasthttp.StatusBadRequest
@@ -66,6 +68,7 @@ func checkRequestLine(h *fasthttp.RequestHeader) int {
 		return fasthttp.StatusBadRequest
 	}
 	switch p := h.Protocol(); {
+	case overH2:
 	case len(p) != len("HTTP/1.1"):
 		return fasthttp.StatusBadRequest
 	case p[5] == '0':

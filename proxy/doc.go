@@ -35,9 +35,12 @@
 // proxy/snapshot like the routes) of the snapshot current at the ClientHello, read without a lock;
 // SetTLS changes the listener settings for new handshakes. The handshake runs on the connection's
 // own goroutine within client_header_timeout, and failures are counted by reason. Requests then take
-// the plain path (ctx.IsTLS gives $scheme https and X-Forwarded-Proto: https). ALPN offers
-// http/1.1 only; HTTP/2 and client certificates (mTLS) come later. Neither reaches into the
-// transport.
+// the plain path (ctx.IsTLS gives $scheme https and X-Forwarded-Proto: https). ALPN offers h2
+// then http/1.1 (h2 alone is dropped by TLSOptions.DisableHTTP2, apisix.enable_http2): fasthttp
+// hands a connection that negotiated h2 to the generation's proxy/h2 server, whose streams run
+// Handle like HTTP/1.1 requests ($server_protocol HTTP/2.0; upstreams stay HTTP/1.1) and which
+// sends GOAWAY when the proxy shuts down or the generation retires. Client certificates (mTLS)
+// come later. Neither reaches into the transport.
 //
 // Wire Proxy.ConfigureClient into upstream.Options.Client: it makes dials honour a route's
 // connect timeout and counts requests per upstream connection for keepalive_pool.requests.

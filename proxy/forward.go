@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
@@ -50,7 +51,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, pool *upst
 	}
 	req := &ctx.Request
 	upgrade := rt.EnableWebsocket && len(req.Header.Peek(fasthttp.HeaderUpgrade)) > 0
-	x.req.HTTP10 = !req.Header.IsHTTP11()
+	x.req.HTTP10 = !req.Header.IsHTTP11() && !h2.Is(ctx)
 	prepareRequest(ctx, x, upgrade, scan)
 	if !preread {
 		code := p.readBody(ctx, x)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/snapshot"
@@ -94,6 +95,10 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 		p.endPlugins(&ob)
 	}
 	if p.opts.Metrics != nil || ob.live.accessLog != nil {
+		if h2.Is(ctx) {
+			// prepareRequest made it the upstream's HTTP/1.1; the log shows the client's.
+			ctx.Request.Header.SetProtocol("HTTP/2.0")
+		}
 		p.record(ctx, &ob)
 	}
 	if ob.plug != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/proxy/h2"
 )
 
 // generation is one fasthttp.Server with the client timeouts it was made with. fasthttp reads
@@ -19,6 +21,7 @@ import (
 // timeout. None is cut while a client may be sending on it.
 type generation struct {
 	srv                *fasthttp.Server
+	h2                 *h2.Server // the HTTPS listeners' connections that negotiated h2
 	header, send, idle time.Duration
 	retired            atomic.Bool
 	shutdownOnce       sync.Once
@@ -58,6 +61,20 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 	if p.conns != nil {
 		g.srv.ConnState = p.conns.ConnState
 	}
+	g.h2 = p.newH2(idle, send)
+	// fasthttp does the handshake of a TLS connection first (tlsConn), then hands one that
+	// negotiated h2 to the HTTP/2 server, with its deadlines cleared, for its whole life. The
+	// current generation's: a connection this one accepted just before it retired is served
+	// with the new timeouts rather than closed.
+	g.srv.NextProto("h2", func(c net.Conn) error {
+		tc, ok := c.(*tlsConn)
+		if !ok {
+			return c.Close()
+		}
+		tc.done = true
+		p.gen.Load().h2.ServeConn(tc.Conn)
+		return nil
+	})
 	return g
 }
 
@@ -180,6 +197,7 @@ func (p *Proxy) setTimeouts(header, send, idle time.Duration) {
 	}
 	p.gen.Store(p.newGeneration(header, send, idle))
 	old.retired.Store(true)
+	old.h2.Shutdown() // GOAWAY: its h2 clients move to new connections, as its h1 clients do
 	p.retired = append(p.retired, old)
 }
 
@@ -200,6 +218,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
+	}
+	for _, g := range gens {
+		g.h2.Shutdown() // GOAWAY: open streams finish, then the connections close
 	}
 	var wg sync.WaitGroup
 	shutErrs := make([]error, len(gens))

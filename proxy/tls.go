@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
 
@@ -29,6 +30,9 @@ type TLSOptions struct {
 	// FallbackSNI is the name looked up for a client that sends no SNI (fallback_sni). Empty:
 	// such a handshake fails, as APISIX's does.
 	FallbackSNI string
+	// DisableHTTP2 makes ALPN offer http/1.1 alone (apisix.enable_http2: false). By default
+	// ALPN offers h2, then http/1.1, and h2 connections are served by package h2.
+	DisableHTTP2 bool
 }
 
 // tlsSettings are the TLSOptions in force: base is the tls.Config every certificate's is derived
@@ -52,12 +56,15 @@ func (p *Proxy) SetTLS(o TLSOptions) {
 	if o.MaxVersion == 0 {
 		o.MaxVersion = tls.VersionTLS13
 	}
+	protos := []string{"h2", "http/1.1"}
+	if o.DisableHTTP2 {
+		protos = protos[1:]
+	}
 	p.tls.Store(&tlsSettings{
 		base: &tls.Config{
 			MinVersion: o.MinVersion, MaxVersion: o.MaxVersion, CipherSuites: o.CipherSuites,
 			SessionTicketsDisabled: !o.SessionTickets,
-			// HTTP/1.1 only until HTTP/2 is served (apisix.enable_http2).
-			NextProtos: []string{"http/1.1"},
+			NextProtos:             protos,
 		},
 		fallback: strings.ToLower(o.FallbackSNI),
 	})
@@ -69,6 +76,7 @@ func (p *Proxy) initTLS() {
 	p.tlsServer = &tls.Config{GetConfigForClient: p.configForClient}
 	if p.opts.Metrics != nil {
 		p.tlsFailures = p.opts.Metrics.TLSHandshakes()
+		p.h2Errors = p.opts.Metrics.HTTP2Errors()
 	}
 	p.SetTLS(TLSOptions{})
 }
@@ -190,4 +198,24 @@ type tlsState struct {
 	tls         atomic.Pointer[tlsSettings]
 	tlsServer   *tls.Config
 	tlsFailures *metrics.TLSHandshakes
+	h2Errors    *metrics.HTTP2Errors
+}
+
+// newH2 is the HTTP/2 server of a generation: its streams run Handle, as HTTP/1.1 requests do,
+// under the generation's idle and send timeouts.
+func (p *Proxy) newH2(idle, send time.Duration) *h2.Server {
+	o := h2.Options{
+		MaxHeaderBytes: p.opts.MaxHeaderBytes,
+		IdleTimeout:    idle,
+		SendTimeout:    send,
+		ServerName:     p.opts.ServerName,
+		Logger:         p.log,
+	}
+	if p.conns != nil {
+		o.OnStream = p.conns.Stream
+	}
+	if p.opts.Metrics != nil {
+		o.CountError = p.opts.Metrics.HTTP2Errors().Count
+	}
+	return h2.New(p.Handle, o)
 }

@@ -58,6 +58,7 @@ func TestZoneproxyConf(t *testing.T) {
 		{"data dir", cfg.Zoneproxy.DataDir, c.dataDir},
 		{"no drain delay", cfg.Zoneproxy.DrainDelay.String(), "0s"},
 		{"log level", cfg.Zoneproxy.Log.Level.String(), "WARN"},
+		{"no HTTPS listener", cfg.APISIX.SSL.Enable, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,5 +66,38 @@ func TestZoneproxyConf(t *testing.T) {
 				t.Fatalf("got %v, want %v", tt.got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTLSConfs: over TLS, nginx listens with ssl (and http2) on the bench certificate, and
+// zoneproxy's config.yaml has the HTTPS listener with fallback_sni.
+func TestTLSConfs(t *testing.T) {
+	dir := t.TempDir()
+	cert, err := makeCert(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := nginxConf{dir: "/run/x", port: 8443, upstream: "127.0.0.1:9000", routes: []Route{{ID: "a", URI: "/bench"}},
+		tls: &cert, h2: true}.String()
+	for _, want := range []string{"listen 127.0.0.1:8443 ssl http2;", "ssl_certificate " + cert.certFile + ";",
+		"ssl_certificate_key " + cert.keyFile + ";", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_session_tickets off;"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("nginx config lacks %q:\n%s", want, conf)
+		}
+	}
+	c := zpConf{dataDir: filepath.Join(dir, "data"), port: 18080, statusPort: 18081, metricsPort: 18082, sslPort: 18444,
+		endpoint: "https://127.0.0.1:18443", prefix: "/zpbench-h2",
+		ca: filepath.Join(dir, "ca.crt"), cert: filepath.Join(dir, "client.crt"), key: filepath.Join(dir, "client.key")}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(c.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("zoneproxy rejects the generated config: %v\n%s", err, c)
+	}
+	s := cfg.APISIX.SSL
+	if !s.Enable || len(s.Listen) != 1 || s.Listen[0].Port != 18444 || s.FallbackSNI != benchSNI || !cfg.APISIX.EnableHTTP2 {
+		t.Errorf("ssl %+v, http2 %v", s, cfg.APISIX.EnableHTTP2)
 	}
 }

@@ -48,8 +48,13 @@ func (s *server) pids() []int {
 // churnFunc runs route updates until its context is done.
 type churnFunc func(ctx context.Context) ChurnStats
 
+// loader is a load generator run: wrk or h2load, reporting in wrk.lua's terms.
+type loader interface {
+	run(ctx context.Context) (WrkResult, error)
+}
+
 // measure runs w against s while sampling s's CPU time and memory, with churn running beside it if set.
-func measure(ctx context.Context, s *server, w wrkRun, cpu string, churn churnFunc) (Measurement, error) {
+func measure(ctx context.Context, s *server, w loader, cpu string, churn churnFunc) (Measurement, error) {
 	pids := s.pids()
 	cpu0, err := readCPUStat(cpu)
 	if err != nil {

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -25,14 +26,25 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	pr := func(base string) probe {
 		return probe{url: base + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}
 	}
+	if s.H2 && h.tools.h2load == "" {
+		h.notes = append(h.notes, fmt.Sprintf("scenario %s skipped: h2load is not installed", s.Name))
+		return res, nil
+	}
+	if s.TLS && h.cert == nil {
+		c, err := makeCert(h.tmp)
+		if err != nil {
+			return res, err
+		}
+		h.cert = &c
+	}
 	var plan []planned
-	if !s.Churn && h.direct != nil {
+	if !s.Churn && !s.TLS && h.direct != nil {
 		if err := waitHTTP(ctx, h.direct.proc, pr(h.direct.url), 10*time.Second); err != nil {
 			return res, err
 		}
 		plan = append(plan, planned{name: TargetUpstream, srv: h.direct})
 	}
-	if !s.Churn && h.bareBin != "" {
+	if !s.Churn && !s.TLS && h.bareBin != "" { // the bare proxy speaks plain HTTP
 		bare, err := h.startBare(ctx, s)
 		if err != nil {
 			return res, err
@@ -53,7 +65,15 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	}
 	if h.o.wants(TargetZoneproxy) {
 		prefix := "/zpbench-" + s.Name
-		if err := h.cp.put(ctx, prefix, h.upAddr, routes, s.Objects()); err != nil {
+		objects := s.Objects()
+		if s.TLS {
+			objects = maps.Clone(objects)
+			if objects == nil {
+				objects = map[string]string{}
+			}
+			objects["/ssls/bench"] = string(h.cert.SSLJSON())
+		}
+		if err := h.cp.put(ctx, prefix, h.upAddr, routes, objects); err != nil {
 			return res, err
 		}
 		zp, err := h.startZoneproxy(ctx, s, prefix)
@@ -73,12 +93,19 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		return res, nil
 	}
 
-	w := wrkRun{bin: h.tools.wrk, pin: h.tools.pin(h.o.LoadCPU), script: h.script, threads: h.o.Threads,
-		conns: h.o.Conns, headers: s.Headers, nice: h.nice()}
+	load := func(url string, d time.Duration) loader {
+		if s.H2 {
+			// A quarter of wrk's connections, each with h2loadStreams streams: 160 requests in
+			// flight by default, against wrk's 64.
+			return h2loadRun{bin: h.tools.h2load, pin: h.tools.pin(h.o.LoadCPU), conns: max(1, h.o.Conns/4),
+				duration: d, headers: s.Headers, url: url, nice: h.nice()}
+		}
+		return wrkRun{bin: h.tools.wrk, pin: h.tools.pin(h.o.LoadCPU), script: h.script, threads: h.o.Threads,
+			conns: h.o.Conns, headers: s.Headers, nice: h.nice(), url: url, duration: d}
+	}
 	if h.o.Warmup > 0 {
 		for _, p := range plan {
-			w.url, w.duration = p.srv.url+s.Path, h.o.Warmup
-			if _, err := w.run(ctx); err != nil {
+			if _, err := load(p.srv.url+s.Path, h.o.Warmup).run(ctx); err != nil {
 				return res, fmt.Errorf("%s warm-up: %w", p.name, err)
 			}
 		}
@@ -97,11 +124,9 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		return res, nil
 	}
 	runs := make([][]Measurement, len(plan))
-	w.duration = h.o.Duration
 	for rep := 0; rep < h.o.Runs; rep++ {
 		for i, p := range plan {
-			w.url = p.srv.url + s.Path
-			r, err := measure(ctx, p.srv, w, h.o.ProxyCPU, p.churn)
+			r, err := measure(ctx, p.srv, load(p.srv.url+s.Path, h.o.Duration), h.o.ProxyCPU, p.churn)
 			if err != nil {
 				return res, fmt.Errorf("%s run %d: %w", p.name, rep+1, err)
 			}
@@ -140,7 +165,11 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*
 		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes}
+	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes, h2: s.H2}
+	scheme := "http://"
+	if s.TLS {
+		c.tls, scheme = h.cert, "https://"
+	}
 	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
 		return nil, err
 	}
@@ -149,7 +178,7 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{target: TargetNginx, proc: p, url: "http://" + hostPort(port), tree: true}
+	srv := &server{target: TargetNginx, proc: p, url: scheme + hostPort(port), tree: true}
 	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 60*time.Second); err != nil {
 		p.stop(syscall.SIGTERM, 5*time.Second)
 		return nil, fmt.Errorf("%w (error log: %s)", err, firstLines(readFile(filepath.Join(dir, "error.log")), 5))
@@ -182,7 +211,7 @@ func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -192,6 +221,10 @@ func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string)
 	}
 	c := zpConf{dataDir: filepath.Join(dir, "data"), port: ports[0], statusPort: ports[1], metricsPort: ports[2],
 		endpoint: h.cp.endpoint(), prefix: prefix, ca: h.cp.files.CA, cert: h.cp.files.Cert, key: h.cp.files.Key}
+	url := "http://" + hostPort(ports[0])
+	if s.TLS {
+		c.sslPort, url = ports[3], "https://"+hostPort(ports[3])
+	}
 	conf := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
 		return nil, err
@@ -201,7 +234,7 @@ func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string)
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{target: TargetZoneproxy, proc: p, url: "http://" + hostPort(ports[0]), statusURL: "http://" + hostPort(ports[1])}
+	srv := &server{target: TargetZoneproxy, proc: p, url: url, statusURL: "http://" + hostPort(ports[1])}
 	ready := probe{url: srv.statusURL + "/status/ready", status: 200, bodyLen: -1}
 	route := probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}
 	for _, pr := range []probe{ready, route} {

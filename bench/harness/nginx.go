@@ -15,6 +15,27 @@ type nginxConf struct {
 	port     int
 	upstream string // host:port of the backend
 	routes   []Route
+	// tls, when set, makes the listener HTTPS with this certificate; h2 adds HTTP/2 (ALPN h2).
+	tls *benchCert
+	h2  bool
+}
+
+// listen is the server's listen directive and, over TLS, its certificate settings: TLS 1.2 and
+// 1.3, no session tickets (APISIX's defaults). "listen ... http2" is the form nginx 1.22 (Debian
+// 12) knows; later versions warn and take it.
+func (c nginxConf) listen() string {
+	if c.tls == nil {
+		return fmt.Sprintf("listen 127.0.0.1:%d;", c.port)
+	}
+	h2 := ""
+	if c.h2 {
+		h2 = " http2"
+	}
+	return fmt.Sprintf(`listen 127.0.0.1:%d ssl%s;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets off;`, c.port, h2, c.tls.certFile, c.tls.keyFile)
 }
 
 func (c nginxConf) String() string {
@@ -53,11 +74,11 @@ http {
     proxy_busy_buffers_size 64k;
 
     server {
-        listen 127.0.0.1:%[3]d;
+        %[3]s
         location / {
             return 404;
         }
-`, c.dir, c.upstream, c.port)
+`, c.dir, c.upstream, c.listen())
 	for _, r := range c.routes {
 		if p, ok := strings.CutSuffix(r.URI, "*"); ok {
 			fmt.Fprintf(&b, "        location %s {\n", p)

@@ -23,6 +23,13 @@ type Scenario struct {
 	// objects are other keys the control plane holds for the scenario (consumers), by key under
 	// the prefix ("/consumers/bench").
 	objects map[string]string
+	// TLS: the proxies serve HTTPS with one ECDSA P-256 certificate (nginx from files, zoneproxy from
+	// an SSL object in etcd); the bare upstream, plain HTTP, is not measured. H2: the load is
+	// h2load's, HTTP/2 with h2loadStreams streams per connection, instead of wrk's.
+	TLS, H2 bool
+	// Goal is the requests per CPU-second zoneproxy should reach, as a multiple of nginx's
+	// (0: goalCPUEfficiency).
+	Goal float64
 }
 
 // Route is one APISIX route of a scenario, with what nginx needs to mirror it.
@@ -93,6 +100,10 @@ func allScenarios() []Scenario {
 		{Name: "idle10k", Desc: "10,000 idle keep-alive connections, each after one request: RSS per connection",
 			Path: "/bench", Body: 100, Idle: 10_000,
 			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "https", Desc: "1 route, 100-byte JSON, keep-alive HTTPS (wrk over TLS 1.3, ECDSA P-256)", Path: "/bench", Body: 100,
+			TLS: true, Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "h2", Desc: "1 route, 100-byte JSON, HTTP/2 over TLS (h2load, 10 streams per connection)", Path: "/bench", Body: 100,
+			TLS: true, H2: true, Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "churn", Desc: "1 route under load + 100 others updated 100 times a second", Path: "/bench", Body: 100, Churn: true,
 			routes: func() []Route { return append([]Route{{ID: "bench", URI: "/bench"}}, churnSet()...) }},
 		{Name: "churn10k", Desc: "10,000 routes + 100 others updated 100 times a second", Path: deepPath, Body: 100, Churn: true,
@@ -184,4 +195,12 @@ func UpstreamJSON(addr string) []byte {
 	b, _ := json.Marshal(map[string]any{"type": "roundrobin", "nodes": map[string]int{addr: 1}, "name": "bench",
 		"keepalive_pool": map[string]int{"size": 64, "idle_timeout": 60, "requests": 1000000}})
 	return b
+}
+
+// goal is the scenario's requests-per-CPU-second goal as a multiple of nginx's.
+func (s Scenario) goal() float64 {
+	if s.Goal > 0 {
+		return s.Goal
+	}
+	return goalCPUEfficiency
 }

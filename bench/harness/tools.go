@@ -7,7 +7,7 @@ import (
 
 // tools are the external programs the harness runs; nginx and taskset are optional.
 type tools struct {
-	wrk, nginx, taskset string
+	wrk, nginx, taskset, h2load string
 }
 
 // errNoWrk means wrk is not installed: nothing can be measured.
@@ -26,6 +26,10 @@ func findTools() (tools, []string, error) {
 			t.nginx = ""
 			notes = append(notes, "nginx is not installed: the nginx peer is skipped and no ratio to nginx is given")
 		}
+	}
+	if t.h2load, err = exec.LookPath("h2load"); err != nil {
+		t.h2load = ""
+		notes = append(notes, "h2load is not installed (Debian's nghttp2-client): the HTTP/2 scenario is skipped")
 	}
 	if t.taskset, err = exec.LookPath("taskset"); err != nil {
 		t.taskset = ""

@@ -17,6 +17,7 @@ type zpConf struct {
 	ca          string // file paths written by cptest
 	cert        string
 	key         string
+	sslPort     int // the HTTPS listener (apisix.ssl.listen); 0: none
 }
 
 func (c zpConf) String() string {
@@ -30,9 +31,8 @@ apisix:
     ip: 127.0.0.1
     port: %d
   ssl:
-    enable: false # the plain scenarios; 9443 may be taken on the machine
     ssl_trusted_certificate: %q
-  router:
+%s  router:
     http: radixtree_host_uri
 deployment:
   role: traditional
@@ -57,6 +57,15 @@ zoneproxy:
   shutdown_timeout: 2s
   log:
     level: warn
-`, c.port, c.statusPort, c.ca, c.endpoint, c.prefix, c.cert, c.key, c.metricsPort, c.dataDir)
+`, c.port, c.statusPort, c.ca, c.sslListen(), c.endpoint, c.prefix, c.cert, c.key, c.metricsPort, c.dataDir)
 	return b.String()
+}
+
+// sslListen is the HTTPS listener's part of the ssl section: the port, and fallback_sni for
+// clients that send no SNI (h2load and Go's client on an IP address).
+func (c zpConf) sslListen() string {
+	if c.sslPort == 0 {
+		return "    enable: false # the plain scenarios; 9443 may be taken on the machine\n"
+	}
+	return fmt.Sprintf("    listen:\n      - ip: 127.0.0.1\n        port: %d\n    fallback_sni: %q\n", c.sslPort, benchSNI)
 }

@@ -178,6 +178,10 @@ func (c *Conns) Enter(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// Stream counts a request that came on an HTTP/2 stream: such requests do not pass through
+// fasthttp's ConnState. Their connection stays "waiting" for its whole life.
+func (c *Conns) Stream() { c.requests.Add(1) }
+
 type connsCollector struct{ m *Metrics }
 
 func (c connsCollector) Describe(ch chan<- *prometheus.Desc) {
