@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 )
@@ -210,5 +213,54 @@ func TestTLSVars(t *testing.T) {
 	}
 	if code, _ := get("/public", alice); code != 404 {
 		t.Errorf("a verified client on the route for NONE: %d, want 404", code)
+	}
+}
+
+// TestMTLSOverHTTP2: the client-certificate checks hold for requests that come over HTTP/2: a
+// stream on an optional-mTLS connection without a verified certificate gets 400 on a path that no
+// skip regex matches, as over HTTP/1.1; with a verified certificate, or on a skipped path, it is
+// served.
+func TestMTLSOverHTTP2(t *testing.T) {
+	root := tu.NewCA(t, "clients root")
+	good := clientPair(t, root, "alice")
+	be := echoBackend(t)
+	opt, optk := tu.Cert(t, tu.ECDSA, "opt.example")
+	h := startTLS(t, Options{},
+		"/apisix/ssls/1", sslJSON(`"sni":"opt.example",`+clientMember(root.PEM, -1, "^/public/"), opt, optk),
+		"/apisix/routes/1", route("/*", "", "", be))
+
+	for _, tt := range []struct {
+		name string
+		path string
+		cert *tls.Certificate
+		want int
+	}{
+		{"skipped path, no certificate", "/public/a", nil, 200},
+		{"other path, no certificate", "/private", nil, 400},
+		{"other path, verified", "/private", good, 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &tls.Config{ServerName: "opt.example", InsecureSkipVerify: true, NextProtos: []string{"h2"}}
+			if tt.cert != nil {
+				cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return tt.cert, nil }
+			}
+			tr := &http2.Transport{
+				TLSClientConfig: cfg,
+				DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
+					d := tls.Dialer{Config: cfg}
+					return d.DialContext(ctx, network, h.addr)
+				},
+			}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get("https://opt.example" + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 || resp.StatusCode != tt.want {
+				t.Fatalf("%s over %s: %d, want %d over HTTP/2", tt.path, resp.Proto, resp.StatusCode, tt.want)
+			}
+		})
 	}
 }
