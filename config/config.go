@@ -213,13 +213,44 @@ const (
 
 // RoleConfig is deployment.role_<role>.
 type RoleConfig struct {
-	// ConfigProvider is where the routes come from. Only ProviderEtcd is
-	// supported; "yaml" (standalone mode) is not yet.
+	// ConfigProvider is where the routes come from: ProviderEtcd, ProviderYAML
+	// or (data_plane only) ProviderJSON.
 	ConfigProvider string
 }
 
-// ProviderEtcd is the only supported config_provider.
-const ProviderEtcd = "etcd"
+// The config providers. With data_plane, yaml and json read the standalone
+// file (Zoneproxy.StandaloneFile); with traditional, yaml is APISIX's
+// API-driven standalone mode: the configuration is pushed to the Admin API
+// (PUT /apisix/admin/configs) and no file is read.
+const (
+	ProviderEtcd = "etcd"
+	ProviderYAML = "yaml"
+	ProviderJSON = "json"
+)
+
+// StandaloneMode is how a configuration reaches zoneproxy without etcd.
+type StandaloneMode int
+
+// The standalone modes of Deployment.Standalone.
+const (
+	NotStandalone StandaloneMode = iota
+	// StandaloneFile reads Zoneproxy.StandaloneFile (role data_plane, provider yaml or json).
+	StandaloneFile
+	// StandaloneAPI serves PUT /apisix/admin/configs on deployment.admin.admin_listen (role
+	// traditional, provider yaml).
+	StandaloneAPI
+)
+
+// Standalone returns the standalone mode of the deployment.
+func (d *Deployment) Standalone() StandaloneMode {
+	switch p := d.Provider(); {
+	case p == ProviderEtcd:
+		return NotStandalone
+	case d.Role == RoleDataPlane:
+		return StandaloneFile
+	}
+	return StandaloneAPI
+}
 
 // Etcd is deployment.etcd: the control-plane endpoints.
 type Etcd struct {
@@ -338,6 +369,13 @@ type Zoneproxy struct {
 	// default .zoneproxy). Load resolves a relative path against the directory
 	// of config.yaml, not the working directory.
 	DataDir string
+	// StandaloneFile is the configuration file of the file-driven standalone
+	// mode (standalone_file; deployment.role data_plane with config_provider
+	// yaml or json). Default: apisix.yaml (apisix.json for json) beside
+	// config.yaml, as APISIX reads conf/apisix.yaml beside conf/config.yaml;
+	// apisix-<p>.yaml when APISIX_PROFILE=p; empty in the other modes. Load
+	// resolves a relative path against the directory of config.yaml.
+	StandaloneFile string
 	// FailbackAfter is how long a more preferred endpoint must stay healthy
 	// before zoneproxy moves back to it (failback_after, default 10 s).
 	FailbackAfter time.Duration

@@ -457,6 +457,8 @@ func (d *decoder) zoneproxy(c *Config, sec field) {
 		switch f.key {
 		case "data_dir":
 			d.str(f.path, f.v, &z.DataDir)
+		case "standalone_file":
+			d.str(f.path, f.v, &z.StandaloneFile)
 		case "failback_after":
 			d.duration(f.path, f.v, &z.FailbackAfter)
 		case "probe_interval":

@@ -34,6 +34,9 @@ func (c *Config) resolvePaths(dir string) {
 	if !filepath.IsAbs(c.Zoneproxy.DataDir) {
 		c.Zoneproxy.DataDir = filepath.Join(dir, c.Zoneproxy.DataDir)
 	}
+	if f := c.Zoneproxy.StandaloneFile; f != "" && !filepath.IsAbs(f) {
+		c.Zoneproxy.StandaloneFile = filepath.Join(dir, c.Zoneproxy.StandaloneFile)
+	}
 }
 
 // Parse parses a config.yaml. It substitutes ${{VAR}} and ${{VAR:=default}}
@@ -58,6 +61,9 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, []strin
 		d.root(c, root)
 	}
 	d.envHost(c)
+	if c.Zoneproxy.StandaloneFile == "" && c.Deployment.Standalone() == StandaloneFile {
+		c.Zoneproxy.StandaloneFile = d.standaloneFileName(c)
+	}
 	d.errs = append(d.errs, d.unrelated(c.check(d.lines))...)
 	if len(d.errs) > 0 {
 		return nil, d.warns, errors.Join(d.errs...)
@@ -126,6 +132,19 @@ func yamlError(err error) *Error {
 		}
 	}
 	return e
+}
+
+// standaloneFileName is APISIX's name of the standalone file: apisix.yaml, or apisix.json for
+// the json provider, with -<profile> before the extension when APISIX_PROFILE is set.
+func (d *decoder) standaloneFileName(c *Config) string {
+	ext := ".yaml"
+	if c.Deployment.Provider() == ProviderJSON {
+		ext = ".json"
+	}
+	if p, ok := d.lookupEnv("APISIX_PROFILE"); ok && p != "" {
+		return "apisix-" + p + ext
+	}
+	return "apisix" + ext
 }
 
 // envHost applies APISIX_DEPLOYMENT_ETCD_HOST, a JSON array of URLs that

@@ -145,16 +145,17 @@ func (c *Config) validateSSL(v *validator) {
 func (c *Config) validateDeployment(v *validator) {
 	d := &c.Deployment
 	provider := func(key, got string) {
-		switch got {
-		case ProviderEtcd:
-		case "":
+		switch {
+		case got == ProviderEtcd, got == ProviderYAML:
+		case got == ProviderJSON && d.Role == RoleDataPlane:
+		case got == "":
 			v.fail(key, "is required when deployment.role is %s", d.Role)
-		case "yaml":
-			v.fail(key, "yaml (APISIX standalone mode) is not supported yet; use etcd")
-		case "json", "xds":
-			v.fail(key, "%s is not supported; use etcd", got)
+		case got == ProviderJSON:
+			v.fail(key, "json is only a provider of deployment.role data_plane (file-driven standalone mode)")
+		case got == "xds":
+			v.fail(key, "xds is not supported; use etcd, yaml or json")
 		default:
-			v.fail(key, "%q is not one of etcd, yaml", got)
+			v.fail(key, "%q is not one of etcd, yaml, json", got)
 		}
 	}
 	switch d.Role {
@@ -172,7 +173,7 @@ func (c *Config) validateDeployment(v *validator) {
 
 	e := &d.Etcd
 	hostKey := e.key()
-	if len(e.Host) == 0 {
+	if len(e.Host) == 0 && d.Provider() == ProviderEtcd {
 		v.fail(hostKey, "needs at least one endpoint")
 	}
 	for i, h := range e.Host {
@@ -256,6 +257,9 @@ func (c *Config) validateZoneproxy(v *validator) {
 	z := &c.Zoneproxy
 	if strings.TrimSpace(z.DataDir) == "" {
 		v.fail("zoneproxy.data_dir", "must not be empty")
+	}
+	if c.Deployment.Standalone() == StandaloneFile && strings.TrimSpace(z.StandaloneFile) == "" {
+		v.fail("zoneproxy.standalone_file", "must not be empty")
 	}
 	v.nonNegative("zoneproxy.failback_after", z.FailbackAfter)
 	v.positive("zoneproxy.probe_interval", z.ProbeInterval)

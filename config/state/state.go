@@ -18,6 +18,11 @@ const (
 	// SourceStateFile is a State read back from the state file on disk (config/statefile): the
 	// last configuration applied before the process started.
 	SourceStateFile Source = "state_file"
+	// SourceFile is a State read from a standalone configuration file (APISIX's conf/apisix.yaml,
+	// config/standalone/filesource).
+	SourceFile Source = "file"
+	// SourceAdmin is a State pushed to the standalone Admin API (PUT /apisix/admin/configs).
+	SourceAdmin Source = "admin_api"
 )
 
 // State is the whole configuration under the prefix at one revision. A State handed out is

@@ -1,0 +1,11 @@
+// Package standalone reads APISIX's standalone configuration (conf/apisix.yaml or apisix.json,
+// and the body of PUT /apisix/admin/configs) into the etcd key/values a control plane would hold
+// under the prefix, so that one snapshot builder serves both sources.
+//
+// Decode does it in one call. Parse and Document.Objects expose the steps for the Admin API,
+// which needs each object's list position and modifiedIndex, and the <type>_conf_version fields.
+// Nothing here validates an object's schema: that is the builder's job (proxy/snapshot).
+//
+// Concurrency: the functions are safe for concurrent use; a Document must not be changed while
+// another goroutine reads it.
+package standalone

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package filesource
+
+func watch(string) (<-chan struct{}, func(), error) { return nil, nil, ErrNoWatch }
