@@ -135,9 +135,9 @@ func shortNumber(s string) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// hashObject is the digest of one object: SHA-256 of its relative key, a zero byte and its
-// canonical value.
-func hashObject(rel string, canonical []byte) [sha256.Size]byte {
+// Hash is the digest of one object: SHA-256 of its relative key ("routes/1"), a zero byte and
+// its canonical value (Canonical). ObjectHash is Hash after RelKey and Canonical.
+func Hash(rel string, canonical []byte) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(rel))
 	h.Write([]byte{0})
@@ -158,7 +158,7 @@ func ObjectHash(prefix, key string, value []byte) ([sha256.Size]byte, bool) {
 	if err != nil {
 		return [sha256.Size]byte{}, false
 	}
-	return hashObject(rel, c), true
+	return Hash(rel, c), true
 }
 
 // Set is a multiset of object hashes. The zero value is empty.

@@ -137,15 +137,47 @@ func rank(rel string) int {
 // MakePlan compares desired with remote under sel. Values compare after normalisation
 // (fingerprint.Canonical); a value on the target that is not a JSON object always differs.
 func MakePlan(desired Objects, remote *Remote, sel Selector) *Plan {
+	return makePlan(desired, canonicalAll(desired), remote, sel)
+}
+
+// canon is an object's normalised value and its digest, computed once per run for the file and
+// once per read object.
+type canon struct {
+	value []byte
+	hash  [32]byte
+	ok    bool // a JSON object of a kind that counts
+}
+
+func canonical(rel string, v []byte) canon {
+	if _, ok := fingerprint.RelKey("", "/"+rel); !ok {
+		return canon{}
+	}
+	c, err := fingerprint.Canonical(v)
+	if err != nil {
+		return canon{}
+	}
+	return canon{value: c, hash: fingerprint.Hash(rel, c), ok: true}
+}
+
+func canonicalAll(objs Objects) map[string]canon {
+	out := make(map[string]canon, len(objs))
+	for rel, v := range objs {
+		out[rel] = canonical(rel, v)
+	}
+	return out
+}
+
+func makePlan(desired Objects, dc map[string]canon, remote *Remote, sel Selector) *Plan {
 	p := &Plan{}
-	var have, want fingerprint.Set
-	for rel, v := range remote.Objects {
-		if h, ok := ObjectHash(rel, v); ok {
-			have.Add(h)
+	rc := canonicalAll(remote.Objects)
+	var have fingerprint.Set
+	for _, c := range rc {
+		if c.ok {
+			have.Add(c.hash)
 		}
 	}
 	p.Have = have.Digest()
-	want = have
+	want := have
 	var puts, dels []Change
 	for _, rel := range sortedKeys(desired) {
 		v := desired[rel]
@@ -159,17 +191,17 @@ func MakePlan(desired Objects, remote *Remote, sel Selector) *Plan {
 		case !sel.Matches(old):
 			p.Conflicts = append(p.Conflicts, rel)
 			continue
-		case equal(old, v):
+		case rc[rel].ok && dc[rel].ok && bytes.Equal(rc[rel].value, dc[rel].value):
 			p.Unchanged++
 			continue
 		default:
 			puts = append(puts, Change{Op: Update, Key: rel, Old: old, New: v, ModRevision: remote.Revs[rel]})
-			if h, ok := ObjectHash(rel, old); ok {
-				want.Remove(h)
+			if rc[rel].ok {
+				want.Remove(rc[rel].hash)
 			}
 		}
-		if h, ok := ObjectHash(rel, v); ok {
-			want.Add(h)
+		if dc[rel].ok {
+			want.Add(dc[rel].hash)
 		}
 	}
 	for _, rel := range sortedKeys(remote.Objects) {
@@ -178,8 +210,8 @@ func MakePlan(desired Objects, remote *Remote, sel Selector) *Plan {
 			continue
 		}
 		dels = append(dels, Change{Op: Delete, Key: rel, Old: old, ModRevision: remote.Revs[rel]})
-		if h, ok := ObjectHash(rel, old); ok {
-			want.Remove(h)
+		if rc[rel].ok {
+			want.Remove(rc[rel].hash)
 		}
 	}
 	slices.SortStableFunc(puts, func(a, b Change) int { return rank(a.Key) - rank(b.Key) })
@@ -203,18 +235,6 @@ func Fingerprint(objs Objects) fingerprint.Digest {
 		}
 	}
 	return s.Digest()
-}
-
-func equal(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	ca, err := fingerprint.Canonical(a)
-	if err != nil {
-		return false
-	}
-	cb, err := fingerprint.Canonical(b)
-	return err == nil && bytes.Equal(ca, cb)
 }
 
 // decodeJSON decodes v with exact numbers; v that does not decode is returned as a string, nil as

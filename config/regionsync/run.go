@@ -47,13 +47,15 @@ var ErrConflicts = errors.New("objects of the file exist on the target without t
 
 // Diff plans every target in parallel; results are in the order of targets.
 func Diff(ctx context.Context, desired Objects, targets []Target, o Options) []Result {
-	return each(targets, func(t Target) Result { return plan(ctx, desired, t, o) })
+	dc := canonicalAll(desired)
+	return each(targets, func(t Target) Result { return plan(ctx, desired, dc, t, o) })
 }
 
 // Apply plans every target and writes its plan, all targets in parallel (unless o.DryRun).
 func Apply(ctx context.Context, desired Objects, targets []Target, o Options) []Result {
+	dc := canonicalAll(desired)
 	return each(targets, func(t Target) Result {
-		r := plan(ctx, desired, t, o)
+		r := plan(ctx, desired, dc, t, o)
 		if r.Err != nil || o.DryRun || len(r.Plan.Changes) == 0 {
 			return r
 		}
@@ -66,14 +68,14 @@ func Apply(ctx context.Context, desired Objects, targets []Target, o Options) []
 	})
 }
 
-func plan(ctx context.Context, desired Objects, t Target, o Options) Result {
+func plan(ctx context.Context, desired Objects, dc map[string]canon, t Target, o Options) Result {
 	r := Result{Target: t.Name(), URL: t.String()}
 	remote, err := t.Read(ctx)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	r.Plan = MakePlan(desired, remote, o.Selector)
+	r.Plan = makePlan(desired, dc, remote, o.Selector)
 	if len(r.Plan.Conflicts) > 0 {
 		r.Err = fmt.Errorf("%w: %v", ErrConflicts, r.Plan.Conflicts)
 	}
