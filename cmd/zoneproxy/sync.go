@@ -51,9 +51,10 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 	fs.Var(&selectors, "label-selector", "k=v[,k=v]: manage only objects carrying these labels (repeatable, AND)")
 	prefix := fs.String("prefix", "/apisix", "etcd key prefix")
 	dryRun := fs.Bool("dry-run", false, "apply: show what would be written, write nothing")
-	cacert := fs.String("cacert", "", "etcd+https: CA bundle (default: system roots)")
-	cert := fs.String("cert", "", "etcd+https: client certificate")
-	key := fs.String("key", "", "etcd+https: client key")
+	var cacert, cert, key list
+	fs.Var(&cacert, "cacert", "etcd+https: CA bundle (default: system roots); NAME=path for one target only")
+	fs.Var(&cert, "cert", "etcd+https: client certificate; NAME=path for one target only")
+	fs.Var(&key, "key", "etcd+https: client key; NAME=path for one target only")
 	user := fs.String("user", "", "etcd user (password in ZONEPROXY_ETCD_PASSWORD or --password)")
 	password := fs.String("password", "", "etcd password")
 	maxTxnOps := fs.Int("max-txn-ops", 128, "operations per etcd transaction (etcd's --max-txn-ops)")
@@ -88,11 +89,7 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 	if cfg.APISIX.DataEncryption.EnableEncryptFields {
 		secrets.PluginFields = encryptFields(builtin.Registry())
 	}
-	tlsCfg, err := clientTLS(*cacert, *cert, *key)
-	if err != nil {
-		return fail(err)
-	}
-	eo := regionsync.EtcdOptions{Prefix: *prefix, TLS: tlsCfg, Username: *user, Password: *password, MaxTxnOps: *maxTxnOps, Timeout: *timeout}
+	eo := regionsync.EtcdOptions{Prefix: *prefix, Username: *user, Password: *password, MaxTxnOps: *maxTxnOps, Timeout: *timeout}
 	if len(targetSpecs) == 0 {
 		return fail(errors.New("no --target"))
 	}
@@ -107,7 +104,13 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 		if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
 			return fail(fmt.Errorf("target %s: APISIX Admin API targets are not supported yet; use etcd+http(s)://", name))
 		}
-		t, err := regionsync.NewEtcd(name, url, eo)
+		tlsCfg, err := clientTLS(forTarget(name, cacert), forTarget(name, cert), forTarget(name, key))
+		if err != nil {
+			return fail(fmt.Errorf("target %s: %w", name, err))
+		}
+		o := eo
+		o.TLS = tlsCfg
+		t, err := regionsync.NewEtcd(name, url, o)
 		if err != nil {
 			return fail(err)
 		}
@@ -159,6 +162,22 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 		return regionsync.WriteDiff(stdout, regionsync.Diff(ctx, desired, targets, o))
 	}
 	return regionsync.WriteApply(stdout, regionsync.Apply(ctx, desired, targets, o), *dryRun)
+}
+
+// forTarget returns the value of a per-target flag for target name: its NAME=value entry, else
+// the last entry without a name.
+func forTarget(name string, values list) string {
+	all := ""
+	for _, v := range values {
+		if n, path, ok := strings.Cut(v, "="); ok {
+			if n == name {
+				return path
+			}
+			continue
+		}
+		all = v
+	}
+	return all
 }
 
 // targetName splits NAME=URL; a bare URL is its own name.

@@ -101,7 +101,8 @@ func sortedKeys[V any](m map[string]V) []string {
 // Substitute replaces ${NAME} and ${NAME:=default} in text with lookupEnv's values (NAME is a
 // letter or underscore followed by letters, digits and underscores). $${ is a literal "${";
 // ${{ is left as it is (the standalone decoder's own syntax), and so is a "${" that does not
-// start a reference. Unset variables without a default are an error naming them all.
+// start a reference. Whole-line YAML comments (first non-blank character '#') are left as they
+// are. Unset variables without a default are an error naming them all.
 func Substitute(text string, lookupEnv func(string) (string, bool)) (string, error) {
 	if !strings.Contains(text, "${") {
 		return text, nil
@@ -111,6 +112,20 @@ func Substitute(text string, lookupEnv func(string) (string, bool)) (string, err
 	}
 	var b strings.Builder
 	var unset []string
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "#") {
+			b.WriteString(line)
+			continue
+		}
+		unset = substituteLine(&b, line, lookupEnv, unset)
+	}
+	if len(unset) > 0 {
+		return "", fmt.Errorf("environment variables not set: %s", strings.Join(slices.Compact(slices.Sorted(slices.Values(unset))), ", "))
+	}
+	return b.String(), nil
+}
+
+func substituteLine(b *strings.Builder, text string, lookupEnv func(string) (string, bool), unset []string) []string {
 	for {
 		i := strings.Index(text, "${")
 		if i < 0 {
@@ -147,10 +162,7 @@ func Substitute(text string, lookupEnv func(string) (string, bool)) (string, err
 		b.WriteString(v)
 		text = rest[end+1:]
 	}
-	if len(unset) > 0 {
-		return "", fmt.Errorf("environment variables not set: %s", strings.Join(slices.Compact(slices.Sorted(slices.Values(unset))), ", "))
-	}
-	return b.String(), nil
+	return unset
 }
 
 func validName(s string) bool {

@@ -39,6 +39,8 @@ func TestLoad(t *testing.T) {
 			map[string]string{"routes/r1": `"region":"eu"`}, ""},
 		{"env default and literal", []string{"routes:\n  - {id: r1, uri: /x, desc: '${MISSING:=none} $${REGION}'}\n"},
 			map[string]string{"routes/r1": `"desc":"none ${REGION}"`}, ""},
+		{"comment lines untouched", []string{"# set ${NOPE} per region\nroutes:\n  - {id: r1, uri: /x}\n"},
+			map[string]string{"routes/r1": `"uri":"/x"`}, ""},
 		{"unset", []string{"routes:\n  - {id: r1, uri: /x, desc: ${NOPE} ${NOPE2}}\n"}, nil, "environment variables not set: NOPE, NOPE2"},
 		{"merged", []string{"routes:\n  - {id: r1, uri: /x}\n", "upstreams:\n  - {id: u1, nodes: {\"a:1\": 1}}\n"},
 			map[string]string{"routes/r1": `"uri":"/x"`, "upstreams/u1": `"a:1"`}, ""},
