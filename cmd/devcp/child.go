@@ -75,10 +75,25 @@ zoneproxy is ready. Try:
   curl -s http://127.0.0.1:7085/status/ready
   curl -s http://127.0.0.1:7085/status/control-plane
 
-Change a route while it runs:
+Change a route while it runs, with APISIX's Admin API (its curl examples work unchanged):
+
+  KEY=$(cat .devcp/admin.key)
+  curl -i "http://127.0.0.1:9180/apisix/admin/upstreams/demo" -X PUT -H "X-API-KEY: $KEY" -d '{"type":"roundrobin","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1}}'
+  curl -i "http://127.0.0.1:9180/apisix/admin/routes" -X PUT -H "X-API-KEY: $KEY" -d '{"id":"getting-started-ip","uri":"/ip","upstream_id":"demo"}'
+  curl -i http://127.0.0.1:9080/ip
+  curl -s "http://127.0.0.1:9180/apisix/admin/routes" -H "X-API-KEY: $KEY"
+
+or straight into etcd:
 
   bin/devcp put /apisix/routes/9 '{"uri":"/new","upstream_id":"1"}'
   bin/devcp del /apisix/routes/9
+
+Break the local zone's control-plane endpoint (az1, https://127.0.0.1:7943) and watch zoneproxy
+move to the next one (current_endpoint), then heal it and watch it come back:
+
+  bin/devcp fault az1 refuse                       # or blackhole: accepted, never answered
+  curl -s 127.0.0.1:7085/status/control-plane
+  bin/devcp fault az1 heal                         # back on az1 after failback_after (10s)
 
 Ctrl-C stops both.
 ` + "\n"

@@ -27,6 +27,7 @@ type cpOptions struct {
 
 type controlPlane struct {
 	cluster   *cptest.Cluster
+	ports     []int // endpoint ports, one per pretend zone (az1, az2, ...)
 	upstreams []*http.Server
 }
 
@@ -53,7 +54,7 @@ func startControlPlane(ctx context.Context, o cpOptions) (*controlPlane, error) 
 	if err := os.MkdirAll(o.dir, 0o750); err != nil {
 		return nil, err
 	}
-	cp := &controlPlane{}
+	cp := &controlPlane{ports: ports}
 	for i, addr := range o.upstreams {
 		srv, err := startDemoUpstream(addr, fmt.Sprintf("demo-%d", i+1))
 		if err != nil {

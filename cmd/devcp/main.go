@@ -6,6 +6,11 @@
 //	devcp [flags] [-- command args...]   run the control plane; with a command (zoneproxy), run it
 //	                                     too, print what to try once it is ready, stop both on Ctrl-C
 //	devcp put KEY VALUE | get PREFIX | del KEY   change or read the running control plane
+//	devcp fault ZONE refuse|blackhole|heal       break or heal one zone's endpoint (az1..az3)
+//
+// It also serves APISIX's Admin API on 127.0.0.1:9180 (-admin-listen) over the same etcd, so that
+// APISIX's curl examples work against it; its key is DEVCP_ADMIN_KEY, else a generated one,
+// printed at start and left in <dir>/admin.key.
 package main
 
 import (
@@ -36,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "put", "get", "del":
 			return kvCommand(args, stdout, stderr)
+		case "fault":
+			return faultCommand(args, stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("devcp", flag.ContinueOnError)
@@ -46,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	upstreams := fs.String("upstreams", "127.0.0.1:1980,127.0.0.1:1981", "demo upstream addresses")
 	seed := fs.Bool("seed", true, "put the demo routes")
 	readyURL := fs.String("ready-url", "http://127.0.0.1:7085/status/ready", "readiness URL of the command, polled before printing what to try")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9180", "address of the Admin API (APISIX's) and of /devcp/fault; empty: none")
 	verbose := fs.Bool("v", false, "log the control plane's own events")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -68,6 +76,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		strings.Join(cp.cluster.Endpoints(), ", "))
 	fmt.Fprintf(stdout, "devcp: certificates in %s/ (ca.crt, client.crt, client.key); demo upstreams on %s\n",
 		*dir, *upstreams)
+	if *adminListen != "" {
+		srv, key, err := startAdmin(cp, *adminListen, os.Getenv("DEVCP_ADMIN_KEY"), *dir, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "devcp:", err)
+			return 1
+		}
+		defer srv.Close()
+		fmt.Fprintf(stdout, "devcp: Admin API on http://%s/apisix/admin, X-API-KEY %s (also in %s/%s)\n",
+			*adminListen, key, *dir, adminKeyFile)
+	}
 
 	if cmd := fs.Args(); len(cmd) > 0 {
 		return superviseChild(ctx, cmd, *readyURL, stdout, stderr)
@@ -95,7 +113,7 @@ func certDir() string {
 	return ".devcp"
 }
 
-var errUsage = errors.New("usage: devcp put KEY VALUE | devcp get PREFIX | devcp del KEY")
+var errUsage = errors.New("usage: devcp put KEY VALUE | devcp get PREFIX | devcp del KEY | devcp fault ZONE refuse|blackhole|heal")
 
 func filesIn(dir string) (ca, cert, key string) {
 	return filepath.Join(dir, "ca.crt"), filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
