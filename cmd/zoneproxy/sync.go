@@ -25,8 +25,8 @@ const syncUsage = `usage:
   zoneproxy sync dump  --target URL [--prefix /apisix]                 > file.yaml
   zoneproxy sync diff  -f file.yaml [-f more.yaml] --target NAME=URL [--target NAME=URL ...]
   zoneproxy sync apply -f file.yaml [...] --target NAME=URL [...] [--dry-run] [--label-selector k=v]
-URL: etcd+http://host:port[,host:port] or etcd+https://... (an APISIX Admin API http(s)://host:port
-is not supported yet). Exit codes: 0 in sync / applied, 1 differs / a target failed, 2 error.
+URL: etcd+http://host:port[,host:port] or etcd+https://..., or an APISIX Admin API http(s)://host:port
+(--admin-key or ZONEPROXY_ADMIN_KEY). Exit codes: 0 in sync / applied, 1 differs / a target failed, 2 error.
 `
 
 // list is a repeatable flag.
@@ -59,6 +59,7 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 	password := fs.String("password", "", "etcd password")
 	maxTxnOps := fs.Int("max-txn-ops", 128, "operations per etcd transaction (etcd's --max-txn-ops)")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound of each request to a control plane")
+	adminKey := fs.String("admin-key", "", "Admin API key (default: ZONEPROXY_ADMIN_KEY)")
 	cfgPath := fs.String("c", "", "config.yaml to take the keyring and plugins from (default: APISIX's defaults)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return regionsync.ExitError
@@ -69,6 +70,9 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 	}
 	if fs.NArg() > 0 {
 		return fail(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *adminKey == "" {
+		*adminKey, _ = env("ZONEPROXY_ADMIN_KEY")
 	}
 	if *password == "" {
 		*password, _ = env("ZONEPROXY_ETCD_PASSWORD")
@@ -101,12 +105,17 @@ func runSync(ctx context.Context, args []string, env func(string) (string, bool)
 	}()
 	for _, spec := range targetSpecs {
 		name, url := targetName(spec)
-		if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
-			return fail(fmt.Errorf("target %s: APISIX Admin API targets are not supported yet; use etcd+http(s)://", name))
-		}
 		tlsCfg, err := clientTLS(forTarget(name, cacert), forTarget(name, cert), forTarget(name, key))
 		if err != nil {
 			return fail(fmt.Errorf("target %s: %w", name, err))
+		}
+		if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
+			t, err := regionsync.NewAdmin(name, url, regionsync.AdminOptions{Key: *adminKey, TLS: tlsCfg, Secrets: secrets, Timeout: *timeout})
+			if err != nil {
+				return fail(err)
+			}
+			targets = append(targets, t)
+			continue
 		}
 		o := eo
 		o.TLS = tlsCfg

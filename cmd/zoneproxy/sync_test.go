@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoneproxy/zoneproxy/config"
+	"github.com/zoneproxy/zoneproxy/config/adminapi"
+	"github.com/zoneproxy/zoneproxy/config/adminauth"
 	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
@@ -161,4 +165,42 @@ func etcdGet(t *testing.T, c *cptest.Cluster, key string) string {
 		return ""
 	}
 	return string(resp.Kvs[0].Value)
+}
+
+// TestSyncAdminTarget: an Admin API target (APISIX's Admin API as devcp serves it, key
+// required) takes the file from ZONEPROXY_ADMIN_KEY's key; a wrong key fails that target alone.
+func TestSyncAdminTarget(t *testing.T) {
+	cluster := cptest.StartT(t, cptest.Options{Endpoints: 1, Members: 1})
+	api, err := adminapi.New(adminapi.Options{KV: cluster.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := adminauth.New(config.Admin{KeyRequired: true, Keys: []config.AdminKey{{Name: "admin", Key: "s3cret-admin-key", Role: config.AdminRoleAdmin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := testutil.Listen(t)
+	srv := &http.Server{Handler: auth.Wrap(api)}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	file := filepath.Join(t.TempDir(), "apisix.yaml")
+	if err := os.WriteFile(file, []byte("routes:\n  - {id: r1, uri: /a, upstream: {nodes: {\"127.0.0.1:1980\": 1}}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := "eu=http://" + ln.Addr().String()
+	code, out, errOut := syncCmd(map[string]string{"ZONEPROXY_ADMIN_KEY": "s3cret-admin-key"}, "apply", "-f", file, "--target", target)
+	if code != 0 || !strings.Contains(out, "eu: applied create=1") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if v := etcdGet(t, cluster, "/apisix/routes/r1"); !strings.Contains(v, `"uri":"/a"`) {
+		t.Errorf("routes/r1 = %q", v)
+	}
+	code, out, _ = syncCmd(nil, "diff", "-f", file, "--target", target, "--admin-key", "s3cret-admin-key")
+	if code != 0 || !strings.Contains(out, "eu: in sync") {
+		t.Errorf("diff: exit %d\n%s", code, out)
+	}
+	code, out, _ = syncCmd(nil, "diff", "-f", file, "--target", target, "--admin-key", "wrong")
+	if code != 2 || !strings.Contains(out, "wrong apikey") {
+		t.Errorf("diff with a wrong key: exit %d\n%s", code, out)
+	}
 }

@@ -23,7 +23,9 @@
 // transaction, and nothing is applied. etcd bounds the operations of a transaction
 // (--max-txn-ops, 128 by default): a larger plan is split into transactions of at most that many
 // operations, in order, each guarded the same way, and the result says so (it is then not
-// atomic). Targets run in parallel; each one's result carries the fingerprint of its
+// atomic). An Admin API target (Admin) makes one call per change in the same order and, when one
+// fails, undoes the calls made (SSL keys, which an Admin API never returns, cannot be restored:
+// the error says so). Targets run in parallel; each one's result carries the fingerprint of its
 // configuration (config/fingerprint) so that drift between regions shows.
 //
 // Concurrency: Run, Dump and Load are safe for concurrent use; a Target must not be used by two

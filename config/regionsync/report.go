@@ -55,10 +55,12 @@ func WriteApply(w io.Writer, results []Result, dryRun bool) int {
 			what := "nothing applied"
 			switch {
 			case len(r.Plan.Changes) == 0 || errors.Is(r.Err, ErrConflicts) || errors.Is(r.Err, ErrConflict) && r.StepsDone == 0:
+			case errors.Is(r.Err, ErrRolledBack):
+				what = "nothing applied: rolled back"
 			case r.StepsDone == 0:
 				what = "nothing applied, unless the failed transaction reached etcd before the error: run diff"
 			default:
-				what = fmt.Sprintf("PARTIALLY applied: %d of %d transactions", r.StepsDone, r.Steps)
+				what = fmt.Sprintf("PARTIALLY applied: %d of %d transactions or calls", r.StepsDone, r.Steps)
 			}
 			fmt.Fprintf(w, "%s: error: %v (%s) fingerprint=%s\n", r.Target, r.Err, what, r.Plan.Have)
 			code = ExitDiffers
