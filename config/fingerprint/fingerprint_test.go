@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -180,4 +181,26 @@ func BenchmarkWholeUnchanged(b *testing.B) {
 	for b.Loop() {
 		tr.Update(state.NewKVs(kvs.Map()))
 	}
+}
+
+// FuzzCanonical: any value is normalised or refused with ErrNotObject, never a panic, and a
+// normalised value is its own normal form.
+func FuzzCanonical(f *testing.F) {
+	f.Add([]byte(`{"uri":"/a","priority":1.0,"n":12345678901234567890,"create_time":1}`))
+	f.Add([]byte(`{"a":{"b":[1,2e3,-0,"x<y"]}}`))
+	f.Add([]byte(`[1]`))
+	f.Add([]byte(`{"a":1} {}`))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		c, err := Canonical(v)
+		if err != nil {
+			if !errors.Is(err, ErrNotObject) {
+				t.Fatalf("error %v does not wrap ErrNotObject", err)
+			}
+			return
+		}
+		again, err := Canonical(c)
+		if err != nil || string(again) != string(c) {
+			t.Fatalf("Canonical(%s) = %s, then %s, %v", v, c, again, err)
+		}
+	})
 }
