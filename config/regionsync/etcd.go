@@ -36,7 +36,8 @@ type EtcdOptions struct {
 type Etcd struct {
 	name, url string
 	o         EtcdOptions
-	cli       *clientv3.Client
+	cfg       clientv3.Config
+	cli       *clientv3.Client // made by the first Read: a bad password fails this target alone
 	now       func() time.Time
 }
 
@@ -77,11 +78,7 @@ func NewEtcd(name, url string, o EtcdOptions) (*Etcd, error) {
 			cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 	}
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", name, err)
-	}
-	return &Etcd{name: name, url: url, o: o, cli: cli, now: time.Now}, nil
+	return &Etcd{name: name, url: url, o: o, cfg: cfg, now: time.Now}, nil
 }
 
 // Name is the target's name.
@@ -91,12 +88,24 @@ func (e *Etcd) Name() string { return e.name }
 func (e *Etcd) String() string { return e.url + e.o.Prefix }
 
 // Close closes the client.
-func (e *Etcd) Close() error { return e.cli.Close() }
+func (e *Etcd) Close() error {
+	if e.cli == nil {
+		return nil
+	}
+	return e.cli.Close()
+}
 
 // Read returns the objects under the prefix.
 func (e *Etcd) Read(ctx context.Context) (*Remote, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
 	defer cancel()
+	if e.cli == nil {
+		cli, err := clientv3.New(e.cfg) // bounded by its DialTimeout
+		if err != nil {
+			return nil, fmt.Errorf("connect: %w", err)
+		}
+		e.cli = cli
+	}
 	resp, err := e.cli.Get(ctx, e.o.Prefix+"/", clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", e.o.Prefix, err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zoneproxy/zoneproxy/config/fingerprint"
+	"github.com/zoneproxy/zoneproxy/cpclient/cptest"
 )
 
 // TestApplyIdempotent: a file applied to two regions lands whole in both, with the fingerprint
@@ -266,5 +266,30 @@ func TestDumpApplyNoop(t *testing.T) {
 	if got := Fingerprint(objs); got.String() != etcdFingerprint(t, c) {
 		t.Errorf("the dump's fingerprint %s is not the region's %s", got, etcdFingerprint(t, c))
 	}
-	_ = fingerprint.Digest{}
+}
+
+// TestEtcdAuth: a target with etcd authentication reads and writes with --user/--password and
+// fails cleanly, touching nothing, with a wrong password.
+func TestEtcdAuth(t *testing.T) {
+	c := cptest.StartT(t, cptest.Options{Endpoints: 1, Members: 1, Auth: &cptest.Auth{User: "sync", Password: "right"}})
+	url := "etcd+https://" + strings.TrimPrefix(c.Endpoints()[0], "https://")
+	target := func(password string) *Etcd {
+		tg, err := NewEtcd("eu", url, EtcdOptions{TLS: c.TLSConfig(), Username: "sync", Password: password, Timeout: 5e9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tg.Close() })
+		return tg
+	}
+	res := Apply(context.Background(), load(t, sample), []Target{target("wrong")}, Options{})
+	if res[0].Err == nil || res[0].Plan != nil {
+		t.Errorf("a wrong password: %+v", res[0])
+	}
+	res = Apply(context.Background(), load(t, sample), []Target{target("right")}, Options{})
+	if res[0].Err != nil || !res[0].Applied {
+		t.Fatalf("the right password: %+v", res[0])
+	}
+	if got := etcdFingerprint(t, c); got != res[0].Plan.Want.String() {
+		t.Errorf("fingerprint %s, want %s", got, res[0].Plan.Want)
+	}
 }
