@@ -71,7 +71,10 @@ func WriteApply(w io.Writer, results []Result, dryRun bool) int {
 			fmt.Fprintf(w, "%s: dry run, would write %s fingerprint=%s\n", r.Target, counts(r.Plan), r.Plan.Want)
 		default:
 			note := ""
-			if r.Steps > 1 {
+			switch {
+			case r.Calls:
+				note = fmt.Sprintf(" in %d calls", r.Steps)
+			case r.Steps > 1:
 				note = fmt.Sprintf(" in %d transactions (not atomic)", r.Steps)
 			}
 			fmt.Fprintf(w, "%s: applied%s %s fingerprint=%s\n", r.Target, note, counts(r.Plan), r.Plan.Want)

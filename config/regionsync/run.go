@@ -39,7 +39,9 @@ type Result struct {
 	// transactions (etcd) or calls (Admin API).
 	Applied          bool
 	Steps, StepsDone int
-	Err              error
+	// Calls: the steps are Admin API calls (undone on failure), not etcd transactions.
+	Calls bool
+	Err   error
 }
 
 // ErrConflicts is the error of a target whose plan has conflicts (Plan.Conflicts).
@@ -62,6 +64,7 @@ func Apply(ctx context.Context, desired Objects, targets []Target, o Options) []
 		if o.beforeApply != nil {
 			o.beforeApply(t)
 		}
+		_, r.Calls = t.(*Admin)
 		r.StepsDone, r.Steps, r.Err = t.Apply(ctx, r.Plan)
 		r.Applied = r.Err == nil
 		return r

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run-regions: two regions, each a devcp (its own etcd) and a zoneproxy; `zoneproxy sync`
-# pushes deploy/regions/apisix.yaml to both, one region's control plane breaks half-way through
+# pushes deploy/regions/apisix.yaml to both (to eu's etcd directly, to us's through its APISIX Admin
+# API), one region's control plane breaks half-way through
 # the next sync, and the same command brings it back in line. Run from the repository root after
 # `make build`. KEEP=1 leaves everything running at the end (Ctrl-C stops it).
 set -u
@@ -13,10 +14,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# region NAME CP_PORT UPSTREAM_PORTS PROXY_PORT HTTPS_PORT STATUS_PORT METRICS_PORT
+# region NAME CP_PORT UPSTREAM_PORTS PROXY_PORT HTTPS_PORT STATUS_PORT METRICS_PORT ADMIN_LISTEN
 region() {
-	local name=$1 cp=$2 ups=$3 proxy=$4 https=$5 status=$6 metrics=$7
-	bin/devcp -dir "$dir/$name-cp" -ports "$cp" -members 1 -seed=false -upstreams "$ups" \
+	local name=$1 cp=$2 ups=$3 proxy=$4 https=$5 status=$6 metrics=$7 admin=$8
+	bin/devcp -dir "$dir/$name-cp" -ports "$cp" -members 1 -seed=false -upstreams "$ups" -admin-listen "$admin" \
 		>"$dir/$name-cp.log" 2>&1 &
 	pids+=($!)
 	eval "${name}_cp_pid=$!"
@@ -43,20 +44,21 @@ zoneproxy:
   log: {level: warn}
 YAML
 }
-region eu 7951 127.0.0.1:1990,127.0.0.1:1991 9281 9481 7186 9191
-region us 7961 127.0.0.1:1992,127.0.0.1:1993 9282 9482 7187 9192
+region eu 7951 127.0.0.1:1990,127.0.0.1:1991 9281 9481 7186 9191 ""
+region us 7961 127.0.0.1:1992,127.0.0.1:1993 9282 9482 7187 9192 127.0.0.1:9195
 for name in eu us; do
 	until [ -f "$dir/$name-cp/client.key" ]; do sleep 0.2; done
 done
+until [ -f "$dir/us-cp/admin.key" ]; do sleep 0.2; done
+export ZONEPROXY_ADMIN_KEY=$(cat "$dir/us-cp/admin.key")
 bin/zoneproxy -c "$dir/eu.yaml" >"$dir/eu.log" 2>&1 & pids+=($!)
 bin/zoneproxy -c "$dir/us.yaml" >"$dir/us.log" 2>&1 & pids+=($!)
 
 sync() {
-	echo "\$ zoneproxy sync $1 -f deploy/regions/apisix.yaml --target eu=... --target us=... ${*:2}"
+	echo "\$ zoneproxy sync $1 -f deploy/regions/apisix.yaml --target eu=etcd+https://127.0.0.1:7951 --target us=http://127.0.0.1:9195 ${*:2}"
 	bin/zoneproxy sync "$1" -f deploy/regions/apisix.yaml \
 		--cacert "eu=$dir/eu-cp/ca.crt" --cert "eu=$dir/eu-cp/client.crt" --key "eu=$dir/eu-cp/client.key" \
-		--cacert "us=$dir/us-cp/ca.crt" --cert "us=$dir/us-cp/client.crt" --key "us=$dir/us-cp/client.key" \
-		--target eu=etcd+https://127.0.0.1:7951 --target us=etcd+https://127.0.0.1:7961 "${@:2}"
+		--target eu=etcd+https://127.0.0.1:7951 --target us=http://127.0.0.1:9195 "${@:2}"
 	echo "(exit $?)"
 	echo
 }
@@ -81,7 +83,7 @@ status() {
 for s in 7186 7187; do
 	until curl -sf "http://127.0.0.1:$s/status" >/dev/null; do sleep 0.2; done
 done
-echo "== two regions up: eu (etcd :7951, proxy :9281, status :7186), us (etcd :7961, proxy :9282, status :7187)"
+echo "== two regions up: eu (etcd :7951, proxy :9281, status :7186), us (etcd :7961 and Admin API :9195, proxy :9282, status :7187)"
 echo
 sync diff
 sync apply
