@@ -189,7 +189,7 @@ func TestSyncAdminTarget(t *testing.T) {
 	}
 	target := "eu=http://" + ln.Addr().String()
 	code, out, errOut := syncCmd(map[string]string{"ZONEPROXY_ADMIN_KEY": "s3cret-admin-key"}, "apply", "-f", file, "--target", target)
-	if code != 0 || !strings.Contains(out, "eu: applied create=1") {
+	if code != 0 || !strings.Contains(out, "eu: applied in 1 call create=1") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 	}
 	if v := etcdGet(t, cluster, "/apisix/routes/r1"); !strings.Contains(v, `"uri":"/a"`) {

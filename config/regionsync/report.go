@@ -73,7 +73,10 @@ func WriteApply(w io.Writer, results []Result, dryRun bool) int {
 			note := ""
 			switch {
 			case r.Calls:
-				note = fmt.Sprintf(" in %d calls", r.Steps)
+				note = fmt.Sprintf(" in %d call", r.Steps)
+				if r.Steps > 1 {
+					note += "s"
+				}
 			case r.Steps > 1:
 				note = fmt.Sprintf(" in %d transactions (not atomic)", r.Steps)
 			}
