@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench bench-go clean
+.PHONY: all build run run-regions test lint bench bench-go clean
 
 all: build
 
@@ -15,6 +15,11 @@ build:
 ## run: a local three-AZ control plane (devcp) and zoneproxy on it; Ctrl-C stops both
 run: build
 	bin/devcp -- bin/zoneproxy -c config.yaml
+
+## run-regions: two regions (a devcp and a zoneproxy each); zoneproxy sync pushes one file to both,
+## one region's control plane breaks half-way through a sync, then recovers (deploy/regions/run.sh)
+run-regions: build
+	bash deploy/regions/run.sh
 
 ## test: formatting, vet and every test under the race detector
 test: lint

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zoneproxy/zoneproxy/config/fingerprint"
 	"github.com/zoneproxy/zoneproxy/config/state"
 )
 
@@ -32,6 +35,7 @@ func (a *app) apply(_ context.Context, st *state.State) {
 		a.metrics.Retire(r)
 	}
 	a.metrics.SetConfig(snap.Revision, snap.Updated)
+	a.updateFingerprint(snap.KVs)
 	a.modifyIndexes(st)
 	a.log.Info("configuration applied", "revision", snap.Revision, "source", snap.Source,
 		"routes", snap.Counts.Routes, "upstreams", snap.Counts.Upstreams,
@@ -61,4 +65,55 @@ func (a *app) modifyIndexes(st *state.State) {
 		}
 	}
 	a.metrics.SetModifyIndexes(byKind, st.Revision)
+}
+
+// registerFingerprint registers zoneproxy_config_fingerprint_info. It is an info metric, the
+// fingerprint a label, so that a query can group regions by it and compare it with what
+// `zoneproxy sync` prints (a numeric gauge of its first bits could be neither).
+func (a *app) registerFingerprint() {
+	a.fpInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "zoneproxy_config_fingerprint_info",
+		Help: "The fingerprint of the configuration served (config/fingerprint), as the label fingerprint.",
+	}, []string{"fingerprint"})
+	a.metrics.Registry().MustRegister(a.fpInfo)
+}
+
+// updateFingerprint brings the configuration fingerprint to kvs, what is served (objects rejected
+// keep their last good version): in /status/control-plane and zoneproxy_config_fingerprint_info.
+// Called under a.mu; it costs in proportion to what changed.
+func (a *app) updateFingerprint(kvs state.KVs) {
+	prefix := a.cfg.Deployment.Etcd.Prefix
+	if a.fp == nil || a.fpPrefix != prefix {
+		a.fp, a.fpPrefix = fingerprint.NewTracker(prefix), prefix
+	}
+	fp := a.fp.Update(kvs).String()
+	if old, _ := a.fingerprint.Load().(string); old == fp {
+		return
+	}
+	a.fingerprint.Store(fp)
+	a.fpInfo.Reset()
+	a.fpInfo.WithLabelValues(fp).Set(1)
+}
+
+// confirmed is when the control plane last confirmed the configuration served: the last answer of
+// the endpoint in use (watch event, progress notification, probe), or, with none in use, the last
+// answer of any endpoint (the watch was live until then). Zero when no endpoint ever answered.
+func (a *app) confirmed() time.Time {
+	cp := a.client()
+	if cp == nil {
+		return time.Time{}
+	}
+	var last time.Time
+	for _, e := range cp.Status().Endpoints {
+		if e.LastSuccess == nil {
+			continue
+		}
+		if e.Current {
+			return *e.LastSuccess
+		}
+		if e.LastSuccess.After(last) {
+			last = *e.LastSuccess
+		}
+	}
+	return last
 }

@@ -25,6 +25,7 @@ func benchApp(b *testing.B) *app {
 	if a.metrics, err = metrics.New(metrics.Options{Logger: log}); err != nil {
 		b.Fatal(err)
 	}
+	a.registerFingerprint()
 	a.px = proxy.New(proxy.Options{Logger: log, Metrics: a.metrics})
 	a.reg = upstream.NewRegistry(upstream.Options{Logger: log, Client: a.px.ConfigureClient})
 	if a.builder, err = a.newBuilder(a.cfg); err != nil {

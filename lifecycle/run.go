@@ -12,12 +12,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zoneproxy/zoneproxy/config"
+	"github.com/zoneproxy/zoneproxy/config/fingerprint"
 	"github.com/zoneproxy/zoneproxy/config/standalone/adminapi"
 	"github.com/zoneproxy/zoneproxy/config/standalone/filesource"
 	"github.com/zoneproxy/zoneproxy/config/state"
@@ -116,7 +118,11 @@ type app struct {
 	mu      sync.Mutex // serialises applying States and swapping the builder
 	builder *snapshot.Builder
 
-	lastIndexes time.Time // when apisix_etcd_modify_indexes was last computed (under mu)
+	lastIndexes time.Time            // when apisix_etcd_modify_indexes was last computed (under mu)
+	fp          *fingerprint.Tracker // the served configuration's fingerprint (under mu)
+	fpPrefix    string
+	fingerprint atomic.Value // string: fp's digest, for the status server
+	fpInfo      *prometheus.GaugeVec
 
 	cpMu   sync.Mutex
 	cp     *cpclient.Client
@@ -158,6 +164,7 @@ func Run(ctx context.Context, o Options) error {
 		Name: "zoneproxy_access_log_dropped_total",
 		Help: "Access log lines dropped because the output could not keep up.",
 	}, func() float64 { return float64(a.access.Dropped()) }))
+	a.registerFingerprint()
 	if z.MemoryLimit > 0 {
 		debug.SetMemoryLimit(z.MemoryLimit)
 	}
@@ -242,6 +249,11 @@ func Run(ctx context.Context, o Options) error {
 		},
 		ControlPlane:        a.sourceStatus,
 		RequireControlPlane: z.ReadyRequiresControlPlane,
+		Fingerprint: func() string {
+			fp, _ := a.fingerprint.Load().(string)
+			return fp
+		},
+		Confirmed: a.confirmed,
 	})
 	switch mode {
 	case config.StandaloneFile:

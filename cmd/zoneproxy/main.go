@@ -4,6 +4,7 @@
 //	zoneproxy [-c config.yaml] [-log-format text|json]   run
 //	zoneproxy -t [-c config.yaml]                         check the configuration file and exit
 //	zoneproxy -v                                          print the version and exit
+//	zoneproxy sync dump|diff|apply ...                    sync control planes with a file (issue 24)
 package main
 
 import (
@@ -34,6 +35,9 @@ func main() {
 // run is the whole program; it returns the exit code. Cancelling ctx starts the graceful shutdown;
 // signals delivers SIGHUP (reload config.yaml) and SIGUSR1 (reopen the access log).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "sync" {
+		return runSync(ctx, args[1:], os.LookupEnv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("zoneproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "config.yaml", "configuration file (APISIX's config.yaml shape)")

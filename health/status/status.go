@@ -2,8 +2,12 @@ package status
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -19,6 +23,56 @@ type Config struct {
 	// RequireControlPlane makes readiness need a control-plane endpoint in use
 	// (zoneproxy.ready_requires_control_plane).
 	RequireControlPlane bool
+	// Fingerprint returns the fingerprint of the configuration served (config/fingerprint), ""
+	// when none is loaded. nil: no fingerprint is reported and ?fingerprint= never matches.
+	Fingerprint func() string
+	// Confirmed returns when the control plane last confirmed the configuration served: the zero
+	// time when it never did (a configuration from the state file only). nil: never.
+	Confirmed func() time.Time
+}
+
+// Checks are the optional conditions of a region-level (GSLB) readiness probe, taken from the
+// query of /status/ready.
+type Checks struct {
+	// MaxConfigAge fails readiness when the configuration was last confirmed by the control plane
+	// longer ago than this (?max_config_age=30s; a plain number is seconds). 0: not checked.
+	MaxConfigAge time.Duration
+	// Fingerprint fails readiness when the configuration served has another fingerprint
+	// (?fingerprint=<hex>, case-insensitive). "": not checked.
+	Fingerprint string
+}
+
+// ParseChecks reads Checks from the query of a /status/ready request; an unknown parameter or a
+// malformed value is an error, so that a typo in a health check's URL does not pass silently.
+func ParseChecks(q url.Values) (Checks, error) {
+	var c Checks
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "max_config_age":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				n, nerr := strconv.ParseFloat(v, 64)
+				if nerr != nil {
+					return c, fmt.Errorf("max_config_age %q: a duration (30s, 2m) or a number of seconds", v)
+				}
+				d = time.Duration(n * float64(time.Second))
+			}
+			if d <= 0 {
+				return c, fmt.Errorf("max_config_age %q: must be positive", v)
+			}
+			c.MaxConfigAge = d
+		case "fingerprint":
+			v = strings.ToLower(v)
+			if v == "" || strings.Trim(v, "0123456789abcdef") != "" {
+				return c, fmt.Errorf("fingerprint %q: hex digits expected", v)
+			}
+			c.Fingerprint = v
+		default:
+			return c, fmt.Errorf("unknown parameter %q (known: max_config_age, fingerprint)", k)
+		}
+	}
+	return c, nil
 }
 
 // Server answers the status endpoints.
@@ -78,6 +132,51 @@ func (s *Server) Ready() (bool, string) {
 	return true, ""
 }
 
+// ReadyFor is Ready with the region-level checks c.
+func (s *Server) ReadyFor(c Checks) (bool, string) {
+	if ok, why := s.Ready(); !ok {
+		return ok, why
+	}
+	if c.Fingerprint != "" {
+		fp := s.fingerprint()
+		if fp != c.Fingerprint {
+			return false, fmt.Sprintf("config_fingerprint %s is not the expected %s", cmpOr(fp, "(none)"), c.Fingerprint)
+		}
+	}
+	if c.MaxConfigAge > 0 {
+		at := s.confirmed()
+		if at.IsZero() {
+			return false, "the configuration was never confirmed by a control plane"
+		}
+		if age := time.Since(at); age > c.MaxConfigAge {
+			return false, fmt.Sprintf("the configuration was last confirmed by a control plane %s ago (max_config_age %s)",
+				age.Round(time.Millisecond), c.MaxConfigAge)
+		}
+	}
+	return true, ""
+}
+
+func (s *Server) fingerprint() string {
+	if s.cfg.Fingerprint == nil {
+		return ""
+	}
+	return s.cfg.Fingerprint()
+}
+
+func (s *Server) confirmed() time.Time {
+	if s.cfg.Confirmed == nil {
+		return time.Time{}
+	}
+	return s.cfg.Confirmed()
+}
+
+func cmpOr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a
+}
+
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	if !allowed(w, r) {
 		return
@@ -89,7 +188,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if !allowed(w, r) {
 		return
 	}
-	if ok, why := s.Ready(); !ok {
+	checks, err := ParseChecks(r.URL.Query())
+	if err != nil {
+		writeJSON(w, r, http.StatusBadRequest, map[string]string{"status": "error", "error": err.Error()})
+		return
+	}
+	if ok, why := s.ReadyFor(checks); !ok {
 		writeJSON(w, r, http.StatusServiceUnavailable, map[string]string{"status": "error", "error": why})
 		return
 	}
@@ -97,12 +201,16 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 type controlPlaneView struct {
-	Ready        bool    `json:"ready"`
-	Connected    bool    `json:"connected"`
-	Source       string  `json:"config_source,omitempty"`
-	Revision     int64   `json:"config_revision,omitempty"`
-	AgeSeconds   float64 `json:"config_age_seconds,omitempty"`
-	ControlPlane any     `json:"control_plane"`
+	Ready       bool    `json:"ready"`
+	Connected   bool    `json:"connected"`
+	Source      string  `json:"config_source,omitempty"`
+	Revision    int64   `json:"config_revision,omitempty"`
+	AgeSeconds  float64 `json:"config_age_seconds,omitempty"`
+	Fingerprint string  `json:"config_fingerprint,omitempty"`
+	// ConfirmedAt and ConfirmedAge: when the control plane last confirmed the configuration.
+	ConfirmedAt  *time.Time `json:"config_confirmed_at,omitempty"`
+	ConfirmedAge *float64   `json:"config_confirmed_age_seconds,omitempty"`
+	ControlPlane any        `json:"control_plane"`
 }
 
 func (s *Server) controlPlane(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +223,11 @@ func (s *Server) controlPlane(w http.ResponseWriter, r *http.Request) {
 	if ok, source, rev, built := s.cfg.Loaded(); ok {
 		v.Source, v.Revision = source, rev
 		v.AgeSeconds = time.Since(built).Round(time.Millisecond).Seconds()
+		v.Fingerprint = s.fingerprint()
+	}
+	if at := s.confirmed(); !at.IsZero() {
+		age := time.Since(at).Round(time.Millisecond).Seconds()
+		v.ConfirmedAt, v.ConfirmedAge = &at, &age
 	}
 	writeJSON(w, r, http.StatusOK, v)
 }

@@ -138,3 +138,65 @@ func TestMethodsAndControlPlane(t *testing.T) {
 		t.Errorf("control_plane view %v", cp)
 	}
 }
+
+// TestGSLBChecks: /status/ready's query parameters fail readiness on a stale or unexpected
+// configuration, and a malformed query answers 400.
+func TestGSLBChecks(t *testing.T) {
+	var f fakeState
+	f.loaded.Store(true)
+	var confirmed atomic.Int64 // unix nanoseconds; 0: never
+	cfg := f.config(false)
+	cfg.Fingerprint = func() string { return "00ff00ff00ff00ff00ff00ff00ff00ff" }
+	cfg.Confirmed = func() time.Time {
+		if n := confirmed.Load(); n != 0 {
+			return time.Unix(0, n)
+		}
+		return time.Time{}
+	}
+	s := New(cfg)
+	s.SetListening(true)
+	base := serve(t, s)
+	tests := []struct {
+		name      string
+		confirmed time.Duration // ago; <0: never
+		query     string
+		want      int
+		wantWhy   string
+	}{
+		{"no checks", -1, "", 200, ""},
+		{"fingerprint matches", -1, "?fingerprint=00FF00FF00FF00FF00FF00FF00FF00FF", 200, ""},
+		{"fingerprint differs", -1, "?fingerprint=abcd", 503, "config_fingerprint 00ff00ff00ff00ff00ff00ff00ff00ff is not the expected abcd"},
+		{"never confirmed", -1, "?max_config_age=30s", 503, "the configuration was never confirmed by a control plane"},
+		{"fresh", 5 * time.Second, "?max_config_age=30s", 200, ""},
+		{"fresh, seconds", 5 * time.Second, "?max_config_age=30", 200, ""},
+		{"stale", time.Minute, "?max_config_age=30s", 503, "the configuration was last confirmed by a control plane"},
+		{"both", 5 * time.Second, "?max_config_age=30s&fingerprint=00ff00ff00ff00ff00ff00ff00ff00ff", 200, ""},
+		{"bad age", -1, "?max_config_age=soon", 400, "max_config_age \"soon\""},
+		{"negative age", -1, "?max_config_age=-1s", 400, "must be positive"},
+		{"bad fingerprint", -1, "?fingerprint=xyz", 400, "hex digits expected"},
+		{"unknown parameter", -1, "?max_age=30s", 400, "unknown parameter \"max_age\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			confirmed.Store(0)
+			if tt.confirmed >= 0 {
+				confirmed.Store(time.Now().Add(-tt.confirmed).UnixNano())
+			}
+			code, body := get(t, "GET", base+"/status/ready"+tt.query)
+			if code != tt.want {
+				t.Fatalf("/status/ready%s = %d %v, want %d", tt.query, code, body, tt.want)
+			}
+			if why, _ := body["error"].(string); !strings.Contains(why, tt.wantWhy) || (tt.wantWhy == "") != (why == "") {
+				t.Errorf("error %q, want it to contain %q", why, tt.wantWhy)
+			}
+		})
+	}
+	confirmed.Store(time.Now().Add(-2 * time.Second).UnixNano())
+	_, body := get(t, "GET", base+"/status/control-plane")
+	if body["config_fingerprint"] != "00ff00ff00ff00ff00ff00ff00ff00ff" {
+		t.Errorf("config_fingerprint = %v", body["config_fingerprint"])
+	}
+	if age, _ := body["config_confirmed_age_seconds"].(float64); age < 2 {
+		t.Errorf("config_confirmed_age_seconds = %v, want >= 2", body["config_confirmed_age_seconds"])
+	}
+}
