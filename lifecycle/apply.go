@@ -99,6 +99,28 @@ func (a *app) updateFingerprint(kvs state.KVs) {
 // the endpoint in use (watch event, progress notification, probe), or, with none in use, the last
 // answer of any endpoint (the watch was live until then). Zero when no endpoint ever answered.
 func (a *app) confirmed() time.Time {
+	// Standalone: the file (or the last push) is the control plane. The configuration is
+	// current while the last version of the file loaded; one that failed leaves it as of the
+	// last load.
+	a.cpMu.Lock()
+	file, admin := a.file, a.admin
+	a.cpMu.Unlock()
+	switch {
+	case file != nil:
+		s := file.Status()
+		if !s.Loaded {
+			return time.Time{}
+		}
+		if s.LastError != "" {
+			return s.LoadedAt
+		}
+		return time.Now()
+	case admin != nil:
+		if !admin.Status().Loaded {
+			return time.Time{}
+		}
+		return time.Now()
+	}
 	cp := a.client()
 	if cp == nil {
 		return time.Time{}

@@ -100,6 +100,15 @@ func TestStandaloneFile(t *testing.T) {
 		if code, _ := httpGet(zp.proxy+"/r3", ""); code != 404 {
 			t.Errorf("/r3 = %d from a half-written file", code)
 		}
+		// The configuration served is now older than the file: a GSLB check with a bound on its
+		// age fails once the last load is older than the bound; plain readiness holds.
+		testutil.WaitFor(t, "max_config_age failing on a stale file", 5*time.Second, func() bool {
+			code, _ := readyCode(zp, "?max_config_age=1ms")
+			return code == 503
+		})
+		if code := ready(zp); code != 200 {
+			t.Errorf("/status/ready = %d while the last good file serves", code)
+		}
 		if code, body := httpGet(zp.proxy+"/r1", ""); code != 200 || !strings.HasPrefix(body, "b GET") {
 			t.Errorf("/r1 = %d %q: the last good file should serve", code, body)
 		}
@@ -107,6 +116,9 @@ func TestStandaloneFile(t *testing.T) {
 		testutil.WaitFor(t, "route 3", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
 		if e := fileStatus(t, zp)["last_error"]; e != nil {
 			t.Errorf("last_error %v after a good file", e)
+		}
+		if code, body := readyCode(zp, "?max_config_age=1s"); code != 200 {
+			t.Errorf("/status/ready?max_config_age=1s = %d %q with the file's last version loaded", code, body)
 		}
 	})
 	t.Run("a bad object is rejected alone", func(t *testing.T) {
