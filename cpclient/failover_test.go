@@ -299,6 +299,12 @@ func TestEndpointRefusingCredentialsIsSkipped(t *testing.T) {
 	eachTransport(t, testEndpointRefusingCredentialsIsSkipped)
 }
 
+// The endpoints that refuse are refused at once (an authentication error, a TLS alert); the probe
+// timeout here is long so that a slow good endpoint on a loaded machine (etcd's authentication
+// under the race detector) is not taken for a hung one: this test is about what a refusal is
+// classified as, not how fast a hung endpoint is left (TestFailover does that).
+const refusalProbeTimeout = 3 * time.Second
+
 func testEndpointRefusingCredentialsIsSkipped(t *testing.T, transport string) {
 	t.Run("wrong password", func(t *testing.T) {
 		ca, err := cptest.NewCA()
@@ -311,6 +317,7 @@ func testEndpointRefusingCredentialsIsSkipped(t *testing.T, transport string) {
 		eps := append([]string{other.Endpoints()[0]}, ours.Endpoints()...)
 		c, rec := startClient(t, transport, ours, func(cfg *Config) {
 			cfg.Endpoints, cfg.Username, cfg.Password = eps, "root", "s3cret"
+			cfg.ProbeTimeout = refusalProbeTimeout
 		})
 		testutil.WaitFor(t, "the list through the second endpoint", 10*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 		if c.Status().Current != eps[1] {
@@ -323,7 +330,7 @@ func testEndpointRefusingCredentialsIsSkipped(t *testing.T, transport string) {
 	t.Run("client certificate not trusted", func(t *testing.T) {
 		cluster := cptest.StartT(t, cptest.Options{Endpoints: 3, Members: 3, UntrustedClientCA: []int{0}})
 		r := put(t, cluster, "/apisix/routes/1", "v1")
-		c, rec := startClient(t, transport, cluster, nil)
+		c, rec := startClient(t, transport, cluster, func(cfg *Config) { cfg.ProbeTimeout = refusalProbeTimeout })
 		testutil.WaitFor(t, "the list through the second endpoint", 15*time.Second, hasKey(rec, "/apisix/routes/1", "v1", r))
 		if c.Status().Current != cluster.Endpoints()[1] {
 			t.Errorf("current %s, want %s", c.Status().Current, cluster.Endpoints()[1])
