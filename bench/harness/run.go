@@ -62,6 +62,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	h.stop()
 	rep.Finished = time.Now().UTC()
 	rep.Env.LoadAvgEnd = loadAvg()
+	comparePlain(rep.Scenarios)
 	rep.Verdicts = verdicts(rep.Scenarios)
 	rep.Notes = h.notes
 	if runErr != nil {
