@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make bench: install wrk, nginx and h2load (nghttp2-client) from Debian's packages if they are
-# missing, then run the harness
+# make bench: install wrk, nginx, h2load (nghttp2-client) and redis-server (the limitredis scenario)
+# from Debian's packages if they are missing, then run the harness
 # (bench/cmd/zpbench) from the repository root. Arguments go to the harness; so do the BENCH_*
 # variables (BENCH_DURATION=3s BENCH_SCENARIOS=1route for a quick run).
 #
@@ -15,6 +15,7 @@ missing=()
 have wrk || missing+=(wrk)
 have nginx || missing+=(nginx)
 have h2load || missing+=(nghttp2-client)
+have redis-server || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
 	sudo=""
 	if [ "$(id -u)" -ne 0 ]; then
@@ -49,5 +50,6 @@ if ! have wrk; then
 fi
 have nginx || echo "bench: nginx is missing: the nginx peer will be skipped" >&2
 have h2load || echo "bench: h2load is missing: the h2 scenario will be skipped" >&2
+have redis-server || echo "bench: redis-server is missing: the limitredis scenario will be skipped" >&2
 
 exec go run ./bench/cmd/zpbench "$@"

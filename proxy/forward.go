@@ -66,7 +66,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, pool *upst
 	spec := pool.Spec()
 	x.req.Timeouts, x.req.Keepalive, x.req.Upgrade = routeTimeouts(rt, pool), &spec.KeepalivePool, upgrade
 	if pr != nil {
-		x.req.HeaderFilter = pr
+		x.req.HeaderFilter = pr.UpstreamHead() // the plugins learn the answer is the upstream's ($upstream_status)
 	}
 	retries := spec.EffectiveRetries()
 	var retryBy time.Time

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -21,6 +22,17 @@ type planned struct {
 // stops what it started.
 func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, error) {
 	routes := s.Routes()
+	if s.redisRoutes != nil && h.o.wants(TargetZoneproxy) {
+		port, err := h.startRedis(ctx)
+		if errors.Is(err, errNoRedis) {
+			h.notes = append(h.notes, fmt.Sprintf("scenario %s skipped: %v", s.Name, err))
+			return ScenarioResult{Name: s.Name}, nil
+		}
+		if err != nil {
+			return ScenarioResult{Name: s.Name}, err
+		}
+		routes = s.redisRoutes(port)
+	}
 	res := ScenarioResult{Name: s.Name, Desc: s.Desc, Path: s.Path, Headers: s.Headers, Routes: len(routes), Body: s.Body}
 	h.log.Info("scenario", "name", s.Name, "routes", len(routes), "desc", s.Desc)
 	pr := func(base string) probe {

@@ -53,6 +53,7 @@ type TargetResult struct {
 	VsUpstream *Ratios       `json:"vs_upstream,omitempty"`
 	VsBare     *Ratios       `json:"vs_bare,omitempty"`  // zoneproxy against the bare fasthttp forwarder
 	VsQuiet    *Ratios       `json:"vs_quiet,omitempty"` // churn: against the quiet zoneproxy of the same scenario
+	VsPlain    *Ratios       `json:"vs_plain,omitempty"` // plugin scenarios: against zoneproxy on the plain route (PlainScenario)
 	Idle       *IdleResult   `json:"idle,omitempty"`     // idle scenarios: what the idle connections cost
 }
 
@@ -165,6 +166,26 @@ func (s *ScenarioResult) compare() {
 	}
 }
 
+// comparePlain divides each plugin scenario's zoneproxy figures by zoneproxy's on the plain route,
+// when both ran in this harness run.
+func comparePlain(scs []ScenarioResult) {
+	var plain *TargetResult
+	for i := range scs {
+		if scs[i].Name == PlainScenario {
+			plain = scs[i].target(TargetZoneproxy)
+		}
+	}
+	if plain == nil {
+		return
+	}
+	for i := range scs {
+		sc, _ := scenarioByName(scs[i].Name)
+		if zp := scs[i].target(TargetZoneproxy); sc.VsPlain && zp != nil && zp.Idle == nil {
+			zp.VsPlain = ratios(zp.Summary, plain.Summary)
+		}
+	}
+}
+
 // Goals of the issue.
 const (
 	goalCPUEfficiency = 1.3  // requests per CPU-second ≥ 1.3 × nginx's
@@ -196,6 +217,12 @@ func verdicts(scs []ScenarioResult) []Verdict {
 			if !sc.H2 { // h2load reports no percentiles
 				out = append(out, Verdict{Goal: "p99 <= nginx", Scenario: s.Name,
 					Value: fmt.Sprintf("%.2fx", zp.VsNginx.P99), Pass: zp.VsNginx.P99 > 0 && zp.VsNginx.P99 <= goalP99})
+			}
+		}
+		if zp != nil && zp.VsPlain != nil {
+			if sc, _ := scenarioByName(s.Name); sc.PlainGoal > 0 {
+				out = append(out, Verdict{Goal: fmt.Sprintf("req/CPU-s >= %.2f x plain route", sc.PlainGoal), Scenario: s.Name,
+					Value: fmt.Sprintf("%.2fx", zp.VsPlain.ReqPerCPUSec), Pass: zp.VsPlain.ReqPerCPUSec >= sc.PlainGoal})
 			}
 		}
 		if zp != nil && zp.VsBare != nil {

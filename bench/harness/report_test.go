@@ -151,3 +151,72 @@ func TestWriteResults(t *testing.T) {
 		t.Fatalf("files %v", names)
 	}
 }
+
+// TestComparePlain: a plugin scenario's zoneproxy is divided by zoneproxy's on the plain route of the
+// same run and judged against the scenario's PlainGoal; without the plain route there is no ratio.
+func TestComparePlain(t *testing.T) {
+	zp := func(eff, p99 float64) TargetResult {
+		m := Measurement{RPS: eff, P99: p99, RSS: 10, CPUPercent: 100, ReqPerCPUSec: eff}
+		return TargetResult{Target: TargetZoneproxy, Runs: []Measurement{m}, Summary: m}
+	}
+	nginx := TargetResult{Target: TargetNginx, Summary: Measurement{RPS: 40000, P99: 2, ReqPerCPUSec: 40000}}
+	run := func(withPlain bool) []ScenarioResult {
+		var scs []ScenarioResult
+		if withPlain {
+			scs = append(scs, ScenarioResult{Name: PlainScenario, Targets: []TargetResult{zp(50000, 2)}})
+		}
+		scs = append(scs,
+			ScenarioResult{Name: "keyauth", Targets: []TargetResult{nginx, zp(48000, 2)}}, // 0.96 >= 0.95
+			ScenarioResult{Name: "jwtauth", Targets: []TargetResult{zp(40000, 3)}},        // 0.80 < 0.85
+			ScenarioResult{Name: "10k", Targets: []TargetResult{zp(45000, 2)}},            // not a plugin scenario
+		)
+		comparePlain(scs)
+		return scs
+	}
+	t.Run("with the plain route", func(t *testing.T) {
+		scs := run(true)
+		if r := scs[1].target(TargetZoneproxy).VsPlain; r == nil || !near(r.ReqPerCPUSec, 0.96) {
+			t.Fatalf("keyauth vs plain %+v", r)
+		}
+		if r := scs[2].target(TargetZoneproxy).VsPlain; r == nil || !near(r.ReqPerCPUSec, 0.8) || !near(r.P99, 1.5) {
+			t.Fatalf("jwtauth vs plain %+v", r)
+		}
+		for _, i := range []int{0, 3} {
+			if r := scs[i].target(TargetZoneproxy).VsPlain; r != nil {
+				t.Fatalf("%s has a ratio to the plain route: %+v", scs[i].Name, r)
+			}
+		}
+		got := map[string]bool{}
+		for _, v := range verdicts(scs) {
+			if strings.Contains(v.Goal, "plain route") {
+				got[v.Scenario+"/"+v.Goal+"/"+v.Value] = v.Pass
+			}
+		}
+		want := map[string]bool{
+			"keyauth/req/CPU-s >= 0.95 x plain route/0.96x": true,
+			"jwtauth/req/CPU-s >= 0.85 x plain route/0.80x": false,
+		}
+		if len(got) != len(want) {
+			t.Fatalf("verdicts %v, want %v", got, want)
+		}
+		for k, pass := range want {
+			if p, ok := got[k]; !ok || p != pass {
+				t.Errorf("verdict %s: got %v (present %v), want %v", k, p, ok, pass)
+			}
+		}
+		var b bytes.Buffer
+		if err := WriteTable(&b, &Report{Scenarios: scs, Verdicts: verdicts(scs)}); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), "÷ plain"); n != 2 {
+			t.Fatalf("%d rows divided by the plain route, want 2 (keyauth, jwtauth):\n%s", n, b.String())
+		}
+	})
+	t.Run("without the plain route", func(t *testing.T) {
+		for _, s := range run(false) {
+			if r := s.target(TargetZoneproxy).VsPlain; r != nil {
+				t.Fatalf("%s: ratio to a plain route that did not run: %+v", s.Name, r)
+			}
+		}
+	})
+}

@@ -31,6 +31,9 @@ type harness struct {
 	notes   []string
 	niced   bool
 	cert    *benchCert // the TLS scenarios' certificate, made at the first
+	// redis is the redis-server of the scenarios with a Redis policy, started at the first.
+	redis     *process
+	redisPort int
 }
 
 // Run measures every scenario of o and returns the report, also when some scenario failed (the error
@@ -62,6 +65,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	h.stop()
 	rep.Finished = time.Now().UTC()
 	rep.Env.LoadAvgEnd = loadAvg()
+	comparePlain(rep.Scenarios)
 	rep.Verdicts = verdicts(rep.Scenarios)
 	rep.Notes = h.notes
 	if runErr != nil {
@@ -230,6 +234,9 @@ func (h *harness) startUpstreams(ctx context.Context) error {
 }
 
 func (h *harness) stop() {
+	if h.redis != nil {
+		h.redis.stop(syscall.SIGTERM, 5*time.Second)
+	}
 	if h.direct != nil {
 		h.direct.proc.stop(syscall.SIGTERM, 5*time.Second)
 	}

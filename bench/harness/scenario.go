@@ -20,6 +20,9 @@ type Scenario struct {
 	Churn   bool     // zoneproxy only, measured quiet and under route updates
 	Idle    int      // when set, no wrk run: the RSS that this many idle keep-alive connections cost
 	routes  func() []Route
+	// redisRoutes, when set, are the routes with the address of the redis-server the harness
+	// starts for the scenario (on 127.0.0.1:port); routes() holds them with port 6379.
+	redisRoutes func(port int) []Route
 	// objects are other keys the control plane holds for the scenario (consumers), by key under
 	// the prefix ("/consumers/bench").
 	objects map[string]string
@@ -30,7 +33,15 @@ type Scenario struct {
 	// Goal is the requests per CPU-second zoneproxy should reach, as a multiple of nginx's
 	// (0: goalCPUEfficiency).
 	Goal float64
+	// VsPlain marks a plugin scenario: when the plain route (PlainScenario) ran in the same
+	// harness run, zoneproxy's figures are also divided by its zoneproxy's there. PlainGoal is the
+	// requests per CPU-second to reach as a multiple of that (0: the ratio is reported, not judged).
+	VsPlain   bool
+	PlainGoal float64
 }
+
+// PlainScenario is the plain route the plugin scenarios are compared with.
+const PlainScenario = "1route"
 
 // Route is one APISIX route of a scenario, with what nginx needs to mirror it.
 type Route struct {
@@ -74,20 +85,20 @@ func allScenarios() []Scenario {
 				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey}}}
 			}},
 		{Name: "keyauth", Desc: "1 route with key-auth (nginx: the same header check)", Path: "/bench/auth", Body: 100,
-			Headers: []string{"apikey: " + apiKey},
+			Headers: []string{"apikey: " + apiKey}, VsPlain: true, PlainGoal: 0.95, // issue 18
 			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"key-auth":{"key":%q}}}`, apiKey)},
 			routes: func() []Route {
 				return []Route{{ID: "bench-auth", URI: "/bench/auth", Header: &HeaderMatch{Name: "apikey", Value: apiKey},
 					Plugins: map[string]any{"key-auth": map[string]any{}}}}
 			}},
 		{Name: "jwtauth", Desc: "1 route with jwt-auth, HS256 (nginx: no check; it cannot verify a JWT)", Path: "/bench/jwt", Body: 100,
-			Headers: []string{"Authorization: Bearer " + benchJWT()},
+			Headers: []string{"Authorization: Bearer " + benchJWT()}, VsPlain: true, PlainGoal: 0.85, // issue 18
 			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"jwt-auth":{"key":"bench","secret":%q}}}`, jwtSecret)},
 			routes: func() []Route {
 				return []Route{{ID: "bench-jwt", URI: "/bench/jwt", Plugins: map[string]any{"jwt-auth": map[string]any{}}}}
 			}},
 		{Name: "plugins", Desc: "1 route with key-auth + limit-count (local, never reached) + prometheus (nginx: the header check)",
-			Path: "/bench/plugins", Body: 100, Headers: []string{"apikey: " + apiKey},
+			Path: "/bench/plugins", Body: 100, Headers: []string{"apikey: " + apiKey}, VsPlain: true, PlainGoal: 0.9, // issue 22
 			objects: map[string]string{"/consumers/bench": fmt.Sprintf(`{"username":"bench","plugins":{"key-auth":{"key":%q}}}`, apiKey)},
 			routes: func() []Route {
 				return []Route{{ID: "bench-plugins", URI: "/bench/plugins", Header: &HeaderMatch{Name: "apikey", Value: apiKey},
@@ -96,6 +107,23 @@ func allScenarios() []Scenario {
 						"limit-count": map[string]any{"count": 1_000_000_000, "time_window": 3600, "key": "remote_addr", "policy": "local"},
 						"prometheus":  map[string]any{},
 					}}}
+			}},
+		{Name: "limitcount", Desc: "1 route with limit-count, policy local, a count never reached (nginx: a plain location)",
+			Path: "/bench/limit", Body: 100, VsPlain: true, PlainGoal: 0.95, // issue 19
+			routes: func() []Route {
+				return []Route{{ID: "bench-limit", URI: "/bench/limit", Plugins: map[string]any{"limit-count": limitCount(nil)}}}
+			}},
+		{Name: "limitredis", Desc: "1 route with limit-count, policy redis on a loopback redis-server, a count never reached (nginx: a plain location)",
+			Path: "/bench/limitredis", Body: 100, VsPlain: true, // issue 19: req/s and p99 reported, no goal
+			routes: func() []Route { return limitRedisRoutes(6379) }, redisRoutes: limitRedisRoutes},
+		{Name: "rewrite", Desc: "1 route with proxy-rewrite (uri, a header from $remote_addr) + cors + request-id (nginx: a plain location)",
+			Path: "/bench/rewrite", Body: 100, VsPlain: true, PlainGoal: 0.9, // issue 19
+			routes: func() []Route {
+				return []Route{{ID: "bench-rewrite", URI: "/bench/rewrite", Plugins: map[string]any{
+					"proxy-rewrite": map[string]any{"uri": "/bench", "headers": map[string]any{"set": map[string]string{"X-Client": "$remote_addr"}}},
+					"cors":          map[string]any{},
+					"request-id":    map[string]any{},
+				}}}
 			}},
 		{Name: "idle10k", Desc: "10,000 idle keep-alive connections, each after one request: RSS per connection",
 			Path: "/bench", Body: 100, Idle: 10_000,
@@ -109,6 +137,22 @@ func allScenarios() []Scenario {
 		{Name: "churn10k", Desc: "10,000 routes + 100 others updated 100 times a second", Path: deepPath, Body: 100, Churn: true,
 			routes: func() []Route { return append(manyRoutes(), churnSet()...) }},
 	}
+}
+
+// limitCount is the bench's limit-count conf: a count never reached within the hour's window, keyed
+// on the client address, with extra fields (the Redis policy's) added.
+func limitCount(extra map[string]any) map[string]any {
+	c := map[string]any{"count": 1_000_000_000, "time_window": 3600, "key": "remote_addr", "policy": "local"}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return c
+}
+
+// limitRedisRoutes is the limitredis scenario's route, counting in the redis-server on 127.0.0.1:port.
+func limitRedisRoutes(port int) []Route {
+	return []Route{{ID: "bench-limitredis", URI: "/bench/limitredis", Plugins: map[string]any{"limit-count": limitCount(map[string]any{
+		"policy": "redis", "redis_host": "127.0.0.1", "redis_port": port, "redis_timeout": 1000})}}}
 }
 
 // ScenarioNames lists every scenario in the order they run.

@@ -12,17 +12,27 @@ import (
 // TestPluginScenariosAreValid: the objects the plugin scenarios put pass the data plane's own
 // validation, so that a zoneproxy row never measures a rejected route (a 404).
 func TestPluginScenariosAreValid(t *testing.T) {
-	for _, name := range []string{"keyauth", "jwtauth", "plugins"} {
+	for _, name := range []string{"keyauth", "jwtauth", "plugins", "limitcount", "limitredis", "rewrite"} {
 		s, _ := scenarioByName(name)
-		if len(s.Objects()) == 0 {
+		if len(s.Objects()) == 0 && (name == "keyauth" || name == "jwtauth" || name == "plugins") {
 			t.Errorf("%s: no consumer", name)
+		}
+		if !s.VsPlain {
+			t.Errorf("%s: not compared with the plain route", name)
+		}
+		routes := s.Routes()
+		if s.redisRoutes != nil {
+			routes = append(routes, s.redisRoutes(41234)...)
 		}
 		for k, v := range s.Objects() {
 			if err := snapshot.Check(snapshot.Options{}, "/apisix"+k, []byte(v)); err != nil {
 				t.Errorf("%s: %s: %v", name, k, err)
 			}
 		}
-		for _, r := range s.Routes() {
+		for _, r := range routes {
+			if r.Plugins == nil {
+				t.Errorf("%s: route %s has no plugin", name, r.ID)
+			}
 			if err := snapshot.Check(snapshot.Options{}, "/apisix/routes/"+r.ID, r.JSON("")); err != nil {
 				t.Errorf("%s: route %s: %v", name, r.ID, err)
 			}
@@ -38,10 +48,11 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"1route", 1, false}, {"10k", 10000, false}, {"1k", 1, false}, {"64k", 1, false},
 		{"close", 1, false}, {"vars", 1, false}, {"keyauth", 1, false}, {"jwtauth", 1, false}, {"plugins", 1, false},
+		{"limitcount", 1, false}, {"limitredis", 1, false}, {"rewrite", 1, false},
 		{"idle10k", 1, false}, {"https", 1, false}, {"h2", 1, false},
 		{"churn", 1 + churnRoutes, true}, {"churn10k", 10000 + churnRoutes, true},
 	}
-	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,1k,64k,close,vars,keyauth,jwtauth,plugins,idle10k,https,h2,churn,churn10k" {
+	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,1k,64k,close,vars,keyauth,jwtauth,plugins,limitcount,limitredis,rewrite,idle10k,https,h2,churn,churn10k" {
 		t.Fatalf("names %s", got)
 	}
 	for _, tt := range tests {

@@ -8,7 +8,8 @@ import (
 
 // WriteTable prints the report as a table: one row per target with its summary figures, then, under
 // zoneproxy, a row of its figures divided by nginx's and one divided by the bare upstream's (under
-// zoneproxy+churn: divided by quiet zoneproxy's); then the goals, passed or failed. "other %"
+// zoneproxy+churn: divided by quiet zoneproxy's; in a plugin scenario, one divided by zoneproxy's on
+// the plain route, PlainScenario, when it ran too); then the goals, passed or failed. "other %"
 // is the share of the pinned CPU busy with something else than the server and interrupts (a measure of
 // the noise from other work on the machine), "irq %" its share in interrupts (loopback networking).
 func WriteTable(w io.Writer, r *Report) error {
@@ -32,7 +33,7 @@ func WriteTable(w io.Writer, r *Report) error {
 			for _, x := range []struct {
 				label string
 				r     *Ratios
-			}{{"÷ nginx", t.VsNginx}, {"÷ bare", t.VsBare}, {"÷ upstream", t.VsUpstream}, {"÷ quiet", t.VsQuiet}} {
+			}{{"÷ nginx", t.VsNginx}, {"÷ bare", t.VsBare}, {"÷ upstream", t.VsUpstream}, {"÷ quiet", t.VsQuiet}, {"÷ plain", t.VsPlain}} {
 				if x.r == nil {
 					continue
 				}

@@ -40,6 +40,10 @@ type Request struct {
 	merged []*Entry // backs active when a consumer brought plugins
 
 	headerDone bool // HeaderFilter ran
+	// upstreamStatus is the upstream's status when it answered (UpstreamHead), else 0; resp is
+	// EvalResponse's variable source.
+	upstreamStatus int
+	resp           responseVars
 
 	// bodies are the body filters of the response, until FilterBody or FilterBufferedBody
 	// takes them.
@@ -108,7 +112,7 @@ func (r *Request) Reset() {
 	}
 	r.Ctx, r.RouteID, r.ServiceID, r.Consumers, r.Vars, r.Metadata = nil, "", "", nil, nil, nil
 	r.Consumer, r.CredentialID, r.Counted, r.global, r.active, r.headerDone = nil, "", false, nil, nil, false
-	r.Targets, r.picked, r.afterBody = nil, nil, nil
+	r.Targets, r.picked, r.afterBody, r.upstreamStatus = nil, nil, nil, 0
 	clear(r.merged)
 	r.merged = r.merged[:0]
 	if len(r.bodies) > 0 {

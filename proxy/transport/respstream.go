@@ -52,8 +52,14 @@ type respStream struct {
 // It is called by the connection's goroutine, before fasthttp writes the body, as Read and
 // Close are: no lock is needed.
 func AfterBody(resp *fasthttp.Response, x interface{ Release() }) bool {
-	s, ok := resp.BodyStream().(*respStream)
-	if !ok || s.done {
+	var s *respStream
+	switch b := resp.BodyStream().(type) {
+	case *respStream:
+		s = b
+	case closeFramed:
+		s = b.s
+	}
+	if s == nil || s.done {
 		return false
 	}
 	s.after = append(s.after, x)
@@ -82,7 +88,7 @@ func (t *Transport) streamResponse(ctx *fasthttp.RequestCtx, r *Request, uc upCo
 		body, size = r.filterBody(s, size)
 	}
 	if size < 0 && r.HTTP10 {
-		t.streamUntilClose(ctx, body)
+		t.streamUntilClose(ctx, body, s)
 		return
 	}
 	resp.SetBodyStream(body, size)
@@ -91,11 +97,14 @@ func (t *Transport) streamResponse(ctx *fasthttp.RequestCtx, r *Request, uc upCo
 // streamUntilClose sends an HTTP/1.0 client a body of unknown length the way nginx does: no
 // framing, the end of the body is the end of the connection. fasthttp would chunk it, which
 // HTTP/1.0 does not know, so the proxy writes the response on the hijacked connection itself.
-func (t *Transport) streamUntilClose(ctx *fasthttp.RequestCtx, s io.ReadCloser) {
+// The response's body stream is then a closeFramed standing for up, so that AfterBody defers
+// its releases (a limit-conn slot) to the end of that body too.
+func (t *Transport) streamUntilClose(ctx *fasthttp.RequestCtx, s io.ReadCloser, up *respStream) {
 	h := &ctx.Response.Header
 	h.SetServer(t.opts.ServerName)
 	h.SetConnectionClose()
 	head := h.AppendBytes(nil)
+	ctx.Response.SetBodyStream(closeFramed{up}, -1)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer s.Close()
@@ -188,6 +197,14 @@ func (s *respStream) finish(complete bool) {
 	}
 	s.after = s.after[:0]
 }
+
+// closeFramed is the response's body stream while streamUntilClose sends the upstream body s on
+// the hijacked connection: a marker AfterBody finds s by, which fasthttp neither writes
+// (HijackSetNoResponse) nor closes (it is no io.Closer; the hijack handler closes s). It reads
+// as empty.
+type closeFramed struct{ s *respStream }
+
+func (closeFramed) Read([]byte) (int, error) { return 0, io.EOF }
 
 // chunkedBody decodes a chunked body (RFC 9112 section 7.1) from br. Trailers are read and
 // dropped, as nginx drops them. Read returns io.EOF once the last chunk and the trailer section

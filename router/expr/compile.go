@@ -57,7 +57,17 @@ func (e *Expr) String() string {
 // Compile parses and compiles an APISIX `vars` value. An absent value
 // (empty input or JSON null) yields (nil, nil): no condition. Errors are
 // *Error values.
-func Compile(raw []byte) (*Expr, error) {
+func Compile(raw []byte) (*Expr, error) { return compile(raw, ParseVar) }
+
+// CompileResponse is Compile for an expression evaluated once the response head is known
+// (response-rewrite's vars): its variables may also be the response's (ParseResponseVar), which
+// the Source must then serve.
+func CompileResponse(raw []byte) (*Expr, error) { return compile(raw, ParseResponseVar) }
+
+// parseVarFunc resolves a variable name: ParseVar or ParseResponseVar.
+type parseVarFunc func(name string) (Var, error)
+
+func compile(raw []byte, parse parseVarFunc) (*Expr, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, nil
@@ -96,7 +106,7 @@ func Compile(raw []byte) (*Expr, error) {
 				return nil, &Error{Reason: `expressions must be wrapped in an outer array, e.g. [["arg_name", "==", "json"]]`}
 			}
 		}
-		fn, err := compileRule(t, "")
+		fn, err := compileRule(t, "", parse)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +174,7 @@ func index(path string, i int) string {
 // compileRule follows lua-resty-expr's compile(): a list whose first
 // element is a table is an AND of sub-rules; a list starting with a logical
 // operator combines the sub-rules after it; anything else is a leaf.
-func compileRule(v any, path string) (evalFn, error) {
+func compileRule(v any, path string, parse parseVarFunc) (evalFn, error) {
 	rules, ok := v.([]any)
 	if !ok {
 		if isTable(v) { // an object: Lua's # is 0
@@ -178,7 +188,7 @@ func compileRule(v any, path string) (evalFn, error) {
 	if isTable(rules[0]) {
 		fns := make([]evalFn, len(rules))
 		for i, sub := range rules {
-			fn, err := compileRule(sub, index(path, i))
+			fn, err := compileRule(sub, index(path, i), parse)
 			if err != nil {
 				return nil, err
 			}
@@ -196,7 +206,7 @@ func compileRule(v any, path string) (evalFn, error) {
 		}
 		fns := make([]evalFn, len(rules)-1)
 		for i, sub := range rules[1:] {
-			fn, err := compileRule(sub, index(path, i+1))
+			fn, err := compileRule(sub, index(path, i+1), parse)
 			if err != nil {
 				return nil, err
 			}
@@ -204,7 +214,7 @@ func compileRule(v any, path string) (evalFn, error) {
 		}
 		return logic(op, fns), nil
 	}
-	return compileLeaf(rules, path)
+	return compileLeaf(rules, path, parse)
 }
 
 func logic(op string, fns []evalFn) evalFn {
@@ -252,7 +262,7 @@ func logic(op string, fns []evalFn) evalFn {
 }
 
 // compileLeaf follows lua-resty-expr's compile_expr().
-func compileLeaf(e []any, path string) (evalFn, error) {
+func compileLeaf(e []any, path string, parse parseVarFunc) (evalFn, error) {
 	var (
 		lv, opv, rv   any
 		hasOp, hasVal bool
@@ -296,7 +306,7 @@ func compileLeaf(e []any, path string) (evalFn, error) {
 	if !isCompareOp(op) {
 		return nil, &Error{Path: path, Reason: fmt.Sprintf("unknown operator %q", op)}
 	}
-	v, err := ParseVar(name)
+	v, err := parse(name)
 	if err != nil {
 		return nil, &Error{Path: path, Reason: err.Error(), Err: err}
 	}

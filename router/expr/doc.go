@@ -13,6 +13,12 @@
 // operators compare with Lua's tonumber). Regular expressions are Go RE2:
 // PCRE-only syntax (look-around, back-references) is a compile error.
 //
+// An expression evaluated on a response (response-rewrite's vars) is compiled
+// with CompileResponse, which also resolves the response's variables (status,
+// upstream_status, sent_http_*, upstream_http_*: ParseResponseVar); a route's
+// vars, evaluated before any response exists, reject them as APISIX's router
+// cannot see them. The router's Source serves the request's variables only.
+//
 // Variables are resolved by name at compile time into a Var (see ParseVar);
 // values are read at evaluation time through a Source, which the router
 // implements over a fasthttp request. This package knows nothing of HTTP

@@ -45,6 +45,15 @@ const (
 	VarSSLClientFingerprint                                          // ssl_client_fingerprint: SHA-1 of its DER, lower-case hex
 )
 
+// Variable kinds of the response, which only CompileResponse resolves (a route's vars, evaluated
+// before any response exists, reject them, as APISIX's router cannot see them).
+const (
+	VarStatus         VarKind = VarSSLClientFingerprint + 1 + iota // status: the response's status
+	VarUpstreamStatus                                              // upstream_status: the upstream's status; missing on a response the proxy made
+	VarSentHTTP                                                    // sent_http_<Key>: a response header, Key lowercase with '_' as '-'
+	VarUpstreamHTTP                                                // upstream_http_<Key>: a header of the upstream's response, Key as for VarSentHTTP
+)
+
 // Var is a variable reference resolved at compile time.
 type Var struct {
 	Name string  // as written in the rule
@@ -207,6 +216,33 @@ func ParseVar(name string) (Var, error) {
 	}
 	v.Kind = VarNil
 	return v, nil
+}
+
+// ParseResponseVar resolves a variable of an expression evaluated on a response (APISIX's
+// header filter phase, response-rewrite's vars): status, upstream_status, sent_http_<name> and
+// upstream_http_<name> (nginx lowercases the name and reads '_' as '-'), then every variable
+// ParseVar knows.
+func ParseResponseVar(name string) (Var, error) {
+	v := Var{Name: name}
+	lower := strings.ToLower(name)
+	switch {
+	case lower == "status":
+		v.Kind = VarStatus
+	case lower == "upstream_status":
+		v.Kind = VarUpstreamStatus
+	case strings.HasPrefix(lower, "sent_http_") && len(lower) > len("sent_http_"):
+		v.Kind, v.Key = VarSentHTTP, responseHeaderKey(lower[len("sent_http_"):])
+	case strings.HasPrefix(lower, "upstream_http_") && len(lower) > len("upstream_http_"):
+		v.Kind, v.Key = VarUpstreamHTTP, responseHeaderKey(lower[len("upstream_http_"):])
+	default:
+		return ParseVar(name)
+	}
+	return v, nil
+}
+
+// responseHeaderKey is the header name of a sent_http_/upstream_http_ suffix: lowercase, '_' as '-'.
+func responseHeaderKey(s string) string {
+	return strings.ReplaceAll(s, "_", "-")
 }
 
 // headerKey turns a header variable suffix into nginx's comparison form:

@@ -23,8 +23,10 @@
 // j, o, d, u, U, J and D (PCRE tuning) are accepted and change nothing; x is rejected. A header
 // `add` entry must be "Name: value" where the value has no ":" (APISIX's pattern): one its
 // runtime cannot split rejects the conf here, where APISIX would log and skip every header.
-// Response variables (status, upstream_*, sent_http_*) in vars are not supported yet: routing
-// knows only the request's, and a conf naming one is rejected.
+// vars may test the response's variables besides the request's, as APISIX evaluates them once
+// the upstream answered: status, upstream_status, sent_http_<name> and upstream_http_<name>
+// (expr.CompileResponse, plugin.Request.EvalResponse; the upstream_ ones are nil on an answer
+// the proxy or a plugin made).
 package responserewrite
 
 import (
@@ -125,7 +127,7 @@ func (responseRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, erro
 		if !bytes.HasPrefix(bytes.TrimSpace(v), []byte("[")) {
 			return nil, fmt.Errorf(`property "vars" validation failed: wrong type: expected array, got %s`, typeName(v))
 		}
-		if conf.vars, err = expr.Compile(v); err != nil {
+		if conf.vars, err = expr.CompileResponse(v); err != nil {
 			return nil, fmt.Errorf("failed to validate the 'vars' expression: %v", err)
 		}
 	}
@@ -348,7 +350,7 @@ func compileSet(m map[string]json.RawMessage) ([]header, error) {
 
 // BodyFilter rewrites the response head and returns what rewrites its body.
 func (conf *Conf) BodyFilter(r *plugin.Request) plugin.BodyFilter {
-	if conf.vars != nil && r.Vars != nil && !r.Vars.Eval(r.Ctx, conf.vars) {
+	if conf.vars != nil && !r.EvalResponse(conf.vars) {
 		return nil
 	}
 	resp := &r.Ctx.Response
