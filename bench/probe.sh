@@ -46,8 +46,9 @@ case "$ZPB_RUN" in
 2)
 	perf record -q -g -e cpu-clock -F 2000 -o "$out.perf.data" -p "$pids" -- sleep "$secs" >/dev/null 2>&1
 	perf report -q -i "$out.perf.data" --no-children --sort sym --percent-limit 0.7 --stdio -g none >"$out.symbols" 2>/dev/null
-	perf report -q -i "$out.perf.data" --children --sort sym --percent-limit 3 --stdio -g none >"$out.children" 2>/dev/null
-	rm -f "$out.perf.data"
+	perf report -q -i "$out.perf.data" --children --sort sym --percent-limit 0.5 --stdio -g none >"$out.children" 2>/dev/null
+	# BENCH_KEEP_PERF=1 keeps the recording for perf report by hand.
+	[ "${BENCH_KEEP_PERF:-0}" = 1 ] || rm -f "$out.perf.data"
 	;;
 3)
 	args=()

@@ -44,3 +44,36 @@ for target in bare nginx zoneproxy; do
 	echo "== $target: system calls (strace -c -f; calls over the window, divide by the requests above)"
 	head -14 "$f"
 done
+
+# Where zoneproxy's time goes: inclusive shares of its CPU profile (overlapping: a line counts its
+# callees), times its CPU time per request from run 1.
+base="$dir/$scen-zoneproxy"
+if [ -s "$base-2.children" ] && [ -f "$base-1.counts" ]; then
+	total=$(awk -v r="$(num rps "$base-1.requests")" '
+		$1 == "window" { w = $2 } $1 == "ticks0" { a = $2 + $3 } $1 == "ticks1" { b = $2 + $3 }
+		END { printf "%.3f", (b - a) * 10000 / (r * w) }' "$base-1.counts")
+	echo
+	echo "== zoneproxy: where a request's $total µs go (inclusive shares of the profile × CPU µs per request)"
+	while IFS='|' read -r label sym; do
+		awk -v s="$sym" -v l="$label" -v t="$total" '
+			{ name = $0; sub(/^ *[0-9.]+% +[0-9.]+% +\[[.k]\] /, "", name) }
+			name == s { p = $1; sub(/%/, "", p); printf "%-58s %6.2f%% %6.2f µs\n", l, p, p * t / 100; exit }' "$base-2.children"
+	done <<'LIST'
+kernel: write(2) (client response, upstream request; runs the peer's TCP input)|ksys_write
+kernel: read(2)|ksys_read
+kernel: recvfrom(2) (the pooled-connection peek)|__x64_sys_recvfrom
+kernel: epoll_pwait (netpoll)|do_epoll_wait
+kernel: scheduler|schedule
+Go: scheduler (park, findRunnable, netpoll)|runtime.park_m
+Go: deadlines (SetReadDeadline/SetWriteDeadline)|internal/poll.setDeadlineImpl
+Go: clock (vDSO clock_gettime, self)|__vdso_clock_gettime
+fasthttp server loop (read head, handler, write response)|github.com/valyala/fasthttp.(*Server).serveConnCounted
+proxy.Handle (route, plugins, header rewrite, forward)|github.com/zoneproxy/zoneproxy/proxy.(*Proxy).Handle
+transport.Try (peek, send, wait, read the response)|github.com/zoneproxy/zoneproxy/proxy/transport.(*Transport).Try
+transport: closedWhileIdle (peek)|github.com/zoneproxy/zoneproxy/proxy/transport.closedWhileIdle
+transport: sendWhole (write + wait)|github.com/zoneproxy/zoneproxy/proxy/transport.(*Transport).sendWhole
+transport: readHead|github.com/zoneproxy/zoneproxy/proxy/transport.(*Transport).readHead
+proxy: record (metrics, access log)|github.com/zoneproxy/zoneproxy/proxy.(*Proxy).record
+fasthttp: response write (writeResponse)|github.com/valyala/fasthttp.writeResponse
+LIST
+fi
