@@ -90,7 +90,11 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, rt *snapshot.Route, pool *upst
 		setUpstreamHost(&req.Header, spec, node)
 		tryStart := time.Now()
 		o = p.tr.Try(ctx, &x.req, node, tryStart)
-		ob.node, ob.upstreamTime = node, ob.upstreamTime+time.Since(tryStart)
+		took := o.Took
+		if took == 0 {
+			took = time.Since(tryStart)
+		}
+		ob.node, ob.upstreamTime = node, ob.upstreamTime+took
 		if o.ClientErr != nil {
 			p.reject(ctx, clientFailure(o.ClientErr))
 			return

@@ -31,11 +31,12 @@ type Measurement struct {
 
 // server is a running server under test.
 type server struct {
-	target    string
-	proc      *process
-	url       string // http://127.0.0.1:port
-	tree      bool   // count the process's children too (nginx's worker)
-	statusURL string // zoneproxy's status server
+	target     string
+	proc       *process
+	url        string // http://127.0.0.1:port
+	tree       bool   // count the process's children too (nginx's worker)
+	statusURL  string // zoneproxy's status server
+	metricsURL string // zoneproxy's Prometheus export (the Go runtime's counters too)
 }
 
 func (s *server) pids() []int {

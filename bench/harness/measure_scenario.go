@@ -138,9 +138,20 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	runs := make([][]Measurement, len(plan))
 	for rep := 0; rep < h.o.Runs; rep++ {
 		for i, p := range plan {
+			var pids []int
+			if p.srv.proc != nil {
+				pids = p.srv.pids()
+			}
+			pb, err := startProbe(ctx, h.o.Probe, h.o.ProbeDir, s.Name, p.name, rep+1, pids, p.srv.metricsURL, h.o.Duration)
+			if err != nil {
+				return res, err
+			}
 			r, err := measure(ctx, p.srv, load(p.srv.url+s.Path, h.o.Duration), h.o.ProxyCPU, p.churn)
 			if err != nil {
 				return res, fmt.Errorf("%s run %d: %w", p.name, rep+1, err)
+			}
+			if err := pb.finish(r); err != nil {
+				h.notes = append(h.notes, err.Error())
 			}
 			if r.Churn != nil {
 				r.Churn.CatchUpMS = float64(waitApplied(ctx, p.srv.statusURL, r.Churn.LastRevision, 10*time.Second)) / 1e6
@@ -246,7 +257,8 @@ func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string)
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{target: TargetZoneproxy, proc: p, url: url, statusURL: "http://" + hostPort(ports[1])}
+	srv := &server{target: TargetZoneproxy, proc: p, url: url, statusURL: "http://" + hostPort(ports[1]),
+		metricsURL: "http://" + hostPort(ports[2]) + "/apisix/prometheus/metrics"}
 	ready := probe{url: srv.statusURL + "/status/ready", status: 200, bodyLen: -1}
 	route := probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}
 	for _, pr := range []probe{ready, route} {

@@ -27,6 +27,14 @@ type Options struct {
 	// -10; 0 leaves it alone): it keeps other work on a shared machine from preempting the measured
 	// processes as often. It needs root (CAP_SYS_NICE); without, the run goes on at the usual priority.
 	Nice int
+	// Probe is a shell command started beside every measured run (BENCH_PROBE), with the server's
+	// process ids in ZPB_PIDS, the target, scenario and run in ZPB_TARGET, ZPB_SCENARIO, ZPB_RUN, a
+	// length to observe (the run's less a second) in ZPB_SECONDS, and ProbeDir in ZPB_OUT; the
+	// harness waits for it after the run. bench/profile.sh uses it for perf and strace.
+	Probe string
+	// ProbeDir collects the probe's output (BENCH_PROBE_OUT, default a probe directory beside the
+	// results).
+	ProbeDir string
 	// Keep leaves the run's directory (configs, logs of every process) in place (BENCH_KEEP=1).
 	Keep bool
 	Log  *slog.Logger // progress; nil: discarded
@@ -91,6 +99,7 @@ func FromEnv(getenv func(string) string) (Options, error) {
 	}
 	for env, dst := range map[string]*string{
 		"BENCH_OUT": &o.OutDir, "BENCH_PROXY_CPU": &o.ProxyCPU, "BENCH_LOAD_CPU": &o.LoadCPU, "BENCH_ZONEPROXY": &o.Zoneproxy,
+		"BENCH_PROBE": &o.Probe, "BENCH_PROBE_OUT": &o.ProbeDir,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v

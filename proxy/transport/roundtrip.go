@@ -96,7 +96,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		bw.Reset(nil)
 		t.writers.Put(bw)
 	} else {
-		waited, waitErr, err = t.sendWhole(r, uc)
+		waited, waitErr, err = t.sendWhole(r, uc, start)
 	}
 	if clientErr != nil {
 		uc.close()
@@ -188,13 +188,21 @@ func (t *Transport) earlyResponse(ctx *fasthttp.RequestCtx, r *Request, uc upCon
 // A connection idle for longer takes the ordinary way: the upstream may have closed it while
 // idle, and the read attempt finds its FIN at once, where a wait would only end with the RST
 // that the request provokes (or, should that never come, the read timeout).
-func (t *Transport) sendWhole(r *Request, uc upConn) (waited bool, waitErr, err error) {
+//
+// start is the try's start. A connection taken from the pool at once cost no time since, so
+// start stands for the clock here (one clock read less per request); a new connection was dialled
+// meanwhile, and one released after start was waited for (a full pool): both read the clock.
+func (t *Transport) sendWhole(r *Request, uc upConn, start time.Time) (waited bool, waitErr, err error) {
 	out := r.head
 	if len(r.Body) > 0 {
 		out = append(out, r.Body...)
 		r.head = out
 	}
-	if now := time.Now(); t.waitable(uc, now) {
+	now := start
+	if !uc.reused || now.IsZero() || uc.idle.After(start) {
+		now = time.Now()
+	}
+	if t.waitable(uc, now) {
 		_ = uc.conn.SetReadDeadline(now.Add(r.Timeouts.Read))
 		n, ok, werr, rerr := sendWait(uc.conn, out)
 		r.cw.n += int64(n)
@@ -332,8 +340,9 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 	reuse = reuse && br.Buffered() == 0
 	t.putReader(br)
 	uc.release(reuse, r.Keepalive)
-	node.Done(status, nil, time.Since(start))
-	return Outcome{Answered: true, Status: status}
+	took := time.Since(start)
+	node.Done(status, nil, took)
+	return Outcome{Answered: true, Status: status, Took: took}
 }
 
 // passCut sends the client a response whose body the upstream cut short, as nginx passes it:

@@ -70,6 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.OutDir == "" {
 		o.OutDir = filepath.Join("bench", "results")
 	}
+	if o.Probe != "" && o.ProbeDir == "" {
+		o.ProbeDir = filepath.Join(o.OutDir, "probe")
+	}
 	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", "zpbench")
 
 	rep, runErr := harness.Run(ctx, o)
