@@ -58,7 +58,11 @@ func startAdmin(cp *controlPlane, addr, key, dir string, log *slog.Logger) (*htt
 			return nil, false
 		},
 		ObjectSchema: func(dir string) (any, bool) { return snapshot.Schema(dir) },
-		Logger:       log,
+		KnownPlugin: func(name string) bool {
+			_, ok := reg.Lookup(name)
+			return ok || slices.Contains(plugin.DefaultEnabled, name)
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return nil, "", err

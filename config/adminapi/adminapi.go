@@ -37,6 +37,10 @@ type Options struct {
 	// /apisix/admin/plugins/list answers, and the names an object may use (another is refused
 	// with "unknown plugin [x]"). nil: any name is let through and the list is empty.
 	Plugins []string
+	// KnownPlugin reports whether name is a plugin APISIX has (enabled or not, implemented by
+	// zoneproxy or not): plugin_metadata of another name is refused with "invalid plugin name".
+	// nil: any name is let through.
+	KnownPlugin func(name string) bool
 	// EncryptFields returns the fields of a plugin's consumer conf that are stored encrypted
 	// (an authentication plugin's schema.encrypt_fields); nil: none.
 	EncryptFields func(plugin string) []string

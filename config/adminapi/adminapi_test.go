@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,10 @@ func startTB(t testing.TB) *server {
 			return nil, false
 		},
 		ObjectSchema: func(dir string) (any, bool) { return snapshot.Schema(dir) },
+		KnownPlugin: func(name string) bool {
+			_, ok := reg.Lookup(name)
+			return ok || slices.Contains(plugin.DefaultEnabled, name)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -560,4 +565,33 @@ func TestSchemas(t *testing.T) {
 	if err != nil || resp.Count != 0 {
 		t.Errorf("validate stored something: %d routes, %v", resp.Count, err)
 	}
+}
+
+// TestDuplicateKeys follows t/admin/consumers.t and credentials.t: an authentication key held by
+// another consumer or credential is refused; a consumer may reuse its own credential's key.
+func TestDuplicateKeys(t *testing.T) {
+	s := start(t)
+	run(t, s, []step{
+		{"jack", "PUT", "/apisix/admin/consumers", `{"username":"jack","plugins":{"key-auth":{"key":"the-key"},"basic-auth":{"username":"jack-b","password":"p"}}}`, 201, "", nil},
+		{"jack again, same key", "PUT", "/apisix/admin/consumers", `{"username":"jack","plugins":{"key-auth":{"key":"the-key"},"basic-auth":{"username":"jack-b","password":"p"}}}`, 200, "", nil},
+		{"jack2 with jack's key", "PUT", "/apisix/admin/consumers", `{"username":"jack2","plugins":{"key-auth":{"key":"the-key"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"jack2", "PUT", "/apisix/admin/consumers", `{"username":"jack2"}`, 201, "", nil},
+		{"a credential of jack2 with jack's key", "PUT", "/apisix/admin/consumers/jack2/credentials/c1", `{"plugins":{"key-auth":{"key":"the-key"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"a credential of jack with jack's own key", "PUT", "/apisix/admin/consumers/jack/credentials/c1", `{"plugins":{"key-auth":{"key":"the-key"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"a credential of jack2", "PUT", "/apisix/admin/consumers/jack2/credentials/c1", `{"plugins":{"jwt-auth":{"key":"jwt-1","secret":"s3cr3t-s3cr3t"}}}`, 201, "", nil},
+		{"the same credential again", "PUT", "/apisix/admin/consumers/jack2/credentials/c1", `{"plugins":{"jwt-auth":{"key":"jwt-1","secret":"s3cr3t-s3cr3t"}}}`, 200, "", nil},
+		{"another credential, same jwt key", "PUT", "/apisix/admin/consumers/jack2/credentials/c2", `{"plugins":{"jwt-auth":{"key":"jwt-1","secret":"x"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack2"}`, nil},
+		{"jack2 may take its own credential's key", "PUT", "/apisix/admin/consumers", `{"username":"jack2","plugins":{"jwt-auth":{"key":"jwt-1","secret":"y"}}}`, 200, "", nil},
+		{"jack may not", "PUT", "/apisix/admin/consumers", `{"username":"jack","plugins":{"jwt-auth":{"key":"jwt-1","secret":"y"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack2"}`, nil},
+		{"basic-auth username", "PUT", "/apisix/admin/consumers", `{"username":"tom","plugins":{"basic-auth":{"username":"jack-b","password":"q"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"metadata of no plugin", "PUT", "/apisix/admin/plugin_metadata/no-such-plugin", `{"a":1}`, 400, `{"error_msg":"invalid plugin name"}`, nil},
+		{"metadata of no plugin, no body", "PUT", "/apisix/admin/plugin_metadata/no-such-plugin", ``, 400, `{"error_msg":"invalid plugin name"}`, nil},
+		{"metadata of an APISIX plugin zoneproxy lacks", "PUT", "/apisix/admin/plugin_metadata/http-logger", `{"log_format":{"host":"$host"}}`, 201, "", nil},
+	})
 }
