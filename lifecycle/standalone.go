@@ -23,7 +23,7 @@ func (a *app) startFile(ctx context.Context, cfg *config.Config) {
 	}
 	src := filesource.New(filesource.Config{
 		Path: cfg.Zoneproxy.StandaloneFile, Format: format, Prefix: cfg.Deployment.Etcd.Prefix,
-		LookupEnv: os.LookupEnv, Logger: a.log,
+		LookupEnv: os.LookupEnv, Logger: a.log, NoInotify: cfg.Zoneproxy.StandaloneWatch == config.WatchPoll,
 		OnReload: func(ok bool) { a.metrics.Reload("file", ok) },
 	}, a.apply)
 	_ = src.Load(ctx)
