@@ -293,3 +293,43 @@ func TestStandaloneFilePollNoAdmin(t *testing.T) {
 		t.Errorf("GET /apisix/admin/routes on the proxy port = %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestStandaloneFileInvalidAtStart: a file that does not parse at start stops zoneproxy with
+// APISIX's "invalid apisix.yaml file" (there is no last good configuration in this mode to serve
+// instead); a file with no #END yet is a writer mid-write: zoneproxy waits for it, not ready.
+func TestStandaloneFileInvalidAtStart(t *testing.T) {
+	for _, tc := range []struct{ name, content string }{
+		{"bad YAML", "routes:\n  - id: 1\n    uri: [unclosed\n#END\n"},
+		{"unset variable", "routes:\n  - id: 1\n    uri: ${{ZONEPROXY_TEST_UNSET_VAR}}\n#END\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "apisix.yaml")
+			writeFile(t, file, tc.content)
+			zp := startZoneproxy(t, instanceOpts{deployment: fmt.Sprintf(fileDeployment, "yaml"),
+				extra: fmt.Sprintf("  standalone_file: %q\n", file), noWait: true})
+			select {
+			case <-zp.exited:
+			case <-time.After(20 * time.Second):
+				t.Fatal("zoneproxy kept running with an unparsable file at start")
+			}
+			if code := zp.stop(); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(zp.logs.String(), "invalid apisix.yaml file") {
+				t.Errorf("no 'invalid apisix.yaml file' in the log:\n%s", zp.logs.String())
+			}
+		})
+	}
+	t.Run("no #END yet", func(t *testing.T) {
+		a := backend(t, "a")
+		file := filepath.Join(t.TempDir(), "apisix.yaml")
+		full := yamlRoutes([2]string{"/w", a})
+		writeFile(t, file, strings.TrimSuffix(full, "#END\n"))
+		zp := startFileZoneproxy(t, "yaml", file, "")
+		if code := ready(zp); code != 503 {
+			t.Errorf("/status/ready = %d with a half-written file, want 503", code)
+		}
+		renameInto(t, file, full)
+		testutil.WaitFor(t, "the completed file", 10*time.Second, serves(zp.proxy+"/w", "", "a GET /w"))
+	})
+}
