@@ -85,6 +85,17 @@ func notSplittable(text string) bool {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
+// plainKey reports whether line is "<key>:" at the left margin followed by nothing, a blank or
+// the end: a key of the root mapping, the key made of [A-Za-z0-9_.-].
+func plainKey(line string) bool {
+	i := 0
+	for i < len(line) && (line[i] >= 'a' && line[i] <= 'z' || line[i] >= 'A' && line[i] <= 'Z' ||
+		line[i] >= '0' && line[i] <= '9' || line[i] == '_' || line[i] == '.' || line[i] == '-') {
+		i++
+	}
+	return i > 0 && i < len(line) && line[i] == ':' && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t')
+}
+
 // listKey returns the key of a top-level line "<key>:" ([a-z_]+, then only blanks and a
 // comment), whose value is then a block below it.
 func listKey(line string) (string, bool) {
@@ -95,8 +106,11 @@ func listKey(line string) (string, bool) {
 	if i == 0 || i >= len(line) || line[i] != ':' {
 		return "", false
 	}
-	rest := strings.TrimLeft(line[i+1:], " \t")
-	if rest != "" && rest[0] != '#' {
+	after := line[i+1:]
+	if after != "" && after[0] != ' ' && after[0] != '\t' {
+		return "", false // "routes:x" is a scalar, not a key
+	}
+	if rest := strings.TrimLeft(after, " \t"); rest != "" && rest[0] != '#' {
 		return "", false
 	}
 	return line[:i], true
@@ -112,6 +126,26 @@ func (dec *Decoder) parseSplit(text string) (root any, ok bool) {
 		isType[t] = true
 	}
 	lines := strings.SplitAfter(text, "\n")
+	// The root must be a block mapping at the left margin, and every line there a key or a list
+	// entry: anything else there (a continued scalar, a flow collection, an indented root) is
+	// parsed whole.
+	first := true
+	for _, line := range lines {
+		t := strings.TrimRight(line, "\r\n")
+		if strings.TrimLeft(t, " ") == "" || strings.TrimLeft(t, " ")[0] == '#' {
+			continue
+		}
+		if first && !plainKey(t) {
+			return nil, false // the root starts indented, or is not a mapping
+		}
+		first = false
+		if t[0] == ' ' || t == "-" || strings.HasPrefix(t, "- ") {
+			continue
+		}
+		if !plainKey(t) {
+			return nil, false
+		}
+	}
 	var rest strings.Builder       // the text outside the split lists
 	lists := map[string][]string{} // type → its entries' texts
 	for i := 0; i < len(lines); {

@@ -3,6 +3,7 @@ package standalone
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,7 @@ func sameAsDecode(t *testing.T, dec *Decoder, data string) {
 			t.Fatalf("%s = %s, Decode's %s\n%s", k, gotKV[k], v, data)
 		}
 	}
-	if !reflect.DeepEqual(gotW, wantW) {
+	if !sameWarnings(gotW, wantW) {
 		t.Fatalf("warnings %v, Decode's %v\n%s", gotW, wantW, data)
 	}
 }
@@ -90,4 +91,43 @@ func TestDecoderReuses(t *testing.T) {
 	if dec.Parsed != 1 {
 		t.Errorf("v2 after v3: parsed %d entries, want 1 (the one v3 removed; only the previous version is kept)", dec.Parsed)
 	}
+}
+
+// FuzzDecoderSameAsDecode: after any version, the Decoder's result for another is Decode's.
+func FuzzDecoderSameAsDecode(f *testing.F) {
+	f.Add("routes:\n  - id: 1\n    uri: /a\n#END\n", "routes:\n  - id: 1\n    uri: /b\n  - id: 2\n    uri: /a\n#END\n")
+	f.Add("routes:\n- uri: /a\n- uri: /b\n#END\n", "routes:\n- uri: /b\n- uri: /a\nupstreams:\n  - id: u\n#END\n")
+	f.Add("consumers:\n  - username: a\n  - id: a/credentials/credential-1\n#END\n", "routes:\n  -\n    id: 1\n#END\n")
+	f.Add("routes:\n  - id: 1\n    desc: |\n      x\n#END\n", "routes:\n  - id: 1\n    desc: >\n   x\n#END\n")
+	f.Fuzz(func(t *testing.T, prev, cur string) {
+		var dec Decoder
+		_, _, _ = dec.Decode([]byte(prev), YAML, "/apisix", nil, true)
+		wantKV, wantW, wantErr := Decode([]byte(cur), YAML, "/apisix", nil, true)
+		gotKV, gotW, gotErr := dec.Decode([]byte(cur), YAML, "/apisix", nil, true)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("error %v, Decode's %v", gotErr, wantErr)
+		}
+		if len(gotKV) != len(wantKV) || !sameWarnings(gotW, wantW) {
+			t.Fatalf("%d keys %v, Decode's %d %v", len(gotKV), gotW, len(wantKV), wantW)
+		}
+		for k, v := range wantKV {
+			if string(gotKV[k]) != string(v) {
+				t.Fatalf("%s = %s, Decode's %s", k, gotKV[k], v)
+			}
+		}
+	})
+}
+
+// sameWarnings compares warnings in any order: Decode lists unknown top-level keys in the order
+// of a map's iteration.
+func sameWarnings(a, b []Warning) bool {
+	key := func(ws []Warning) []string {
+		out := make([]string, len(ws))
+		for i, w := range ws {
+			out[i] = w.String()
+		}
+		slices.Sort(out)
+		return out
+	}
+	return reflect.DeepEqual(key(a), key(b))
 }
