@@ -233,6 +233,12 @@ const (
 // StandaloneMode is how a configuration reaches zoneproxy without etcd.
 type StandaloneMode int
 
+// The values of Zoneproxy.StandaloneWatch.
+const (
+	WatchInotify = "inotify"
+	WatchPoll    = "poll"
+)
+
 // The standalone modes of Deployment.Standalone.
 const (
 	NotStandalone StandaloneMode = iota
@@ -403,6 +409,11 @@ type Zoneproxy struct {
 	// apisix-<p>.yaml when APISIX_PROFILE=p; empty in the other modes. Load
 	// resolves a relative path against the directory of config.yaml.
 	StandaloneFile string
+	// StandaloneWatch is how the standalone file is watched (standalone_watch):
+	// WatchInotify (default) checks it every second and on inotify events in
+	// its directory; WatchPoll only checks it every second, as APISIX does
+	// (for file systems where inotify is not delivered, or to match APISIX).
+	StandaloneWatch string
 	// FailbackAfter is how long a more preferred endpoint must stay healthy
 	// before zoneproxy moves back to it (failback_after, default 10 s).
 	FailbackAfter time.Duration
@@ -552,6 +563,7 @@ func Default() *Config {
 			AccessLog:                 AccessLog{Format: "combined", BufferLines: 4096},
 			Limits:                    Limits{MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100, MaxURILength: 8 << 10},
 			DataDir:                   defaultDataDir,
+			StandaloneWatch:           WatchInotify,
 			FailbackAfter:             defaultFailbackAfter,
 			ProbeInterval:             defaultProbeInterval,
 			ProbeTimeout:              defaultProbeTimeout,

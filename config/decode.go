@@ -472,6 +472,8 @@ func (d *decoder) zoneproxy(c *Config, sec field) {
 			d.str(f.path, f.v, &z.DataDir)
 		case "standalone_file":
 			d.str(f.path, f.v, &z.StandaloneFile)
+		case "standalone_watch":
+			d.str(f.path, f.v, &z.StandaloneWatch)
 		case "failback_after":
 			d.duration(f.path, f.v, &z.FailbackAfter)
 		case "probe_interval":

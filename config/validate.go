@@ -261,6 +261,7 @@ func (c *Config) validateZoneproxy(v *validator) {
 	if c.Deployment.Standalone() == StandaloneFile && strings.TrimSpace(z.StandaloneFile) == "" {
 		v.fail("zoneproxy.standalone_file", "must not be empty")
 	}
+	v.oneOf("zoneproxy.standalone_watch", z.StandaloneWatch, WatchInotify, WatchPoll)
 	v.nonNegative("zoneproxy.failback_after", z.FailbackAfter)
 	v.positive("zoneproxy.probe_interval", z.ProbeInterval)
 	v.positive("zoneproxy.probe_timeout", z.ProbeTimeout)

@@ -203,6 +203,8 @@ func keepRestartOnly(cur, next *config.Config) (restart []string) {
 		})
 	keep("zoneproxy.standalone_file", cur.Zoneproxy.StandaloneFile != next.Zoneproxy.StandaloneFile,
 		func() { next.Zoneproxy.StandaloneFile = cur.Zoneproxy.StandaloneFile })
+	keep("zoneproxy.standalone_watch", cur.Zoneproxy.StandaloneWatch != next.Zoneproxy.StandaloneWatch,
+		func() { next.Zoneproxy.StandaloneWatch = cur.Zoneproxy.StandaloneWatch })
 	keep("deployment.admin", cur.Deployment.Standalone() == config.StandaloneAPI && !reflect.DeepEqual(cur.Deployment.Admin, next.Deployment.Admin),
 		func() { next.Deployment.Admin = cur.Deployment.Admin })
 	keep("zoneproxy.data_dir", cur.Zoneproxy.DataDir != next.Zoneproxy.DataDir,

@@ -257,7 +257,10 @@ func Run(ctx context.Context, o Options) error {
 	})
 	switch mode {
 	case config.StandaloneFile:
-		a.startFile(ctx, cfg)
+		if err := a.startFile(ctx, cfg); err != nil {
+			closeAll(append(proxyLns, statusLn))
+			return err
+		}
 		defer a.stopFile()
 	case config.StandaloneAPI:
 		stop, err := a.startAdmin(cfg)

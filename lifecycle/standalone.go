@@ -2,7 +2,11 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/zoneproxy/zoneproxy/config"
 	"github.com/zoneproxy/zoneproxy/config/standalone"
@@ -16,23 +20,32 @@ import (
 
 // startFile starts reading the standalone file of cfg. The first read happens before it
 // returns, so that a valid file serves from the first request.
-func (a *app) startFile(ctx context.Context, cfg *config.Config) {
+//
+// A file that exists but cannot be loaded at start (bad syntax, an unset variable, too large,
+// too many aliases) is an error, and zoneproxy exits, as APISIX's CLI aborts with "invalid
+// apisix.yaml file": in this mode the file is the state, so there is no last good configuration
+// to serve instead, and an exit is the signal an orchestrator shows. A file that does not exist
+// yet, or has no #END yet (a writer mid-write), is waited for, not ready.
+func (a *app) startFile(ctx context.Context, cfg *config.Config) error {
 	format := standalone.YAML
 	if cfg.Deployment.Provider() == config.ProviderJSON {
 		format = standalone.JSON
 	}
 	src := filesource.New(filesource.Config{
 		Path: cfg.Zoneproxy.StandaloneFile, Format: format, Prefix: cfg.Deployment.Etcd.Prefix,
-		LookupEnv: os.LookupEnv, Logger: a.log,
+		LookupEnv: os.LookupEnv, Logger: a.log, NoInotify: cfg.Zoneproxy.StandaloneWatch == config.WatchPoll,
 		OnReload: func(ok bool) { a.metrics.Reload("file", ok) },
 	}, a.apply)
-	_ = src.Load(ctx)
+	if err := src.Load(ctx); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, standalone.ErrMissingEnd) {
+		return fmt.Errorf("invalid %s file: %w", filepath.Base(cfg.Zoneproxy.StandaloneFile), err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = src.Run(runCtx); close(done) }()
 	a.cpMu.Lock()
 	a.file, a.fileStop = src, func() { cancel(); <-done }
 	a.cpMu.Unlock()
+	return nil
 }
 
 // stopFile stops reading the standalone file, and waits for it.

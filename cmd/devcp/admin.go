@@ -51,7 +51,18 @@ func startAdmin(cp *controlPlane, addr, key, dir string, log *slog.Logger) (*htt
 		Plugins:       enabledPlugins(reg),
 		EncryptFields: encryptFields(reg),
 		Keyring:       kr,
-		Logger:        log,
+		PluginSchema: func(name string, consumer bool) (any, bool) {
+			if p, ok := reg.Lookup(name); ok {
+				return plugin.Describe(p, consumer)
+			}
+			return nil, false
+		},
+		ObjectSchema: func(dir string) (any, bool) { return snapshot.Schema(dir) },
+		KnownPlugin: func(name string) bool {
+			_, ok := reg.Lookup(name)
+			return ok || slices.Contains(plugin.DefaultEnabled, name)
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return nil, "", err

@@ -60,6 +60,8 @@ type instance struct {
 	logs          *syncBuffer
 	signals       chan os.Signal // deliver SIGHUP here
 	stop          func() int
+	// exited is closed when run returns (on its own, or after stop).
+	exited <-chan struct{}
 }
 
 type instanceOpts struct {
@@ -70,6 +72,8 @@ type instanceOpts struct {
 	// deployment, when set, replaces the deployment: section (its lines indented by two spaces);
 	// endpoints and files are then unused.
 	deployment string
+	// noWait returns without waiting for the status server (an instance expected to exit).
+	noWait bool
 }
 
 // startZoneproxy runs the whole program in-process on free ports, as `zoneproxy -c file` would.
@@ -129,7 +133,7 @@ zoneproxy:
 	}
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	exit := make(chan int, 1)
+	exited := make(chan struct{})
 	inst := &instance{
 		proxy:      fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
 		https:      fmt.Sprintf("127.0.0.1:%d", httpsPort),
@@ -139,22 +143,31 @@ zoneproxy:
 		configPath: path,
 		logs:       logs,
 		signals:    make(chan os.Signal, 1),
+		exited:     exited,
 	}
-	go func() { exit <- run(ctx, []string{"-c", path}, io.Discard, logs, inst.signals) }()
-	var once sync.Once
 	code := -1
+	go func() { code = run(ctx, []string{"-c", path}, io.Discard, logs, inst.signals); close(exited) }()
+	var once sync.Once
 	inst.stop = func() int {
 		once.Do(func() {
 			cancel()
 			select {
-			case code = <-exit:
+			case <-exited:
 			case <-time.After(20 * time.Second):
 				t.Errorf("zoneproxy did not stop")
 			}
 		})
-		return code
+		select {
+		case <-exited:
+			return code
+		default:
+			return -1
+		}
 	}
 	t.Cleanup(func() { inst.stop() })
+	if o.noWait {
+		return inst
+	}
 	testutil.WaitFor(t, "the status server", 10*time.Second, func() bool {
 		code, _ := httpGet(inst.status+"/status", "")
 		return code == 200

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,4 +270,78 @@ func TestStandaloneFileConfigMap(t *testing.T) {
 	testutil.WaitFor(t, "ready", 5*time.Second, func() bool { return ready(zp) == 200 })
 	version("..2026_12_06_v2", b)
 	testutil.WaitFor(t, "v2 after the swap", 10*time.Second, serves(zp.proxy+"/cm", "", "b GET /cm"))
+}
+
+// TestStandaloneFilePollNoAdmin: with standalone_watch: poll the file is re-read by the 1 s
+// check alone (status says inotify false), and, as APISIX's data_plane role forces enable_admin
+// off (no admin server in nginx.conf), the admin listener is not opened: its port refuses
+// connections and /apisix/admin/* on the proxy port is an unmatched path, 404.
+func TestStandaloneFilePollNoAdmin(t *testing.T) {
+	a, b := backend(t, "a"), backend(t, "b")
+	file := filepath.Join(t.TempDir(), "apisix.yaml")
+	writeFile(t, file, yamlRoutes([2]string{"/p", a}))
+	adminPort := testutil.FreePorts(t, 1)[0]
+	zp := startZoneproxy(t, instanceOpts{
+		deployment: fmt.Sprintf(fileDeployment, "yaml") + fmt.Sprintf(
+			"  admin:\n    admin_listen: {ip: 127.0.0.1, port: %d}\n", adminPort),
+		extra: fmt.Sprintf("  standalone_file: %q\n  standalone_watch: poll\n", file)})
+	testutil.WaitFor(t, "route from the file", 10*time.Second, serves(zp.proxy+"/p", "", "a GET /p"))
+	if st := fileStatus(t, zp); st["inotify"] != false {
+		t.Errorf("status inotify = %v with standalone_watch: poll", st["inotify"])
+	}
+	renameInto(t, file, yamlRoutes([2]string{"/p", b}))
+	testutil.WaitFor(t, "the change, by polling", 10*time.Second, serves(zp.proxy+"/p", "", "b GET /p"))
+
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", adminPort), time.Second); err == nil {
+		conn.Close()
+		t.Errorf("the admin port %d accepts connections in file-driven standalone mode", adminPort)
+	}
+	resp, err := http.Get(zp.proxy + "/apisix/admin/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /apisix/admin/routes on the proxy port = %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestStandaloneFileInvalidAtStart: a file that does not parse at start stops zoneproxy with
+// APISIX's "invalid apisix.yaml file" (there is no last good configuration in this mode to serve
+// instead); a file with no #END yet is a writer mid-write: zoneproxy waits for it, not ready.
+func TestStandaloneFileInvalidAtStart(t *testing.T) {
+	for _, tc := range []struct{ name, content string }{
+		{"bad YAML", "routes:\n  - id: 1\n    uri: [unclosed\n#END\n"},
+		{"unset variable", "routes:\n  - id: 1\n    uri: ${{ZONEPROXY_TEST_UNSET_VAR}}\n#END\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "apisix.yaml")
+			writeFile(t, file, tc.content)
+			zp := startZoneproxy(t, instanceOpts{deployment: fmt.Sprintf(fileDeployment, "yaml"),
+				extra: fmt.Sprintf("  standalone_file: %q\n", file), noWait: true})
+			select {
+			case <-zp.exited:
+			case <-time.After(20 * time.Second):
+				t.Fatal("zoneproxy kept running with an unparsable file at start")
+			}
+			if code := zp.stop(); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(zp.logs.String(), "invalid apisix.yaml file") {
+				t.Errorf("no 'invalid apisix.yaml file' in the log:\n%s", zp.logs.String())
+			}
+		})
+	}
+	t.Run("no #END yet", func(t *testing.T) {
+		a := backend(t, "a")
+		file := filepath.Join(t.TempDir(), "apisix.yaml")
+		full := yamlRoutes([2]string{"/w", a})
+		writeFile(t, file, strings.TrimSuffix(full, "#END\n"))
+		zp := startFileZoneproxy(t, "yaml", file, "")
+		if code := ready(zp); code != 503 {
+			t.Errorf("/status/ready = %d with a half-written file, want 503", code)
+		}
+		renameInto(t, file, full)
+		testutil.WaitFor(t, "the completed file", 10*time.Second, serves(zp.proxy+"/w", "", "a GET /w"))
+	})
 }

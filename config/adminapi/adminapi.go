@@ -37,9 +37,20 @@ type Options struct {
 	// /apisix/admin/plugins/list answers, and the names an object may use (another is refused
 	// with "unknown plugin [x]"). nil: any name is let through and the list is empty.
 	Plugins []string
+	// KnownPlugin reports whether name is a plugin APISIX has (enabled or not, implemented by
+	// zoneproxy or not): plugin_metadata of another name is refused with "invalid plugin name".
+	// nil: any name is let through.
+	KnownPlugin func(name string) bool
 	// EncryptFields returns the fields of a plugin's consumer conf that are stored encrypted
 	// (an authentication plugin's schema.encrypt_fields); nil: none.
 	EncryptFields func(plugin string) []string
+	// PluginSchema returns the JSON schema of plugin name's conf (consumer: of its consumer conf),
+	// for GET /apisix/admin/plugins/<name>; ok false: the plugin has no such schema. nil: every
+	// plugin is "not found".
+	PluginSchema func(name string, consumer bool) (schema any, ok bool)
+	// ObjectSchema returns the JSON schema of the objects of an etcd directory ("routes"), for
+	// GET /apisix/admin/schema/<name>; ok false (or nil): "not found schema".
+	ObjectSchema func(dir string) (schema any, ok bool)
 	// Keyring encrypts SSL keys and EncryptFields on write (apisix.data_encryption.keyring);
 	// nil or empty: they are stored in clear.
 	Keyring *keyring.Keyring
@@ -128,6 +139,9 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request) (int, any, erro
 	if rest == "plugins/list" && r.Method == http.MethodGet {
 		return h.pluginList(r)
 	}
+	if status, body, err, ok := h.pluginPaths(r, rest); ok {
+		return status, body, err
+	}
 	t, err := h.parseTarget(rest, r.Method)
 	if err != nil {
 		return 0, nil, err
@@ -165,6 +179,34 @@ func (h *Handler) pluginList(r *http.Request) (int, any, error) {
 	}
 	return http.StatusOK, names, nil
 }
+
+// pluginPaths answers the paths about plugins and schemas rather than objects; ok is false for
+// another path.
+func (h *Handler) pluginPaths(r *http.Request, rest string) (status int, body any, err error, ok bool) {
+	get := r.Method == http.MethodGet
+	switch {
+	case rest == "plugins/reload" && r.Method == http.MethodPut:
+		// zoneproxy's plugins are compiled in and config.yaml's list is read by each data plane
+		// at its own reload: there is nothing to reload here, and APISIX answers 200 "done".
+		return http.StatusOK, plainText("done"), nil, true
+	case strings.HasPrefix(rest, "schema/validate/") && r.Method == http.MethodPost:
+		status, body, err = h.validate(r, strings.TrimPrefix(rest, "schema/validate/"))
+		return status, body, err, true
+	case strings.HasPrefix(rest, "schema/plugins/") && get:
+		status, body, err = h.pluginSchema(r, strings.TrimPrefix(rest, "schema/plugins/"))
+		return status, body, err, true
+	case strings.HasPrefix(rest, "schema/") && get:
+		status, body, err = h.objectSchema(strings.TrimPrefix(rest, "schema/"))
+		return status, body, err, true
+	case strings.HasPrefix(rest, "plugins/") && get && !strings.Contains(rest[len("plugins/"):], "/"):
+		status, body, err = h.pluginSchema(r, strings.TrimPrefix(rest, "plugins/"))
+		return status, body, err, true
+	}
+	return 0, nil, nil, false
+}
+
+// plainText is a reply body written as it is, text/plain.
+type plainText string
 
 // readBody reads the request body, refusing one over MaxBody as APISIX does.
 func readBody(r *http.Request) ([]byte, error) {
@@ -212,6 +254,16 @@ func encodeJSON(v any) []byte {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if s, ok := v.(plainText); ok {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, string(s))
+		return
+	}
+	if v == nil {
+		w.WriteHeader(status) // a success with no body (schema/validate)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(encodeJSON(v), '\n'))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,17 @@ func startTB(t testing.TB) *server {
 			return nil
 		},
 		Keyring: kr,
+		PluginSchema: func(name string, consumer bool) (any, bool) {
+			if p, ok := reg.Lookup(name); ok {
+				return plugin.Describe(p, consumer)
+			}
+			return nil, false
+		},
+		ObjectSchema: func(dir string) (any, bool) { return snapshot.Schema(dir) },
+		KnownPlugin: func(name string) bool {
+			_, ok := reg.Lookup(name)
+			return ok || slices.Contains(plugin.DefaultEnabled, name)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -519,4 +531,67 @@ func TestPatchRace(t *testing.T) {
 	if len(labels) != ok || ok == 0 {
 		t.Errorf("%d PATCHes succeeded but the object has %d labels: %s", ok, len(labels), raw)
 	}
+}
+
+// TestSchemas follows t/admin/plugins.t, schema.t and schema-validate.t: plugin and object
+// schemas, the validate endpoint (same validator as a write, nothing stored) and plugin reload.
+func TestSchemas(t *testing.T) {
+	s := start(t)
+	run(t, s, []step{
+		{"unknown plugin", "GET", "/apisix/admin/plugins/asdf", "", 404, `{"error_msg":"plugin not found in subsystem http"}`, nil},
+		{"plugin in the stream subsystem", "GET", "/apisix/admin/plugins/key-auth?subsystem=stream", "", 404,
+			`{"error_msg":"plugin not found in subsystem stream"}`, nil},
+		{"bad subsystem", "GET", "/apisix/admin/plugins/key-auth?subsystem=asdf", "", 400, `{"error_msg":"unsupported subsystem: asdf"}`, nil},
+		{"plugin schema", "GET", "/apisix/admin/plugins/key-auth", "", 200,
+			`{"type":"object","properties":{"header":{"type":"string","default":"apikey"}}}`, nil},
+		{"consumer schema", "GET", "/apisix/admin/plugins/basic-auth?schema_type=consumer", "", 200,
+			`{"title":"work with consumer object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}},"type":"object","encrypt_fields":["password"]}`, nil},
+		{"no consumer schema", "GET", "/apisix/admin/plugins/cors?schema_type=consumer", "", 400, `{"error_msg":"not found schema"}`, nil},
+		{"schema/plugins path", "GET", "/apisix/admin/schema/plugins/limit-req", "", 200, `{"type":"object","required":["rate","burst","key"]}`, nil},
+		{"route schema", "GET", "/apisix/admin/schema/route", "", 200,
+			`{"type":"object","additionalProperties":false,"properties":{"uri":{"type":"string"},"methods":{"type":"array","items":{"type":"string"}}}}`, nil},
+		{"unknown schema", "GET", "/apisix/admin/schema/nothing", "", 400, `{"error_msg":"not found schema: nothing"}`, nil},
+		{"validate ok", "POST", "/apisix/admin/schema/validate/routes", `{"uri":"/httpbin/*","upstream":{"scheme":"https","type":"roundrobin","nodes":{"nghttp2.org":1}}}`, 200, "", nil},
+		{"validate a wrong type", "POST", "/apisix/admin/schema/validate/routes", `{"uri":1980,"upstream":{"type":"roundrobin","nodes":{"127.0.0.1:1980":1}}}`, 400,
+			`{"error_msg":"property \"uri\" validation failed: wrong type: expected string, got number"}`, nil},
+		{"validate a bad plugin", "POST", "/apisix/admin/schema/validate/routes", `{"uri":"/a","plugins":{"limit-count":{}}}`, 400,
+			`~failed to check the configuration of plugin limit-count`, nil},
+		{"validate a consumer", "POST", "/apisix/admin/schema/validate/consumers", `{"username":"jack","plugins":{"key-auth":{"key":"k"}}}`, 200, "", nil},
+		{"validate an unknown type", "POST", "/apisix/admin/schema/validate/nothing", `{}`, 404, `{"error_msg":"Unsupported resource type: nothing"}`, nil},
+		{"validate not JSON", "POST", "/apisix/admin/schema/validate/routes", `{`, 400, `~invalid request body`, nil},
+		{"reload", "PUT", "/apisix/admin/plugins/reload", "", 200, "~done", nil},
+	})
+	resp, err := s.kv.Get(context.Background(), "/apisix/routes/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil || resp.Count != 0 {
+		t.Errorf("validate stored something: %d routes, %v", resp.Count, err)
+	}
+}
+
+// TestDuplicateKeys follows t/admin/consumers.t and credentials.t: an authentication key held by
+// another consumer or credential is refused; a consumer may reuse its own credential's key.
+func TestDuplicateKeys(t *testing.T) {
+	s := start(t)
+	run(t, s, []step{
+		{"jack", "PUT", "/apisix/admin/consumers", `{"username":"jack","plugins":{"key-auth":{"key":"the-key"},"basic-auth":{"username":"jack-b","password":"p"}}}`, 201, "", nil},
+		{"jack again, same key", "PUT", "/apisix/admin/consumers", `{"username":"jack","plugins":{"key-auth":{"key":"the-key"},"basic-auth":{"username":"jack-b","password":"p"}}}`, 200, "", nil},
+		{"jack2 with jack's key", "PUT", "/apisix/admin/consumers", `{"username":"jack2","plugins":{"key-auth":{"key":"the-key"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"jack2", "PUT", "/apisix/admin/consumers", `{"username":"jack2"}`, 201, "", nil},
+		{"a credential of jack2 with jack's key", "PUT", "/apisix/admin/consumers/jack2/credentials/c1", `{"plugins":{"key-auth":{"key":"the-key"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"a credential of jack with jack's own key", "PUT", "/apisix/admin/consumers/jack/credentials/c1", `{"plugins":{"key-auth":{"key":"the-key"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"a credential of jack2", "PUT", "/apisix/admin/consumers/jack2/credentials/c1", `{"plugins":{"jwt-auth":{"key":"jwt-1","secret":"s3cr3t-s3cr3t"}}}`, 201, "", nil},
+		{"the same credential again", "PUT", "/apisix/admin/consumers/jack2/credentials/c1", `{"plugins":{"jwt-auth":{"key":"jwt-1","secret":"s3cr3t-s3cr3t"}}}`, 200, "", nil},
+		{"another credential, same jwt key", "PUT", "/apisix/admin/consumers/jack2/credentials/c2", `{"plugins":{"jwt-auth":{"key":"jwt-1","secret":"x"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack2"}`, nil},
+		{"jack2 may take its own credential's key", "PUT", "/apisix/admin/consumers", `{"username":"jack2","plugins":{"jwt-auth":{"key":"jwt-1","secret":"y"}}}`, 200, "", nil},
+		{"jack may not", "PUT", "/apisix/admin/consumers", `{"username":"jack","plugins":{"jwt-auth":{"key":"jwt-1","secret":"y"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack2"}`, nil},
+		{"basic-auth username", "PUT", "/apisix/admin/consumers", `{"username":"tom","plugins":{"basic-auth":{"username":"jack-b","password":"q"}}}`, 400,
+			`{"error_msg":"duplicate key found with consumer: jack"}`, nil},
+		{"metadata of no plugin", "PUT", "/apisix/admin/plugin_metadata/no-such-plugin", `{"a":1}`, 400, `{"error_msg":"invalid plugin name"}`, nil},
+		{"metadata of no plugin, no body", "PUT", "/apisix/admin/plugin_metadata/no-such-plugin", ``, 400, `{"error_msg":"invalid plugin name"}`, nil},
+		{"metadata of an APISIX plugin zoneproxy lacks", "PUT", "/apisix/admin/plugin_metadata/http-logger", `{"log_format":{"host":"$host"}}`, 201, "", nil},
+	})
 }

@@ -15,6 +15,11 @@ import (
 
 // write answers PUT and POST: the object of the body, checked, stamped, encrypted and stored.
 func (h *Handler) write(ctx context.Context, t target, method string, body []byte) (int, any, error) {
+	if t.res.dir == "plugin_metadata" && t.id != "" && h.o.KnownPlugin != nil && !h.o.KnownPlugin(t.id) {
+		// apisix/admin/plugin_metadata.lua: the name must be a plugin APISIX has, checked
+		// before the body.
+		return 0, nil, errorf(http.StatusBadRequest, "invalid plugin name")
+	}
 	if len(body) == 0 {
 		return 0, nil, errorf(http.StatusBadRequest, "missing configurations")
 	}
@@ -46,6 +51,11 @@ func (h *Handler) write(ctx context.Context, t target, method string, body []byt
 	}
 	if err := h.checkRefs(ctx, t, conf); err != nil {
 		return 0, nil, err
+	}
+	if t.res.dir == "consumers" {
+		if err := h.checkDuplicateKeys(ctx, t, conf); err != nil {
+			return 0, nil, err
+		}
 	}
 	prev, err := h.o.KV.Get(ctx, t.key)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func (d *Document) Objects() ([]Object, []Warning) {
 	}
 	for _, typ := range Types {
 		for i, item := range d.Lists[typ] {
-			o, err := object(typ, i, item)
+			o, err := d.object(typ, i, item)
 			if err != nil {
 				warns = append(warns, Warning{Type: typ, Index: i, ID: o.ID, Msg: err.Error()})
 				continue
@@ -70,6 +71,26 @@ func (d *Document) Objects() ([]Object, []Warning) {
 		}
 	}
 	return objs, warns
+}
+
+// object is object, remembered in d's memo when d has one. Only an entry with its own id is
+// remembered: the arr_<n> id of another depends on its position.
+func (d *Document) object(typ string, i int, item any) (Object, error) {
+	m, ok := item.(map[string]any)
+	if d.nextMemo == nil || !ok || m["id"] == nil {
+		return object(typ, i, item)
+	}
+	id := reflect.ValueOf(m).Pointer()
+	if mo, ok := d.memo[id]; ok && mo.obj.Type == typ {
+		mo.obj.Index = i
+		d.nextMemo[id] = mo
+		return mo.obj, nil
+	}
+	o, err := object(typ, i, item)
+	if err == nil {
+		d.nextMemo[id] = memoized{item: m, obj: o}
+	}
+	return o, err
 }
 
 func object(typ string, i int, item any) (Object, error) {
@@ -182,6 +203,11 @@ func Decode(data []byte, f Format, prefix string, lookupEnv func(string) (string
 	if err != nil {
 		return nil, nil, err
 	}
+	return decodeDocument(doc, prefix)
+}
+
+// decodeDocument is Decode after parsing.
+func decodeDocument(doc *Document, prefix string) (map[string][]byte, []Warning, error) {
 	objs, warns := doc.Objects()
 	out := make(map[string][]byte, len(objs)+1)
 	seen := make(map[string]int, len(objs)) // key -> index in objs of the version kept

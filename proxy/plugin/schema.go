@@ -18,10 +18,15 @@ import (
 // additionalProperties.
 type Conf struct {
 	fields map[string]json.RawMessage
+	// rec is set on a probe conf (see Describe): getters record the field and return its default.
+	rec *record
 }
 
 // ParseConf parses a conf that must be a JSON object.
 func ParseConf(raw []byte) (Conf, error) {
+	if rec := probeRecord(raw); rec != nil {
+		return Conf{rec: rec}, nil
+	}
 	var fields map[string]json.RawMessage
 	if ty := jsonType(raw); ty != "object" {
 		return Conf{}, fmt.Errorf("wrong type: expected object, got %s", ty)
@@ -34,13 +39,19 @@ func ParseConf(raw []byte) (Conf, error) {
 
 // Has reports whether the field is present (and not null).
 func (c Conf) Has(name string) bool {
+	if c.trace(name, map[string]any{}) {
+		return c.rec.present // see Describe
+	}
 	v, ok := c.fields[name]
 	return ok && jsonType(v) != "null"
 }
 
 // Raw returns a field's JSON as it is (absent or null: false), for a field another parser reads
 // (an inline upstream, a `vars` expression).
-func (c Conf) Raw(name string) (json.RawMessage, bool) { return c.raw(name) }
+func (c Conf) Raw(name string) (json.RawMessage, bool) {
+	c.trace(name, map[string]any{})
+	return c.raw(name)
+}
 
 func (c Conf) raw(name string) (json.RawMessage, bool) {
 	v, ok := c.fields[name]
@@ -52,6 +63,9 @@ func (c Conf) raw(name string) (json.RawMessage, bool) {
 
 // Required fails, as APISIX does, when one of names is absent.
 func (c Conf) Required(names ...string) error {
+	if c.traceRequired(names) {
+		return nil
+	}
 	for _, n := range names {
 		if !c.Has(n) {
 			return fmt.Errorf("property %q is required", n)
@@ -62,6 +76,7 @@ func (c Conf) Required(names ...string) error {
 
 // String returns a string field, def when absent.
 func (c Conf) String(name, def string) (string, error) {
+	c.trace(name, typed("string", def, def != ""))
 	v, ok := c.raw(name)
 	if !ok {
 		return def, nil
@@ -78,6 +93,9 @@ func (c Conf) String(name, def string) (string, error) {
 
 // StringLen is String with APISIX's minLength and maxLength (max < 0: none).
 func (c Conf) StringLen(name, def string, min, max int) (string, error) {
+	if c.trace(name, lengths(typed("string", def, def != ""), min, max)) {
+		return def, nil
+	}
 	s, err := c.String(name, def)
 	if err != nil || !c.Has(name) {
 		return s, err
@@ -94,6 +112,7 @@ func (c Conf) StringLen(name, def string, min, max int) (string, error) {
 
 // Bool returns a boolean field, def when absent.
 func (c Conf) Bool(name string, def bool) (bool, error) {
+	c.trace(name, typed("boolean", def, true))
 	v, ok := c.raw(name)
 	if !ok {
 		return def, nil
@@ -109,6 +128,7 @@ func (c Conf) Bool(name string, def bool) (bool, error) {
 
 // Int returns an integer field, def when absent.
 func (c Conf) Int(name string, def int) (int, error) {
+	c.trace(name, typed("integer", def, def != 0))
 	v, ok := c.raw(name)
 	if !ok {
 		return def, nil
@@ -125,6 +145,7 @@ func (c Conf) Int(name string, def int) (int, error) {
 
 // Number returns a number field, def when absent.
 func (c Conf) Number(name string, def float64) (float64, error) {
+	c.trace(name, typed("number", def, def != 0))
 	v, ok := c.raw(name)
 	if !ok {
 		return def, nil
@@ -142,6 +163,16 @@ func (c Conf) Number(name string, def float64) (float64, error) {
 // StringList returns an array-of-strings field (nil when absent), with APISIX's minItems and
 // uniqueItems.
 func (c Conf) StringList(name string, minItems int, unique bool) ([]string, error) {
+	if c.rec != nil {
+		s := map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
+		if minItems > 0 {
+			s["minItems"] = minItems
+		}
+		if unique {
+			s["uniqueItems"] = true
+		}
+		c.trace(name, s)
+	}
 	v, ok := c.raw(name)
 	if !ok {
 		return nil, nil
@@ -173,6 +204,7 @@ func (c Conf) StringList(name string, minItems int, unique bool) ([]string, erro
 
 // StringMap returns an object-of-strings field (nil when absent).
 func (c Conf) StringMap(name string) (map[string]string, error) {
+	c.trace(name, map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}})
 	v, ok := c.raw(name)
 	if !ok {
 		return nil, nil
@@ -238,6 +270,16 @@ func jsonType(v []byte) string {
 
 // Objects returns an array-of-objects field (nil when absent), each item a Conf.
 func (c Conf) Objects(name string) ([]Conf, error) {
+	if c.rec != nil {
+		// One probe item, whose reads describe the items (the same record in both runs).
+		item := newRecord()
+		if prev, ok := c.rec.props[name]["items"].(*record); ok {
+			item = prev
+		}
+		item.present = c.rec.present
+		c.rec.set(name, map[string]any{"type": "array", "items": item})
+		return []Conf{{rec: item}}, nil
+	}
 	v, ok := c.raw(name)
 	if !ok {
 		return nil, nil

@@ -40,3 +40,47 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("Check(proto) = %v, want ErrNotDecoded", err)
 	}
 }
+
+// TestSchemaMatchesDecoder: a field the generated schema lists is accepted by Check (given the
+// rest of a valid object), a field it does not list is refused as unknown.
+func TestSchemaMatchesDecoder(t *testing.T) {
+	opts := Options{Prefix: "/apisix"}
+	for _, tc := range []struct {
+		kind, key, base string
+	}{
+		{KindRoute, "/apisix/routes/1", `"uri":"/a","upstream_id":"1"`},
+		{KindService, "/apisix/services/1", `"upstream_id":"1"`},
+		{KindPluginConfig, "/apisix/plugin_configs/1", `"plugins":{}`},
+		{KindConsumer, "/apisix/consumers/jack", `"username":"jack"`},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			s, ok := Schema(tc.kind)
+			if !ok {
+				t.Fatalf("no schema for %s", tc.kind)
+			}
+			if s["additionalProperties"] != false {
+				t.Errorf("additionalProperties = %v", s["additionalProperties"])
+			}
+			props := s["properties"].(map[string]any)
+			for _, f := range []string{"id", "plugins", "create_time"} {
+				if _, ok := props[f]; !ok {
+					t.Errorf("schema lacks %q: %v", f, props)
+				}
+			}
+			if err := Check(opts, tc.key, []byte(`{`+tc.base+`,"not_a_field":1}`)); err == nil {
+				t.Errorf("a field outside the schema was accepted")
+			}
+			if err := Check(opts, tc.key, []byte(`{`+tc.base+`}`)); err != nil {
+				t.Errorf("base object refused: %v", err)
+			}
+		})
+	}
+	if _, ok := Schema(KindUpstream); ok {
+		t.Error("upstreams are not decoded by decodeStrict: no generated schema")
+	}
+	route, _ := Schema(KindRoute)
+	uri := route["properties"].(map[string]any)["uri"].(map[string]any)
+	if uri["type"] != "string" {
+		t.Errorf("route uri: %v", uri)
+	}
+}

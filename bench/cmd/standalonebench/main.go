@@ -3,7 +3,7 @@
 // zoneproxy logs for it, the peak RSS (VmHWM), and the time from a changed file (renamed into
 // place) to its new route served, over a number of changes.
 //
-//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50 [-format json] [-etcd]
+//	go run ./bench/cmd/standalonebench -routes 10000 -changes 50 [-format json] [-watch poll] [-etcd]
 //
 // -etcd serves the same routes from an etcd control plane (cptest, in this process) instead, for
 // comparison.
@@ -41,6 +41,7 @@ func main() {
 	bin := flag.String("zoneproxy", "", "zoneproxy binary (default: go build ./cmd/zoneproxy)")
 	format := flag.String("format", "yaml", "yaml (apisix.yaml) or json (apisix.json)")
 	etcd := flag.Bool("etcd", false, "the same routes from an etcd control plane instead (for comparison)")
+	watch := flag.String("watch", "inotify", "zoneproxy.standalone_watch: inotify, or poll (the 1 s check alone, as APISIX)")
 	flag.Parse()
 	log.SetFlags(0)
 	dir, err := os.MkdirTemp("", "standalonebench")
@@ -85,8 +86,9 @@ deployment:
   prometheus: {export_addr: {ip: 127.0.0.1, port: %d}}
 zoneproxy:
   data_dir: %s
+  standalone_watch: %s
   log: {level: info}
-`, ports[0], ports[1], trusted, deployment, ports[2], filepath.Join(dir, "data"))
+`, ports[0], ports[1], trusted, deployment, ports[2], filepath.Join(dir, "data"), *watch)
 	write(filepath.Join(dir, "config.yaml"), cfg)
 
 	cmd := exec.Command(*bin, "-c", filepath.Join(dir, "config.yaml"))

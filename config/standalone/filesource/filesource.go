@@ -73,6 +73,7 @@ type Source struct {
 	// Owned by the goroutine that checks (Load, then Run).
 	seen    fileID // what the file was at the last check, loaded or not
 	current *state.State
+	dec     standalone.Decoder // reuses the unchanged entries of the previous version
 
 	mu     sync.Mutex
 	status Status
@@ -138,7 +139,7 @@ func (s *Source) Load(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	kvs, warns, err := standalone.Decode(data, s.cfg.Format, s.cfg.Prefix, s.cfg.LookupEnv, s.cfg.Format == standalone.YAML)
+	kvs, warns, err := s.dec.Decode(data, s.cfg.Format, s.cfg.Prefix, s.cfg.LookupEnv, s.cfg.Format == standalone.YAML)
 	if err != nil {
 		s.fail(id, err)
 		return err
@@ -169,7 +170,8 @@ func (s *Source) Load(ctx context.Context) error {
 	s.status.LastError, s.status.LastErrorAt = "", time.Time{}
 	s.mu.Unlock()
 	s.log.Info("config file reloaded", "revision", st.Revision, "objects", len(kvs), "skipped", len(warns),
-		"digest", digest[:12], "decode", decoded.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond))
+		"digest", digest[:12], "decode", decoded.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond),
+		"entries_parsed", s.dec.Parsed, "entries_reused", s.dec.Reused)
 	if s.cfg.OnReload != nil {
 		s.cfg.OnReload(true)
 	}
