@@ -1,8 +1,12 @@
 package harness
 
 import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/tls"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -73,7 +77,7 @@ func TestZoneproxyConf(t *testing.T) {
 // zoneproxy's config.yaml has the HTTPS listener with fallback_sni.
 func TestTLSConfs(t *testing.T) {
 	dir := t.TempDir()
-	cert, err := makeCert(dir)
+	cert, err := makeCert(dir, KeyECDSA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +103,37 @@ func TestTLSConfs(t *testing.T) {
 	s := cfg.APISIX.SSL
 	if !s.Enable || len(s.Listen) != 1 || s.Listen[0].Port != 18444 || s.FallbackSNI != benchSNI || !cfg.APISIX.EnableHTTP2 {
 		t.Errorf("ssl %+v, http2 %v", s, cfg.APISIX.EnableHTTP2)
+	}
+}
+
+// TestBenchCerts: each key type gives a pair crypto/tls loads, with that type of key, in files
+// of their own (nginx reads them) so that two scenarios' certificates never overwrite each other.
+func TestBenchCerts(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{}
+	for _, tt := range []struct {
+		kind string
+		want any
+	}{{KeyECDSA, &ecdsa.PublicKey{}}, {KeyRSA, &rsa.PublicKey{}}} {
+		t.Run(tt.kind, func(t *testing.T) {
+			c, err := makeCert(dir, tt.kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := reflect.TypeOf(pair.Leaf.PublicKey), reflect.TypeOf(tt.want); got != want {
+				t.Errorf("public key %v, want %v", got, want)
+			}
+			if files[c.certFile] || files[c.keyFile] {
+				t.Errorf("files %s, %s reused", c.certFile, c.keyFile)
+			}
+			files[c.certFile], files[c.keyFile] = true, true
+		})
+	}
+	if _, err := makeCert(dir, "dsa"); err == nil {
+		t.Error("an unknown key type is accepted")
 	}
 }

@@ -30,7 +30,7 @@ type harness struct {
 	direct  *server  // the upstream measured directly, on the proxy CPU
 	notes   []string
 	niced   bool
-	cert    *benchCert // the TLS scenarios' certificate, made at the first
+	certs   map[string]*benchCert // the TLS scenarios' certificates by key type, each made at its first
 }
 
 // Run measures every scenario of o and returns the report, also when some scenario failed (the error
