@@ -84,7 +84,8 @@ func TestTLSConfs(t *testing.T) {
 	conf := nginxConf{dir: "/run/x", port: 8443, upstream: "127.0.0.1:9000", routes: []Route{{ID: "a", URI: "/bench"}},
 		tls: &cert, h2: true}.String()
 	for _, want := range []string{"listen 127.0.0.1:8443 ssl http2;", "ssl_certificate " + cert.certFile + ";",
-		"ssl_certificate_key " + cert.keyFile + ";", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_session_tickets off;"} {
+		"ssl_certificate_key " + cert.keyFile + ";", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_session_tickets off;",
+		"ssl_session_cache shared:SSL:20m;", "ssl_session_timeout 10m;"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nginx config lacks %q:\n%s", want, conf)
 		}

@@ -100,6 +100,10 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	}
 
 	load := func(url string, d time.Duration) loader {
+		if s.Handshake != "" {
+			return tlsloadRun{bin: h.loadBin, pin: h.tools.pin(h.o.LoadCPU), conns: h.o.Conns, duration: d,
+				headers: s.Headers, url: url, resume: s.Handshake == HandshakeResumed, nice: h.nice()}
+		}
 		if s.H2 {
 			// A quarter of wrk's connections, each with h2loadStreams streams: 160 requests in
 			// flight by default, against wrk's 64.
