@@ -14,6 +14,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/tlssession"
 )
 
 // TLSOptions are the HTTPS listeners' settings (apisix.ssl). SetTLS applies them to the handshakes
@@ -25,8 +26,13 @@ type TLSOptions struct {
 	// CipherSuites are the TLS 1.0–1.2 suites (ssl_ciphers; nil: Go's defaults). Go does not let
 	// TLS 1.3's be chosen.
 	CipherSuites []uint16
-	// SessionTickets enables session tickets (ssl_session_tickets; default off).
+	// SessionTickets makes session tickets stateless, crypto/tls's own (ssl_session_tickets: on).
+	// Off (the default), sessions stay in the Proxy's session cache and a ticket is an id into
+	// it, as OpenSSL's stateful tickets (package tlssession). Either way they resume for
+	// SessionTimeout, under the same SSL object's certificates and SNI only.
 	SessionTickets bool
+	// SessionTimeout is how long a session resumes (ssl_session_timeout; 0: 10 minutes).
+	SessionTimeout time.Duration
 	// FallbackSNI is the name looked up for a client that sends no SNI (fallback_sni). Empty:
 	// such a handshake fails, as APISIX's does.
 	FallbackSNI string
@@ -39,6 +45,7 @@ type TLSOptions struct {
 // from (ssl.Cert.Config caches one per base).
 type tlsSettings struct {
 	base     *tls.Config
+	sessions tlssession.Store
 	fallback string
 }
 
@@ -60,12 +67,19 @@ func (p *Proxy) SetTLS(o TLSOptions) {
 	if o.DisableHTTP2 {
 		protos = protos[1:]
 	}
+	var sessions tlssession.Store = p.sessions
+	if o.SessionTickets {
+		sessions = &tlssession.Tickets{Keys: p.tlsServer, TTL: o.SessionTimeout}
+	} else if o.SessionTimeout > 0 && o.SessionTimeout != p.sessions.Timeout() {
+		p.sessions = tlssession.NewCache(0, o.SessionTimeout, nil)
+		sessions = p.sessions
+	}
 	p.tls.Store(&tlsSettings{
 		base: &tls.Config{
 			MinVersion: o.MinVersion, MaxVersion: o.MaxVersion, CipherSuites: o.CipherSuites,
-			SessionTicketsDisabled: !o.SessionTickets,
-			NextProtos:             protos,
+			NextProtos: protos,
 		},
+		sessions: sessions,
 		fallback: strings.ToLower(o.FallbackSNI),
 	})
 }
@@ -74,6 +88,7 @@ func (p *Proxy) SetTLS(o TLSOptions) {
 // the certificate of each handshake from the current snapshot, and the default settings.
 func (p *Proxy) initTLS() {
 	p.tlsServer = &tls.Config{GetConfigForClient: p.configForClient}
+	p.sessions = tlssession.NewCache(0, 0, nil)
 	if p.opts.Metrics != nil {
 		p.tlsFailures = p.opts.Metrics.TLSHandshakes()
 		p.h2Errors = p.opts.Metrics.HTTP2Errors()
@@ -94,7 +109,7 @@ func (p *Proxy) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error)
 	}
 	if s := p.snap.Load(); s != nil {
 		if c := s.SSL.Lookup(name); c != nil {
-			return c.Config(st.base), nil
+			return c.Config(st.base, st.sessions), nil
 		}
 	}
 	return nil, errUnknownSNI
@@ -197,6 +212,7 @@ func (p *Proxy) handshakeFailed(c *tlsConn, err error) {
 type tlsState struct {
 	tls         atomic.Pointer[tlsSettings]
 	tlsServer   *tls.Config
+	sessions    *tlssession.Cache // shared by every SSL object's config; kept across SetTLS
 	tlsFailures *metrics.TLSHandshakes
 	h2Errors    *metrics.HTTP2Errors
 }

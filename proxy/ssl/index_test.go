@@ -114,14 +114,14 @@ func TestConfigCached(t *testing.T) {
 	c := server("a", "a.example")
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	base := &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}
-	cfg := c.Config(base)
+	cfg := c.Config(base, nil)
 	if cfg.MinVersion != tls.VersionTLS13 || cfg.GetConfigForClient != nil {
 		t.Errorf("derived config %+v", cfg)
 	}
-	if c.Config(base) != cfg {
+	if c.Config(base, nil) != cfg {
 		t.Error("not cached")
 	}
-	if c.Config(base.Clone()) == cfg {
+	if c.Config(base.Clone(), nil) == cfg {
 		t.Error("a new base reused the old config")
 	}
 }
@@ -176,7 +176,7 @@ func TestClientConfig(t *testing.T) {
 		{optional, tls.VerifyClientCertIfGiven},
 		{plain, tls.NoClientCert},
 	} {
-		cfg := tt.c.Config(base)
+		cfg := tt.c.Config(base, nil)
 		if cfg.ClientAuth != tt.want || (tt.c.Client != nil) != (cfg.ClientCAs != nil && cfg.VerifyConnection != nil) {
 			t.Errorf("%s: ClientAuth %v, CAs %v; want %v", tt.c.ID, cfg.ClientAuth, cfg.ClientCAs != nil, tt.want)
 		}

@@ -2,14 +2,18 @@ package ssl
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
+
+	"github.com/zoneproxy/zoneproxy/proxy/tlssession"
 )
 
 // The types of SSL objects.
@@ -63,6 +67,9 @@ type Client struct {
 	// is sent must still verify), and a request whose path matches none of them must come on a
 	// connection with a verified certificate (Exempt).
 	Skip []*regexp.Regexp
+	// CADigest is the SHA-256 of client.ca as stored: a session resumes only under the CAs it
+	// was verified with (Cert.Binding).
+	CADigest [32]byte
 }
 
 // Exempt reports whether a request for path (without its query) may come without a verified
@@ -97,13 +104,18 @@ func (c *Client) verifyConnection(cs tls.ConnectionState) error {
 type derivedConfig struct{ base, cfg *tls.Config }
 
 // Config returns the tls.Config of a handshake that picked c: base (the listener's settings) with
-// c's certificates and protocol versions. It is derived once per base and cached: the same base
-// gives the same *tls.Config, so a handshake allocates nothing here.
-func (c *Cert) Config(base *tls.Config) *tls.Config {
+// c's certificates and protocol versions, and its sessions kept in sessions (nil: base's own
+// session settings), bound to c (Binding) and the SNI. It is derived once per base and cached:
+// the same base gives the same *tls.Config, so a handshake allocates nothing here. A base goes
+// with one sessions store.
+func (c *Cert) Config(base *tls.Config, sessions tlssession.Store) *tls.Config {
 	if d := c.derived.Load(); d != nil && d.base == base {
 		return d.cfg
 	}
 	cfg := base.Clone()
+	if sessions != nil {
+		cfg.WrapSession, cfg.UnwrapSession = tlssession.Bound(sessions, c.Binding())
+	}
 	cfg.GetConfigForClient, cfg.GetCertificate = nil, nil
 	cfg.Certificates = c.Certificates
 	if c.MinVersion != 0 {
@@ -119,6 +131,29 @@ func (c *Cert) Config(base *tls.Config) *tls.Config {
 	}
 	c.derived.Store(&derivedConfig{base: base, cfg: cfg})
 	return cfg
+}
+
+// Binding identifies what a session made on c may resume under: c's certificates and client
+// certificate rules (CA, depth, whether some paths are exempt). Any change of them makes new
+// handshakes full ones.
+func (c *Cert) Binding() []byte {
+	h := sha256.New()
+	for _, pair := range c.Certificates {
+		for _, der := range pair.Certificate {
+			h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(der))))
+			h.Write(der)
+		}
+	}
+	if cl := c.Client; cl != nil {
+		h.Write([]byte{1})
+		h.Write(cl.CADigest[:])
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(cl.Depth)))
+		for _, re := range cl.Skip {
+			h.Write([]byte(re.String()))
+			h.Write([]byte{0})
+		}
+	}
+	return h.Sum(nil)
 }
 
 // covers is APISIX's check of a candidate found for name (lower case, no trailing dot): for a
