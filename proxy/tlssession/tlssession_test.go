@@ -44,6 +44,10 @@ func TestCache(t *testing.T) {
 		if get(id) != sessions[i] {
 			t.Errorf("session %d not found", i)
 		}
+		if get(id) != nil {
+			t.Errorf("session %d resumed twice", i)
+		}
+		ids[i], _ = c.WrapSession(tls.ConnectionState{}, sessions[i]) // as the resumed handshake's new ticket
 	}
 	if get([]byte("short")) != nil || get(make([]byte, idLen)) != nil {
 		t.Error("a foreign ticket resumed")
@@ -51,15 +55,19 @@ func TestCache(t *testing.T) {
 	// Full: a fourth pushes the oldest out.
 	fourth := state(t)
 	id4, _ := c.WrapSession(tls.ConnectionState{}, fourth)
-	if get(ids[0]) != nil || get(ids[1]) != sessions[1] || get(id4) != fourth || c.Len() != 3 {
-		t.Errorf("after a fourth session: oldest %v, len %d", get(ids[0]) != nil, c.Len())
+	if c.Len() != 3 {
+		t.Errorf("len %d, want 3", c.Len())
 	}
-	// Expiry: the timeout passed, none resumes, and the next Wrap drops the expired ones.
+	if get(ids[0]) != nil {
+		t.Error("the oldest session stayed in a full cache")
+	}
+	if get(ids[1]) != sessions[1] || get(id4) != fourth {
+		t.Error("a session of a full cache is gone")
+	}
+	// Expiry: the timeout passed, the last one does not resume, and the next Wrap drops it.
 	clk.add(time.Minute)
-	for _, id := range append(ids[1:], id4) {
-		if get(id) != nil {
-			t.Error("an expired session resumed")
-		}
+	if get(ids[2]) != nil {
+		t.Error("an expired session resumed")
 	}
 	id5, _ := c.WrapSession(tls.ConnectionState{}, state(t))
 	if c.Len() != 1 || get(id5) == nil {
@@ -228,5 +236,36 @@ func TestBoundHandshakes(t *testing.T) {
 				t.Error("a session resumed after the timeout")
 			}
 		})
+	}
+}
+
+// TestCacheBounded: many more sessions than the size keep the cache, and its queue, bounded, and
+// the newest sessions resume.
+func TestCacheBounded(t *testing.T) {
+	c := NewCache(100, time.Minute, newClock().now)
+	var last []byte
+	for range 5000 {
+		last, _ = c.WrapSession(tls.ConnectionState{}, state(t))
+	}
+	if c.Len() != 100 || len(c.order)-c.head != 100 || cap(c.order) > 4*1024 {
+		t.Errorf("len %d, queue %d from %d, cap %d", c.Len(), len(c.order), c.head, cap(c.order))
+	}
+	if ss, _ := c.UnwrapSession(last, tls.ConnectionState{}); ss == nil {
+		t.Error("the newest session is gone")
+	}
+	// Sessions used as fast as they are made (each resumed handshake brings a new ticket) leave
+	// used ids behind a live head: the queue stays bounded all the same.
+	head, _ := c.WrapSession(tls.ConnectionState{}, state(t))
+	for range 5000 {
+		id, _ := c.WrapSession(tls.ConnectionState{}, state(t))
+		if ss, _ := c.UnwrapSession(id, tls.ConnectionState{}); ss == nil {
+			t.Fatal("a fresh session did not resume")
+		}
+	}
+	if len(c.order)-c.head > 2*100 || cap(c.order) > 4*1024 {
+		t.Errorf("queue %d from %d, cap %d", len(c.order), c.head, cap(c.order))
+	}
+	if ss, _ := c.UnwrapSession(head, tls.ConnectionState{}); ss == nil {
+		t.Error("the live session at the head is gone")
 	}
 }
