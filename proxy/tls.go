@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/ssl"
 	"github.com/zoneproxy/zoneproxy/proxy/tlssession"
 )
 
@@ -139,11 +141,65 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 // byte, client_header_timeout, and a write deadline as long. A failed handshake is counted.
 // fasthttp sees a *tls.Conn (ctx.IsTLS), the connection metrics the TCP connection under it
 // (NetConn).
+//
+// On an SSL object whose client certificate is optional (skip_mtls_uri_regex), crypto/tls only
+// asks for the certificate; the handshake then verifies it (verifyOptional) and ConnectionState
+// reports the chains as crypto/tls would have, or none and ClientVerifyFailed the reason.
 type tlsConn struct {
 	*tls.Conn
 	p    *Proxy
 	done bool // the handshake ran; only the reading goroutine touches it
 	bad  bool // a record error was counted; the reading goroutine's too
+	// Set by the handshake, before any request is read, then read only.
+	chains [][]*x509.Certificate // an optional client certificate's verified chains
+	failed string                // "FAILED:<reason>" when it did not verify
+}
+
+// ConnectionState is crypto/tls's, with the verified chains of an optional client certificate.
+func (c *tlsConn) ConnectionState() tls.ConnectionState {
+	cs := c.Conn.ConnectionState()
+	if c.chains != nil {
+		cs.VerifiedChains = c.chains
+	}
+	return cs
+}
+
+// ClientVerifyFailed is $ssl_client_verify for a client certificate that failed to verify
+// ("FAILED:<reason>", as nginx), else "".
+func (c *tlsConn) ClientVerifyFailed() string { return c.failed }
+
+// verifyOptional verifies the certificate a client sent to an object that asks for one without
+// requiring it, as the handshake of an object that requires it would have, and keeps the
+// result: the object of the SNI in the current snapshot decides (the one the handshake used,
+// unless it changed in between; a request is then held to the new one's rules).
+func (c *tlsConn) verifyOptional() {
+	cs := c.Conn.ConnectionState()
+	if len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) > 0 {
+		return
+	}
+	name := cs.ServerName
+	if name == "" {
+		name = c.p.tls.Load().fallback
+	}
+	s := c.p.snap.Load()
+	if s == nil {
+		return
+	}
+	cert := s.SSL.Lookup(name)
+	if cert == nil || cert.Client == nil || len(cert.Client.Skip) == 0 {
+		return
+	}
+	chains, err := cert.Client.Verify(cs.PeerCertificates, time.Now())
+	if err != nil {
+		c.failed = "FAILED:" + ssl.VerifyReason(err)
+		if c.p.log.Enabled(context.Background(), slog.LevelDebug) {
+			c.p.log.LogAttrs(context.Background(), slog.LevelDebug, "optional client certificate did not verify",
+				slog.String("sni", cs.ServerName), slog.String("client", c.RemoteAddr().String()),
+				slog.String("error", err.Error()))
+		}
+		return
+	}
+	c.chains = chains
 }
 
 func (c *tlsConn) Read(b []byte) (int, error) {
@@ -181,8 +237,10 @@ func (c *tlsConn) handshake() error {
 	_ = raw.SetWriteDeadline(time.Time{})
 	if err != nil {
 		c.p.handshakeFailed(c, err)
+		return err
 	}
-	return err
+	c.verifyOptional()
+	return nil
 }
 
 // handshakeFailed counts a failed handshake and logs it at Debug: failures come from every
