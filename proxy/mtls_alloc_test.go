@@ -57,8 +57,10 @@ func TestClientCertCheckAllocs(t *testing.T) {
 				t.Fatal("the server side did not shake hands")
 			}
 			defer sc.Close()
+			tc := &tlsConn{Conn: sc, p: h.p, done: true}
+			tc.verifyOptional() // as tlsConn's handshake does: the object's certificate is optional
 			var ctx fasthttp.RequestCtx
-			ctx.Init2(&tlsConn{Conn: sc, p: h.p, done: true}, fasthttpLogger{h.p.log}, false)
+			ctx.Init2(tc, fasthttpLogger{h.p.log}, false)
 			ctx.Request.SetRequestURI(tt.path)
 			ctx.Request.Header.SetHost("opt.example:443")
 			idx := h.p.Snapshot().SSL

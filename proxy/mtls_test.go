@@ -113,7 +113,12 @@ func TestMTLS(t *testing.T) {
 		{"optional, regex is case-sensitive", "opt.example", "opt.example", "/PUBLIC/a", nil, 400},
 		{"optional, query not matched", "opt.example", "opt.example", "/private?x=/public/", nil, 400},
 		{"optional, verified", "opt.example", "opt.example", "/private", good, 200},
-		{"optional, a sent certificate must verify", "opt.example", "opt.example", "/public/a", stranger, 0},
+		// APISIX asks for an optional certificate without failing the handshake on it and checks
+		// the verification only for paths no skip_mtls_uri_regex matches (apisix/init.lua
+		// verify_https_client; t/node/client-mtls.t): a certificate that does not verify is
+		// served on a skipped path, refused (400) on the others. Before, it failed the handshake.
+		{"optional, unverified certificate, skipped path", "opt.example", "opt.example", "/public/a", stranger, 200},
+		{"optional, unverified certificate, path matching none", "opt.example", "opt.example", "/private", stranger, 400},
 		{"host of an mTLS object on another SNI", "plain.example", "req.example", "/x", nil, 400},
 		{"host of an mTLS object with a port", "plain.example", "REQ.example:443", "/x", nil, 400},
 		{"verified SNI, host of another mTLS object", "req.example", "opt.example", "/public/a", good, 400},
@@ -184,11 +189,13 @@ func TestTLSVars(t *testing.T) {
 	h := startTLS(t, Options{},
 		"/apisix/ssls/1", sslJSON(`"sni":"opt.example",`+clientMember(root.PEM, -1, "^/public"), c, k),
 		"/apisix/routes/1", route("/public", `"vars":[["ssl_client_verify","==","NONE"]],`+headers, "", be),
-		"/apisix/routes/2", route("/private", `"vars":[["ssl_client_verify","==","SUCCESS"],["ssl_client_s_dn","~~","CN=alice"]],`+headers, "", be))
+		"/apisix/routes/2", route("/private", `"vars":[["ssl_client_verify","==","SUCCESS"],["ssl_client_s_dn","~~","CN=alice"]],`+headers, "", be),
+		"/apisix/routes/3", route("/public/failed", `"vars":[["ssl_client_verify","~~","^FAILED:"]],`+headers, "", be))
 	get := func(path string, cert *tls.Certificate) (int, string) {
 		cfg := &tls.Config{ServerName: "opt.example", InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}
 		if cert != nil {
-			cfg.Certificates = []tls.Certificate{*cert}
+			// Sent whatever CAs the server names.
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 		}
 		conn, err := tls.Dial("tcp", h.addr, cfg)
 		if err != nil {
@@ -214,15 +221,23 @@ func TestTLSVars(t *testing.T) {
 	if code, _ := get("/public", alice); code != 404 {
 		t.Errorf("a verified client on the route for NONE: %d, want 404", code)
 	}
+	// An optional certificate that does not verify: nginx's FAILED:<OpenSSL's reason>, and the
+	// client's fields all the same.
+	eve := clientPair(t, tu.NewCA(t, "another root"), "eve")
+	want = "verify=FAILED:unable to get local issuer certificate dn=CN=eve,O=zoneproxy tests idn=CN=another root"
+	if code, body := get("/public/failed", eve); code != 200 || !strings.HasPrefix(body, want) {
+		t.Errorf("with a certificate that does not verify: %d %q, want %q...", code, body, want)
+	}
 }
 
 // TestMTLSOverHTTP2: the client-certificate checks hold for requests that come over HTTP/2: a
-// stream on an optional-mTLS connection without a verified certificate gets 400 on a path that no
-// skip regex matches, as over HTTP/1.1; with a verified certificate, or on a skipped path, it is
-// served.
+// stream on an optional-mTLS connection without a verified certificate (none, or one that does not
+// verify) gets 400 on a path that no skip regex matches, as over HTTP/1.1; with a verified
+// certificate, or on a skipped path, it is served.
 func TestMTLSOverHTTP2(t *testing.T) {
 	root := tu.NewCA(t, "clients root")
 	good := clientPair(t, root, "alice")
+	stranger := clientPair(t, tu.NewCA(t, "another root"), "eve")
 	be := echoBackend(t)
 	opt, optk := tu.Cert(t, tu.ECDSA, "opt.example")
 	h := startTLS(t, Options{},
@@ -238,6 +253,8 @@ func TestMTLSOverHTTP2(t *testing.T) {
 		{"skipped path, no certificate", "/public/a", nil, 200},
 		{"other path, no certificate", "/private", nil, 400},
 		{"other path, verified", "/private", good, 200},
+		{"other path, unverified", "/private", stranger, 400},
+		{"skipped path, unverified", "/public/a", stranger, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &tls.Config{ServerName: "opt.example", InsecureSkipVerify: true, NextProtos: []string{"h2"}}

@@ -72,7 +72,8 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 			return c.Close()
 		}
 		tc.done = true
-		p.gen.Load().h2.ServeConn(tc.Conn)
+		tc.verifyOptional() // fasthttp ran the handshake (Handshake), not tlsConn's first Read
+		p.gen.Load().h2.ServeConn(tc)
 		return nil
 	})
 	return g

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/zoneproxy/zoneproxy/proxy/h2"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/ssl"
+	"github.com/zoneproxy/zoneproxy/proxy/tlssession"
 )
 
 // TLSOptions are the HTTPS listeners' settings (apisix.ssl). SetTLS applies them to the handshakes
@@ -25,8 +28,13 @@ type TLSOptions struct {
 	// CipherSuites are the TLS 1.0–1.2 suites (ssl_ciphers; nil: Go's defaults). Go does not let
 	// TLS 1.3's be chosen.
 	CipherSuites []uint16
-	// SessionTickets enables session tickets (ssl_session_tickets; default off).
+	// SessionTickets makes session tickets stateless, crypto/tls's own (ssl_session_tickets: on).
+	// Off (the default), sessions stay in the Proxy's session cache and a ticket is an id into
+	// it, as OpenSSL's stateful tickets (package tlssession). Either way they resume for
+	// SessionTimeout, under the same SSL object's certificates and SNI only.
 	SessionTickets bool
+	// SessionTimeout is how long a session resumes (ssl_session_timeout; 0: 10 minutes).
+	SessionTimeout time.Duration
 	// FallbackSNI is the name looked up for a client that sends no SNI (fallback_sni). Empty:
 	// such a handshake fails, as APISIX's does.
 	FallbackSNI string
@@ -39,6 +47,7 @@ type TLSOptions struct {
 // from (ssl.Cert.Config caches one per base).
 type tlsSettings struct {
 	base     *tls.Config
+	sessions tlssession.Store
 	fallback string
 }
 
@@ -60,12 +69,19 @@ func (p *Proxy) SetTLS(o TLSOptions) {
 	if o.DisableHTTP2 {
 		protos = protos[1:]
 	}
+	var sessions tlssession.Store = p.sessions
+	if o.SessionTickets {
+		sessions = &tlssession.Tickets{Keys: p.tlsServer, TTL: o.SessionTimeout}
+	} else if o.SessionTimeout > 0 && o.SessionTimeout != p.sessions.Timeout() {
+		p.sessions = tlssession.NewCache(0, o.SessionTimeout, nil)
+		sessions = p.sessions
+	}
 	p.tls.Store(&tlsSettings{
 		base: &tls.Config{
 			MinVersion: o.MinVersion, MaxVersion: o.MaxVersion, CipherSuites: o.CipherSuites,
-			SessionTicketsDisabled: !o.SessionTickets,
-			NextProtos:             protos,
+			NextProtos: protos,
 		},
+		sessions: sessions,
 		fallback: strings.ToLower(o.FallbackSNI),
 	})
 }
@@ -74,6 +90,7 @@ func (p *Proxy) SetTLS(o TLSOptions) {
 // the certificate of each handshake from the current snapshot, and the default settings.
 func (p *Proxy) initTLS() {
 	p.tlsServer = &tls.Config{GetConfigForClient: p.configForClient}
+	p.sessions = tlssession.NewCache(0, 0, nil)
 	if p.opts.Metrics != nil {
 		p.tlsFailures = p.opts.Metrics.TLSHandshakes()
 		p.h2Errors = p.opts.Metrics.HTTP2Errors()
@@ -94,7 +111,7 @@ func (p *Proxy) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error)
 	}
 	if s := p.snap.Load(); s != nil {
 		if c := s.SSL.Lookup(name); c != nil {
-			return c.Config(st.base), nil
+			return c.Config(st.base, st.sessions), nil
 		}
 	}
 	return nil, errUnknownSNI
@@ -124,11 +141,65 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 // byte, client_header_timeout, and a write deadline as long. A failed handshake is counted.
 // fasthttp sees a *tls.Conn (ctx.IsTLS), the connection metrics the TCP connection under it
 // (NetConn).
+//
+// On an SSL object whose client certificate is optional (skip_mtls_uri_regex), crypto/tls only
+// asks for the certificate; the handshake then verifies it (verifyOptional) and ConnectionState
+// reports the chains as crypto/tls would have, or none and ClientVerifyFailed the reason.
 type tlsConn struct {
 	*tls.Conn
 	p    *Proxy
 	done bool // the handshake ran; only the reading goroutine touches it
 	bad  bool // a record error was counted; the reading goroutine's too
+	// Set by the handshake, before any request is read, then read only.
+	chains [][]*x509.Certificate // an optional client certificate's verified chains
+	failed string                // "FAILED:<reason>" when it did not verify
+}
+
+// ConnectionState is crypto/tls's, with the verified chains of an optional client certificate.
+func (c *tlsConn) ConnectionState() tls.ConnectionState {
+	cs := c.Conn.ConnectionState()
+	if c.chains != nil {
+		cs.VerifiedChains = c.chains
+	}
+	return cs
+}
+
+// ClientVerifyFailed is $ssl_client_verify for a client certificate that failed to verify
+// ("FAILED:<reason>", as nginx), else "".
+func (c *tlsConn) ClientVerifyFailed() string { return c.failed }
+
+// verifyOptional verifies the certificate a client sent to an object that asks for one without
+// requiring it, as the handshake of an object that requires it would have, and keeps the
+// result: the object of the SNI in the current snapshot decides (the one the handshake used,
+// unless it changed in between; a request is then held to the new one's rules).
+func (c *tlsConn) verifyOptional() {
+	cs := c.Conn.ConnectionState()
+	if len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) > 0 {
+		return
+	}
+	name := cs.ServerName
+	if name == "" {
+		name = c.p.tls.Load().fallback
+	}
+	s := c.p.snap.Load()
+	if s == nil {
+		return
+	}
+	cert := s.SSL.Lookup(name)
+	if cert == nil || cert.Client == nil || len(cert.Client.Skip) == 0 {
+		return
+	}
+	chains, err := cert.Client.Verify(cs.PeerCertificates, time.Now())
+	if err != nil {
+		c.failed = "FAILED:" + ssl.VerifyReason(err)
+		if c.p.log.Enabled(context.Background(), slog.LevelDebug) {
+			c.p.log.LogAttrs(context.Background(), slog.LevelDebug, "optional client certificate did not verify",
+				slog.String("sni", cs.ServerName), slog.String("client", c.RemoteAddr().String()),
+				slog.String("error", err.Error()))
+		}
+		return
+	}
+	c.chains = chains
 }
 
 func (c *tlsConn) Read(b []byte) (int, error) {
@@ -166,8 +237,10 @@ func (c *tlsConn) handshake() error {
 	_ = raw.SetWriteDeadline(time.Time{})
 	if err != nil {
 		c.p.handshakeFailed(c, err)
+		return err
 	}
-	return err
+	c.verifyOptional()
+	return nil
 }
 
 // handshakeFailed counts a failed handshake and logs it at Debug: failures come from every
@@ -197,6 +270,7 @@ func (p *Proxy) handshakeFailed(c *tlsConn, err error) {
 type tlsState struct {
 	tls         atomic.Pointer[tlsSettings]
 	tlsServer   *tls.Config
+	sessions    *tlssession.Cache // shared by every SSL object's config; kept across SetTLS
 	tlsFailures *metrics.TLSHandshakes
 	h2Errors    *metrics.HTTP2Errors
 }

@@ -15,8 +15,9 @@ import (
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
-// BenchmarkTLSHandshake: a new connection (full handshake, no resumption, ECDSA P-256 server
-// certificate) and one request on it, with and without a client certificate (mTLS, the client's
+// BenchmarkTLSHandshake: a new connection (full handshake, or "resumed": offering the session of
+// the previous one, a stateful TLS 1.3 ticket or a TLS 1.2 ticket into the session cache; ECDSA
+// P-256 server certificate) and one request on it, with and without a client certificate (mTLS, the client's
 // issued by a CA the SSL object trusts). Client and server run in this process: cpu-us/op is the
 // CPU time of both sides per connection (getrusage), which a machine shared with other work does
 // not inflate as it does ns/op.
@@ -45,16 +46,22 @@ func BenchmarkTLSHandshake(b *testing.B) {
 		{"mtls", &tls.Config{ServerName: "mtls.example", RootCAs: roots, Certificates: []tls.Certificate{clientCert}}},
 	} {
 		for _, v := range []struct {
-			name string
-			ver  uint16
-		}{{"TLS1.3", tls.VersionTLS13}, {"TLS1.2", tls.VersionTLS12}} {
+			name   string
+			ver    uint16
+			resume bool
+		}{{"TLS1.3", tls.VersionTLS13, false}, {"TLS1.2", tls.VersionTLS12, false},
+			{"TLS1.3-resumed", tls.VersionTLS13, true}, {"TLS1.2-resumed", tls.VersionTLS12, true}} {
 			b.Run(bc.name+"/"+v.name, func(b *testing.B) {
 				cfg := bc.cfg.Clone()
 				cfg.MinVersion, cfg.MaxVersion = v.ver, v.ver
 				cfg.ClientSessionCache = nil
+				if v.resume {
+					cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+				}
 				req := []byte("GET /nothing HTTP/1.1\r\nHost: " + cfg.ServerName + "\r\nConnection: close\r\n\r\n")
 				b.ReportAllocs()
 				cpu := processCPU(b)
+				n := 0
 				for b.Loop() {
 					conn, err := tls.Dial("tcp", h.addr, cfg)
 					if err != nil {
@@ -72,6 +79,10 @@ func BenchmarkTLSHandshake(b *testing.B) {
 						b.Fatalf("status %d", resp.StatusCode)
 					}
 					_ = conn.Close()
+					if v.resume && n > 0 && !conn.ConnectionState().DidResume {
+						b.Fatal("a handshake did not resume")
+					}
+					n++
 				}
 				b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-us/op")
 			})

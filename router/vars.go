@@ -131,9 +131,14 @@ func (r *reqVars) Value(v *expr.Var) expr.Value {
 // tlsStater is an HTTPS connection (the proxy's TLS listener's).
 type tlsStater interface{ ConnectionState() tls.ConnectionState }
 
+// clientVerifyFailer is an HTTPS connection that tells an optional client certificate that failed
+// to verify: "FAILED:<reason>", else "".
+type clientVerifyFailer interface{ ClientVerifyFailed() string }
+
 // tlsVar is one of nginx's $ssl_* variables: missing (nil) on a plain connection, and those of the
-// client certificate when the client sent none. A handshake whose certificate does not verify
-// fails, so $ssl_client_verify is never FAILED here.
+// client certificate when the client sent none. $ssl_client_verify is SUCCESS, NONE, or FAILED:
+// with the reason for a certificate that an object asking for an optional one could not verify
+// (where it is required, such a handshake fails).
 func (r *reqVars) tlsVar(kind expr.VarKind) expr.Value {
 	c, ok := r.ctx.Conn().(tlsStater)
 	if !ok || !r.ctx.IsTLS() {
@@ -159,6 +164,11 @@ func (r *reqVars) tlsVar(kind expr.VarKind) expr.Value {
 	case expr.VarSSLClientVerify:
 		if len(cs.VerifiedChains) > 0 {
 			return r.lit("SUCCESS")
+		}
+		if f, ok := c.(clientVerifyFailer); ok {
+			if s := f.ClientVerifyFailed(); s != "" {
+				return r.lit(s)
+			}
 		}
 		return r.lit("NONE")
 	}

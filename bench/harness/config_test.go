@@ -1,8 +1,12 @@
 package harness
 
 import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/tls"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -73,14 +77,15 @@ func TestZoneproxyConf(t *testing.T) {
 // zoneproxy's config.yaml has the HTTPS listener with fallback_sni.
 func TestTLSConfs(t *testing.T) {
 	dir := t.TempDir()
-	cert, err := makeCert(dir)
+	cert, err := makeCert(dir, KeyECDSA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := nginxConf{dir: "/run/x", port: 8443, upstream: "127.0.0.1:9000", routes: []Route{{ID: "a", URI: "/bench"}},
 		tls: &cert, h2: true}.String()
 	for _, want := range []string{"listen 127.0.0.1:8443 ssl http2;", "ssl_certificate " + cert.certFile + ";",
-		"ssl_certificate_key " + cert.keyFile + ";", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_session_tickets off;"} {
+		"ssl_certificate_key " + cert.keyFile + ";", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_session_tickets off;",
+		"ssl_session_cache shared:SSL:20m;", "ssl_session_timeout 10m;"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nginx config lacks %q:\n%s", want, conf)
 		}
@@ -99,5 +104,37 @@ func TestTLSConfs(t *testing.T) {
 	s := cfg.APISIX.SSL
 	if !s.Enable || len(s.Listen) != 1 || s.Listen[0].Port != 18444 || s.FallbackSNI != benchSNI || !cfg.APISIX.EnableHTTP2 {
 		t.Errorf("ssl %+v, http2 %v", s, cfg.APISIX.EnableHTTP2)
+	}
+}
+
+// TestBenchCerts: each key type gives a pair crypto/tls loads, with that type of key, in files
+// of their own (nginx reads them) so that two scenarios' certificates never overwrite each other.
+func TestBenchCerts(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{}
+	for _, tt := range []struct {
+		kind string
+		want any
+	}{{KeyECDSA, &ecdsa.PublicKey{}}, {KeyRSA, &rsa.PublicKey{}}} {
+		t.Run(tt.kind, func(t *testing.T) {
+			c, err := makeCert(dir, tt.kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := reflect.TypeOf(pair.Leaf.PublicKey), reflect.TypeOf(tt.want); got != want {
+				t.Errorf("public key %v, want %v", got, want)
+			}
+			if files[c.certFile] || files[c.keyFile] {
+				t.Errorf("files %s, %s reused", c.certFile, c.keyFile)
+			}
+			files[c.certFile], files[c.keyFile] = true, true
+		})
+	}
+	if _, err := makeCert(dir, "dsa"); err == nil {
+		t.Error("an unknown key type is accepted")
 	}
 }

@@ -63,3 +63,13 @@ func TestH2loadArgs(t *testing.T) {
 		t.Errorf("args %q, want %q", got, want)
 	}
 }
+
+func TestTLSloadArgs(t *testing.T) {
+	w := tlsloadRun{bin: "tlsload", pin: []string{"taskset", "-c", "1"}, conns: 64, duration: 10 * time.Second,
+		headers: []string{"Connection: close"}, url: "https://127.0.0.1:8443/bench", resume: true}
+	want := []string{"taskset", "-c", "1", "tlsload", "-c", "64", "-d", "10s", "-resume", "-H", "Connection: close",
+		"https://127.0.0.1:8443/bench"}
+	if got := w.args(); !slices.Equal(got, want) {
+		t.Errorf("args %q, want %q", got, want)
+	}
+}

@@ -42,12 +42,18 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		h.notes = append(h.notes, fmt.Sprintf("scenario %s skipped: h2load is not installed", s.Name))
 		return res, nil
 	}
-	if s.TLS && h.cert == nil {
-		c, err := makeCert(h.tmp)
-		if err != nil {
-			return res, err
+	var cert *benchCert
+	if s.TLS {
+		if cert = h.certs[s.Key]; cert == nil {
+			c, err := makeCert(h.tmp, s.Key)
+			if err != nil {
+				return res, err
+			}
+			if h.certs == nil {
+				h.certs = map[string]*benchCert{}
+			}
+			cert, h.certs[s.Key] = &c, &c
 		}
-		h.cert = &c
 	}
 	var plan []planned
 	if !s.Churn && !s.TLS && h.direct != nil {
@@ -65,7 +71,7 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		plan = append(plan, planned{name: TargetBare, srv: bare})
 	}
 	if !s.Churn && h.o.wants(TargetNginx) && h.tools.nginx != "" {
-		ng, err := h.startNginx(ctx, s, routes)
+		ng, err := h.startNginx(ctx, s, routes, cert)
 		if err != nil {
 			// nginx is a peer, not the subject: say so and go on without it.
 			h.notes = append(h.notes, fmt.Sprintf("scenario %s: nginx skipped: %v", s.Name, err))
@@ -83,7 +89,7 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 			if objects == nil {
 				objects = map[string]string{}
 			}
-			objects["/ssls/bench"] = string(h.cert.SSLJSON())
+			objects["/ssls/bench"] = string(cert.SSLJSON())
 		}
 		if err := h.cp.put(ctx, prefix, h.upAddr, routes, objects); err != nil {
 			return res, err
@@ -106,6 +112,10 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	}
 
 	load := func(url string, d time.Duration) loader {
+		if s.Handshake != "" {
+			return tlsloadRun{bin: h.loadBin, pin: h.tools.pin(h.o.LoadCPU), conns: h.o.Conns, duration: d,
+				headers: s.Headers, url: url, resume: s.Handshake == HandshakeResumed, nice: h.nice()}
+		}
 		if s.H2 {
 			// A quarter of wrk's connections, each with h2loadStreams streams: 160 requests in
 			// flight by default, against wrk's 64.
@@ -174,7 +184,7 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 	return res, nil
 }
 
-func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*server, error) {
+func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route, cert *benchCert) (*server, error) {
 	dir := filepath.Join(h.tmp, "nginx-"+s.Name)
 	// nginx run as root hands its worker to "nobody", which must reach the temp paths.
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -191,7 +201,7 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route) (*
 	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes, h2: s.H2}
 	scheme := "http://"
 	if s.TLS {
-		c.tls, scheme = h.cert, "https://"
+		c.tls, scheme = cert, "https://"
 	}
 	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ type harness struct {
 	zpBin   string
 	upBin   string
 	bareBin string
+	loadBin string // tlsload, for the handshake scenarios
 	script  string
 	cp      *controlPlane
 	backend *process // the upstream both proxies forward to, on the load CPU
@@ -30,7 +31,7 @@ type harness struct {
 	direct  *server  // the upstream measured directly, on the proxy CPU
 	notes   []string
 	niced   bool
-	cert    *benchCert // the TLS scenarios' certificate, made at the first
+	certs   map[string]*benchCert // the TLS scenarios' certificates by key type, each made at its first
 	// redis is the redis-server of the scenarios with a Redis policy, started at the first.
 	redis     *process
 	redisPort int
@@ -129,7 +130,8 @@ func (h *harness) build(ctx context.Context) error {
 	h.upBin = filepath.Join(bin, "benchupstream")
 	h.zpBin = h.o.Zoneproxy
 	type target struct{ out, pkg, ldflags string }
-	builds := []target{{h.upBin, "./bench/cmd/benchupstream", "-s -w"}}
+	h.loadBin = filepath.Join(bin, "tlsload")
+	builds := []target{{h.upBin, "./bench/cmd/benchupstream", "-s -w"}, {h.loadBin, "./bench/cmd/tlsload", "-s -w"}}
 	if h.o.wants(TargetBare) {
 		h.bareBin = filepath.Join(bin, "bareproxy")
 		builds = append(builds, target{h.bareBin, "./bench/cmd/bareproxy", "-s -w"})

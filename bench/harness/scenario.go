@@ -30,6 +30,12 @@ type Scenario struct {
 	// an SSL object in etcd); the bare upstream, plain HTTP, is not measured. H2: the load is
 	// h2load's, HTTP/2 with h2loadStreams streams per connection, instead of wrk's.
 	TLS, H2 bool
+	// Key is the TLS scenarios' certificate key type: KeyECDSA (default) or KeyRSA.
+	Key string
+	// Handshake, when set, makes the load bench/cmd/tlsload's instead of wrk's: a new TLS
+	// connection per request, with a full handshake each (HandshakeFull) or resuming the
+	// worker's previous session (HandshakeResumed).
+	Handshake string
 	// Goal is the requests per CPU-second zoneproxy should reach, as a multiple of nginx's
 	// (0: goalCPUEfficiency).
 	Goal float64
@@ -42,6 +48,12 @@ type Scenario struct {
 
 // PlainScenario is the plain route the plugin scenarios are compared with.
 const PlainScenario = "1route"
+
+// The handshake loads of Scenario.Handshake.
+const (
+	HandshakeFull    = "full"
+	HandshakeResumed = "resumed"
+)
 
 // Route is one APISIX route of a scenario, with what nginx needs to mirror it.
 type Route struct {
@@ -130,6 +142,15 @@ func allScenarios() []Scenario {
 			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "https", Desc: "1 route, 100-byte JSON, keep-alive HTTPS (wrk over TLS 1.3, ECDSA P-256)", Path: "/bench", Body: 100,
 			TLS: true, Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "hs-ecdsa", Desc: "1 route, a new HTTPS connection per request: a full TLS 1.3 handshake each (ECDSA P-256, tlsload)",
+			Path: "/bench", Body: 100, Headers: []string{"Connection: close"}, TLS: true, Key: KeyECDSA, Handshake: HandshakeFull,
+			Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "hs-rsa", Desc: "1 route, a new HTTPS connection per request: a full TLS 1.3 handshake each (RSA-2048, tlsload)",
+			Path: "/bench", Body: 100, Headers: []string{"Connection: close"}, TLS: true, Key: KeyRSA, Handshake: HandshakeFull,
+			Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "hs-resume", Desc: "1 route, a new HTTPS connection per request resuming the previous session (TLS 1.3 ticket, ECDSA P-256, tlsload)",
+			Path: "/bench", Body: 100, Headers: []string{"Connection: close"}, TLS: true, Key: KeyECDSA, Handshake: HandshakeResumed,
+			Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "h2", Desc: "1 route, 100-byte JSON, HTTP/2 over TLS (h2load, 10 streams per connection)", Path: "/bench", Body: 100,
 			TLS: true, H2: true, Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "churn", Desc: "1 route under load + 100 others updated 100 times a second", Path: "/bench", Body: 100, Churn: true,

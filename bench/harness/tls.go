@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -20,16 +22,34 @@ import (
 // on an IP address) get it through zoneproxy's fallback_sni, and wrk sends "127.0.0.1".
 const benchSNI = "bench.example"
 
-// benchCert is the one certificate nginx and zoneproxy serve in the TLS scenarios: ECDSA P-256,
-// self-signed, for benchSNI and 127.0.0.1.
+// The key types of the bench certificates (Scenario.Key).
+const (
+	KeyECDSA = "ecdsa" // P-256, the default
+	KeyRSA   = "rsa"   // 2048 bits
+)
+
+// benchCert is a certificate nginx and zoneproxy both serve in a TLS scenario: ECDSA P-256 or
+// RSA-2048, self-signed, for benchSNI and 127.0.0.1.
 type benchCert struct {
 	certFile, keyFile string // for nginx
 	certPEM, keyPEM   string // for the SSL object
 }
 
-// makeCert writes the bench certificate into dir.
-func makeCert(dir string) (benchCert, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// makeCert writes a bench certificate with a key of type kind (KeyECDSA or KeyRSA) into dir.
+func makeCert(dir, kind string) (benchCert, error) {
+	var (
+		k   crypto.Signer
+		err error
+	)
+	switch kind {
+	case KeyECDSA, "":
+		kind = KeyECDSA
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case KeyRSA:
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		return benchCert{}, fmt.Errorf("unknown bench key type %q", kind)
+	}
 	if err != nil {
 		return benchCert{}, err
 	}
@@ -37,20 +57,20 @@ func makeCert(dir string) (benchCert, error) {
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: benchSNI},
 		DNSNames: []string{benchSNI}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, k.Public(), k)
 	if err != nil {
 		return benchCert{}, err
 	}
-	kd, err := x509.MarshalECPrivateKey(k)
+	kd, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
 		return benchCert{}, err
 	}
 	c := benchCert{
-		certFile: filepath.Join(dir, "bench-cert.pem"), keyFile: filepath.Join(dir, "bench-key.pem"),
+		certFile: filepath.Join(dir, "bench-"+kind+"-cert.pem"), keyFile: filepath.Join(dir, "bench-"+kind+"-key.pem"),
 		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})),
+		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})),
 	}
 	// nginx's worker runs as "nobody" when the harness is root: the files must be readable.
 	if err := os.WriteFile(c.certFile, []byte(c.certPEM), 0o644); err != nil {

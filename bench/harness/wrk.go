@@ -21,11 +21,13 @@ const wrkMarker = "ZPBENCH "
 
 // WrkResult is what wrk.lua reports for one run.
 type WrkResult struct {
-	DurationUS float64   `json:"duration_us"`
-	Requests   int64     `json:"requests"`
-	Bytes      int64     `json:"bytes"`
-	Errors     WrkErrors `json:"errors"`
-	Latency    Latency   `json:"latency_us"`
+	DurationUS float64 `json:"duration_us"`
+	Requests   int64   `json:"requests"`
+	Bytes      int64   `json:"bytes"`
+	// Resumed is the number of requests whose TLS handshake resumed a session (tlsload only).
+	Resumed int64     `json:"resumed,omitempty"`
+	Errors  WrkErrors `json:"errors"`
+	Latency Latency   `json:"latency_us"`
 }
 
 // WrkErrors are wrk's error counters; Status counts responses with a status above 399.

@@ -113,14 +113,25 @@ func New(h fasthttp.RequestHandler, o Options) *Server {
 	return s
 }
 
+// Conn is a TLS connection: a *tls.Conn, or a wrapper of one whose ConnectionState the streams
+// report (the proxy's, which adds an optional client certificate's verification). One that also
+// has a ClientVerifyFailed method gives its result to the streams' ClientVerifyFailed.
+type Conn interface {
+	net.Conn
+	ConnectionState() tls.ConnectionState
+}
+
 // ServeConn serves c, whose handshake negotiated "h2", until the client or the server ends the
 // connection; it closes c. A connection that arrives after Shutdown is closed at once.
-func (s *Server) ServeConn(c *tls.Conn) {
+func (s *Server) ServeConn(c Conn) {
 	if s.closing.Load() {
 		_ = c.Close()
 		return
 	}
 	ci := &connInfo{conn: c, local: c.LocalAddr(), remote: c.RemoteAddr(), state: c.ConnectionState()}
+	if f, ok := c.(interface{ ClientVerifyFailed() string }); ok {
+		ci.verifyFailed = f.ClientVerifyFailed()
+	}
 	s.h2.ServeConn(c, &http2.ServeConnOpts{BaseConfig: s.hs, Handler: &connHandler{s: s, ci: ci}})
 }
 
@@ -137,9 +148,10 @@ func (s *Server) Shutdown() {
 
 // connInfo is what a connection's streams share.
 type connInfo struct {
-	conn          *tls.Conn
+	conn          Conn
 	local, remote net.Addr
 	state         tls.ConnectionState
+	verifyFailed  string
 	// Streams the client reset before their response was out, and streams answered: the
 	// rapid-reset guard (resetStream).
 	resets, answered atomic.Int64

@@ -50,6 +50,9 @@ func (s *Stream) RemoteAddr() net.Addr      { return s.ci.remote }
 // ConnectionState is the TLS connection's state.
 func (s *Stream) ConnectionState() tls.ConnectionState { return s.ci.state }
 
+// ClientVerifyFailed is the connection's ClientVerifyFailed, or "".
+func (s *Stream) ClientVerifyFailed() string { return s.ci.verifyFailed }
+
 // Handshake does nothing: the handshake is done.
 func (s *Stream) Handshake() error { return nil }
 

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -199,7 +200,7 @@ func decodeClient(raw json.RawMessage) (*ssl.Client, error) {
 	if n := len(*d.CA); n < 128 || n > 64<<10 {
 		return nil, fieldError("client.ca", "length must be 128 to 65536, got %d", n)
 	}
-	cl := &ssl.Client{CAs: x509.NewCertPool(), Depth: 1}
+	cl := &ssl.Client{CAs: x509.NewCertPool(), Depth: 1, CADigest: sha256.Sum256([]byte(*d.CA))}
 	rest, n := []byte(*d.CA), 0
 	for {
 		var block *pem.Block

@@ -14,8 +14,10 @@
 // Client certificates (mTLS): an object's Client makes the handshakes that pick it ask for a
 // client certificate and verify it against client.ca, within client.depth intermediate
 // authorities (OpenSSL's verify depth). Without skip_mtls_uri_regex the certificate is required
-// at the handshake; with them it is optional there, and the proxy refuses (400) a request whose
-// path matches none of them on a connection without a verified certificate (Client.Exempt).
+// at the handshake; with them it is optional there, and one that fails to verify does not fail the
+// handshake either (APISIX checks the verification result only for paths not skipped): the proxy
+// verifies it once the handshake is done (Client.Verify), and refuses (400) a request whose path
+// matches none of them on a connection without a verified certificate (Client.Exempt).
 // Objects of type client keep their first pair in PEM (CertPEM, KeyPEM) for the upstreams that
 // present them (tls.client_cert_id).
 //

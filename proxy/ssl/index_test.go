@@ -3,9 +3,13 @@ package ssl
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"regexp"
 	"testing"
+
+	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
+	"time"
 )
 
 func server(id string, snis ...string) *Cert {
@@ -114,14 +118,14 @@ func TestConfigCached(t *testing.T) {
 	c := server("a", "a.example")
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	base := &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}
-	cfg := c.Config(base)
+	cfg := c.Config(base, nil)
 	if cfg.MinVersion != tls.VersionTLS13 || cfg.GetConfigForClient != nil {
 		t.Errorf("derived config %+v", cfg)
 	}
-	if c.Config(base) != cfg {
+	if c.Config(base, nil) != cfg {
 		t.Error("not cached")
 	}
-	if c.Config(base.Clone()) == cfg {
+	if c.Config(base.Clone(), nil) == cfg {
 		t.Error("a new base reused the old config")
 	}
 }
@@ -159,6 +163,72 @@ func BenchmarkLookup10k(b *testing.B) {
 	}
 }
 
+// TestClientVerify: Verify accepts what a required object's handshake accepts, and its errors
+// read as OpenSSL's reasons after nginx's "FAILED:".
+func TestClientVerify(t *testing.T) {
+	root := tu.NewCA(t, "clients root")
+	inter := root.Intermediate(t, "clients intermediate")
+	other := tu.NewCA(t, "another root")
+	parse := func(p string) []*x509.Certificate {
+		var out []*x509.Certificate
+		for rest := []byte(p); ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				return out
+			}
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c)
+		}
+	}
+	// chain is a certificate ca issues, with the intermediates it presents when sent is true.
+	chain := func(ca *tu.CA, sent bool) []*x509.Certificate {
+		certPEM, _ := ca.Issue(t, tu.ECDSA, "alice")
+		c := parse(certPEM)
+		if !sent {
+			c = c[:1]
+		}
+		return c
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(parse(root.PEM)[0])
+	for _, tt := range []struct {
+		name   string
+		depth  int
+		certs  []*x509.Certificate
+		reason string // "" when it verifies
+	}{
+		{"issued by the CA", 1, chain(root, true), ""},
+		{"through an intermediate within depth", 1, chain(inter, true), ""},
+		{"intermediate beyond depth 0", 0, chain(inter, true), "certificate chain too long"},
+		{"intermediate not sent", 1, chain(inter, false), "unable to get local issuer certificate"},
+		{"another CA", 1, chain(other, true), "unable to get local issuer certificate"},
+		{"self-signed", 1, parse(other.PEM), "self-signed certificate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Client{CAs: pool, Depth: tt.depth}
+			chains, err := c.Verify(tt.certs, time.Now())
+			if tt.reason == "" {
+				if err != nil || len(chains) == 0 {
+					t.Fatalf("chains %d, %v", len(chains), err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("verified")
+			}
+			if got := VerifyReason(err); got != tt.reason {
+				t.Errorf("reason %q, want %q (%v)", got, tt.reason, err)
+			}
+		})
+	}
+	if _, err := (&Client{CAs: pool}).Verify(nil, time.Now()); err == nil {
+		t.Error("no certificate verified")
+	}
+}
+
 // TestClientConfig: an object with a client member asks for client certificates: required
 // without skip_mtls_uri_regex, optional with them; HasClient tells an index that holds one.
 func TestClientConfig(t *testing.T) {
@@ -173,11 +243,14 @@ func TestClientConfig(t *testing.T) {
 		want tls.ClientAuthType
 	}{
 		{required, tls.RequireAndVerifyClientCert},
-		{optional, tls.VerifyClientCertIfGiven},
+		// Asked for but not verified by crypto/tls: one that fails does not fail the handshake
+		// (the proxy verifies it after, Client.Verify).
+		{optional, tls.RequestClientCert},
 		{plain, tls.NoClientCert},
 	} {
-		cfg := tt.c.Config(base)
-		if cfg.ClientAuth != tt.want || (tt.c.Client != nil) != (cfg.ClientCAs != nil && cfg.VerifyConnection != nil) {
+		cfg := tt.c.Config(base, nil)
+		if cfg.ClientAuth != tt.want || (tt.c.Client != nil) != (cfg.ClientCAs != nil) ||
+			(cfg.VerifyConnection != nil) != (tt.want == tls.RequireAndVerifyClientCert) {
 			t.Errorf("%s: ClientAuth %v, CAs %v; want %v", tt.c.ID, cfg.ClientAuth, cfg.ClientCAs != nil, tt.want)
 		}
 	}

@@ -2,14 +2,19 @@ package ssl
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/zoneproxy/zoneproxy/proxy/tlssession"
 )
 
 // The types of SSL objects.
@@ -59,10 +64,13 @@ type Client struct {
 	// certificate and the authority in CAs.
 	Depth int
 	// Skip are client.skip_mtls_uri_regex. Without them, the handshake requires a valid
-	// certificate. With them, a certificate is asked for but optional at the handshake (one that
-	// is sent must still verify), and a request whose path matches none of them must come on a
-	// connection with a verified certificate (Exempt).
+	// certificate. With them, a certificate is asked for but optional at the handshake, and one
+	// that does not verify does not fail it either (Verify); a request whose path matches none
+	// of them must come on a connection with a verified certificate (Exempt).
 	Skip []*regexp.Regexp
+	// CADigest is the SHA-256 of client.ca as stored: a session resumes only under the CAs it
+	// was verified with (Cert.Binding).
+	CADigest [32]byte
 }
 
 // Exempt reports whether a request for path (without its query) may come without a verified
@@ -77,16 +85,21 @@ func (c *Client) Exempt(path []byte) bool {
 	return false
 }
 
-// errDepth is the handshake error of a client certificate whose chain is longer than the depth.
+// errDepth is the error of a client certificate whose chain is longer than the depth.
 var errDepth = errors.New("client certificate chain is longer than client.depth allows")
 
-// verifyConnection enforces the depth on every handshake, resumed ones included: one of the chains
-// crypto/tls verified must hold at most Depth authorities between the leaf and the trusted one.
+// verifyConnection enforces the depth on every handshake of an object that requires a client
+// certificate, resumed ones included: one of the chains crypto/tls verified must hold at most
+// Depth authorities between the leaf and the trusted one.
 func (c *Client) verifyConnection(cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {
-		return nil // optional and not sent: the request decides (Exempt)
+		return nil
 	}
-	for _, chain := range cs.VerifiedChains {
+	return c.withinDepth(cs.VerifiedChains)
+}
+
+func (c *Client) withinDepth(chains [][]*x509.Certificate) error {
+	for _, chain := range chains {
 		if len(chain) <= c.Depth+2 {
 			return nil
 		}
@@ -94,31 +107,125 @@ func (c *Client) verifyConnection(cs tls.ConnectionState) error {
 	return errDepth
 }
 
+// Verify verifies a client's certificates (leaf first, then the intermediates it sent) as the
+// handshake of an object that requires them does: chained to CAs for client authentication,
+// valid at now, within Depth. An object with skip_mtls_uri_regex asks for a certificate without
+// having crypto/tls verify it (the handshake goes on whatever the result, as nginx's
+// ssl_verify_client optional does with APISIX's check after it), and the proxy calls Verify
+// once the handshake is done: the result is $ssl_client_verify, and whether a path that no
+// pattern exempts is served.
+func (c *Client) Verify(certs []*x509.Certificate, now time.Time) ([][]*x509.Certificate, error) {
+	if len(certs) == 0 {
+		return nil, errors.New("no client certificate")
+	}
+	var inter *x509.CertPool
+	if len(certs) > 1 {
+		inter = x509.NewCertPool()
+		for _, ic := range certs[1:] {
+			inter.AddCert(ic)
+		}
+	}
+	chains, err := certs[0].Verify(x509.VerifyOptions{Roots: c.CAs, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.withinDepth(chains); err != nil {
+		return nil, err
+	}
+	return chains, nil
+}
+
+// VerifyReason is the reason nginx's $ssl_client_verify gives after "FAILED:" for an error of
+// Verify: OpenSSL's text for the same failure where there is one.
+func VerifyReason(err error) string {
+	var (
+		unknown x509.UnknownAuthorityError
+		invalid x509.CertificateInvalidError
+		hostErr x509.HostnameError
+	)
+	switch {
+	case errors.Is(err, errDepth):
+		return "certificate chain too long"
+	case errors.As(err, &unknown):
+		if unknown.Cert != nil && bytes.Equal(unknown.Cert.RawIssuer, unknown.Cert.RawSubject) {
+			return "self-signed certificate"
+		}
+		return "unable to get local issuer certificate"
+	case errors.As(err, &invalid):
+		switch invalid.Reason {
+		case x509.Expired:
+			if invalid.Cert != nil && time.Now().Before(invalid.Cert.NotBefore) {
+				return "certificate is not yet valid"
+			}
+			return "certificate has expired"
+		case x509.IncompatibleUsage:
+			return "unsupported certificate purpose"
+		case x509.TooManyIntermediates:
+			return "certificate chain too long"
+		}
+		return "certificate verify failed"
+	case errors.As(err, &hostErr):
+		return "certificate verify failed"
+	}
+	return "certificate verify failed"
+}
+
 type derivedConfig struct{ base, cfg *tls.Config }
 
 // Config returns the tls.Config of a handshake that picked c: base (the listener's settings) with
-// c's certificates and protocol versions. It is derived once per base and cached: the same base
-// gives the same *tls.Config, so a handshake allocates nothing here.
-func (c *Cert) Config(base *tls.Config) *tls.Config {
+// c's certificates and protocol versions, and its sessions kept in sessions (nil: base's own
+// session settings), bound to c (Binding) and the SNI. It is derived once per base and cached:
+// the same base gives the same *tls.Config, so a handshake allocates nothing here. A base goes
+// with one sessions store.
+func (c *Cert) Config(base *tls.Config, sessions tlssession.Store) *tls.Config {
 	if d := c.derived.Load(); d != nil && d.base == base {
 		return d.cfg
 	}
 	cfg := base.Clone()
+	if sessions != nil {
+		cfg.WrapSession, cfg.UnwrapSession = tlssession.Bound(sessions, c.Binding())
+	}
 	cfg.GetConfigForClient, cfg.GetCertificate = nil, nil
 	cfg.Certificates = c.Certificates
 	if c.MinVersion != 0 {
 		cfg.MinVersion, cfg.MaxVersion = c.MinVersion, c.MaxVersion
 	}
 	if cl := c.Client; cl != nil {
-		cfg.ClientCAs = cl.CAs
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = cl.CAs // named in the CertificateRequest either way
 		if len(cl.Skip) > 0 {
-			cfg.ClientAuth = tls.VerifyClientCertIfGiven
+			// Optional: asked for, verified after the handshake by the proxy (Verify).
+			cfg.ClientAuth = tls.RequestClientCert
+		} else {
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+			cfg.VerifyConnection = cl.verifyConnection
 		}
-		cfg.VerifyConnection = cl.verifyConnection
 	}
 	c.derived.Store(&derivedConfig{base: base, cfg: cfg})
 	return cfg
+}
+
+// Binding identifies what a session made on c may resume under: c's certificates and client
+// certificate rules (CA, depth, whether some paths are exempt). Any change of them makes new
+// handshakes full ones.
+func (c *Cert) Binding() []byte {
+	h := sha256.New()
+	for _, pair := range c.Certificates {
+		for _, der := range pair.Certificate {
+			h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(der))))
+			h.Write(der)
+		}
+	}
+	if cl := c.Client; cl != nil {
+		h.Write([]byte{1})
+		h.Write(cl.CADigest[:])
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(cl.Depth)))
+		for _, re := range cl.Skip {
+			h.Write([]byte(re.String()))
+			h.Write([]byte{0})
+		}
+	}
+	return h.Sum(nil)
 }
 
 // covers is APISIX's check of a candidate found for name (lower case, no trailing dot): for a

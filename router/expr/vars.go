@@ -38,7 +38,7 @@ const (
 const (
 	VarSSLServerName        VarKind = VarRealIPRemotePort + 1 + iota // ssl_server_name: the SNI
 	VarSSLProtocol                                                   // ssl_protocol: "TLSv1.2" or "TLSv1.3"
-	VarSSLClientVerify                                               // ssl_client_verify: "SUCCESS" or "NONE"
+	VarSSLClientVerify                                               // ssl_client_verify: "SUCCESS", "NONE" or "FAILED:<reason>"
 	VarSSLClientSDN                                                  // ssl_client_s_dn: the client certificate's subject (RFC 2253)
 	VarSSLClientIDN                                                  // ssl_client_i_dn: its issuer (RFC 2253)
 	VarSSLClientSerial                                               // ssl_client_serial: its serial number, upper-case hex
