@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,21 +238,30 @@ func TestWriteFiles(t *testing.T) {
 
 // TestCloseReleasesEverything is not parallel: it counts goroutines.
 func TestCloseReleasesEverything(t *testing.T) {
-	fixed, err := reservePort(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fixed.port
-	if err := fixed.Close(); err != nil {
-		t.Fatal(err)
-	}
 	var logs testutil.Buffer
-	c, err := Start(context.Background(), Options{
-		Members: 1, Endpoints: 2, Ports: []int{port, 0},
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatal(err)
+	var c *Cluster
+	var port int
+	// A fixed port for endpoint 0: one the kernel just gave out and took back. Another process
+	// may take it in between; then the test picks another, a few times.
+	for attempt := 1; ; attempt++ {
+		fixed, err := reservePort(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = fixed.port
+		if err := fixed.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c, err = Start(context.Background(), Options{
+			Members: 1, Endpoints: 2, Ports: []int{port, 0},
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
+			t.Fatal(err)
+		}
 	}
 	if got := c.Endpoint(0).URL(); got != "https://127.0.0.1:"+strconv.Itoa(port) {
 		t.Errorf("endpoint 0 at %s, want port %d", got, port)
