@@ -71,7 +71,24 @@ type Conf struct {
 	maxAge          string
 	credential      bool
 	byMetadata      []string // allow_origins_by_metadata
+
+	// The fixed header values as bytes, made once at compile so that a request only copies
+	// them (SetCanonical with the canonical names below skips fasthttp's key normalising).
+	methodsVal, headersVal, exposeVal, maxAgeVal []byte
 }
+
+// The response header names, canonical as fasthttp writes them.
+var (
+	keyAllowOrigin      = []byte(fasthttp.HeaderAccessControlAllowOrigin)
+	keyAllowMethods     = []byte(fasthttp.HeaderAccessControlAllowMethods)
+	keyAllowHeaders     = []byte(fasthttp.HeaderAccessControlAllowHeaders)
+	keyAllowCredentials = []byte(fasthttp.HeaderAccessControlAllowCredentials)
+	keyExposeHeaders    = []byte(fasthttp.HeaderAccessControlExposeHeaders)
+	keyMaxAge           = []byte(fasthttp.HeaderAccessControlMaxAge)
+	keyTimingOrigin     = []byte("Timing-Allow-Origin")
+	valTrue             = []byte("true")
+	valStar             = []byte("*")
+)
 
 // Metadata is cors's compiled plugin_metadata: allow_origins, named origins lists.
 type Metadata struct {
@@ -179,6 +196,8 @@ func (cors) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 		conf.methods = allMethods
 	}
 	conf.allowOriginsAll = ao == "*"
+	conf.methodsVal, conf.headersVal = []byte(conf.methods), []byte(conf.headers)
+	conf.exposeVal, conf.maxAgeVal = []byte(conf.expose), []byte(conf.maxAge)
 	conf.origins.init(ao, true)
 	conf.timing.init(to, c.Has("timing_allow_origins"))
 	return conf, nil
@@ -279,27 +298,27 @@ func (c *Conf) HeaderFilter(r *plugin.Request) {
 		resp.Add(fasthttp.HeaderVary, "Origin")
 	}
 	if allow := c.allowOrigin(r, origin); allow != "" {
-		setOrigin(resp, fasthttp.HeaderAccessControlAllowOrigin, allow, origin)
-		resp.Set(fasthttp.HeaderAccessControlAllowMethods, c.methods)
-		resp.Set(fasthttp.HeaderAccessControlMaxAge, c.maxAge)
+		setOrigin(resp, keyAllowOrigin, allow, origin)
+		resp.SetCanonical(keyAllowMethods, c.methodsVal)
+		resp.SetCanonical(keyMaxAge, c.maxAgeVal)
 		if c.expose != "" {
-			resp.Set(fasthttp.HeaderAccessControlExposeHeaders, c.expose)
+			resp.SetCanonical(keyExposeHeaders, c.exposeVal)
 		}
 		if c.headers == "**" {
 			if v := req.Peek(fasthttp.HeaderAccessControlRequestHeaders); v != nil {
-				resp.SetBytesV(fasthttp.HeaderAccessControlAllowHeaders, v)
+				resp.SetCanonical(keyAllowHeaders, v)
 			} else {
 				resp.Del(fasthttp.HeaderAccessControlAllowHeaders)
 			}
 		} else {
-			resp.Set(fasthttp.HeaderAccessControlAllowHeaders, c.headers)
+			resp.SetCanonical(keyAllowHeaders, c.headersVal)
 		}
 		if c.credential {
-			resp.Set(fasthttp.HeaderAccessControlAllowCredentials, "true")
+			resp.SetCanonical(keyAllowCredentials, valTrue)
 		}
 	}
 	if allow := c.timing.allowed(origin); allow != "" {
-		setOrigin(resp, "Timing-Allow-Origin", allow, origin)
+		setOrigin(resp, keyTimingOrigin, allow, origin)
 	}
 }
 
@@ -319,10 +338,14 @@ func (c *Conf) allowOrigin(r *plugin.Request, origin []byte) string {
 	return ""
 }
 
-func setOrigin(resp *fasthttp.ResponseHeader, name, allow string, origin []byte) {
+func setOrigin(resp *fasthttp.ResponseHeader, name []byte, allow string, origin []byte) {
 	if allow == originSentinel {
-		resp.SetBytesV(name, origin)
+		resp.SetCanonical(name, origin)
 		return
 	}
-	resp.Set(name, allow)
+	if allow == "*" {
+		resp.SetCanonical(name, valStar)
+		return
+	}
+	resp.SetBytesK(name, allow)
 }

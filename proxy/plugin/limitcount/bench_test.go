@@ -3,6 +3,7 @@ package limitcount
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"testing"
 
 	"github.com/zoneproxy/zoneproxy/internal/testutil"
@@ -35,4 +36,22 @@ func BenchmarkAccess(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkAppendReset: X-RateLimit-Reset text, the integer path against the float formatting
+// it replaced.
+func BenchmarkAppendReset(b *testing.B) {
+	buf := make([]byte, 0, 32)
+	b.Run("int", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			buf = AppendReset(buf[:0], 3599.987-float64(i%3600))
+		}
+	})
+	b.Run("float", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			buf = strconv.AppendFloat(buf[:0], float64(int64((3599.987-float64(i%3600))*100))/100, 'g', 14, 64)
+		}
+	})
 }

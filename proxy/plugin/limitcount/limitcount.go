@@ -345,9 +345,27 @@ func validToken(s string) bool {
 // AppendReset appends X-RateLimit-Reset as APISIX writes it: the seconds floored to 2 decimals
 // (math.floor(reset * 100) / 100), in Lua's number format ("60", "59.5").
 func AppendReset(dst []byte, reset float64) []byte {
-	v := float64(int64(reset*100)) / 100
 	if reset < 0 {
-		v = 0
+		reset = 0
 	}
-	return strconv.AppendFloat(dst, v, 'g', 14, 64)
+	// Hundredths as an integer, written with integer arithmetic: what %.14g prints for the
+	// floored value, without the float formatting (a seventh of limit-count's cost).
+	if reset < maxFastReset {
+		n := int64(reset * 100)
+		dst = strconv.AppendInt(dst, n/100, 10)
+		switch f := n % 100; {
+		case f == 0:
+		case f%10 == 0:
+			dst = append(dst, '.', byte('0'+f/10))
+		default:
+			dst = append(dst, '.', byte('0'+f/10), byte('0'+f%10))
+		}
+		return dst
+	}
+	return strconv.AppendFloat(dst, float64(int64(reset*100))/100, 'g', 14, 64)
 }
+
+// maxFastReset bounds AppendReset's integer path: below it, the floored value has at most 14
+// significant digits, so %.14g writes it in full without an exponent. NaN fails the comparison
+// and takes the float path too.
+const maxFastReset = 1e11

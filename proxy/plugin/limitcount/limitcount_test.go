@@ -1,9 +1,11 @@
 package limitcount
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,6 +347,32 @@ func TestAppendReset(t *testing.T) {
 	}{{60, "60"}, {59.5, "59.5"}, {59.999, "59.99"}, {0.004, "0"}, {-1, "0"}, {6.6666, "6.66"}} {
 		if got := string(AppendReset(nil, tt.in)); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestAppendResetMatchesFloatFormat: the integer formatting writes what the floored value
+// printed with %.14g reads, over every hundredth of the first 1000 s, windows' edges, random
+// values up to a year of seconds and the large ones past the integer path.
+func TestAppendResetMatchesFloatFormat(t *testing.T) {
+	ref := func(reset float64) string {
+		v := float64(int64(reset*100)) / 100
+		if reset < 0 {
+			v = 0
+		}
+		return strconv.FormatFloat(v, 'g', 14, 64)
+	}
+	in := []float64{0, -0.001, 0.001, 0.29, 0.57, 1.005, 59.995, 86400, 31536000, maxFastReset - 0.001, maxFastReset, 1e12 + 0.25, 1e15}
+	for i := range 100000 {
+		in = append(in, float64(i)/100, float64(i)/100+0.005)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		in = append(in, rnd.Float64()*31536000)
+	}
+	for _, v := range in {
+		if got, want := string(AppendReset(nil, v)), ref(v); got != want {
+			t.Fatalf("%v: %q, want %q", v, got, want)
 		}
 	}
 }

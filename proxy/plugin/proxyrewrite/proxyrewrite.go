@@ -400,11 +400,22 @@ func (c *Conf) render(sc []byte, t *tmpl.Template, r *plugin.Request, subject []
 	start := len(sc)
 	sc = t.Append(sc, r, subject, caps, nil)
 	end := len(sc)
-	if bytes.IndexFunc(sc[start:end], func(r rune) bool { return r < 32 || r == 127 }) < 0 {
+	if !hasControl(sc[start:end]) {
 		return sc, sc[start:end]
 	}
 	sc = appendEscaped(sc, sc[start:end], controlEscape)
 	return sc, sc[end:]
+}
+
+// hasControl reports whether b holds an ASCII control byte (below 32, or DEL): a byte loop,
+// where bytes.IndexFunc decoded runes for the same answer.
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 32 || c == 127 {
+			return true
+		}
+	}
+	return false
 }
 
 // substitute applies the first regex_uri pair whose regex matches subject, appending the new

@@ -104,3 +104,14 @@ func TestRewrite(t *testing.T) {
 		})
 	}
 }
+
+func TestHasControl(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{{"", false}, {"/a/b?c=d", false}, {"é€", false}, {"a\x00", true}, {"a\tb", true}, {"\x1f", true}, {"x\x7f", true}, {" ~", false}} {
+		if got := hasControl([]byte(tt.in)); got != tt.want {
+			t.Errorf("%q: %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

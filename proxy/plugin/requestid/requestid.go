@@ -185,14 +185,17 @@ func appendUUIDv7(dst []byte, now time.Time) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// uuidHexAt is where each of the 16 bytes' two hex digits go in the 36-character text.
+var uuidHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
 func appendUUID(dst []byte, b *[16]byte) []byte {
+	var out [36]byte
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
 	for i, x := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hexDigits[x>>4], hexDigits[x&0x0f])
+		j := uuidHexAt[i]
+		out[j], out[j+1] = hexDigits[x>>4], hexDigits[x&0x0f]
 	}
-	return dst
+	return append(dst, out[:]...)
 }
 
 const nanoAlphabet = "-_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -154,3 +154,18 @@ func TestPhases(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendUUIDLayout: the 16 bytes are written in order as lower-case hex, dashed 8-4-4-4-12.
+func TestAppendUUIDLayout(t *testing.T) {
+	for _, tt := range []struct {
+		in   [16]byte
+		want string
+	}{
+		{[16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, "00010203-0405-0607-0809-0a0b0c0d0e0f"},
+		{[16]byte{0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00}, "ffeeddcc-bbaa-9988-7766-554433221100"},
+	} {
+		if got := string(appendUUID([]byte("id="), &tt.in)); got != "id="+tt.want {
+			t.Errorf("%x: %q, want %q", tt.in, got, "id="+tt.want)
+		}
+	}
+}
