@@ -32,6 +32,30 @@
 // (APISIX compares strings); the hashers are pooled per consumer, so that an HS* request
 // allocates nothing once warm. Asymmetric signatures are verified by golang-jwt's signing
 // methods (the allocations are crypto/rsa's, crypto/ecdsa's and golang-jwt's).
+//
+// # Token cache
+//
+// Each route conf keeps a bounded cache of the tokens it accepted (cache.go): the whole token
+// string, the key claim's value, the credential the consumer index had under it, and the exp
+// and nbf claims. A request whose token is in it skips the parsing, the JSON scans and the
+// signature check; the exp and nbf claims are still checked against the clock, with the
+// credential's grace period and the conf's claims_to_verify, on every request. A hit allocates
+// nothing and takes no lock; a newly accepted token costs one entry (tokens over 1 KiB are never
+// cached).
+//
+// Why a hit cannot accept a token the uncached path would refuse: what the uncached path
+// answers is a function of the token's bytes, the conf (key_claim_name, claims_to_verify), the
+// credential the index in use holds under the token's key claim (its algorithm, secret or
+// public key, grace period) and the clock. An entry exists only for a token the uncached path
+// accepted under this very conf (the cache belongs to it). A hit requires the whole token to be
+// equal (compared in constant time, after a 64-bit hash match), so the key claim, the header's
+// alg, the signature and the claims are the ones that were verified; and it requires the index
+// of the request's snapshot to hold the very same *plugin.Credential under that key. A
+// credential is immutable, and the snapshot builder makes a new one whenever the consumer, its
+// credential or its group changes, so a changed secret or algorithm, a deleted consumer, or a
+// key now owned by another consumer is a miss, and the token is verified again. What is left
+// (exp, nbf, claims_to_verify against now) is checked on the hit as the uncached path checks
+// it. Only acceptances are cached; every refusal is recomputed.
 package jwtauth
 
 import (
@@ -43,6 +67,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -78,6 +103,18 @@ type Conf struct {
 	// claims_to_verify (or with an empty list) both are checked when present.
 	VerifyExp, VerifyNbf bool
 	wwwAuth              string
+	// cache holds the tokens verified under this conf (nil: none, every token is verified).
+	cache *tokenCache
+	// clock, when set, is the time in seconds (tests); else the system clock.
+	clock *atomic.Int64
+}
+
+// now is the time in seconds against which exp and nbf are checked.
+func (c *Conf) now() int64 {
+	if c.clock != nil {
+		return c.clock.Load()
+	}
+	return time.Now().Unix()
 }
 
 var (
@@ -132,6 +169,7 @@ func (jwtAuth) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 		}
 	}
 	conf.wwwAuth = `Bearer realm="` + realm + `"`
+	conf.cache = newTokenCache()
 	return &conf, nil
 }
 
@@ -293,35 +331,45 @@ func (c *Conf) find(r *plugin.Request, raw []byte, src source) (*plugin.Credenti
 	if src == none {
 		return nil, missingToken
 	}
+	if cred, body, ok := c.fromCache(r.Consumers, raw); ok {
+		return cred, body
+	}
 	tok, ok := parseToken(raw, &r.Scratch)
 	if !ok {
 		return nil, invalidToken
 	}
-	cred, body := c.consumer(r.Consumers, &tok)
+	cred, key, body := c.consumer(r.Consumers, &tok)
 	if cred == nil {
 		return nil, body
 	}
 	cc, _ := cred.Conf.(*consumerConf)
-	if cc == nil || !cc.verify(&tok, &r.Scratch) || !c.claimsOK(&tok, cc.grace, time.Now().Unix()) {
+	if cc == nil || !cc.verify(&tok, &r.Scratch) {
 		return nil, failed
+	}
+	exp, nbf := member(tok.payload, "exp"), member(tok.payload, "nbf")
+	if !c.claimsOK(exp, nbf, cc.grace, c.now()) {
+		return nil, failed
+	}
+	if c.cache != nil {
+		c.cache.put(raw, key, cred, exp, nbf)
 	}
 	return cred, nil
 }
 
-// consumer finds the credential named by the token's key claim.
-func (c *Conf) consumer(cs *plugin.Consumers, tok *token) (*plugin.Credential, []byte) {
+// consumer finds the credential named by the token's key claim; key is the claim's value.
+func (c *Conf) consumer(cs *plugin.Consumers, tok *token) (_ *plugin.Credential, key, body []byte) {
 	v := member(tok.payload, c.KeyClaimName)
 	if v == nil || string(v) == "false" {
-		return nil, missingKey
+		return nil, nil, missingKey
 	}
 	key, ok := stringValue(v)
 	if !ok {
-		return nil, invalidKey // a number, true, null, an object: no consumer has it as key
+		return nil, nil, invalidKey // a number, true, null, an object: no consumer has it as key
 	}
 	if cred := cs.Lookup(Name, key); cred != nil {
-		return cred, nil
+		return cred, key, nil
 	}
-	return nil, invalidKey
+	return nil, nil, invalidKey
 }
 
 // verify checks the header's alg and the signature.
@@ -351,10 +399,11 @@ func (cc *consumerConf) verify(tok *token, buf *[]byte) bool {
 	return cc.method.Verify(in, sig, cc.key) == nil
 }
 
-// claimsOK checks exp and nbf as parser.lua's verify_claims does, at now (seconds).
-func (c *Conf) claimsOK(tok *token, grace, now int64) bool {
-	return claimOK(member(tok.payload, "exp"), c.VerifyExp, func(exp float64) bool { return exp > float64(now-grace) }) &&
-		claimOK(member(tok.payload, "nbf"), c.VerifyNbf, func(nbf float64) bool { return nbf < float64(now+grace) })
+// claimsOK checks the raw exp and nbf claims (nil: absent) as parser.lua's verify_claims does,
+// at now (seconds).
+func (c *Conf) claimsOK(exp, nbf []byte, grace, now int64) bool {
+	return claimOK(exp, c.VerifyExp, func(exp float64) bool { return exp > float64(now-grace) }) &&
+		claimOK(nbf, c.VerifyNbf, func(nbf float64) bool { return nbf < float64(now+grace) })
 }
 
 func claimOK(raw []byte, required bool, valid func(float64) bool) bool {

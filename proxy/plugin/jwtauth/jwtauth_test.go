@@ -106,7 +106,12 @@ func TestCompile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := *inst.(*Conf); got != tt.want {
+			got := *inst.(*Conf)
+			if got.cache == nil {
+				t.Error("no token cache")
+			}
+			got.cache = nil
+			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -178,6 +183,17 @@ func index(t testing.TB) *plugin.Consumers {
 	return cs
 }
 
+// rewriteCase is a request to jwt-auth and what it must give.
+type rewriteCase struct {
+	name, conf, uri string
+	headers         []string
+	status          int
+	body            string // the 401's
+	consumer        string
+	upstreamURI     string
+	upstreamHeaders map[string]string // "" = absent
+}
+
 func TestRewrite(t *testing.T) {
 	k := testKeys()
 	cs := index(t)
@@ -188,22 +204,13 @@ func TestRewrite(t *testing.T) {
 	}
 	good := hs("HS256", jwt.MapClaims{"exp": now + 3600})
 	const (
-		www     = `Bearer realm="jwt"`
 		missing = `{"message":"Missing JWT token in request"}` + "\n"
 		invalid = `{"message":"JWT token invalid"}` + "\n"
 		noKey   = `{"message":"missing user key in JWT token"}` + "\n"
 		badKey  = `{"message":"Invalid user key in JWT token"}` + "\n"
 		failed  = `{"message":"failed to verify jwt"}` + "\n"
 	)
-	type tc struct {
-		name, conf, uri string
-		headers         []string
-		status          int
-		body            string // the 401's
-		consumer        string
-		upstreamURI     string
-		upstreamHeaders map[string]string // "" = absent
-	}
+	type tc = rewriteCase
 	tests := []tc{
 		{name: "missing", status: 401, body: missing},
 		{name: "bearer header", headers: []string{"Authorization", "Bearer " + good}, consumer: "HS256",
@@ -294,44 +301,48 @@ func TestRewrite(t *testing.T) {
 			if uri == "" {
 				uri = "/x"
 			}
-			var ctx fasthttp.RequestCtx
-			ctx.Request.SetRequestURI(uri)
-			for i := 0; i+1 < len(tt.headers); i += 2 {
-				ctx.Request.Header.Set(tt.headers[i], tt.headers[i+1])
-			}
-			r := &plugin.Request{Ctx: &ctx, Consumers: cs}
-			rep := inst.(plugin.Rewriter).Rewrite(r)
-			if rep.Status != tt.status || string(rep.Body) != tt.body {
-				t.Fatalf("reply %d %q, want %d %q", rep.Status, rep.Body, tt.status, tt.body)
-			}
-			wantWWW := ""
-			if tt.status == 401 {
-				wantWWW = www
-				if strings.Contains(conf, "realm") {
-					wantWWW = `Bearer realm="zone"`
-				}
-			}
-			if got := string(ctx.Response.Header.Peek("WWW-Authenticate")); got != wantWWW {
-				t.Errorf("WWW-Authenticate %q, want %q", got, wantWWW)
-			}
-			if r.Consumer == nil && tt.consumer != "" || r.Consumer != nil && r.Consumer.Username != tt.consumer {
-				t.Errorf("consumer %v, want %q", r.Consumer, tt.consumer)
-			}
-			if tt.upstreamURI != "" {
-				if got := string(ctx.Request.Header.RequestURI()); got != tt.upstreamURI {
-					t.Errorf("upstream URI %q, want %q", got, tt.upstreamURI)
-				}
-			}
-			for k, v := range tt.upstreamHeaders {
-				got := string(ctx.Request.Header.Peek(k))
-				if k == "Cookie" {
-					got = string(ctx.Request.Header.Peek("Cookie"))
-				}
-				if got != v {
-					t.Errorf("upstream header %s %q, want %q", k, got, v)
-				}
+			// The same request twice: verified, then (when it authenticated) from the cache.
+			for _, pass := range []string{"first", "again"} {
+				t.Run(pass, func(t *testing.T) { checkRewrite(t, inst, cs, conf, uri, tt) })
 			}
 		})
+	}
+}
+
+// checkRewrite sends tt's request to inst and checks the answer and what reaches the upstream.
+func checkRewrite(t *testing.T, inst plugin.Instance, cs *plugin.Consumers, conf, uri string, tt rewriteCase) {
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI(uri)
+	for i := 0; i+1 < len(tt.headers); i += 2 {
+		ctx.Request.Header.Set(tt.headers[i], tt.headers[i+1])
+	}
+	r := &plugin.Request{Ctx: &ctx, Consumers: cs}
+	rep := inst.(plugin.Rewriter).Rewrite(r)
+	if rep.Status != tt.status || string(rep.Body) != tt.body {
+		t.Fatalf("reply %d %q, want %d %q", rep.Status, rep.Body, tt.status, tt.body)
+	}
+	wantWWW := ""
+	if tt.status == 401 {
+		wantWWW = `Bearer realm="jwt"`
+		if strings.Contains(conf, "realm") {
+			wantWWW = `Bearer realm="zone"`
+		}
+	}
+	if got := string(ctx.Response.Header.Peek("WWW-Authenticate")); got != wantWWW {
+		t.Errorf("WWW-Authenticate %q, want %q", got, wantWWW)
+	}
+	if r.Consumer == nil && tt.consumer != "" || r.Consumer != nil && r.Consumer.Username != tt.consumer {
+		t.Errorf("consumer %v, want %q", r.Consumer, tt.consumer)
+	}
+	if tt.upstreamURI != "" {
+		if got := string(ctx.Request.Header.RequestURI()); got != tt.upstreamURI {
+			t.Errorf("upstream URI %q, want %q", got, tt.upstreamURI)
+		}
+	}
+	for k, v := range tt.upstreamHeaders {
+		if got := string(ctx.Request.Header.Peek(k)); got != v {
+			t.Errorf("upstream header %s %q, want %q", k, got, v)
+		}
 	}
 }
 

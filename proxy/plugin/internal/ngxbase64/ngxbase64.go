@@ -5,6 +5,8 @@
 // Concurrency: the alphabets are immutable; Decode is safe for concurrent use.
 package ngxbase64
 
+import "slices"
+
 // Alphabet maps a byte to its 6-bit value, 0xff for a byte outside the alphabet.
 type Alphabet [256]byte
 
@@ -41,9 +43,17 @@ func Decode(dst, src []byte, alphabet *Alphabet) (_ []byte, ok bool) {
 	if n%4 == 1 {
 		return dst, false
 	}
+	dst = slices.Grow(dst, n*3/4)
+	src = src[:n]
+	// Four characters make three bytes; the tail (2 or 3 characters) is done bit by bit.
+	for len(src) >= 4 {
+		v := uint32(alphabet[src[0]])<<18 | uint32(alphabet[src[1]])<<12 | uint32(alphabet[src[2]])<<6 | uint32(alphabet[src[3]])
+		dst = append(dst, byte(v>>16), byte(v>>8), byte(v))
+		src = src[4:]
+	}
 	var acc uint32
 	bits := 0
-	for _, c := range src[:n] {
+	for _, c := range src {
 		acc = acc<<6 | uint32(alphabet[c])
 		bits += 6
 		if bits >= 8 {

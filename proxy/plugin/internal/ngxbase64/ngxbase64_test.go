@@ -30,3 +30,45 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+// reference is Decode as it was first written, a character at a time.
+func reference(src []byte, alphabet *Alphabet) ([]byte, bool) {
+	n := 0
+	for n < len(src) && src[n] != '=' {
+		if alphabet[src[n]] == 0xff {
+			return nil, false
+		}
+		n++
+	}
+	if n%4 == 1 {
+		return nil, false
+	}
+	var dst []byte
+	var acc uint32
+	bits := 0
+	for _, c := range src[:n] {
+		acc = acc<<6 | uint32(alphabet[c])
+		bits += 6
+		if bits >= 8 {
+			bits -= 8
+			dst = append(dst, byte(acc>>bits))
+		}
+	}
+	return dst, true
+}
+
+// FuzzDecode: Decode (four characters at a time) decodes as the character-at-a-time reference.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{"", "Zm9vYg==", "Zm9vYh", "Zm9vY", "-_8", "+/8", "eyJhbGciOiJIUzI1NiJ9", "a=b", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		for _, a := range []*Alphabet{Std, URL, Mixed} {
+			want, wantOK := reference(src, a)
+			got, ok := Decode([]byte("prefix"), src, a)
+			if ok != wantOK || (ok && string(got) != "prefix"+string(want)) {
+				t.Fatalf("Decode(%q) = %q, %v; want %q, %v", src, got, ok, want, wantOK)
+			}
+		}
+	})
+}
