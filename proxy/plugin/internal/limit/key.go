@@ -76,23 +76,8 @@ func (k *Key) Append(dst []byte, r *plugin.Request) []byte {
 	case TypeConstant:
 		return append(dst, k.constant...)
 	case TypeVarCombination:
-		resolved := 0
-		for i := range k.segs {
-			s := &k.segs[i]
-			if s.v == nil {
-				dst = append(dst, s.lit...)
-				continue
-			}
-			var ok bool
-			if dst, ok = r.AppendVar(dst, s.v); ok {
-				resolved++
-			} else if s.hasDef {
-				dst = append(dst, s.def...)
-				resolved++
-			}
-		}
-		if resolved > 0 {
-			return dst
+		if out, ok := k.Resolve(dst, r); ok {
+			return out
 		}
 	default:
 		var ok bool
