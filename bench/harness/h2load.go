@@ -1,10 +1,8 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"time"
@@ -40,27 +38,7 @@ func (w h2loadRun) args() []string {
 
 // run runs h2load to the end and parses its summary.
 func (w h2loadRun) run(ctx context.Context) (WrkResult, error) {
-	a := w.args()
-	cctx, cancel := context.WithTimeout(ctx, w.duration+30*time.Second)
-	defer cancel()
-	var buf bytes.Buffer
-	cmd := exec.CommandContext(cctx, a[0], a[1:]...)
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	cmd.SysProcAttr = childAttr(w.nice)
-	err := cmd.Start()
-	if err == nil {
-		setAutogroupNice(cmd.Process.Pid, w.nice)
-		err = cmd.Wait()
-	}
-	out := buf.Bytes()
-	if err != nil {
-		return WrkResult{}, fmt.Errorf("h2load %s: %w: %s", w.url, err, bytes.TrimSpace(out))
-	}
-	r, err := ParseH2load(out)
-	if err != nil {
-		return r, fmt.Errorf("h2load %s: %w: %s", w.url, err, bytes.TrimSpace(out))
-	}
-	return r, nil
+	return runLoad(ctx, "h2load", w.url, w.args(), w.duration, w.nice, ParseH2load)
 }
 
 var (

@@ -1,10 +1,8 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"time"
 )
@@ -36,25 +34,9 @@ func (w tlsloadRun) args() []string {
 // run runs tlsload to the end and parses its line, which is wrk.lua's. A resumed run in which
 // fewer than nine handshakes in ten resumed is an error: the row would not be what it says.
 func (w tlsloadRun) run(ctx context.Context) (WrkResult, error) {
-	a := w.args()
-	cctx, cancel := context.WithTimeout(ctx, w.duration+30*time.Second)
-	defer cancel()
-	var buf bytes.Buffer
-	cmd := exec.CommandContext(cctx, a[0], a[1:]...)
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	cmd.SysProcAttr = childAttr(w.nice)
-	err := cmd.Start()
-	if err == nil {
-		setAutogroupNice(cmd.Process.Pid, w.nice)
-		err = cmd.Wait()
-	}
-	out := buf.Bytes()
+	r, err := runLoad(ctx, "tlsload", w.url, w.args(), w.duration, w.nice, ParseWrk)
 	if err != nil {
-		return WrkResult{}, fmt.Errorf("tlsload %s: %w: %s", w.url, err, bytes.TrimSpace(out))
-	}
-	r, err := ParseWrk(out)
-	if err != nil {
-		return r, fmt.Errorf("tlsload %s: %w: %s", w.url, err, bytes.TrimSpace(out))
+		return r, err
 	}
 	if w.resume && r.Resumed*10 < r.Requests*9 {
 		return r, fmt.Errorf("tlsload %s: only %d of %d handshakes resumed", w.url, r.Resumed, r.Requests)

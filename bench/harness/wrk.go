@@ -114,26 +114,32 @@ func (w wrkRun) args() []string {
 
 // run runs wrk to the end and parses its result.
 func (w wrkRun) run(ctx context.Context) (WrkResult, error) {
-	a := w.args()
-	// wrk ends by itself after its duration; the context is a guard against a hang.
-	cctx, cancel := context.WithTimeout(ctx, w.duration+30*time.Second)
+	return runLoad(ctx, "wrk", w.url, w.args(), w.duration, w.nice, ParseWrk)
+}
+
+// runLoad runs a load generator's argv (pin prefix included) to its end, at nice, and parses its
+// output with parse; name and url label the errors. The generator ends by itself after duration;
+// the context is a guard against a hang.
+func runLoad(ctx context.Context, name, url string, a []string, duration time.Duration, nice int,
+	parse func([]byte) (WrkResult, error)) (WrkResult, error) {
+	cctx, cancel := context.WithTimeout(ctx, duration+30*time.Second)
 	defer cancel()
 	var buf bytes.Buffer
 	cmd := exec.CommandContext(cctx, a[0], a[1:]...)
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	cmd.SysProcAttr = childAttr(w.nice)
+	cmd.SysProcAttr = childAttr(nice)
 	err := cmd.Start()
 	if err == nil {
-		setAutogroupNice(cmd.Process.Pid, w.nice)
+		setAutogroupNice(cmd.Process.Pid, nice)
 		err = cmd.Wait()
 	}
 	out := buf.Bytes()
 	if err != nil {
-		return WrkResult{}, fmt.Errorf("wrk %s: %w: %s", w.url, err, bytes.TrimSpace(out))
+		return WrkResult{}, fmt.Errorf("%s %s: %w: %s", name, url, err, bytes.TrimSpace(out))
 	}
-	r, err := ParseWrk(out)
+	r, err := parse(out)
 	if err != nil {
-		return r, fmt.Errorf("wrk %s: %w: %s", w.url, err, bytes.TrimSpace(out))
+		return r, fmt.Errorf("%s %s: %w: %s", name, url, err, bytes.TrimSpace(out))
 	}
 	return r, nil
 }
