@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -113,17 +114,17 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 
 	load := func(url string, d time.Duration) loader {
 		if s.Handshake != "" {
-			return tlsloadRun{bin: h.loadBin, pin: h.tools.pin(h.o.LoadCPU), conns: h.o.Conns, duration: d,
+			return tlsloadRun{bin: h.loadBin, pin: h.tools.pin(h.loadCPUs(s)), conns: h.conns(s), duration: d,
 				headers: s.Headers, url: url, resume: s.Handshake == HandshakeResumed, nice: h.nice()}
 		}
 		if s.H2 {
 			// A quarter of wrk's connections, each with h2loadStreams streams: 160 requests in
 			// flight by default, against wrk's 64.
-			return h2loadRun{bin: h.tools.h2load, pin: h.tools.pin(h.o.LoadCPU), conns: max(1, h.o.Conns/4),
+			return h2loadRun{bin: h.tools.h2load, pin: h.tools.pin(h.loadCPUs(s)), conns: max(1, h.conns(s)/4),
 				duration: d, headers: s.Headers, url: url, nice: h.nice()}
 		}
-		return wrkRun{bin: h.tools.wrk, pin: h.tools.pin(h.o.LoadCPU), script: h.script, threads: h.o.Threads,
-			conns: h.o.Conns, headers: s.Headers, nice: h.nice(), url: url, duration: d}
+		return wrkRun{bin: h.tools.wrk, pin: h.tools.pin(h.loadCPUs(s)), script: h.script, threads: max(h.o.Threads, s.workers()),
+			conns: h.conns(s), headers: s.Headers, nice: h.nice(), url: url, duration: d}
 	}
 	if h.o.Warmup > 0 {
 		for _, p := range plan {
@@ -156,7 +157,7 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 			if err != nil {
 				return res, err
 			}
-			r, err := measure(ctx, p.srv, load(p.srv.url+s.Path, h.o.Duration), h.o.ProxyCPU, p.churn)
+			r, err := measure(ctx, p.srv, load(p.srv.url+s.Path, h.o.Duration), h.serverCPUs(s), p.churn)
 			if err != nil {
 				return res, fmt.Errorf("%s run %d: %w", p.name, rep+1, err)
 			}
@@ -198,7 +199,7 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route, ce
 		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes, h2: s.H2}
+	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes, h2: s.H2, workers: s.workers()}
 	scheme := "http://"
 	if s.TLS {
 		c.tls, scheme = cert, "https://"
@@ -206,7 +207,7 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route, ce
 	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
 		return nil, err
 	}
-	argv := append(h.tools.pin(h.o.ProxyCPU), h.tools.nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	argv := append(h.tools.pin(h.serverCPUs(s)), h.tools.nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
 	p, err := startProcess("nginx", filepath.Join(dir, "stderr.log"), h.nice(), nil, argv)
 	if err != nil {
 		return nil, err
@@ -226,8 +227,8 @@ func (h *harness) startBare(ctx context.Context, s Scenario) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := append(h.tools.pin(h.o.ProxyCPU), h.bareBin, "-addr", hostPort(port), "-upstream", h.upAddr)
-	p, err := startProcess("bare-"+s.Name, filepath.Join(h.tmp, "bare-"+s.Name+".log"), h.nice(), []string{"GOMAXPROCS=1"}, argv)
+	argv := append(h.tools.pin(h.serverCPUs(s)), h.bareBin, "-addr", hostPort(port), "-upstream", h.upAddr)
+	p, err := startProcess("bare-"+s.Name, filepath.Join(h.tmp, "bare-"+s.Name+".log"), h.nice(), goEnv(s), argv)
 	if err != nil {
 		return nil, err
 	}
@@ -262,8 +263,8 @@ func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string)
 	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
 		return nil, err
 	}
-	argv := append(h.tools.pin(h.o.ProxyCPU), h.zpBin, "-c", conf)
-	p, err := startProcess("zoneproxy", filepath.Join(dir, "zoneproxy.log"), h.nice(), []string{"GOMAXPROCS=1"}, argv)
+	argv := append(h.tools.pin(h.serverCPUs(s)), h.zpBin, "-c", conf)
+	p, err := startProcess("zoneproxy", filepath.Join(dir, "zoneproxy.log"), h.nice(), goEnv(s), argv)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +280,35 @@ func (h *harness) startZoneproxy(ctx context.Context, s Scenario, prefix string)
 	}
 	return srv, nil
 }
+
+// serverCPUs is where the servers of s run: ProxyCPU, and LoadCPU too when s has more than one
+// worker.
+func (h *harness) serverCPUs(s Scenario) string {
+	if s.workers() > 1 && h.o.LoadCPU != "" && h.o.LoadCPU != h.o.ProxyCPU {
+		return h.o.ProxyCPU + "," + h.o.LoadCPU
+	}
+	return h.o.ProxyCPU
+}
+
+// loadCPUs is where the load of s runs: LoadCPU, or with more than one worker the servers' CPUs,
+// which it shares with them.
+func (h *harness) loadCPUs(s Scenario) string {
+	if s.workers() > 1 {
+		return h.serverCPUs(s)
+	}
+	return h.o.LoadCPU
+}
+
+// conns is the load's connection count for s.
+func (h *harness) conns(s Scenario) int {
+	if s.Conns > 0 {
+		return s.Conns
+	}
+	return h.o.Conns
+}
+
+// goEnv is the environment of the Go servers of s: one P per worker.
+func goEnv(s Scenario) []string { return []string{"GOMAXPROCS=" + strconv.Itoa(s.workers())} }
 
 func firstLines(s string, n int) string {
 	var out []byte

@@ -166,10 +166,19 @@ func parseCPUStat(b []byte, cpu string) (cpuStat, error) {
 	return cpuStat{}, fmt.Errorf("/proc/stat: no line for %s", want)
 }
 
-func readCPUStat(cpu string) (cpuStat, error) {
+// readCPUStat sums the /proc/stat lines of cpus, a comma-separated list ("0" or "0,1").
+func readCPUStat(cpus string) (cpuStat, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return cpuStat{}, err
 	}
-	return parseCPUStat(b, cpu)
+	var sum cpuStat
+	for _, cpu := range strings.Split(cpus, ",") {
+		s, err := parseCPUStat(b, cpu)
+		if err != nil {
+			return sum, err
+		}
+		sum.total, sum.idle, sum.irq, sum.steal = sum.total+s.total, sum.idle+s.idle, sum.irq+s.irq, sum.steal+s.steal
+	}
+	return sum, nil
 }

@@ -109,3 +109,21 @@ func TestOwnProcess(t *testing.T) {
 		}
 	})
 }
+
+// TestReadCPUStatSumsCPUs: a list of CPUs reads as the sum of their lines.
+func TestReadCPUStatSumsCPUs(t *testing.T) {
+	one, err := readCPUStat("0")
+	if err != nil {
+		t.Skipf("no /proc/stat line for CPU 0: %v", err)
+	}
+	both, err := readCPUStat("0,0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.total < 2*one.total {
+		t.Errorf("CPU 0 twice: total %d, less than twice one read's %d", both.total, one.total)
+	}
+	if _, err := readCPUStat("0,nosuchcpu"); err == nil {
+		t.Error("an unknown CPU in the list read without an error")
+	}
+}

@@ -44,6 +44,12 @@ type Scenario struct {
 	// requests per CPU-second to reach as a multiple of that (0: the ratio is reported, not judged).
 	VsPlain   bool
 	PlainGoal float64
+	// Conns, when set, replaces Options.Conns: the load's connections for this scenario.
+	Conns int
+	// Workers is how many CPUs the servers use (0: one): GOMAXPROCS for the Go servers,
+	// worker_processes for nginx. With more than one they run on ProxyCPU and LoadCPU both,
+	// sharing them with the load, which then runs one wrk thread per worker on the same CPUs.
+	Workers int
 }
 
 // PlainScenario is the plain route the plugin scenarios are compared with.
@@ -84,6 +90,11 @@ func allScenarios() []Scenario {
 			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "10k", Desc: "10,000 prefix routes, the request matches one deep in the tree", Path: deepPath, Body: 100,
 			routes: manyRoutes},
+		{Name: "c1000", Desc: "1 route, 100-byte JSON, keep-alive, 1,000 connections", Path: "/bench", Body: 100, Conns: 1000,
+			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "2workers", Desc: "1 route, 100-byte JSON, keep-alive, two workers (GOMAXPROCS=2, nginx worker_processes 2) sharing both CPUs with wrk",
+			Path: "/bench", Body: 100, Workers: 2,
+			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "1k", Desc: "1 route, 1 KiB body", Path: "/bench/1k", Body: 1 << 10,
 			routes: func() []Route { return []Route{{ID: "bench-1k", URI: "/bench/1k"}} }},
 		{Name: "64k", Desc: "1 route, 64 KiB body", Path: "/bench/64k", Body: 64 << 10,
@@ -263,6 +274,9 @@ func UpstreamJSON(addr string) []byte {
 }
 
 // goal is the scenario's requests-per-CPU-second goal as a multiple of nginx's.
+// workers is the servers' worker count, at least one.
+func (s Scenario) workers() int { return max(1, s.Workers) }
+
 func (s Scenario) goal() float64 {
 	if s.Goal > 0 {
 		return s.Goal

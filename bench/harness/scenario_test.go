@@ -46,13 +46,13 @@ func TestScenarios(t *testing.T) {
 		routes int
 		churn  bool
 	}{
-		{"1route", 1, false}, {"10k", 10000, false}, {"1k", 1, false}, {"64k", 1, false},
+		{"1route", 1, false}, {"10k", 10000, false}, {"c1000", 1, false}, {"2workers", 1, false}, {"1k", 1, false}, {"64k", 1, false},
 		{"close", 1, false}, {"vars", 1, false}, {"keyauth", 1, false}, {"jwtauth", 1, false}, {"plugins", 1, false},
 		{"limitcount", 1, false}, {"limitredis", 1, false}, {"rewrite", 1, false},
 		{"idle10k", 1, false}, {"https", 1, false}, {"hs-ecdsa", 1, false}, {"hs-rsa", 1, false}, {"hs-resume", 1, false}, {"h2", 1, false},
 		{"churn", 1 + churnRoutes, true}, {"churn10k", 10000 + churnRoutes, true},
 	}
-	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,1k,64k,close,vars,keyauth,jwtauth,plugins,limitcount,limitredis,rewrite,idle10k,https,hs-ecdsa,hs-rsa,hs-resume,h2,churn,churn10k" {
+	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,c1000,2workers,1k,64k,close,vars,keyauth,jwtauth,plugins,limitcount,limitredis,rewrite,idle10k,https,hs-ecdsa,hs-rsa,hs-resume,h2,churn,churn10k" {
 		t.Fatalf("names %s", got)
 	}
 	for _, tt := range tests {
@@ -127,4 +127,38 @@ func TestRouteJSON(t *testing.T) {
 			t.Errorf("keepalive_pool %+v, want size 64 and 1000000 requests (nginx.go)", kp)
 		}
 	})
+}
+
+// TestScenarioLoadAndCPUs: a scenario's own connection count and worker count decide the load's
+// connections, the servers' CPUs and GOMAXPROCS, and nginx's worker_processes.
+func TestScenarioLoadAndCPUs(t *testing.T) {
+	h := &harness{o: Options{Conns: 64, ProxyCPU: "0", LoadCPU: "1"}}
+	one, _ := scenarioByName("1route")
+	c1000, _ := scenarioByName("c1000")
+	two, _ := scenarioByName("2workers")
+	if got := h.conns(one); got != 64 {
+		t.Errorf("1route conns %d, want Options.Conns 64", got)
+	}
+	if got := h.conns(c1000); got != 1000 {
+		t.Errorf("c1000 conns %d, want 1000", got)
+	}
+	if got, load := h.serverCPUs(one), h.loadCPUs(one); got != "0" || load != "1" {
+		t.Errorf("1route on CPUs %q, load on %q, want 0 and 1", got, load)
+	}
+	if got, load := h.serverCPUs(two), h.loadCPUs(two); got != "0,1" || load != "0,1" {
+		t.Errorf("2workers on CPUs %q, load on %q, want both on 0,1", got, load)
+	}
+	if got := strings.Join(goEnv(two), " "); got != "GOMAXPROCS=2" {
+		t.Errorf("2workers env %q", got)
+	}
+	if got := strings.Join(goEnv(one), " "); got != "GOMAXPROCS=1" {
+		t.Errorf("1route env %q", got)
+	}
+	conf := nginxConf{dir: "/tmp/x", port: 1, upstream: "127.0.0.1:2", workers: two.workers()}.String()
+	if !strings.Contains(conf, "worker_processes 2;") {
+		t.Errorf("nginx conf without worker_processes 2:\n%s", conf)
+	}
+	if conf := (nginxConf{dir: "/tmp/x", port: 1, upstream: "127.0.0.1:2"}).String(); !strings.Contains(conf, "worker_processes 1;") {
+		t.Errorf("nginx conf without worker_processes 1:\n%s", conf)
+	}
 }
