@@ -145,6 +145,7 @@ func (p *Proxy) Serve(ln net.Listener) error { return p.serve(ln, false) }
 
 // serve is Serve, over TLS when withTLS (ServeTLS).
 func (p *Proxy) serve(ln net.Listener, withTLS bool) error {
+	ln = lazyListener{ln}
 	if p.conns != nil {
 		ln = p.conns.Listener(ln)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/deadline"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
@@ -116,9 +117,14 @@ func (uc upConn) countRequest() {
 // connection serves one request at a time; the pool's lock orders the counts.
 type countedConn struct {
 	net.Conn
-	requests int
-	sock     sock
+	requests  int
+	sock      sock
+	deadlines deadline.Lazy // the read and write timeouts move by microseconds per request
 }
+
+func (c *countedConn) SetDeadline(t time.Time) error      { return c.deadlines.Set(c.Conn, t) }
+func (c *countedConn) SetReadDeadline(t time.Time) error  { return c.deadlines.SetRead(c.Conn, t) }
+func (c *countedConn) SetWriteDeadline(t time.Time) error { return c.deadlines.SetWrite(c.Conn, t) }
 
 func counted(c net.Conn) *countedConn {
 	switch c := c.(type) {
