@@ -63,20 +63,28 @@ func (p *Proxy) linger(ctx *fasthttp.RequestCtx) {
 		if _, err := c.Write(out); err != nil {
 			return
 		}
-		if cw, ok := rawConn(c).(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
+		closeWrite(c)
 		drain(c)
 	})
 }
 
-// rawConn is the connection under a hijacked one, whose own Close does nothing: fasthttp closes
-// it when the hijack handler returns. (The transport has the same, for its tunnels.)
-func rawConn(c net.Conn) net.Conn {
-	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
-		return u.UnsafeConn()
+// closeWrite half-closes c: the first connection under its wrappers (the hijack's, the
+// metrics' counted one, the lazy deadlines') that can. A TLS connection's is its close_notify.
+func closeWrite(c net.Conn) {
+	for range 8 {
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+			return
+		}
+		switch w := c.(type) {
+		case interface{ UnsafeConn() net.Conn }:
+			c = w.UnsafeConn()
+		case interface{ NetConn() net.Conn }:
+			c = w.NetConn()
+		default:
+			return
+		}
 	}
-	return c
 }
 
 // drain reads and drops what c still sends, within lingerTimeout per read and lingerTime in all.
