@@ -98,7 +98,7 @@ func (t *tunnels) closeAll() {
 }
 
 // rawConn is the connection under a hijacked one, whose own Close does nothing: fasthttp closes
-// it when the hijack handler returns. (The proxy has the same, for its lingering close.)
+// it when the hijack handler returns.
 func rawConn(c net.Conn) net.Conn {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		return u.UnsafeConn()
