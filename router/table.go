@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -206,6 +207,15 @@ func (t *Table) Eval(ctx *fasthttp.RequestCtx, e *expr.Expr) bool {
 // argument without "=" is "true"). For the plugins' templates ($var in proxy-rewrite and
 // redirect) and keys (limit-count's key); it allocates nothing once warm and is safe for concurrent use.
 func (t *Table) AppendVar(dst []byte, ctx *fasthttp.RequestCtx, v *expr.Var) (_ []byte, ok bool) {
+	switch v.Kind {
+	case expr.VarRemoteAddr:
+		// The variable read most (limit keys, proxy-rewrite's X-Client): read at once, without
+		// the matcher's path and host and its pooled state, as reqVars reads it.
+		a, _ := netip.AddrFromSlice(ctx.RemoteIP())
+		return a.Unmap().AppendTo(dst), true
+	case expr.VarURI:
+		return append(dst, ctx.Path()...), true
+	}
 	m := matcher{t: t, ctx: ctx}
 	m.init()
 	switch val := m.source().Value(v); val.Kind {

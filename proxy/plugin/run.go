@@ -54,9 +54,11 @@ type Request struct {
 	Scratch []byte
 
 	// respHeaders are the response headers plugins set before the upstream answered
-	// (SetResponseHeader), applied again to the answer by Finish.
-	respHeaders fasthttp.Args
-	nRespHeader int
+	// (SetResponseHeader, DeferResponseHeader), applied to the answer by Run when a plugin
+	// answers and by Finish. The slots beyond len keep their buffers for the next requests, so
+	// that setting a header allocates nothing once warm; nameBuf is SetResponseHeader's.
+	respHeaders []respHeader
+	nameBuf     []byte
 
 	// afterBody, set by the proxy, defers a release until a streamed response body is sent
 	// (AfterBody).
@@ -119,9 +121,40 @@ func (r *Request) Reset() {
 		clear(r.bodies)
 		r.bodies = r.bodies[:0]
 	}
-	if r.nRespHeader > 0 {
-		r.respHeaders.Reset()
-		r.nRespHeader = 0
+	if len(r.respHeaders) > 0 {
+		for i := range r.respHeaders {
+			r.respHeaders[i].name = nil // a conf's, maybe: not kept alive by the pool
+		}
+		r.respHeaders = r.respHeaders[:0]
+	}
+}
+
+// respHeader is a response header a plugin set: name in fasthttp's canonical form, the
+// plugin's (DeferResponseHeader) or own (SetResponseHeader normalised it into own); the
+// value copied into its own buffer.
+type respHeader struct{ name, own, value []byte }
+
+// respHeader is the slot of the header named name (canonical), a new one when there is none
+// (found false, its name not set).
+func (r *Request) respHeader(name []byte) (e *respHeader, found bool) {
+	for i := range r.respHeaders {
+		if bytes.Equal(r.respHeaders[i].name, name) {
+			return &r.respHeaders[i], true
+		}
+	}
+	if n := len(r.respHeaders); n < cap(r.respHeaders) {
+		r.respHeaders = r.respHeaders[:n+1]
+	} else {
+		r.respHeaders = append(r.respHeaders, respHeader{})
+	}
+	return &r.respHeaders[len(r.respHeaders)-1], false
+}
+
+// setRespHeaders sets the headers plugins set (respHeaders) on r.Ctx.Response.
+func (r *Request) setRespHeaders() {
+	h := &r.Ctx.Response.Header
+	for i := range r.respHeaders {
+		h.SetCanonical(r.respHeaders[i].name, r.respHeaders[i].value)
 	}
 }
 
@@ -129,9 +162,29 @@ func (r *Request) Reset() {
 // the rewrite or access phase: on the plugin's own answer, or on the upstream's (or the error
 // page) when the request goes on, where Finish sets it again (limit-count's X-RateLimit-*).
 func (r *Request) SetResponseHeader(name string, value []byte) {
-	r.Ctx.Response.Header.SetBytesV(name, value)
-	r.respHeaders.SetBytesV(name, value)
-	r.nRespHeader++
+	r.nameBuf = fasthttp.AppendNormalizedHeaderKey(r.nameBuf[:0], name)
+	r.Ctx.Response.Header.SetCanonical(r.nameBuf, value)
+	e, found := r.respHeader(r.nameBuf)
+	if !found {
+		e.own = append(e.own[:0], r.nameBuf...)
+		e.name = e.own
+	}
+	e.value = append(e.value[:0], value...)
+}
+
+// DeferResponseHeader sets a header of the response the client gets, as SetResponseHeader
+// does, but only once that response is there: on a plugin's answer as Run returns it, and on
+// whichever answer is sent by Finish. r.Ctx.Response does not have it before. A request that
+// goes on gets the upstream's head, which replaces what r.Ctx.Response had, so a header set at
+// once would be set twice (limit-count's X-RateLimit-*, on every request). name is as fasthttp
+// normalises it (fasthttp.AppendNormalizedHeaderKey, made once when the conf is compiled): it
+// is not normalised again, and r keeps it, not a copy, until Reset: it must not change.
+func (r *Request) DeferResponseHeader(name, value []byte) {
+	e, found := r.respHeader(name)
+	if !found {
+		e.name = name
+	}
+	e.value = append(e.value[:0], value...)
 }
 
 // Finish ends the request for the plugins, once the proxy has the response it sends: the
@@ -140,11 +193,8 @@ func (r *Request) SetResponseHeader(name string, value []byte) {
 // answer, the upstream's, an error page, a client gone), so that what a plugin holds for the
 // request (a limit-conn slot) is released. It costs a few comparisons when no plugin needs it.
 func (r *Request) Finish() {
-	if r.nRespHeader > 0 {
-		h := &r.Ctx.Response.Header
-		for k, v := range r.respHeaders.All() {
-			h.SetBytesKV(k, v)
-		}
+	if len(r.respHeaders) > 0 {
+		r.setRespHeaders()
 	}
 	if r.global.HasLog() || r.hasLog() {
 		r.Log()
@@ -193,8 +243,17 @@ func setOrDel(h *fasthttp.RequestHeader, k, v string) {
 // APISIX's http_access_phase does: global rewrite, route rewrite, the attached consumer's plugins
 // merged in (their rewrite run), global access, route access. It stops at the first plugin that
 // answers and returns its Reply (with `_meta.error_response` applied); the zero Reply lets the
-// request go on. route is nil on the 404 path.
+// request go on. route is nil on the 404 path. The answer has the response headers the
+// plugins set (DeferResponseHeader).
 func (r *Request) Run(global, route *Chain) Reply {
+	rep := r.run(global, route)
+	if rep.Status != 0 && len(r.respHeaders) > 0 {
+		r.setRespHeaders()
+	}
+	return rep
+}
+
+func (r *Request) run(global, route *Chain) Reply {
 	r.global = global
 	var routeEntries []*Entry
 	if route != nil {

@@ -36,7 +36,10 @@ import (
 	"hash/crc32"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/limit"
@@ -55,14 +58,14 @@ const (
 	HeaderReset     = "X-RateLimit-Reset"
 )
 
-// Plugin is limit-count on the wall clock.
+// Plugin is limit-count on the wall clock: a request counts at the time its head was read
+// (fasthttp's RequestCtx.Time), the clock read the server makes for every request anyway, as
+// APISIX counts at nginx's cached time (ngx.now).
 var Plugin plugin.Plugin = New(nil)
 
-// New returns limit-count reading the time from now (nil: time.Now); tests pass their clock.
+// New returns limit-count reading the time from now (nil: the request's time); tests pass
+// their clock.
 func New(now func() time.Time) plugin.Plugin {
-	if now == nil {
-		now = time.Now
-	}
 	return &limitCount{now: now}
 }
 
@@ -85,11 +88,47 @@ type Conf struct {
 	Redis             limit.RedisConf
 
 	key      limit.Key
-	rules    []*rule // APISIX 3.x rules, instead of Count/TimeWindow/key
-	limitVal []byte  // Count as text
-	rejected []byte  // the rejection body, nil for nginx's page
-	now      func() time.Time
+	rules    []*rule          // APISIX 3.x rules, instead of Count/TimeWindow/key
+	limitVal []byte           // Count as text
+	rejected []byte           // the rejection body, nil for nginx's page
+	now      func() time.Time // nil: the request's time
 	back     backend
+	// keys caches the quota headers' canonical names for the metadata's names (or the
+	// defaults): made once per metadata version, so that a request allocates nothing.
+	keys atomic.Pointer[quotaKeys]
+}
+
+// quotaKeys are the quota headers' names as fasthttp normalises them, for a version of the
+// names (base).
+type quotaKeys struct {
+	base                    *Headers
+	limit, remaining, reset []byte
+}
+
+func newQuotaKeys(base *Headers, limit, remaining, reset string) *quotaKeys {
+	return &quotaKeys{base: base, limit: fasthttp.AppendNormalizedHeaderKey(nil, limit),
+		remaining: fasthttp.AppendNormalizedHeaderKey(nil, remaining), reset: fasthttp.AppendNormalizedHeaderKey(nil, reset)}
+}
+
+// quotaKeys are the canonical forms of names.
+func (c *Conf) quotaKeys(names *Headers) *quotaKeys {
+	if k := c.keys.Load(); k != nil && k.base == names {
+		return k
+	}
+	k := newQuotaKeys(names, names.Limit, names.Remaining, names.Reset)
+	c.keys.Store(k)
+	return k
+}
+
+// time is the time a request counts at.
+func (c *Conf) time(r *plugin.Request) time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	if t := r.Ctx.Time(); !t.IsZero() {
+		return t
+	}
+	return time.Now() // a RequestCtx no server made
 }
 
 // result is what a counter says of one request.
@@ -258,7 +297,7 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 		return c.accessRules(r)
 	}
 	r.Scratch = c.key.Append(r.Scratch[:0], r)
-	res, err := c.back.incoming(r.Scratch, c.now())
+	res, err := c.back.incoming(r.Scratch, c.time(r))
 	if err != nil {
 		// APISIX: "failed to limit count" (logged), 500 unless allow_degradation.
 		if c.AllowDegradation {
@@ -267,7 +306,7 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 		return plugin.Reply{Status: 500, Body: failedBody}
 	}
 	if c.ShowQuotaHeader {
-		c.setHeaders(r, c.headerNames(r), c.limitVal, &res)
+		c.setHeaders(r, c.quotaKeys(c.headerNames(r)), c.limitVal, &res)
 	}
 	if res.rejected {
 		return plugin.Reply{Status: c.RejectedCode, Body: c.rejected}
@@ -285,16 +324,16 @@ func (c *Conf) headerNames(r *plugin.Request) *Headers {
 	return &defaultHeaders
 }
 
-func (c *Conf) setHeaders(r *plugin.Request, names *Headers, limitVal []byte, res *result) {
-	r.SetResponseHeader(names.Limit, limitVal)
+func (c *Conf) setHeaders(r *plugin.Request, keys *quotaKeys, limitVal []byte, res *result) {
+	r.DeferResponseHeader(keys.limit, limitVal)
 	rem := res.remaining
 	if res.rejected {
 		rem = 0
 	}
 	r.Scratch = strconv.AppendInt(r.Scratch[:0], rem, 10)
-	r.SetResponseHeader(names.Remaining, r.Scratch)
+	r.DeferResponseHeader(keys.remaining, r.Scratch)
 	r.Scratch = AppendReset(r.Scratch[:0], res.reset)
-	r.SetResponseHeader(names.Reset, r.Scratch)
+	r.DeferResponseHeader(keys.reset, r.Scratch)
 }
 
 // Headers are the names of the quota headers: limit-count's plugin_metadata (limit_header,

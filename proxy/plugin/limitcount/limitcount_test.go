@@ -62,10 +62,21 @@ func request(ip string, vs vars) *plugin.Request {
 	return &plugin.Request{Ctx: &ctx, Vars: vs}
 }
 
+// end ends r's request as the proxy does: Finish sets the headers the plugin set (the quota
+// headers) on the response, Reset readies r for the next request, which keeps r's context,
+// variables and metadata.
+func end(r *plugin.Request) {
+	ctx, vs, md := r.Ctx, r.Vars, r.Metadata
+	r.Finish()
+	r.Reset()
+	r.Ctx, r.Vars, r.Metadata = ctx, vs, md
+}
+
 // hit runs Access and returns the status (200: let through) and the quota headers.
 func hit(c *Conf, r *plugin.Request) (int, string) {
 	r.Ctx.Response.Reset()
 	rep := c.Access(r)
+	end(r)
 	st := rep.Status
 	if st == 0 {
 		st = 200
@@ -205,6 +216,59 @@ func TestSlidingWindow(t *testing.T) {
 			t.Fatalf("step %d (t=%v): %d %q, want %d %q", i, s.at, st, q, s.status, s.quota)
 		}
 	}
+}
+
+// TestRequestTime: without a clock of its own, limit-count counts a request at its time
+// (RequestCtx.Time, read when its head was), not at the time its access phase runs: a request
+// whose time opened the window has the whole window left, however late it is counted again.
+func TestRequestTime(t *testing.T) {
+	c := compile(t, Plugin, `{"count":10,"time_window":60}`, nil)
+	r := request("10.0.0.1", nil) // its time: now, and it stays so
+	for i, want := range []string{"10 9 60", "10 8 60", "10 7 60"} {
+		if st, q := hit(c, r); st != 200 || q != want {
+			t.Fatalf("hit %d: %d %q, want 200 %q", i, st, q, want)
+		}
+	}
+}
+
+// TestOutOfOrderTimes: a request whose time is earlier than that of one already counted (each
+// request counts at its own time, and they overtake each other) counts in the window that is,
+// never opening an earlier one again: the fixed window's reset is at most the window, and the
+// sliding window keeps the later window's count.
+func TestOutOfOrderTimes(t *testing.T) {
+	clk := newClock()
+	start := time.Unix(1_800_000_000, 0) // a multiple of 10 s
+	t.Run("fixed", func(t *testing.T) {
+		c := compile(t, clk.plugin(), `{"count":3,"time_window":10}`, nil)
+		r := request("10.0.0.1", nil)
+		for i, s := range []struct {
+			at    time.Duration
+			quota string
+		}{{5 * time.Second, "3 2 10"}, {4 * time.Second, "3 1 10"}, {6 * time.Second, "3 0 9"}} {
+			clk.set(start.Add(s.at))
+			if st, q := hit(c, r); st != 200 || q != s.quota {
+				t.Fatalf("hit %d: %d %q, want 200 %q", i, st, q, s.quota)
+			}
+		}
+	})
+	t.Run("sliding", func(t *testing.T) {
+		c := compile(t, clk.plugin(), `{"count":2,"time_window":10,"window_type":"sliding"}`, nil)
+		r := request("10.0.0.1", nil)
+		for i, s := range []struct {
+			at     time.Duration
+			status int
+			quota  string
+		}{
+			{25 * time.Second, 200, "2 1 5"},
+			{19 * time.Second, 200, "2 0 10"}, // counted in the window of 20-30 s, at its start
+			{25 * time.Second, 503, "2 0 5"},  // that window's 2: rejected
+		} {
+			clk.set(start.Add(s.at))
+			if st, q := hit(c, r); st != s.status || q != s.quota {
+				t.Fatalf("hit %d (t=%v): %d %q, want %d %q", i, s.at, st, q, s.status, s.quota)
+			}
+		}
+	})
 }
 
 // TestKeys: the key a request is counted under; a key with no value counts under the client
@@ -437,6 +501,7 @@ func TestRules(t *testing.T) {
 		}
 		r.Ctx.Response.Reset()
 		rep := conf.Access(r)
+		end(r)
 		st := rep.Status
 		if st == 0 {
 			st = 200
@@ -465,6 +530,7 @@ func TestRules(t *testing.T) {
 	r := request("10.0.0.9", vars{})
 	r.Metadata = plugin.NewMetadata(map[string]any{Name: md})
 	conf.Access(r)
+	end(r)
 	h := &r.Ctx.Response.Header
 	if string(h.Peek("X-AI-1-RateLimit-Limit")) != "3" || string(h.Peek("Left")) != "2" || h.Peek("X-AI-1-RateLimit-Reset") == nil {
 		t.Errorf("metadata names with the rule prefix: %s", h.String())

@@ -56,7 +56,9 @@ func (l *fixedLocal) incoming(key []byte, t time.Time) (result, error) {
 			return result{remaining: l.limit - 1, reset: float64(l.window) / 1e9}, nil
 		}
 		rem := l.limit - w.n.Add(1)
-		reset := float64(w.end-now) / 1e9
+		// A request read before the one that started the window (times are each request's
+		// own) has at most the window left.
+		reset := float64(min(w.end-now, l.window)) / 1e9
 		return result{rejected: rem < 0, remaining: rem, reset: reset}, nil
 	}
 }
@@ -100,7 +102,7 @@ func (l *slidingLocal) incoming(key []byte, t time.Time) (result, error) {
 	}
 	id := now / l.window
 	w := e.w.Load()
-	for w == nil || w.id != id {
+	for w == nil || w.id < id {
 		nw := &slideWin{id: id}
 		if w != nil && w.id == id-1 {
 			nw.last = w.cur.Load()
@@ -110,6 +112,13 @@ func (l *slidingLocal) incoming(key []byte, t time.Time) (result, error) {
 			break
 		}
 		w = e.w.Load()
+	}
+	if w.id > id {
+		// The request was read before one that opened a later window (times are each
+		// request's own, and requests overtake each other): it counts in that window, at its
+		// start, instead of putting an earlier window back and losing the later one's count.
+		id = w.id
+		now = id * l.window
 	}
 	size := float64(l.window) / 1e9
 	remainingTime := float64(l.window-now%l.window) / 1e9

@@ -211,6 +211,7 @@ func TestRedisRules(t *testing.T) {
 		}
 		r := request("10.0.0.1", vs)
 		rep := c.Access(r)
+		end(r)
 		st := rep.Status
 		if st == 0 {
 			st = 200

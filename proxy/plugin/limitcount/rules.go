@@ -20,14 +20,14 @@ type rule struct {
 	prefix        string
 	limitVal      []byte
 	back          backend
-	// names caches the header names for the metadata's names (or the defaults): made once
-	// per metadata version, so that a request allocates nothing.
+	// names caches the canonical header names for the metadata's names (or the defaults):
+	// made once per metadata version, so that a request allocates nothing.
 	names atomic.Pointer[ruleHeaders]
 }
 
 type ruleHeaders struct {
-	base  *Headers
-	names Headers
+	base *Headers
+	keys *quotaKeys // the names' canonical forms
 }
 
 // compileRules reads rules[] (APISIX's schema: count, time_window and key required; count and
@@ -90,17 +90,17 @@ func rulesSig(rules []*rule) string {
 	return b.String()
 }
 
-// headerNames are the rule's quota header names for the base names.
-func (ru *rule) headerNames(base *Headers) *Headers {
+// quotaKeys are the canonical names of the rule's quota headers for the base names.
+func (ru *rule) quotaKeys(base *Headers) *quotaKeys {
 	if h := ru.names.Load(); h != nil && h.base == base {
-		return &h.names
+		return h.keys
 	}
 	ins := func(name string) string {
 		return strings.Replace(name, "RateLimit-", ru.prefix+"-RateLimit-", 1)
 	}
-	h := &ruleHeaders{base: base, names: Headers{Limit: ins(base.Limit), Remaining: ins(base.Remaining), Reset: ins(base.Reset)}}
+	h := &ruleHeaders{base: base, keys: newQuotaKeys(base, ins(base.Limit), ins(base.Remaining), ins(base.Reset))}
 	ru.names.Store(h)
-	return &h.names
+	return h.keys
 }
 
 // accessRules runs the rules in order, as APISIX's rate_limit: a rule whose key resolves no
@@ -109,7 +109,7 @@ func (ru *rule) headerNames(base *Headers) *Headers {
 // "failed to get rate limit rules"), or let through with allow_degradation.
 func (c *Conf) accessRules(r *plugin.Request) plugin.Reply {
 	applied := false
-	now := c.now()
+	now := c.time(r)
 	for _, ru := range c.rules {
 		var ok bool
 		if r.Scratch, ok = ru.key.Resolve(r.Scratch[:0], r); !ok {
@@ -124,7 +124,7 @@ func (c *Conf) accessRules(r *plugin.Request) plugin.Reply {
 			return plugin.Reply{Status: 500, Body: failedBody}
 		}
 		if c.ShowQuotaHeader {
-			c.setHeaders(r, ru.headerNames(c.headerNames(r)), ru.limitVal, &res)
+			c.setHeaders(r, ru.quotaKeys(c.headerNames(r)), ru.limitVal, &res)
 		}
 		if res.rejected {
 			return plugin.Reply{Status: c.RejectedCode, Body: c.rejected}

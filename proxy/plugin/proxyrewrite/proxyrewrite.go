@@ -29,6 +29,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 )
@@ -62,6 +64,7 @@ type regexURI struct {
 
 type header struct {
 	name   string
+	key    []byte // name as fasthttp normalises it, made once: set without normalising again
 	values []*tmpl.Template
 }
 
@@ -242,7 +245,7 @@ func compileOp(m map[string]json.RawMessage, arrays bool, conf *Conf) ([]header,
 			}
 			vals = []string{s}
 		}
-		h := header{name: name}
+		h := header{name: name, key: fasthttp.AppendNormalizedHeaderKey(nil, name)}
 		for _, s := range vals {
 			t, err := tmpl.Compile(s, tmpl.VarsCaptures)
 			if err != nil {
@@ -379,7 +382,7 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 			var v []byte
 			sc, v = c.render(sc, t, r, subject, caps)
 			if i == 0 {
-				h.SetBytesV(hd.name, v)
+				h.SetCanonical(hd.key, v)
 			} else {
 				h.AddBytesV(hd.name, v)
 			}

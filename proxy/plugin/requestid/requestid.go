@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
 )
 
@@ -59,6 +61,8 @@ type Conf struct {
 	Algorithm         string
 	Length            int    // range_id
 	CharSet           string // range_id
+
+	key []byte // Header as fasthttp normalises it, made once: set without normalising again
 }
 
 func (requestID) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
@@ -70,6 +74,7 @@ func (requestID) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if conf.Header, err = c.String("header_name", "X-Request-Id"); err != nil {
 		return nil, err
 	}
+	conf.key = fasthttp.AppendNormalizedHeaderKey(nil, conf.Header)
 	if conf.IncludeInResponse, err = c.Bool("include_in_response", true); err != nil {
 		return nil, err
 	}
@@ -108,7 +113,7 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 		return plugin.Reply{}
 	}
 	r.Scratch = c.Append(r.Scratch[:0])
-	h.SetBytesV(c.Header, r.Scratch)
+	h.SetCanonical(c.key, r.Scratch)
 	return plugin.Reply{}
 }
 
@@ -122,7 +127,7 @@ func (c *Conf) HeaderFilter(r *plugin.Request) {
 		return
 	}
 	if id := r.Ctx.Request.Header.Peek(c.Header); len(id) > 0 {
-		rh.SetBytesV(c.Header, id)
+		rh.SetCanonical(c.key, id)
 	}
 }
 
