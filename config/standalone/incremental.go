@@ -470,36 +470,24 @@ func cutText(text string) (c cutFile, ok bool) {
 	if notSplittable(text) {
 		return c, false
 	}
+	c.lists, c.cut = make([][]string, len(Types)), make([]bool, len(Types))
+	var rest strings.Builder
 	// The root must be a block mapping at the left margin, and every line there a key or a list
-	// entry: anything else there (a continued scalar, a flow collection, an indented root) is
-	// parsed whole.
+	// entry: anything else there (a continued scalar, a flow collection, an indented root, a
+	// document marker) is parsed whole. The lines at the margin are all seen here, those of the
+	// lists cut too: splitList stops at the first that is not an entry.
 	first := true
 	for i := 0; i < len(text); {
 		line, next := lineAt(text, i)
-		i = next
 		t := trimEOL(line)
-		if body := strings.TrimLeft(t, " "); body == "" || body[0] == '#' {
-			continue
+		if body := strings.TrimLeft(t, " "); body != "" && body[0] != '#' {
+			if strings.HasPrefix(t, "---") || strings.HasPrefix(t, "...") || !plainKey(t) &&
+				(first || t[0] != ' ' && t != "-" && !strings.HasPrefix(t, "- ")) {
+				return c, false
+			}
+			first = false
 		}
-		if strings.HasPrefix(t, "---") || strings.HasPrefix(t, "...") {
-			return c, false // a document marker, perhaps
-		}
-		if first && !plainKey(t) {
-			return c, false // the root starts indented, or is not a mapping
-		}
-		first = false
-		if t[0] == ' ' || t == "-" || strings.HasPrefix(t, "- ") {
-			continue
-		}
-		if !plainKey(t) {
-			return c, false
-		}
-	}
-	c.lists, c.cut = make([][]string, len(Types)), make([]bool, len(Types))
-	var rest strings.Builder
-	for i := 0; i < len(text); {
-		line, next := lineAt(text, i)
-		key, isKey := listKey(trimEOL(line))
+		key, isKey := listKey(t)
 		ti, isType := typeIndex[key]
 		if !isKey || !isType {
 			rest.WriteString(line)

@@ -1,6 +1,7 @@
 package filesource
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -238,10 +239,14 @@ func read(path string) ([]byte, fileID, error) {
 	if info.Size() > standalone.MaxSize {
 		return nil, id, standalone.ErrTooLarge
 	}
-	data, err := io.ReadAll(io.LimitReader(f, standalone.MaxSize+1))
-	if err != nil {
+	// Sized from the stat, so that the read is one buffer, not ReadAll's doublings (the file
+	// may still grow or shrink meanwhile: the limit and EOF decide).
+	var buf bytes.Buffer
+	buf.Grow(int(info.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, standalone.MaxSize+1)); err != nil {
 		return nil, id, err
 	}
+	data := buf.Bytes()
 	if len(data) > standalone.MaxSize {
 		return nil, id, standalone.ErrTooLarge
 	}
