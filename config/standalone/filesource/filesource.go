@@ -75,6 +75,7 @@ type Source struct {
 	// Owned by the goroutine that checks (Load, then Run).
 	seen    fileID // what the file was at the last check, loaded or not
 	current *state.State
+	loaded  []byte             // the content of the version loaded
 	dec     standalone.Decoder // reuses the unchanged entries of the previous version
 
 	mu     sync.Mutex
@@ -132,9 +133,7 @@ func (s *Source) Load(ctx context.Context) error {
 		s.fail(id, err)
 		return err
 	}
-	sum := sha256.Sum256(data)
-	digest := hex.EncodeToString(sum[:])
-	if s.current != nil && digest == s.statusDigest() {
+	if s.current != nil && bytes.Equal(data, s.loaded) {
 		s.seen = id
 		s.mu.Lock()
 		s.status.Mtime, s.status.LastError, s.status.LastErrorAt = id.mtime, "", time.Time{}
@@ -159,6 +158,12 @@ func (s *Source) Load(ctx context.Context) error {
 	}
 	gcDone := time.Now()
 	st := standalone.NextStateChanged(s.current, kvs, changed, state.SourceFile, s.cfg.Path, id.mtime)
+	stateDone := time.Now()
+	s.sink(ctx, st)
+	applyDone := time.Now()
+	// What the new version is not waiting for comes after it serves: its digest, its warnings.
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
 	ws := make([]string, 0, min(len(warns), 20))
 	for i, w := range warns {
 		s.log.Warn("skipped an entry of the configuration file", "entry", w.String())
@@ -166,10 +171,7 @@ func (s *Source) Load(ctx context.Context) error {
 			ws = append(ws, w.String())
 		}
 	}
-	stateDone := time.Now()
-	s.sink(ctx, st)
-	applyDone := time.Now()
-	s.current = st
+	s.current, s.loaded = st, data
 	s.mu.Lock()
 	s.state = st
 	s.status.Loaded, s.status.Mtime, s.status.Digest = true, id.mtime, digest
@@ -189,12 +191,6 @@ func (s *Source) Load(ctx context.Context) error {
 }
 
 func ms(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-
-func (s *Source) statusDigest() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.status.Digest
-}
 
 // fail records a version of the file that was not loaded; it is logged once per version.
 func (s *Source) fail(id fileID, err error) {
