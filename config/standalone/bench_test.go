@@ -61,7 +61,7 @@ func BenchmarkDecoder10kOneChange(b *testing.B) {
 	v1 := routesYAML(10_000)
 	v2 := []byte(strings.Replace(string(v1), "uri: /api/v1/r0/*", "uri: /changed", 1))
 	var dec Decoder
-	if _, _, err := dec.Decode(v1, YAML, "/apisix", nil, true); err != nil {
+	if _, _, _, err := dec.Decode(v1, YAML, "/apisix", nil, true); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -73,9 +73,9 @@ func BenchmarkDecoder10kOneChange(b *testing.B) {
 			data = v2
 		}
 		i++
-		kvs, _, err := dec.Decode(data, YAML, "/apisix", nil, true)
-		if err != nil || len(kvs) != 10_001 || dec.Parsed != 1 {
-			b.Fatal(err, len(kvs), dec.Parsed)
+		kvs, changed, _, err := dec.Decode(data, YAML, "/apisix", nil, true)
+		if err != nil || len(kvs) != 10_001 || dec.Parsed != 1 || len(changed) != 1 {
+			b.Fatal(err, len(kvs), dec.Parsed, changed)
 		}
 	}
 }

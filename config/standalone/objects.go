@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,13 +55,10 @@ var credentialID = regexp.MustCompile(`^[a-zA-Z0-9_-]+/credentials/[a-zA-Z0-9_.-
 // Admin API refuses them).
 func (d *Document) Objects() ([]Object, []Warning) {
 	var objs []Object
-	var warns []Warning
-	for _, k := range d.Unknown {
-		warns = append(warns, Warning{Msg: fmt.Sprintf("unknown top-level key %q ignored", k)})
-	}
+	warns := unknownWarnings(d)
 	for _, typ := range Types {
 		for i, item := range d.Lists[typ] {
-			o, err := d.object(typ, i, item)
+			o, err := object(typ, i, item)
 			if err != nil {
 				warns = append(warns, Warning{Type: typ, Index: i, ID: o.ID, Msg: err.Error()})
 				continue
@@ -73,24 +69,13 @@ func (d *Document) Objects() ([]Object, []Warning) {
 	return objs, warns
 }
 
-// object is object, remembered in d's memo when d has one. Only an entry with its own id is
-// remembered: the arr_<n> id of another depends on its position.
-func (d *Document) object(typ string, i int, item any) (Object, error) {
-	m, ok := item.(map[string]any)
-	if d.nextMemo == nil || !ok || m["id"] == nil {
-		return object(typ, i, item)
+// unknownWarnings are the warnings about d's unknown top-level keys.
+func unknownWarnings(d *Document) []Warning {
+	var warns []Warning
+	for _, k := range d.Unknown {
+		warns = append(warns, Warning{Msg: fmt.Sprintf("unknown top-level key %q ignored", k)})
 	}
-	id := reflect.ValueOf(m).Pointer()
-	if mo, ok := d.memo[id]; ok && mo.obj.Type == typ {
-		mo.obj.Index = i
-		d.nextMemo[id] = mo
-		return mo.obj, nil
-	}
-	o, err := object(typ, i, item)
-	if err == nil {
-		d.nextMemo[id] = memoized{item: m, obj: o}
-	}
-	return o, err
+	return warns
 }
 
 func object(typ string, i int, item any) (Object, error) {
@@ -209,6 +194,17 @@ func Decode(data []byte, f Format, prefix string, lookupEnv func(string) (string
 // decodeDocument is Decode after parsing.
 func decodeDocument(doc *Document, prefix string) (map[string][]byte, []Warning, error) {
 	objs, warns := doc.Objects()
+	out, dupWarns := keyValues(objs, prefix)
+	if err := putPlugins(out, doc, prefix); err != nil {
+		return nil, nil, err
+	}
+	return out, append(warns, dupWarns...), nil
+}
+
+// keyValues files objs under prefix+Key. Of two objects with the same key the later wins, unless
+// it carries a modifiedIndex equal to the earlier one's; each duplicate is a warning.
+func keyValues(objs []Object, prefix string) (map[string][]byte, []Warning) {
+	var warns []Warning
 	out := make(map[string][]byte, len(objs)+1)
 	seen := make(map[string]int, len(objs)) // key -> index in objs of the version kept
 	for i, o := range objs {
@@ -226,16 +222,31 @@ func decodeDocument(doc *Document, prefix string) (map[string][]byte, []Warning,
 		seen[o.Key] = i
 		out[prefix+o.Key] = o.Value
 	}
-	if doc.HasPlugins {
-		list := doc.Plugins
-		if list == nil {
-			list = []any{}
-		}
-		data, err := marshal(list)
-		if err != nil {
-			return nil, nil, fmt.Errorf("plugins: %w", err)
-		}
-		out[prefix+"/"+PluginsKey] = data
+	return out, warns
+}
+
+// putPlugins files doc's plugins list, when it has one, under <prefix>/plugins.
+func putPlugins(out map[string][]byte, doc *Document, prefix string) error {
+	if !doc.HasPlugins {
+		return nil
 	}
-	return out, warns, nil
+	data, err := pluginsValue(doc)
+	if err != nil {
+		return err
+	}
+	out[prefix+"/"+PluginsKey] = data
+	return nil
+}
+
+// pluginsValue is the value stored for doc's plugins list.
+func pluginsValue(doc *Document) ([]byte, error) {
+	list := doc.Plugins
+	if list == nil {
+		list = []any{}
+	}
+	data, err := marshal(list)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	return data, nil
 }

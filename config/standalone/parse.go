@@ -60,17 +60,6 @@ type Document struct {
 	ConfVersions map[string]any
 	// Unknown lists the top-level keys that are none of the above.
 	Unknown []string
-
-	// memo, when set (by a Decoder), maps an entry already made into an Object (by the identity
-	// of its decoded map) to that Object; Objects reuses and refills it.
-	memo, nextMemo map[uintptr]memoized
-}
-
-// memoized is an Object and the decoded entry it was made of. Holding the entry keeps its
-// address from being reused by another map while the memo lives.
-type memoized struct {
-	item map[string]any
-	obj  Object
 }
 
 // Parse reads a whole configuration. YAML gets ${{VAR}} references replaced in its text before

@@ -2,6 +2,7 @@ package standalone
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"time"
 
@@ -41,4 +42,33 @@ func NextState(prev *state.State, kvs map[string][]byte, src state.Source, endpo
 		st.Changed, st.Previous = changed, prev.Revision
 	}
 	return st
+}
+
+// NextStateChanged is NextState when the keys in which kvs differs from prev's KVs are known:
+// changed lists them (more is harmless, fewer is wrong), so that the cost is in proportion to
+// the change, not to the configuration. A Decoder's Decode returns such a list.
+func NextStateChanged(prev *state.State, kvs map[string][]byte, changed []string, src state.Source, endpoint string, updated time.Time) *state.State {
+	if prev == nil {
+		return NextState(nil, kvs, src, endpoint, updated)
+	}
+	rev := prev.Revision + 1
+	b := state.BuilderOf(prev.KVs)
+	out := make([]string, 0, len(changed))
+	for _, k := range changed {
+		v, ok := kvs[k]
+		old, had := prev.KVs.Get(k)
+		switch {
+		case !ok && had:
+			b.Delete(k)
+		case ok && (!had || !bytes.Equal(old.Value, v)):
+			b.Set(k, state.KV{Value: v, ModRevision: rev})
+		default:
+			continue
+		}
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	out = slices.Compact(out)
+	return &state.State{Revision: rev, KVs: b.Freeze(), Source: src, Endpoint: endpoint, Updated: updated,
+		Changed: out, Previous: prev.Revision}
 }

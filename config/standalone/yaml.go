@@ -16,7 +16,11 @@ const maxDepth = 200
 // expanded, within a budget: the nodes produced may not exceed aliasFactor times the nodes
 // written plus aliasSlack, which a billion-laughs document exceeds by orders of magnitude while
 // anchors used for sharing (an upstream reused by many routes) stay well within.
-func parseYAML(data []byte) (root any, err error) {
+func parseYAML(data []byte) (root any, err error) { return parseYAMLDepth(data, 0) }
+
+// parseYAMLDepth is parseYAML for a document that sits depth levels deep in a bigger one: a
+// list entry cut from a file (depth 1) nests as deep as it does in the whole file.
+func parseYAMLDepth(data []byte, depth int) (root any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			root, err = nil, fmt.Errorf("invalid YAML: %v", r)
@@ -30,8 +34,8 @@ func parseYAML(data []byte) (root any, err error) {
 		return nil, nil
 	}
 	c := &converter{}
-	c.budget = aliasFactor*countNodes(doc.Content[0], 0) + aliasSlack
-	return c.convert(doc.Content[0], 0)
+	c.budget = aliasFactor*countNodes(doc.Content[0], depth) + aliasSlack
+	return c.convert(doc.Content[0], depth)
 }
 
 const (

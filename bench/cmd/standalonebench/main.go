@@ -130,8 +130,8 @@ zoneproxy:
 	fmt.Printf("first load (zoneproxy's log): decode=%s total=%s build=%s\n", field(line, "decode"), field(line, "total"), field(line, "build"))
 	fmt.Printf("after load: %s\n", mem(cmd.Process.Pid))
 
-	var took []time.Duration
-	var totals []string
+	var took, totals, outside []time.Duration
+	var lines []string
 	for i := 0; i < *changes; i++ {
 		t0 := time.Now()
 		if cp != nil {
@@ -146,15 +146,30 @@ zoneproxy:
 			}
 		}
 		waitServed(fmt.Sprintf("%s/changed/%d", proxy, i), 30*time.Second)
-		took = append(took, time.Since(t0))
+		d := time.Since(t0)
+		took = append(took, d)
 		l := <-reloads
-		totals = append(totals, field(l, "total")+"/"+field(l, "build"))
+		// zoneproxy's own time for the reload: from the file read to the Snapshot swapped (file),
+		// the build (etcd). The rest is the wake-up (inotify, the poll, the watch) and this
+		// program's request that sees the route.
+		own, err := time.ParseDuration(field(l, "total"))
+		if *etcd {
+			own, err = time.ParseDuration(field(l, "build"))
+		}
+		if err == nil {
+			totals, outside = append(totals, own), append(outside, d-own)
+		}
+		if len(lines) < 3 {
+			lines = append(lines, l)
+		}
 	}
 	if len(took) > 0 {
-		slices.Sort(took)
-		fmt.Printf("changed config to new route served (%d changes): p50 %v p99 %v max %v\n", len(took),
-			took[len(took)/2].Round(time.Microsecond), took[len(took)*99/100].Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
-		fmt.Printf("reload total/build (zoneproxy's log), first changes: %v\n", totals[:min(5, len(totals))])
+		fmt.Printf("changed config to new route served (%d changes): %s\n", len(took), percentiles(took))
+		fmt.Printf("  zoneproxy's reload (its log's total, or build from etcd): %s\n", percentiles(totals))
+		fmt.Printf("  the rest (wake-up, this program's request): %s\n", percentiles(outside))
+		for _, l := range lines {
+			fmt.Printf("  %s\n", l)
+		}
 	}
 	fmt.Printf("at the end: %s\n", mem(cmd.Process.Pid))
 	// zoneproxy hands free memory back once the configuration has been quiet for a second.
@@ -243,6 +258,16 @@ func waitServed(url string, limit time.Duration) {
 		time.Sleep(time.Millisecond)
 	}
 	log.Fatalf("%s not served after %v", url, limit)
+}
+
+// percentiles are the p50, p99 and max of ds (sorted in place).
+func percentiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	slices.Sort(ds)
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	return fmt.Sprintf("p50 %v p99 %v max %v", r(ds[len(ds)/2]), r(ds[len(ds)*99/100]), r(ds[len(ds)-1]))
 }
 
 var fieldRE = map[string]*regexp.Regexp{}

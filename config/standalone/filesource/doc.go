@@ -6,7 +6,7 @@
 // The file is checked every Interval (APISIX polls its mtime every second) and, on Linux, also
 // when inotify reports a change in its directory (a rename, a symlink swapped as Kubernetes
 // does with a ConfigMap, a write closed). A change is a new mtime, size or file identity; a
-// content identical to the one loaded (same sha256) is not applied again. A file that cannot be
+// content identical to the one loaded (byte for byte) is not applied again. A file that cannot be
 // read or decoded leaves the last good configuration in place, with a log line; objects the
 // builder rejects are its business, one by one.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -252,4 +253,86 @@ func TestInotify(t *testing.T) {
 	testutil.WaitFor(t, "the renamed file", 5*time.Second, func() bool {
 		return strings.Contains(value(sk.last(), "/apisix/routes/a"), "/two")
 	})
+}
+
+// TestLoadFollowsChanges: versions of a file, each renamed into place, some parsed entry by
+// entry, some whole, some not loadable: each State applied holds exactly what Decode makes of
+// its version, its Changed lists the keys that differ from the State before, and the keys that
+// did not change keep their mod revisions.
+func TestLoadFollowsChanges(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "apisix.yaml")
+	uris := make([]string, 200)
+	for i := range uris {
+		uris[i] = fmt.Sprintf("/r%d", i)
+	}
+	// The routes' ids are r<position>: a route added or removed changes the later ones.
+	edits := []func([]string) []string{
+		func(u []string) []string { u[7] = "/seven"; return u },
+		func(u []string) []string { return append(u[:50:50], u[51:]...) },
+		func(u []string) []string { return append([]string{"/first"}, u...) },
+		func(u []string) []string { u[3], u[100] = u[100], u[3]; return u },
+		func(u []string) []string { u[0] = "/anchor\n    upstream: &u {nodes: {\"a:1\": 1}}"; return u }, // parsed whole
+		func(u []string) []string { u[0] = "/first"; return u },
+		nil, // a half-written version, not loaded
+		func(u []string) []string { u[199] = "/last"; return u },
+	}
+	var sk sink
+	src := New(Config{Path: path, Format: standalone.YAML, NoInotify: true}, sk.apply)
+	ctx := context.Background()
+	put := func(content string) {
+		tmp := path + ".tmp"
+		write(t, tmp, content)
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(routes(uris...))
+	if err := src.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, edit := range edits {
+		prev := sk.last()
+		if edit == nil {
+			put(routes(uris...)[:100])
+			if err := src.Load(ctx); err == nil || sk.last() != prev {
+				t.Fatalf("edit %d: a half-written file: %v", i, err)
+			}
+			continue
+		}
+		uris = edit(slices.Clone(uris))
+		content := routes(uris...)
+		put(content)
+		if err := src.Load(ctx); err != nil {
+			t.Fatalf("edit %d: %v", i, err)
+		}
+		st := sk.last()
+		want, _, err := standalone.Decode([]byte(content), standalone.YAML, "/apisix", nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changed []string
+		for k, v := range want {
+			kv, ok := st.KVs.Get(k)
+			if !ok || string(kv.Value) != string(v) {
+				t.Fatalf("edit %d: %s = %q, Decode's %q", i, k, kv.Value, v)
+			}
+			old, had := prev.KVs.Get(k)
+			switch {
+			case !had || string(old.Value) != string(v):
+				changed = append(changed, k)
+			case kv.ModRevision != old.ModRevision:
+				t.Errorf("edit %d: unchanged %s's revision moved from %d to %d", i, k, old.ModRevision, kv.ModRevision)
+			}
+		}
+		for k := range prev.KVs.All() {
+			if _, ok := want[k]; !ok {
+				changed = append(changed, k)
+			}
+		}
+		slices.Sort(changed)
+		if st.KVs.Len() != len(want) || !slices.Equal(st.Changed, changed) || st.Previous != prev.Revision {
+			t.Fatalf("edit %d: %d keys (Decode's %d), changed %q, want %q", i, st.KVs.Len(), len(want), st.Changed, changed)
+		}
+	}
 }
