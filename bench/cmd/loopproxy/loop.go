@@ -83,8 +83,8 @@ type upConn struct {
 func (l *loop) run() {
 	runtime.LockOSThread()
 	for {
-		n, err := unix.EpollWait(l.ep, l.events, -1)
-		if err != nil {
+		n, err := l.wait()
+		if err != 0 {
 			if err == unix.EINTR {
 				continue
 			}
@@ -112,6 +112,28 @@ func (l *loop) run() {
 			}
 		}
 	}
+}
+
+// rawWait makes the loop wait in epoll_wait without telling the Go scheduler (RawSyscall), for at
+// most rawWaitMS, then yield: the scheduler does not hand the loop's P to another thread while it
+// waits (sysmon's retake after 20 µs, and the futex wake-ups and thread switches that costs).
+var rawWait = true
+
+const rawWaitMS = 10
+
+func (l *loop) wait() (int, unix.Errno) {
+	if !rawWait {
+		n, err := unix.EpollWait(l.ep, l.events, -1)
+		if err != nil {
+			return 0, err.(unix.Errno)
+		}
+		return n, 0
+	}
+	n, e := sysEpollWait(l.ep, l.events, rawWaitMS)
+	if n == 0 && e == 0 {
+		runtime.Gosched() // let the signal handler's goroutine run when GOMAXPROCS is 1
+	}
+	return n, e
 }
 
 func (l *loop) register(fd int, c *client, u *upConn) bool {

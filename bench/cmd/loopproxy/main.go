@@ -27,6 +27,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	up := flag.String("upstream", "", "backend address host:port")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops (default GOMAXPROCS)")
+	flag.BoolVar(&rawWait, "rawwait", rawWait, "wait in epoll_wait without the Go scheduler's syscall bookkeeping")
 	flag.Parse()
 	if *up == "" || *loops < 1 {
 		fmt.Fprintln(os.Stderr, "loopproxy: -upstream is required and -loops must be positive")
