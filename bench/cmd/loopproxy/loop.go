@@ -257,6 +257,9 @@ func (l *loop) readClient(c *client) ([]byte, bool) {
 		return nil, false
 	}
 	n0 := copy(l.buf, c.in)
+	if n0 == len(l.buf) { // no room to read into: what is buffered must be used first
+		return l.buf[:n0], true
+	}
 	c.in = c.in[:0]
 	n, e := sysRead(c.fd, l.buf[n0:])
 	switch {
@@ -566,6 +569,9 @@ func (l *loop) refuse(c *client, resp []byte) {
 // send writes a then b to fd, after what out already holds; what the socket does not take is kept in
 // out for its next EPOLLOUT. False when the peer is gone.
 func (l *loop) send(fd int, out *[]byte, a, b []byte) bool {
+	if len(a)+len(b) == 0 {
+		return true
+	}
 	if len(*out) > 0 {
 		*out = append(append(*out, a...), b...)
 		return true
