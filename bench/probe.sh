@@ -3,7 +3,7 @@
 # measured run with the server's pids (ZPB_PIDS) and a length (ZPB_SECONDS). What it observes
 # depends on the run, so that no two tools distort each other:
 #   run 1: CPU time split user/kernel (/proc/<pid>/stat), context switches, system calls, futex
-#          and epoll_pwait calls (perf stat, tracepoint counts), and for zoneproxy the Go
+#          and epoll_pwait/epoll_wait calls (perf stat, tracepoint counts), and for zoneproxy the Go
 #          runtime's GC cycles and bytes allocated (its Prometheus export);
 #   run 2: a CPU profile with kernel stacks (perf record -g, cpu-clock);
 #   run 3: system calls by name (strace -c -f; it slows the server: its run's rps is not a figure).
@@ -32,7 +32,7 @@ case "$ZPB_RUN" in
 	t0=$(ticks)
 	if [ -n "$ZPB_METRICS" ]; then gc0=$(metric go_gc_duration_seconds_count); al0=$(metric go_memstats_alloc_bytes_total); fi
 	perf stat -x, -o "$out.perfstat" -p "$pids" \
-		-e task-clock,context-switches,cpu-migrations,raw_syscalls:sys_enter,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_writev \
+		-e task-clock,context-switches,cpu-migrations,raw_syscalls:sys_enter,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_writev \
 		-- sleep "$secs"
 	t1=$(ticks)
 	if [ -n "$ZPB_METRICS" ]; then gc1=$(metric go_gc_duration_seconds_count); al1=$(metric go_memstats_alloc_bytes_total); fi

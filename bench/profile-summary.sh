@@ -9,7 +9,7 @@ num() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 stat() { awk -F, -v e="$1" '$3 == e { print $1 }' "$2"; }
 
 printf '%-10s %8s %8s %8s %8s %9s %8s %8s %8s %8s %8s %9s %8s\n' target req/s user_us kern_us total_us syscalls read+recv write+v epoll futex ctxsw gc/s B/req
-for target in bare nginx zoneproxy; do
+for target in bare loop nginx zoneproxy; do
 	base="$dir/$scen-$target-1"
 	[ -f "$base.counts" ] || continue
 	rps=$(num rps "$base.requests")
@@ -27,13 +27,15 @@ for target in bare nginx zoneproxy; do
 	ps="$base.perfstat"
 	rd=$(awk -v a="$(stat syscalls:sys_enter_read "$ps")" -v b="$(stat syscalls:sys_enter_recvfrom "$ps")" 'BEGIN { print a + b }')
 	wr=$(awk -v a="$(stat syscalls:sys_enter_write "$ps")" -v b="$(stat syscalls:sys_enter_writev "$ps")" 'BEGIN { print a + b }')
+	# Go's netpoller and loopproxy (x/sys EpollWait) call epoll_pwait, nginx epoll_wait.
+	ep=$(awk -v a="$(stat syscalls:sys_enter_epoll_pwait "$ps")" -v b="$(stat syscalls:sys_enter_epoll_wait "$ps")" 'BEGIN { print a + b }')
 	printf '%-10s %8.0f %8s %8s %8s %8s %9s %8s %8s %8s %8s %9s %8s\n' "$target" "$rps" \
 		"$(us $((u1 - u0)))" "$(us $((s1 - s0)))" "$(us $((u1 - u0 + s1 - s0)))" \
 		"$(per "$(stat raw_syscalls:sys_enter "$ps")")" "$(per "$rd")" "$(per "$wr")" \
-		"$(per "$(stat syscalls:sys_enter_epoll_pwait "$ps")")" "$(per "$(stat syscalls:sys_enter_futex "$ps")")" \
+		"$(per "$ep")" "$(per "$(stat syscalls:sys_enter_futex "$ps")")" \
 		"$(per "$(stat context-switches "$ps")")" "$gc" "$bpr"
 done
-for target in bare nginx zoneproxy; do
+for target in bare loop nginx zoneproxy; do
 	f="$dir/$scen-$target-2.symbols"
 	[ -s "$f" ] || continue
 	echo

@@ -63,13 +63,16 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		}
 		plan = append(plan, planned{name: TargetUpstream, srv: h.direct})
 	}
-	if !s.Churn && !s.TLS && h.bareBin != "" { // the bare proxy speaks plain HTTP
-		bare, err := h.startBare(ctx, s)
+	for _, fw := range []struct{ target, bin string }{{TargetBare, h.bareBin}, {TargetLoop, h.loopBin}} {
+		if s.Churn || s.TLS || fw.bin == "" { // the forwarders speak plain HTTP
+			continue
+		}
+		srv, err := h.startForwarder(ctx, s, fw.target, fw.bin)
 		if err != nil {
 			return res, err
 		}
-		defer bare.proc.stop(syscall.SIGTERM, 10*time.Second)
-		plan = append(plan, planned{name: TargetBare, srv: bare})
+		defer srv.proc.stop(syscall.SIGTERM, 10*time.Second)
+		plan = append(plan, planned{name: fw.target, srv: srv})
 	}
 	if !s.Churn && h.o.wants(TargetNginx) && h.tools.nginx != "" {
 		ng, err := h.startNginx(ctx, s, routes, cert)
@@ -220,19 +223,21 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route, ce
 	return srv, nil
 }
 
-// startBare starts the bare forwarder on the proxy CPU, in front of the backend. It neither routes
-// nor runs plugins: the scenario's request reaches the backend whatever its path and headers.
-func (h *harness) startBare(ctx context.Context, s Scenario) (*server, error) {
+// startForwarder starts a forwarder (the bare one or the event-loop one) on the proxy CPU, in front
+// of the backend. It neither routes nor runs plugins: the scenario's request reaches the backend
+// whatever its path and headers.
+func (h *harness) startForwarder(ctx context.Context, s Scenario, target, bin string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	argv := append(h.tools.pin(h.serverCPUs(s)), h.bareBin, "-addr", hostPort(port), "-upstream", h.upAddr)
-	p, err := startProcess("bare-"+s.Name, filepath.Join(h.tmp, "bare-"+s.Name+".log"), h.nice(), goEnv(s), argv)
+	argv := append(h.tools.pin(h.serverCPUs(s)), bin, "-addr", hostPort(port), "-upstream", h.upAddr)
+	name := target + "-" + s.Name
+	p, err := startProcess(name, filepath.Join(h.tmp, name+".log"), h.nice(), goEnv(s), argv)
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{target: TargetBare, proc: p, url: "http://" + hostPort(port)}
+	srv := &server{target: target, proc: p, url: "http://" + hostPort(port)}
 	if err := waitHTTP(ctx, p, probe{url: srv.url + s.Path, headers: s.Headers, status: 200, bodyLen: s.Body}, 30*time.Second); err != nil {
 		p.stop(syscall.SIGTERM, 5*time.Second)
 		return nil, err

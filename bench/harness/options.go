@@ -18,7 +18,7 @@ type Options struct {
 	Conns     int           // wrk connections (BENCH_CONNS, default 64)
 	Threads   int           // wrk threads (BENCH_THREADS, default 1)
 	Scenarios []string      // scenario names (BENCH_SCENARIOS, default all)
-	Targets   []string      // peers measured (BENCH_TARGETS, default upstream,bare,nginx,zoneproxy)
+	Targets   []string      // peers measured (BENCH_TARGETS, default upstream,bare,nginx,zoneproxy; also loop)
 	ChurnRate int           // route updates per second in the churn scenarios (BENCH_CHURN_RATE, default 100)
 	ProxyCPU  string        // CPU of the server under test (BENCH_PROXY_CPU, default 0)
 	LoadCPU   string        // CPU of wrk, the backend and the harness (BENCH_LOAD_CPU, default 1)
@@ -45,7 +45,10 @@ const (
 	TargetUpstream = "upstream"
 	TargetNginx    = "nginx"
 	// TargetBare is bench/cmd/bareproxy: the simplest fasthttp forwarder, zoneproxy's ceiling.
-	TargetBare      = "bare"
+	TargetBare = "bare"
+	// TargetLoop is bench/cmd/loopproxy: the bare forwarder on an epoll event loop instead of a
+	// goroutine per connection (issue 22, item 4). Not among the default targets.
+	TargetLoop      = "loop"
 	TargetZoneproxy = "zoneproxy"
 	TargetChurn     = "zoneproxy+churn"
 )
@@ -133,9 +136,9 @@ func (o Options) Validate() error {
 	}
 	for _, t := range o.Targets {
 		switch t {
-		case TargetUpstream, TargetBare, TargetNginx, TargetZoneproxy:
+		case TargetUpstream, TargetBare, TargetLoop, TargetNginx, TargetZoneproxy:
 		default:
-			return fmt.Errorf("targets: %q is not upstream, bare, nginx or zoneproxy", t)
+			return fmt.Errorf("targets: %q is not upstream, bare, loop, nginx or zoneproxy", t)
 		}
 	}
 	return nil

@@ -25,6 +25,9 @@ func TestFromEnv(t *testing.T) {
 		{"targets", map[string]string{"BENCH_TARGETS": "zoneproxy"}, "", func(o Options) bool {
 			return o.wants(TargetZoneproxy) && !o.wants(TargetNginx)
 		}},
+		{"the event-loop forwarder", map[string]string{"BENCH_TARGETS": "nginx,bare,loop,zoneproxy"}, "", func(o Options) bool {
+			return o.wants(TargetLoop) && o.wants(TargetBare) && !o.wants(TargetUpstream)
+		}},
 		{"bad duration", map[string]string{"BENCH_DURATION": "ten"}, "BENCH_DURATION", nil},
 		{"too short", map[string]string{"BENCH_DURATION": "500ms"}, "shorter than 1s", nil},
 		{"bad runs", map[string]string{"BENCH_RUNS": "0"}, "BENCH_RUNS", nil},

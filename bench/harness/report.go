@@ -51,7 +51,7 @@ type TargetResult struct {
 	Summary    Measurement   `json:"summary"`
 	VsNginx    *Ratios       `json:"vs_nginx,omitempty"`
 	VsUpstream *Ratios       `json:"vs_upstream,omitempty"`
-	VsBare     *Ratios       `json:"vs_bare,omitempty"`  // zoneproxy against the bare fasthttp forwarder
+	VsBare     *Ratios       `json:"vs_bare,omitempty"`  // zoneproxy and loop against the bare fasthttp forwarder
 	VsQuiet    *Ratios       `json:"vs_quiet,omitempty"` // churn: against the quiet zoneproxy of the same scenario
 	VsPlain    *Ratios       `json:"vs_plain,omitempty"` // plugin scenarios: against zoneproxy on the plain route (PlainScenario)
 	Idle       *IdleResult   `json:"idle,omitempty"`     // idle scenarios: what the idle connections cost
@@ -143,11 +143,12 @@ func (s *ScenarioResult) target(name string) *TargetResult {
 	return nil
 }
 
-// compare fills in the ratios: zoneproxy against nginx and the bare upstream, nginx against the bare
-// upstream, and zoneproxy under churn against quiet zoneproxy.
+// compare fills in the ratios: zoneproxy and the event-loop forwarder against nginx, the bare
+// upstream and the bare forwarder, nginx against the bare upstream, and zoneproxy under churn
+// against quiet zoneproxy.
 func (s *ScenarioResult) compare() {
-	ng, up, zp := s.target(TargetNginx), s.target(TargetUpstream), s.target(TargetZoneproxy)
-	for _, t := range []*TargetResult{zp, ng} {
+	ng, up, zp, lp := s.target(TargetNginx), s.target(TargetUpstream), s.target(TargetZoneproxy), s.target(TargetLoop)
+	for _, t := range []*TargetResult{zp, lp, ng} {
 		if t == nil {
 			continue
 		}
@@ -158,8 +159,12 @@ func (s *ScenarioResult) compare() {
 			t.VsUpstream = ratios(t.Summary, up.Summary)
 		}
 	}
-	if bare := s.target(TargetBare); bare != nil && zp != nil {
-		zp.VsBare = ratios(zp.Summary, bare.Summary)
+	if bare := s.target(TargetBare); bare != nil {
+		for _, t := range []*TargetResult{zp, lp} {
+			if t != nil {
+				t.VsBare = ratios(t.Summary, bare.Summary)
+			}
+		}
 	}
 	if ch := s.target(TargetChurn); ch != nil && zp != nil {
 		ch.VsQuiet = ratios(ch.Summary, zp.Summary)

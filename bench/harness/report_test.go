@@ -99,6 +99,35 @@ func TestCompareAndVerdicts(t *testing.T) {
 	}
 }
 
+// TestCompareLoop: the event-loop forwarder gets its ratios to nginx and to the bare forwarder, and
+// no verdict: the goals are zoneproxy's.
+func TestCompareLoop(t *testing.T) {
+	m := func(eff, p99 float64) Measurement {
+		return Measurement{RPS: eff, P99: p99, CPUPercent: 100, ReqPerCPUSec: eff}
+	}
+	s := ScenarioResult{Name: "1route", Targets: []TargetResult{
+		{Target: TargetNginx, Summary: m(50000, 2)},
+		{Target: TargetBare, Summary: m(40000, 4)},
+		{Target: TargetLoop, Summary: m(60000, 1)},
+	}}
+	s.compare()
+	lp := s.target(TargetLoop)
+	if lp.VsNginx == nil || lp.VsBare == nil || !near(lp.VsNginx.ReqPerCPUSec, 1.2) || !near(lp.VsBare.ReqPerCPUSec, 1.5) ||
+		!near(lp.VsNginx.P99, 0.5) {
+		t.Fatalf("loop vs nginx %+v, vs bare %+v", lp.VsNginx, lp.VsBare)
+	}
+	if v := verdicts([]ScenarioResult{s}); len(v) != 0 {
+		t.Fatalf("verdicts without zoneproxy: %+v", v)
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, &Report{Scenarios: []ScenarioResult{s}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "1.20x") || !strings.Contains(out, "1.50x") {
+		t.Fatalf("the table lacks loop's ratio rows:\n%s", out)
+	}
+}
+
 func TestWriteTable(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteTable(&b, sample()); err != nil {

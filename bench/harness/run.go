@@ -23,6 +23,7 @@ type harness struct {
 	zpBin   string
 	upBin   string
 	bareBin string
+	loopBin string
 	loadBin string // tlsload, for the handshake scenarios
 	script  string
 	cp      *controlPlane
@@ -135,6 +136,10 @@ func (h *harness) build(ctx context.Context) error {
 	if h.o.wants(TargetBare) {
 		h.bareBin = filepath.Join(bin, "bareproxy")
 		builds = append(builds, target{h.bareBin, "./bench/cmd/bareproxy", "-s -w"})
+	}
+	if h.o.wants(TargetLoop) {
+		h.loopBin = filepath.Join(bin, "loopproxy")
+		builds = append(builds, target{h.loopBin, "./bench/cmd/loopproxy", "-s -w"})
 	}
 	if h.zpBin == "" && h.o.wants(TargetZoneproxy) {
 		h.zpBin = filepath.Join(bin, "zoneproxy")
