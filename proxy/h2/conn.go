@@ -47,6 +47,7 @@ type conn struct {
 	verifyFailed string
 	fr           *http2.Framer // the reader's alone
 	done         chan struct{} // closed when the reader ends
+	settingsOut  chan struct{} // closed once the server's SETTINGS are written
 	wg           sync.WaitGroup
 	closeOnce    sync.Once
 
@@ -56,6 +57,7 @@ type conn struct {
 	handlers    int                // handlers running or queued
 	queue       []*Stream          // streams waiting for a handler slot
 	goingAway   bool               // GOAWAY sent or received: no new streams
+	started     bool               // the server's SETTINGS are out (or on their way)
 	// Streams the client reset before their answer was out, and streams answered: the
 	// rapid-reset guard.
 	resets, answered int
@@ -92,15 +94,16 @@ var (
 
 func newConn(s *Server, nc Conn) *conn {
 	c := &conn{
-		s:          s,
-		nc:         nc,
-		local:      nc.LocalAddr(),
-		peer:       nc.RemoteAddr(),
-		state:      nc.ConnectionState(),
-		done:       make(chan struct{}),
-		streams:    make(map[uint32]*Stream),
-		sendWindow: 65535,
-		initWindow: 65535,
+		s:           s,
+		nc:          nc,
+		local:       nc.LocalAddr(),
+		peer:        nc.RemoteAddr(),
+		state:       nc.ConnectionState(),
+		done:        make(chan struct{}),
+		settingsOut: make(chan struct{}),
+		streams:     make(map[uint32]*Stream),
+		sendWindow:  65535,
+		initWindow:  65535,
 	}
 	if f, ok := nc.(interface{ ClientVerifyFailed() string }); ok {
 		c.verifyFailed = f.ClientVerifyFailed()
@@ -186,7 +189,16 @@ func (c *conn) readLoop() error {
 	if string(preface[:]) != http2.ClientPreface {
 		return connError{http2.ErrCodeProtocol, "bad_preface"}
 	}
-	if err := c.writeSettings(); err != nil {
+	c.mu.Lock()
+	going := c.goingAway
+	c.started = !going
+	c.mu.Unlock()
+	if going {
+		return errGoAway
+	}
+	err := c.writeSettings()
+	close(c.settingsOut)
+	if err != nil {
 		return err
 	}
 	c.unackedSettings = 1
@@ -548,11 +560,22 @@ func (c *conn) drain() {
 		return
 	}
 	c.goingAway = true
+	if !c.started {
+		// Before the server's SETTINGS, which must come first: nothing is in flight.
+		c.mu.Unlock()
+		c.close()
+		return
+	}
 	idle := len(c.streams) == 0 && c.handlers == 0
 	c.wg.Add(1) // under mu: serve has not begun to wait (it sets goingAway first)
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
+		select {
+		case <-c.settingsOut: // GOAWAY must not overtake the SETTINGS
+		case <-c.done:
+			return
+		}
 		c.goAway(http2.ErrCodeNo)
 		if idle {
 			c.close()

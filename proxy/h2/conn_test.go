@@ -638,3 +638,23 @@ func TestPingAndIdle(t *testing.T) {
 		t.Errorf("idle connection ended with GOAWAY %v, want NO_ERROR", ga)
 	}
 }
+
+// TestShutdownBeforePreface: a connection that has not sent its preface when Shutdown comes
+// is closed without a frame (GOAWAY may not come before the server's SETTINGS).
+func TestShutdownBeforePreface(t *testing.T) {
+	hs := startServer(t, echo, Options{})
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", hs.addr,
+		&tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hs.onlyConn(t)
+	hs.s.Shutdown()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 64))
+	var ne net.Error
+	if n != 0 || err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Errorf("read %d bytes, %v; want the connection closed", n, err)
+	}
+}
