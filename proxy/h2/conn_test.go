@@ -473,6 +473,11 @@ func TestConnectionErrors(t *testing.T) {
 				}
 			}
 		}, want: http2.ErrCodeFlowControl, counted: "flow_on_data_length"},
+		{name: "SETTINGS_INITIAL_WINDOW_SIZE change past an open stream's 2^31-1", send: func(cl *client) {
+			cl.request(1, "GET", "/hold", true)
+			_ = cl.fr.WriteWindowUpdate(1, 1<<31-1-65535) // the stream's window at the maximum
+			_ = cl.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 65536})
+		}, want: http2.ErrCodeFlowControl, counted: "setting_win_size"},
 		{name: "frame larger than SETTINGS_MAX_FRAME_SIZE", send: func(cl *client) {
 			cl.request(1, "POST", "/hold", false)
 			_ = cl.fr.WriteData(1, false, make([]byte, 20000))
