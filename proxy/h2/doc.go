@@ -7,8 +7,8 @@
 // its Server, whose design (a goroutine per flush, a channel message per frame written, a
 // serve loop between the reader and every handler, a write per response) cost the proxy more
 // than half its CPU per HTTP/2 request. Here one reader goroutine per connection reads frames,
-// answers the connection-level ones and starts a handler goroutine for each request.
-// Handlers write their responses themselves into one
+// answers the connection-level ones and hands each request to a handler goroutine from a
+// small pool that keeps its grown stack. Handlers write their responses themselves into one
 // buffered writer per connection, under its lock; the last writer to leave flushes, so the
 // responses of streams ready at once go out in one write, as nginx's event loop does.
 //

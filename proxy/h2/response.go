@@ -18,7 +18,7 @@ type exchange struct {
 	block []byte
 }
 
-// serveStream runs the handler for st and writes its response, on the stream's goroutine.
+// serveStream runs the handler for st and writes its response; it runs on a worker.
 func (c *conn) serveStream(st *Stream) {
 	if st.closed.Load() { // reset before its handler started
 		c.streamDone(st)

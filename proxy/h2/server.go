@@ -51,6 +51,8 @@ const (
 	defaultIdleTimeout          = 60 * time.Second
 	defaultSendTimeout          = 10 * time.Second
 	copyBufferSize              = 32 << 10
+	// maxIdleWorkers bounds the handler goroutines a Server keeps waiting for streams.
+	maxIdleWorkers = 128
 )
 
 // Server serves HTTP/2 connections with one fasthttp handler. It is safe for concurrent use.
@@ -65,6 +67,11 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	closing atomic.Bool
+
+	// Handler goroutines wait on work for the next stream, keeping the stack a stream grew.
+	work        chan *Stream
+	quit        chan struct{}
+	idleWorkers atomic.Int32
 
 	heads     sync.Pool // *headBuf
 	bufs      sync.Pool // *[]byte, for streamed response bodies
@@ -99,6 +106,8 @@ func New(h fasthttp.RequestHandler, o Options) *Server {
 		logger:         debugLogger{o.Logger},
 		headerListSize: uint32(o.MaxHeaderBytes + 10*32),
 		conns:          make(map[*conn]struct{}),
+		work:           make(chan *Stream),
+		quit:           make(chan struct{}),
 	}
 	s.heads.New = func() any {
 		return &headBuf{r: bufio.NewReaderSize(nil, o.MaxHeaderBytes+len(chunkedField))}
@@ -144,6 +153,7 @@ func (s *Server) Shutdown() {
 		s.mu.Unlock()
 		return
 	}
+	close(s.quit)
 	for c := range s.conns {
 		c.drain()
 	}
@@ -157,10 +167,34 @@ func (s *Server) countError(name string) {
 	}
 }
 
-// dispatch runs st's handler on a goroutine of its own. A pool of workers that keep their
-// grown stacks measured no better: the runtime starts goroutines on stacks of the average
-// size it has seen.
-func (s *Server) dispatch(st *Stream) { go st.c.serveStream(st) }
+// dispatch runs st's handler on a waiting worker, or on a new one.
+func (s *Server) dispatch(st *Stream) {
+	select {
+	case s.work <- st:
+	default:
+		go s.worker(st)
+	}
+}
+
+// worker serves st, then waits for the next stream while fewer than maxIdleWorkers wait: a
+// stream then starts on a stack already grown to the proxy's depth, rather than on a fresh
+// 8 KiB one grown by copies. Workers end at Shutdown.
+func (s *Server) worker(st *Stream) {
+	for {
+		st.c.serveStream(st)
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case st = <-s.work:
+			s.idleWorkers.Add(-1)
+		case <-s.quit:
+			s.idleWorkers.Add(-1)
+			return
+		}
+	}
+}
 
 // dateValue is the Date header of responses sent within one second.
 type dateValue struct {
