@@ -234,7 +234,7 @@ func h2Conns() int {
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "http2.(*serverConn).serve(")
+			return strings.Count(string(buf[:n]), "h2.(*conn).serve(")
 		}
 		buf = make([]byte, 2*len(buf))
 	}

@@ -2,30 +2,25 @@ package h2
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/net/http2"
 )
 
 // Options configure a Server. A zero field takes the default documented on it; the defaults are
 // nginx's (ngx_http_v2_module) where it has one.
 type Options struct {
 	// MaxConcurrentStreams is SETTINGS_MAX_CONCURRENT_STREAMS (default 128, nginx's
-	// http2_max_concurrent_streams). x/net/http2 queues a few more handlers than this and ends
-	// a connection that opens streams faster than it closes them (rapid reset) with GOAWAY.
+	// http2_max_concurrent_streams): a stream past it is refused (REFUSED_STREAM). Handlers of
+	// streams the client reset still count until they return; a client that queues more than
+	// 4 × MaxConcurrentStreams of them (rapid reset) loses the connection (ENHANCE_YOUR_CALM).
 	MaxConcurrentStreams uint32
 	// MaxHeaderBytes bounds a request's header list (SETTINGS_MAX_HEADER_LIST_SIZE; default
 	// 32 KiB, nginx's large_client_header_buffers 4 8k, the bound of an HTTP/1.1 head too). A
@@ -35,13 +30,14 @@ type Options struct {
 	// (default 60 s, keepalive_timeout).
 	IdleTimeout time.Duration
 	// SendTimeout bounds the wait for the client to take data (default 10 s, send_timeout):
-	// for the whole connection, and for each stream's response, whose stream is reset when
-	// its flow-control window stays closed longer.
+	// for the whole connection (a write to it that makes no progress for that long ends it),
+	// and for each stream's response, whose stream is reset when its flow-control window
+	// stays closed past the stream's write deadline.
 	SendTimeout time.Duration
 	// ServerName is the Server header of responses that have none (default "zoneproxy").
 	ServerName string
-	// CountError, when set, is called with x/net/http2's name for each protocol error it
-	// answers (a metric's label).
+	// CountError, when set, is called with a name for each protocol error the server answers
+	// (a metric's label): golang.org/x/net/http2's names where it has one.
 	CountError func(errType string)
 	// OnStream, when set, is called as each stream's request reaches the handler.
 	OnStream func()
@@ -55,19 +51,33 @@ const (
 	defaultIdleTimeout          = 60 * time.Second
 	defaultSendTimeout          = 10 * time.Second
 	copyBufferSize              = 32 << 10
+	// maxIdleWorkers bounds the handler goroutines a Server keeps waiting for streams.
+	maxIdleWorkers = 128
 )
 
 // Server serves HTTP/2 connections with one fasthttp handler. It is safe for concurrent use.
 type Server struct {
-	handler   fasthttp.RequestHandler
-	opts      Options
-	hs        *http.Server // x/net/http2's base configuration, and its hook for GOAWAY on shutdown
-	h2        *http2.Server
-	logger    fasthttp.Logger
-	closing   atomic.Bool
+	handler fasthttp.RequestHandler
+	opts    Options
+	logger  fasthttp.Logger
+	// headerListSize is SETTINGS_MAX_HEADER_LIST_SIZE: MaxHeaderBytes plus HTTP/2's 32 bytes
+	// of overhead per field for 10 fields, as x/net/http2 pads net/http's bound.
+	headerListSize uint32
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing atomic.Bool
+
+	// Handler goroutines wait on work for the next stream, keeping the stack a stream grew.
+	work        chan *Stream
+	quit        chan struct{}
+	idleWorkers atomic.Int32
+
 	heads     sync.Pool // *headBuf
 	bufs      sync.Pool // *[]byte, for streamed response bodies
 	exchanges sync.Pool // *exchange
+	writers   sync.Pool // *bufio.Writer, held by a connection only while it has output
+	date      atomic.Pointer[dateValue]
 }
 
 // New returns a Server that runs h for each request.
@@ -90,26 +100,21 @@ func New(h fasthttp.RequestHandler, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{handler: h, opts: o, logger: debugLogger{o.Logger}}
-	s.hs = &http.Server{
-		MaxHeaderBytes: o.MaxHeaderBytes,
-		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
-	}
-	s.h2 = &http2.Server{
-		MaxConcurrentStreams: o.MaxConcurrentStreams,
-		IdleTimeout:          o.IdleTimeout,
-		WriteByteTimeout:     o.SendTimeout,
-		CountError:           o.CountError,
-	}
-	if err := http2.ConfigureServer(s.hs, s.h2); err != nil {
-		// Only a TLSConfig with cipher suites can fail, and hs has none.
-		panic(err)
+	s := &Server{
+		handler:        h,
+		opts:           o,
+		logger:         debugLogger{o.Logger},
+		headerListSize: uint32(o.MaxHeaderBytes + 10*32),
+		conns:          make(map[*conn]struct{}),
+		work:           make(chan *Stream),
+		quit:           make(chan struct{}),
 	}
 	s.heads.New = func() any {
 		return &headBuf{r: bufio.NewReaderSize(nil, o.MaxHeaderBytes+len(chunkedField))}
 	}
 	s.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	s.exchanges.New = func() any { return new(exchange) }
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	return s
 }
 
@@ -122,310 +127,90 @@ type Conn interface {
 }
 
 // ServeConn serves c, whose handshake negotiated "h2", until the client or the server ends the
-// connection; it closes c. A connection that arrives after Shutdown is closed at once.
-func (s *Server) ServeConn(c Conn) {
+// connection and every handler of its streams has returned; it closes c. A connection that
+// arrives after Shutdown is closed at once.
+func (s *Server) ServeConn(nc Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
 	if s.closing.Load() {
-		_ = c.Close()
+		s.mu.Unlock()
+		_ = nc.Close()
 		return
 	}
-	ci := &connInfo{conn: c, local: c.LocalAddr(), remote: c.RemoteAddr(), state: c.ConnectionState()}
-	if f, ok := c.(interface{ ClientVerifyFailed() string }); ok {
-		ci.verifyFailed = f.ClientVerifyFailed()
-	}
-	s.h2.ServeConn(c, &http2.ServeConnOpts{BaseConfig: s.hs, Handler: &connHandler{s: s, ci: ci}})
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.serve()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 // Shutdown sends GOAWAY on every connection: each finishes its open streams, takes no new one
 // and closes. It does not wait.
 func (s *Server) Shutdown() {
+	s.mu.Lock()
 	if s.closing.Swap(true) {
+		s.mu.Unlock()
 		return
 	}
-	// hs serves no listener and tracks no connection: Shutdown only runs the GOAWAY hook
-	// http2.ConfigureServer registered, and returns.
-	_ = s.hs.Shutdown(context.Background())
+	close(s.quit)
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
 }
 
-// connInfo is what a connection's streams share.
-type connInfo struct {
-	conn          Conn
-	local, remote net.Addr
-	state         tls.ConnectionState
-	verifyFailed  string
-	// Streams the client reset before their response was out, and streams answered: the
-	// rapid-reset guard (resetStream).
-	resets, answered atomic.Int64
-	cut              atomic.Bool
-}
-
-// resetStream counts a stream the client reset before its answer was out. x/net/http2 caps the
-// handlers running at once and ends a connection whose resets outrun them, but a client that
-// resets each stream as soon as it opens it (CVE-2023-44487) still has every request run
-// through the pipeline, up to the upstream. Past 2 × MaxConcurrentStreams resets, when resets
-// are most of the connection's streams, the connection is closed and counted as "rapid_reset".
-func (s *Server) resetStream(ci *connInfo) {
-	n := ci.resets.Add(1)
-	if n > 2*int64(s.opts.MaxConcurrentStreams) && n > ci.answered.Load() && !ci.cut.Swap(true) {
-		if s.opts.CountError != nil {
-			s.opts.CountError("rapid_reset")
-		}
-		s.opts.Logger.Debug("HTTP/2 connection closed: rapid reset", "client", ci.remote.String(), "resets", n)
-		_ = ci.conn.Close()
+// countError reports a protocol error by name.
+func (s *Server) countError(name string) {
+	if s.opts.CountError != nil {
+		s.opts.CountError(name)
 	}
 }
 
-type connHandler struct {
-	s  *Server
-	ci *connInfo
-}
-
-// headBuf holds a request head written out as HTTP/1.1 and the reader fasthttp parses it from.
-type headBuf struct {
-	b  []byte
-	br bytes.Reader
-	r  *bufio.Reader
-}
-
-var (
-	chunkedField = []byte("Transfer-Encoding: chunked\r\n")
-	http20       = []byte("HTTP/2.0")
-	errTooLarge  = errors.New("request head too large")
-)
-
-func (h *connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := h.s
-	if r.Context().Err() != nil { // reset before its handler started
-		s.resetStream(h.ci)
-		return
-	}
-	if s.opts.OnStream != nil {
-		s.opts.OnStream()
-	}
-	x := s.exchanges.Get().(*exchange)
-	st, ctx := &x.st, &x.ctx
-	*st = Stream{ci: h.ci, w: w}
-	if d, ok := w.(deadliner); ok {
-		st.d = d
-	}
-	ctx.Init2(st, s.logger, false)
-	// Not deferred: a handler that panics (http.ErrAbortHandler from respond included) leaves
-	// its exchange to the garbage collector rather than to the next stream.
-	if err := s.readHead(&ctx.Request.Header, r); err != nil {
-		code := http.StatusBadRequest
-		if errors.Is(err, errTooLarge) {
-			code = http.StatusRequestHeaderFieldsTooLarge
-		}
-		w.Header()["Content-Type"] = nil
-		w.WriteHeader(code)
-		s.putExchange(x)
-		return
-	}
-	if hasBody(r) {
-		ctx.Request.SetBodyStream(r.Body, int(r.ContentLength))
-	}
-	ctx.Request.Header.SetProtocolBytes(http20)
-	s.handler(ctx)
-	if r.Context().Err() != nil && !ctx.IsHead() {
-		s.resetStream(h.ci)
-	} else {
-		h.ci.answered.Add(1)
-	}
-	s.respond(ctx, st, w)
-	s.putExchange(x)
-}
-
-// exchange is what one stream needs, pooled: its RequestCtx and the connection it sees.
-type exchange struct {
-	ctx fasthttp.RequestCtx
-	st  Stream
-}
-
-// putExchange resets x for the next stream: what RequestCtx.Init2 leaves as it was (the
-// request, the response, user values and a hijack handler) included.
-func (s *Server) putExchange(x *exchange) {
-	ctx := &x.ctx
-	ctx.Request.Reset()
-	ctx.Response.Reset()
-	ctx.ResetUserValues()
-	ctx.Hijack(nil)
-	ctx.HijackSetNoResponse(false)
-	x.st = Stream{}
-	s.exchanges.Put(x)
-}
-
-// hasBody reports a request whose HEADERS did not end the stream.
-func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
-
-// readHead writes r's head out as an HTTP/1.1 head and has fasthttp parse it into h, so that
-// the handler sees raw header fields, counted and checked as on HTTP/1.1. A request with a body
-// but no Content-Length is declared chunked. Field order across names is lost: x/net/http2
-// keeps fields in a map.
-func (s *Server) readHead(h *fasthttp.RequestHeader, r *http.Request) error {
-	hb := s.heads.Get().(*headBuf)
-	defer s.heads.Put(hb)
-	b := append(hb.b[:0], r.Method...)
-	b = append(b, ' ')
-	b = append(b, r.RequestURI...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, r.Host...)
-	b = append(b, "\r\n"...)
-	for k, vs := range r.Header {
-		if k == "Host" {
-			continue
-		}
-		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	if hasBody(r) && r.ContentLength < 0 {
-		b = append(b, chunkedField...)
-	}
-	b = append(b, "\r\n"...)
-	hb.b = b
-	if len(b) > s.opts.MaxHeaderBytes+len(chunkedField) {
-		return errTooLarge
-	}
-	hb.br.Reset(b)
-	hb.r.Reset(&hb.br)
-	return h.Read(hb.r)
-}
-
-// connectionSpecific reports the response fields HTTP/2 forbids (RFC 9113 section 8.2.2), and
-// Content-Length, which respond sets itself.
-func connectionSpecific(k []byte) bool {
-	switch len(k) {
-	case 2:
-		return equalFold(k, "te")
-	case 7:
-		return equalFold(k, "upgrade")
-	case 10:
-		return equalFold(k, "connection") || equalFold(k, "keep-alive")
-	case 14:
-		return equalFold(k, "content-length")
-	case 16:
-		return equalFold(k, "proxy-connection")
-	case 17:
-		return equalFold(k, "transfer-encoding")
-	}
-	return false
-}
-
-func equalFold(b []byte, lower string) bool {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// respond writes ctx's response to w. A response body the upstream cut short (a hijacked
-// response shorter than its Content-Length, or a body stream that failed) resets the stream
-// after what arrived, as a closed connection tells an HTTP/1.1 client.
-func (s *Server) respond(ctx *fasthttp.RequestCtx, st *Stream, w http.ResponseWriter) {
-	resp := &ctx.Response
-	hdr := w.Header()
-	for k, v := range resp.Header.All() {
-		if connectionSpecific(k) {
-			continue
-		}
-		key := string(k)
-		hdr[key] = append(hdr[key], string(v))
-	}
-	if _, ok := hdr["Server"]; !ok {
-		hdr["Server"] = []string{s.opts.ServerName}
-	}
-	if _, ok := hdr["Content-Type"]; !ok {
-		hdr["Content-Type"] = nil // no sniffing
-	}
-	code := resp.StatusCode()
-	noBody := ctx.IsHead() || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
-	_ = st.SetWriteDeadline(time.Now().Add(s.opts.SendTimeout))
-	if resp.IsBodyStream() {
-		s.stream(resp, w, code, noBody)
-		return
-	}
-	body := resp.Body()
-	declared := resp.Header.ContentLength()
-	switch {
-	case noBody:
-		if declared >= 0 && ctx.IsHead() {
-			hdr["Content-Length"] = []string{itoa(declared)}
-		}
-		body = nil
-	case ctx.Hijacked() && declared > len(body):
-		hdr["Content-Length"] = []string{itoa(declared)}
+// dispatch runs st's handler on a waiting worker, or on a new one.
+func (s *Server) dispatch(st *Stream) {
+	select {
+	case s.work <- st:
 	default:
-		hdr["Content-Length"] = []string{itoa(len(body))}
+		go s.worker(st)
 	}
-	w.WriteHeader(code)
-	if len(body) > 0 {
-		if _, err := w.Write(body); err != nil {
+}
+
+// worker serves st, then waits for the next stream while fewer than maxIdleWorkers wait: a
+// stream then starts on a stack already grown to the proxy's depth, rather than on a fresh
+// 8 KiB one grown by copies. Workers end at Shutdown.
+func (s *Server) worker(st *Stream) {
+	for {
+		st.c.serveStream(st)
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case st = <-s.work:
+			s.idleWorkers.Add(-1)
+		case <-s.quit:
+			s.idleWorkers.Add(-1)
 			return
 		}
 	}
-	if !noBody && ctx.Hijacked() && declared > len(body) {
-		w.(http.Flusher).Flush()
-		panic(http.ErrAbortHandler)
-	}
 }
 
-// stream copies a streamed response body to w as it is read; each write waits for the client's
-// flow-control window, which paces the reads from the upstream.
-func (s *Server) stream(resp *fasthttp.Response, w http.ResponseWriter, code int, noBody bool) {
-	if n := resp.Header.ContentLength(); n >= 0 {
-		w.Header()["Content-Length"] = []string{itoa(n)}
-	}
-	w.WriteHeader(code)
-	bs := resp.BodyStream()
-	failed := false
-	if !noBody {
-		bp := s.bufs.Get().(*[]byte)
-		f, _ := w.(http.Flusher)
-		for {
-			n, err := bs.Read(*bp)
-			if n > 0 {
-				if _, werr := w.Write((*bp)[:n]); werr != nil {
-					break // the client is gone or too slow: the stream is reset already
-				}
-				if f != nil {
-					f.Flush()
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				failed = true
-				break
-			}
-		}
-		s.bufs.Put(bp)
-	}
-	_ = resp.CloseBodyStream()
-	if failed {
-		panic(http.ErrAbortHandler)
-	}
+// dateValue is the Date header of responses sent within one second.
+type dateValue struct {
+	sec int64
+	v   []byte
 }
 
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
+// dateHeader is the current Date header value, formatted once a second.
+func (s *Server) dateHeader() []byte {
+	now := time.Now()
+	if d := s.date.Load(); d != nil && d.sec == now.Unix() {
+		return d.v
 	}
-	return string(b[i:])
+	d := &dateValue{sec: now.Unix(), v: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
+	s.date.Store(d)
+	return d.v
 }
 
 // debugLogger sends fasthttp's messages to Debug.

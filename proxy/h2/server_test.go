@@ -1,39 +1,49 @@
 package h2
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http2/hpack"
 )
 
 // TestReadHead: a stream's request becomes the fasthttp head the proxy's HTTP/1.1 path reads,
 // framing included; a head larger than MaxHeaderBytes is refused.
 func TestReadHead(t *testing.T) {
 	s := New(func(*fasthttp.RequestCtx) {}, Options{MaxHeaderBytes: 1024})
+	f := func(kv ...string) []hpack.HeaderField {
+		var fs []hpack.HeaderField
+		for i := 0; i+1 < len(kv); i += 2 {
+			fs = append(fs, hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+		}
+		return fs
+	}
 	tests := []struct {
 		name    string
-		r       *http.Request
+		st      *Stream
 		cl      int // fasthttp's ContentLength: -1 chunked, -2 none
 		fields  []string
 		wantErr bool
 	}{
-		{name: "GET", r: &http.Request{Method: "GET", RequestURI: "/a?b=1", Host: "a.example", Header: http.Header{"X-A": {"1", "2"}},
-			Body: http.NoBody}, cl: -2, fields: []string{"Host: a.example", "X-A: 1", "X-A: 2"}},
-		{name: "POST with length", r: &http.Request{Method: "POST", RequestURI: "/p", Host: "a.example",
-			Header: http.Header{"Content-Length": {"5"}}, ContentLength: 5, Body: body{}}, cl: 5},
-		{name: "POST without length: chunked", r: &http.Request{Method: "POST", RequestURI: "/p", Host: "a.example",
-			Header: http.Header{}, ContentLength: -1, Body: body{}}, cl: -1, fields: []string{"Transfer-Encoding: chunked"}},
-		{name: "too large", r: &http.Request{Method: "GET", RequestURI: "/", Host: "a.example",
-			Header: http.Header{"X-Big": {strings.Repeat("a", 2000)}}, Body: http.NoBody}, wantErr: true},
+		{name: "GET", st: &Stream{method: "GET", path: "/a?b=1", authority: "a.example", declared: -1,
+			fields: f("x-a", "1", "x-a", "2")}, cl: -2, fields: []string{"Host: a.example", "x-a: 1", "x-a: 2"}},
+		{name: "host field without :authority", st: &Stream{method: "GET", path: "/", declared: -1,
+			fields: f("host", "b.example", "host", "c.example")}, cl: -2, fields: []string{"Host: b.example"}},
+		{name: "cookies joined", st: &Stream{method: "GET", path: "/", authority: "a.example", declared: -1,
+			fields: f("cookie", "a=1", "x-b", "2", "cookie", "c=3")}, cl: -2, fields: []string{"cookie: a=1; c=3", "x-b: 2"}},
+		{name: "POST with length", st: &Stream{method: "POST", path: "/p", authority: "a.example", declared: 5, hasBody: true,
+			fields: f("content-length", "5")}, cl: 5},
+		{name: "POST without length: chunked", st: &Stream{method: "POST", path: "/p", authority: "a.example", declared: -1,
+			hasBody: true}, cl: -1, fields: []string{"Transfer-Encoding: chunked"}},
+		{name: "too large", st: &Stream{method: "GET", path: "/", authority: "a.example", declared: -1,
+			fields: f("x-big", strings.Repeat("a", 2000))}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var h fasthttp.RequestHeader
-			err := s.readHead(&h, tt.r)
+			err := s.readHead(&h, tt.st)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("parsed %q", h.Header())
@@ -43,7 +53,7 @@ func TestReadHead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(h.Method()) != tt.r.Method || string(h.RequestURI()) != tt.r.RequestURI || h.ContentLength() != tt.cl {
+			if string(h.Method()) != tt.st.method || string(h.RequestURI()) != tt.st.path || h.ContentLength() != tt.cl {
 				t.Errorf("%s %s cl %d", h.Method(), h.RequestURI(), h.ContentLength())
 			}
 			for _, f := range tt.fields {
@@ -54,12 +64,6 @@ func TestReadHead(t *testing.T) {
 		})
 	}
 }
-
-// body is a request body of unknown content.
-type body struct{}
-
-func (body) Read([]byte) (int, error) { return 0, nil }
-func (body) Close() error             { return nil }
 
 func TestConnectionSpecific(t *testing.T) {
 	for _, k := range []string{"Connection", "keep-alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "TE", "Content-Length"} {
@@ -74,35 +78,32 @@ func TestConnectionSpecific(t *testing.T) {
 	}
 }
 
-// TestDeadlineRearm: a deadline that moves later by less than rearmSlack is not passed on; a
-// later, an earlier or a cleared one is.
-func TestDeadlineRearm(t *testing.T) {
-	now := time.Now()
-	tests := []struct {
-		name       string
-		last, next time.Time
-		skip       bool
-	}{
-		{"first", time.Time{}, now, false},
-		{"a little later", now, now.Add(rearmSlack / 2), true},
-		{"much later", now, now.Add(2 * rearmSlack), false},
-		{"earlier", now, now.Add(-time.Millisecond), false},
-		{"cleared", now, time.Time{}, false},
-		{"cleared twice", time.Time{}, time.Time{}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := skip(tt.last, tt.next); got != tt.skip {
-				t.Errorf("skip %v, want %v", got, tt.skip)
+// TestHeaderBlock: the response encoder's blocks decode, with any HPACK decoder, to the
+// fields put in: indexed and literal statuses, static-table names, lowercased names, lengths
+// past one byte.
+func TestHeaderBlock(t *testing.T) {
+	long := strings.Repeat("v", 300)
+	for _, code := range []int{200, 204, 304, 404, 500, 101, 431, 502, 999} {
+		b := appendStatus(nil, code)
+		b = appendField(b, []byte("Content-Type"), []byte("text/plain"))
+		b = appendField(b, []byte("X-Long-Header-Name-Past-Fifteen"), []byte(long))
+		b = appendField(b, []byte("Server"), []byte("up"))
+		b = appendLength(b, 12345)
+		b = appendIndexedName(b, nameDate, "Sun, 06 Dec 2026 20:00:00 GMT")
+		got, err := hpack.NewDecoder(4096, nil).DecodeFull(b)
+		if err != nil {
+			t.Fatalf("%d: %v", code, err)
+		}
+		want := []hpack.HeaderField{{Name: ":status", Value: strconv.Itoa(code)}, {Name: "content-type", Value: "text/plain"},
+			{Name: "x-long-header-name-past-fifteen", Value: long}, {Name: "server", Value: "up"},
+			{Name: "content-length", Value: "12345"}, {Name: "date", Value: "Sun, 06 Dec 2026 20:00:00 GMT"}}
+		if len(got) != len(want) {
+			t.Fatalf("%d: %v", code, got)
+		}
+		for i := range want {
+			if got[i].Name != want[i].Name || got[i].Value != want[i].Value {
+				t.Errorf("%d: field %d %q: %q, want %q: %q", code, i, got[i].Name, got[i].Value, want[i].Name, want[i].Value)
 			}
-		})
-	}
-}
-
-func TestItoa(t *testing.T) {
-	for _, n := range []int{0, 7, 10, 65536, 1 << 40} {
-		if got, want := itoa(n), strconv.Itoa(n); got != want {
-			t.Errorf("itoa(%d) = %q", n, got)
 		}
 	}
 }
