@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/workers2.sh: the two-worker comparison of issue 22, which the harness has no row for:
+# bench/workers2.sh: the two-worker comparison of issue 22 (the harness's 2workers scenario is the
+# pinned equivalent, with zoneproxy):
 # nginx with worker_processes 2 against the forwarders at GOMAXPROCS=2 (bench/cmd/bareproxy, and
 # bench/cmd/loopproxy with its two event loops), nothing pinned, wrk (-t2) and the backend sharing
 # both cores with the server. Run from the repository root:

@@ -47,8 +47,15 @@ func serve(ctx context.Context, addr, upstream string) error {
 	srv := &fasthttp.Server{
 		NoDefaultServerHeader: true,
 		Handler: func(ctx *fasthttp.RequestCtx) {
+			// The client's Connection: close ends its own connection, not the pooled upstream one
+			// (HostClient would pass it on and dial anew for every request of the close scenario).
+			closing := ctx.Request.Header.ConnectionClose()
+			ctx.Request.Header.ResetConnectionClose()
 			if err := client.Do(&ctx.Request, &ctx.Response); err != nil {
 				ctx.Error("bad gateway", fasthttp.StatusBadGateway)
+			}
+			if closing {
+				ctx.SetConnectionClose()
 			}
 		},
 	}
