@@ -58,6 +58,8 @@ type conn struct {
 	queue       []*Stream          // streams waiting for a handler slot
 	goingAway   bool               // GOAWAY sent or received: no new streams
 	started     bool               // the server's SETTINGS are out (or on their way)
+	draining    atomic.Bool        // Shutdown asked for GOAWAY
+	lastStream  atomic.Uint32      // maxStreamID, for close, which may not take mu
 	// Streams the client reset before their answer was out, and streams answered: the
 	// rapid-reset guard.
 	resets, answered int
@@ -83,6 +85,7 @@ type conn struct {
 	werr     error
 	deadline time.Time // the connection's write deadline last set
 	hdr      [9]byte
+	goneAway bool // a GOAWAY is written
 }
 
 var (
@@ -170,6 +173,14 @@ func (c *conn) serve() {
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.wmu.Lock()
+		if c.werr == nil && c.draining.Load() && !c.goneAway && c.settingsSent() {
+			// The last stream of a draining connection ended before drain's GOAWAY went.
+			if c.bw == nil {
+				c.bw = c.s.writers.Get().(*bufio.Writer)
+				c.bw.Reset(c.nc)
+			}
+			c.writeGoAway(c.lastStream.Load(), http2.ErrCodeNo)
+		}
 		if c.bw != nil && c.werr == nil {
 			c.flush()
 		}
@@ -211,6 +222,7 @@ func (c *conn) readLoop() error {
 				c.mu.Lock()
 				if se.StreamID > c.maxStreamID && se.StreamID%2 == 1 {
 					c.maxStreamID = se.StreamID // an invalid request still opened its stream
+					c.lastStream.Store(se.StreamID)
 				}
 				c.mu.Unlock()
 				c.s.countError("stream_" + se.Code.String())
@@ -310,6 +322,7 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		return connError{http2.ErrCodeProtocol, "stream_went_down"}
 	}
 	c.maxStreamID = id
+	c.lastStream.Store(id)
 	if c.goingAway {
 		c.mu.Unlock()
 		return nil // past the GOAWAY's last stream: the client retries it elsewhere
@@ -560,6 +573,7 @@ func (c *conn) drain() {
 		return
 	}
 	c.goingAway = true
+	c.draining.Store(true)
 	if !c.started {
 		// Before the server's SETTINGS, which must come first: nothing is in flight.
 		c.mu.Unlock()
@@ -589,13 +603,27 @@ func (c *conn) goAway(code http2.ErrCode) {
 	c.goingAway = true
 	last := c.maxStreamID
 	c.mu.Unlock()
-	_ = c.writeControl(func() {
-		c.writeFrameHeader(8, http2.FrameGoAway, 0, 0)
-		var b [8]byte
-		putUint32(b[:4], last)
-		putUint32(b[4:], uint32(code))
-		_, _ = c.bw.Write(b[:])
-	})
+	_ = c.writeControl(func() { c.writeGoAway(last, code) })
+}
+
+// writeGoAway appends GOAWAY. Called with wmu held.
+func (c *conn) writeGoAway(last uint32, code http2.ErrCode) {
+	c.writeFrameHeader(8, http2.FrameGoAway, 0, 0)
+	var b [8]byte
+	putUint32(b[:4], last)
+	putUint32(b[4:], uint32(code))
+	_, _ = c.bw.Write(b[:])
+	c.goneAway = true
+}
+
+// settingsSent reports whether the server's SETTINGS are written.
+func (c *conn) settingsSent() bool {
+	select {
+	case <-c.settingsOut:
+		return true
+	default:
+		return false
+	}
 }
 
 // startIdleTimer closes the connection once it has had no stream for IdleTimeout.

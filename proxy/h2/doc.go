@@ -5,12 +5,13 @@
 // The connection loop is this package's own, on golang.org/x/net/http2's Framer (frame
 // parsing, HPACK decoding, the bound on a header list and on CONTINUATION floods) rather than
 // its Server, whose design (a goroutine per flush, a channel message per frame written, a
-// serve loop between the reader and every handler, a write per response) cost the proxy more
-// than half its CPU per HTTP/2 request. Here one reader goroutine per connection reads frames,
+// serve loop between the reader and every handler, a write per response) cost the proxy some
+// 40 % of its CPU per HTTP/2 request (bench/README.md, "HTTP/2 profile"). Here one reader goroutine per connection reads frames,
 // answers the connection-level ones and hands each request to a handler goroutine from a
 // small pool that keeps its grown stack. Handlers write their responses themselves into one
-// buffered writer per connection, under its lock; the last writer to leave flushes, so the
-// responses of streams ready at once go out in one write, as nginx's event loop does.
+// buffered writer per connection, under its lock; the last writer to leave yields the processor
+// once and flushes, so the responses of streams ready at once go out in one write, as nginx
+// writes what one turn of its event loop produced.
 //
 // The protocol: SETTINGS exchange, PING, flow control both ways (a request body is buffered
 // only up to the window the server grants, and granted again as the handler reads; a response

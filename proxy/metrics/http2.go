@@ -11,12 +11,12 @@ import (
 type HTTP2Errors struct{ errs *prometheus.CounterVec }
 
 // HTTP2Errors returns the counter zoneproxy_http2_errors_total{type}, registering it on the first
-// call; later calls share it. The types are golang.org/x/net/http2's names (Server.CountError):
-// a small fixed set of ASCII words.
+// call; later calls share it. The types are package h2's names (Options.CountError),
+// golang.org/x/net/http2's where it has one: a small fixed set of ASCII words.
 func (m *Metrics) HTTP2Errors() *HTTP2Errors {
 	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zoneproxy_http2_errors_total",
-		Help: "HTTP/2 protocol errors answered with RST_STREAM or GOAWAY, by golang.org/x/net/http2's type (e.g. conn_close_lost_ping, recv_goaway, too_many_early_resets, headers_too_long).",
+		Help: "HTTP/2 protocol errors answered with RST_STREAM or GOAWAY, by type (e.g. rapid_reset, too_many_early_resets, headers_too_long, flow_on_data_length, frame_too_large).",
 	}, []string{"type"})
 	if err := m.reg.Register(cv); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -29,7 +29,7 @@ func (m *Metrics) HTTP2Errors() *HTTP2Errors {
 	return &HTTP2Errors{errs: cv}
 }
 
-// Count counts one error of type errType. It suits http2.Server.CountError.
+// Count counts one error of type errType. It suits h2.Options.CountError.
 func (h *HTTP2Errors) Count(errType string) {
 	if h != nil {
 		h.errs.WithLabelValues(errType).Inc()
