@@ -93,6 +93,7 @@ type Conf struct {
 	rejected []byte           // the rejection body, nil for nginx's page
 	now      func() time.Time // nil: the request's time
 	back     backend
+	local    bool // Policy local: keys as limit.Key.AppendLocal makes them
 	// keys caches the quota headers' canonical names for the metadata's names (or the
 	// defaults): made once per metadata version, so that a request allocates nothing.
 	keys atomic.Pointer[quotaKeys]
@@ -210,6 +211,7 @@ func (lc *limitCount) Compile(raw []byte, env *plugin.Env) (plugin.Instance, err
 	if err := plugin.Enum("policy", conf.Policy, "local", "redis", "redis-cluster", "redis-sentinel"); err != nil {
 		return nil, err
 	}
+	conf.local = conf.Policy == "local"
 	if conf.AllowDegradation, err = c.Bool("allow_degradation", false); err != nil {
 		return nil, err
 	}
@@ -296,7 +298,11 @@ func (c *Conf) Access(r *plugin.Request) plugin.Reply {
 	if c.rules != nil {
 		return c.accessRules(r)
 	}
-	r.Scratch = c.key.Append(r.Scratch[:0], r)
+	if c.local {
+		r.Scratch = c.key.AppendLocal(r.Scratch[:0], r)
+	} else {
+		r.Scratch = c.key.Append(r.Scratch[:0], r)
+	}
 	res, err := c.back.incoming(r.Scratch, c.time(r))
 	if err != nil {
 		// APISIX: "failed to limit count" (logged), 500 unless allow_degradation.

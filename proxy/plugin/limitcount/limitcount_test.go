@@ -271,6 +271,13 @@ func TestOutOfOrderTimes(t *testing.T) {
 	})
 }
 
+// in4Bytes gives r's IPv4 client address in its 4-byte form (request's is the 16-byte one).
+func in4Bytes(r *plugin.Request) *plugin.Request {
+	a := r.Ctx.RemoteAddr().(*net.TCPAddr)
+	r.Ctx.SetRemoteAddr(&net.TCPAddr{IP: a.IP.To4(), Port: a.Port})
+	return r
+}
+
 // TestKeys: the key a request is counted under; a key with no value counts under the client
 // address.
 func TestKeys(t *testing.T) {
@@ -283,6 +290,9 @@ func TestKeys(t *testing.T) {
 	}{
 		{"remote_addr by default", `{}`, request("10.0.0.1", nil), request("10.0.0.2", nil), false},
 		{"remote_addr same", `{}`, request("10.0.0.1", nil), request("10.0.0.1", nil), true},
+		{"remote_addr IPv4 in 4 and 16 bytes", `{}`, request("10.0.0.1", nil), in4Bytes(request("10.0.0.1", nil)), true},
+		{"remote_addr IPv6", `{}`, request("2001:db8::1", nil), request("2001:db8::2", nil), false},
+		{"remote_addr IPv6 same", `{}`, request("2001:db8::1", nil), request("2001:db8::1", nil), true},
 		{"header var", `{"key":"http_x_user"}`, request("10.0.0.1", vars{"http_x_user": "u"}), request("10.0.0.2", vars{"http_x_user": "u"}), true},
 		{"header var differs", `{"key":"http_x_user"}`, request("10.0.0.1", vars{"http_x_user": "u"}), request("10.0.0.1", vars{"http_x_user": "v"}), false},
 		{"missing var: client address", `{"key":"http_x_user"}`, request("10.0.0.1", nil), request("10.0.0.2", nil), false},
