@@ -226,9 +226,11 @@ func backendSlow(t *testing.T, d time.Duration) string {
 // connections (cmux, etcd's listener multiplexer: zoneproxy has none), which end at their own pace
 // after the client's side closed. zoneproxy's own control-plane connections are checked instead by
 // counting the connections the endpoints still hold. The etcd server's raft goroutines (the
-// go.etcd.io/raft/v3 module) belong to the test's etcd as well, and so do the goroutines of its TLS
-// endpoints (cptest), which end when they notice the other side has gone.
-var processWide = []string{"go.etcd.io/etcd/server/", "go.etcd.io/raft/", "zoneproxy/cpclient/cptest.", "fasthttp.updateServerDate", "fasthttp.(*TCPDialer).tcpAddrsClean",
+// go.etcd.io/raft/v3 module) belong to the test's etcd as well, and so do its FIFO schedulers
+// (go.etcd.io/etcd/pkg/v3/schedule, which the server starts for its own jobs as it runs; the
+// client has none) and the goroutines of its TLS endpoints (cptest), which end when they notice
+// the other side has gone.
+var processWide = []string{"go.etcd.io/etcd/server/", "go.etcd.io/raft/", "go.etcd.io/etcd/pkg/v3/schedule.", "zoneproxy/cpclient/cptest.", "fasthttp.updateServerDate", "fasthttp.(*TCPDialer).tcpAddrsClean",
 	"fasthttp.(*HostClient).connsCleaner", "fasthttp.(*workerPool).Start", "google.golang.org/grpc/internal/transport.",
 	"github.com/soheilhy/cmux."}
 

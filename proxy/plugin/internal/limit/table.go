@@ -3,13 +3,17 @@ package limit
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 const shards = 64
 
-// Table maps keys to counters of type V, made on first use. Entries a stale function reports
-// as no longer needed (a window long over) are swept as new keys come, a shard at a time, so
-// that a Table holding the keys of many clients does not grow without bound.
+// Table maps keys to counters of type V, made on first use. A key it holds is found without a
+// lock: each shard keeps a read-only map behind an atomic pointer, as sync.Map does, and the keys
+// added since in a dirty map under the shard's mutex, which replaces the read-only one once it
+// has been missed as often as it has keys (or at a sweep). Entries a stale function reports as no
+// longer needed (a window long over) are swept as new keys come, a shard at a time, so that a
+// Table holding the keys of many clients does not grow without bound.
 type Table[V any] struct {
 	seed   maphash.Seed
 	stale  func(v *V, now int64) bool
@@ -17,49 +21,84 @@ type Table[V any] struct {
 }
 
 type shard[V any] struct {
-	mu      sync.RWMutex
-	m       map[string]*V
-	inserts int      // since the last sweep
-	next    int      // inserts before the next sweep: as many as the keys the last one left, at least 16
-	_       [64]byte // keeps shards on their own cache lines
+	read    atomic.Pointer[map[string]*V] // never written once stored
+	mu      sync.Mutex
+	dirty   map[string]*V // read's keys and the newer ones; nil when read holds them all
+	misses  int           // lookups that needed dirty since it was made
+	inserts int           // since the last sweep
+	next    int           // inserts before the next sweep: as many as the keys the last one left, at least 16
+	_       [64]byte      // keeps shards on their own cache lines
 }
 
 // NewTable returns a Table; stale may be nil (nothing is swept).
 func NewTable[V any](stale func(v *V, now int64) bool) *Table[V] {
 	t := &Table[V]{seed: maphash.MakeSeed(), stale: stale}
 	for i := range t.shards {
-		t.shards[i].m = map[string]*V{}
+		t.shards[i].read.Store(&map[string]*V{})
 	}
 	return t
 }
 
 // Get returns the counter of key, making it when there is none; now is passed to stale when
-// the shard is swept. It allocates only for a key the Table does not hold.
+// the shard is swept. It takes no lock for a key the shard's read-only map holds, and allocates
+// only for a key the Table does not hold.
 func (t *Table[V]) Get(key []byte, now int64) *V {
 	s := &t.shards[maphash.Bytes(t.seed, key)%shards]
-	s.mu.RLock()
-	v := s.m[string(key)]
-	s.mu.RUnlock()
-	if v != nil {
+	if v := (*s.read.Load())[string(key)]; v != nil {
 		return v
 	}
+	return t.getSlow(s, key, now)
+}
+
+func (t *Table[V]) getSlow(s *shard[V], key []byte, now int64) *V {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v = s.m[string(key)]; v != nil {
+	read := *s.read.Load()
+	if v := read[string(key)]; v != nil {
+		return v // promoted while this one waited for the lock
+	}
+	if v := s.dirty[string(key)]; v != nil {
+		s.missed()
 		return v
 	}
+	if s.dirty == nil {
+		s.dirty = make(map[string]*V, len(read)+1)
+		for k, v := range read {
+			s.dirty[k] = v
+		}
+	}
 	s.inserts++
+	swept := false
 	if t.stale != nil && s.inserts >= max(16, s.next) {
-		for k, old := range s.m {
+		for k, old := range s.dirty {
 			if t.stale(old, now) {
-				delete(s.m, k)
+				delete(s.dirty, k)
 			}
 		}
-		s.inserts, s.next = 0, len(s.m)
+		s.inserts, s.next, swept = 0, len(s.dirty), true
 	}
-	v = new(V)
-	s.m[string(key)] = v
+	v := new(V)
+	s.dirty[string(key)] = v
+	if swept {
+		s.promote() // the swept keys leave the read-only map too
+	} else {
+		s.missed()
+	}
 	return v
+}
+
+// missed counts a lookup that needed the dirty map, which becomes the read-only one once it has
+// been needed as often as it has keys: copying it again costs no more than those lookups did.
+func (s *shard[V]) missed() {
+	if s.misses++; s.misses >= len(s.dirty) {
+		s.promote()
+	}
+}
+
+func (s *shard[V]) promote() {
+	m := s.dirty
+	s.read.Store(&m)
+	s.dirty, s.misses = nil, 0
 }
 
 // Len is the number of keys held (for tests).
@@ -67,9 +106,13 @@ func (t *Table[V]) Len() int {
 	n := 0
 	for i := range t.shards {
 		s := &t.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
+		s.mu.Lock()
+		if s.dirty != nil {
+			n += len(s.dirty)
+		} else {
+			n += len(*s.read.Load())
+		}
+		s.mu.Unlock()
 	}
 	return n
 }
