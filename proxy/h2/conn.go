@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 const (
@@ -51,6 +50,7 @@ type conn struct {
 	verifyFailed string
 	br           *bufio.Reader // the reader's alone: what the framer reads from
 	fr           *http2.Framer // the reader's alone
+	blocks       blockReader   // the reader's alone: header blocks
 	done         chan struct{} // closed when the reader ends
 	settingsOut  chan struct{} // closed once the server's SETTINGS are written
 	wg           sync.WaitGroup
@@ -121,8 +121,7 @@ func newConn(s *Server, nc Conn) *conn {
 	c.br = bufio.NewReaderSize(nc, readBufferSize)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(16384) // SETTINGS_MAX_FRAME_SIZE's default, which the server keeps
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = s.headerListSize
+	c.blocks.init(s.headerListSize)
 	return c
 }
 
@@ -222,6 +221,9 @@ func (c *conn) readLoop() error {
 	first := true
 	for {
 		f, err := c.fr.ReadFrame()
+		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+			f, err = c.blocks.read(c.fr, hf)
+		}
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
