@@ -22,7 +22,7 @@ func TestNginxConf(t *testing.T) {
 	conf := nginxConf{dir: "/run/x", port: 8081, upstream: "127.0.0.1:9000", routes: routes}.String()
 	for _, want := range []string{
 		"daemon off;", "worker_processes 1;", "pid /run/x/nginx.pid;", "access_log off;",
-		"server 127.0.0.1:9000;", "keepalive 64;", "proxy_http_version 1.1;", `proxy_set_header Connection "";`,
+		"server 127.0.0.1:9000;", "keepalive 320;", "proxy_http_version 1.1;", `proxy_set_header Connection "";`,
 		"listen 127.0.0.1:8081;", "location = /bench {", "location /api/v1/tenants/t00/services/s00/ {",
 		"location = /bench/auth {", `if ($http_apikey != "k1") {`, "proxy_pass http://bench_upstream;",
 		"proxy_buffers 8 32k;", "proxy_max_temp_file_size 0;",

@@ -67,7 +67,7 @@ http {
 
     upstream bench_upstream {
         server %[2]s;
-        keepalive 64;
+        keepalive 320;
         keepalive_requests 1000000;
     }
     proxy_http_version 1.1;

@@ -265,11 +265,13 @@ func (r Route) JSON(desc string) []byte {
 }
 
 // UpstreamJSON is APISIX upstream "1": one node, with nginx's upstream keep-alive settings in the
-// bench (keepalive 64, keepalive_requests 1000000) rather than APISIX's default of 1,000 requests
-// per connection, which would have zoneproxy alone reconnect a few dozen times a second.
+// bench (keepalive 320, APISIX's default keepalive_pool.size; keepalive_requests 1000000) rather
+// than APISIX's default of 1,000 requests per connection, which would have zoneproxy alone
+// reconnect a few dozen times a second. A pool smaller than a scenario's concurrency (h2load's
+// 160 streams) has both proxies dial an upstream connection for a large share of requests.
 func UpstreamJSON(addr string) []byte {
 	b, _ := json.Marshal(map[string]any{"type": "roundrobin", "nodes": map[string]int{addr: 1}, "name": "bench",
-		"keepalive_pool": map[string]int{"size": 64, "idle_timeout": 60, "requests": 1000000}})
+		"keepalive_pool": map[string]int{"size": 320, "idle_timeout": 60, "requests": 1000000}})
 	return b
 }
 

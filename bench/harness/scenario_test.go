@@ -123,8 +123,8 @@ func TestRouteJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if kp := spec.KeepalivePool; kp.Size != 64 || kp.Requests != 1000000 {
-			t.Errorf("keepalive_pool %+v, want size 64 and 1000000 requests (nginx.go)", kp)
+		if kp := spec.KeepalivePool; kp.Size != 320 || kp.Requests != 1000000 {
+			t.Errorf("keepalive_pool %+v, want size 320 and 1000000 requests (nginx.go)", kp)
 		}
 	})
 }

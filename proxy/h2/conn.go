@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 const (
@@ -26,6 +25,10 @@ const (
 	// writeBufferSize is the connection's write buffer: the frames of several streams go out
 	// in one write of up to this size.
 	writeBufferSize = 32 << 10
+	// readBufferSize is the buffer under the framer: a frame's header and payload, and the
+	// several small frames a client sends at once (HEADERS of many streams, WINDOW_UPDATE,
+	// SETTINGS ACK), are taken from it rather than by a read of the TLS connection each.
+	readBufferSize = 4 << 10
 	// sendTimeoutSlack is how much earlier than SendTimeout a write to the connection may time
 	// out, to spare a deadline update per flush.
 	sendTimeoutSlack = time.Second
@@ -45,7 +48,9 @@ type conn struct {
 	state tls.ConnectionState
 	// verifyFailed is the connection's ClientVerifyFailed.
 	verifyFailed string
+	br           *bufio.Reader // the reader's alone: what the framer reads from
 	fr           *http2.Framer // the reader's alone
+	blocks       blockReader   // the reader's alone: header blocks
 	done         chan struct{} // closed when the reader ends
 	settingsOut  chan struct{} // closed once the server's SETTINGS are written
 	wg           sync.WaitGroup
@@ -113,10 +118,10 @@ func newConn(s *Server, nc Conn) *conn {
 	}
 	c.maxFrame.Store(16384)
 	c.recvWindow.Store(connWindow)
-	c.fr = http2.NewFramer(nil, nc)
+	c.br = bufio.NewReaderSize(nc, readBufferSize)
+	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(16384) // SETTINGS_MAX_FRAME_SIZE's default, which the server keeps
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = s.headerListSize
+	c.blocks.init(s.headerListSize)
 	return c
 }
 
@@ -194,7 +199,7 @@ func (c *conn) close() {
 func (c *conn) readLoop() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(prefaceTimeout))
 	var preface [len(http2.ClientPreface)]byte
-	if _, err := io.ReadFull(c.nc, preface[:]); err != nil {
+	if _, err := io.ReadFull(c.br, preface[:]); err != nil {
 		return err
 	}
 	if string(preface[:]) != http2.ClientPreface {
@@ -216,6 +221,9 @@ func (c *conn) readLoop() error {
 	first := true
 	for {
 		f, err := c.fr.ReadFrame()
+		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+			f, err = c.blocks.read(c.fr, hf)
+		}
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {

@@ -521,6 +521,16 @@ func TestStreamErrors(t *testing.T) {
 		{"transfer-encoding field", func(cl *client, id uint32) { cl.request(id, "GET", "/", true, "transfer-encoding", "chunked") }, http2.ErrCodeProtocol},
 		{"te other than trailers", func(cl *client, id uint32) { cl.request(id, "GET", "/", true, "te", "gzip") }, http2.ErrCodeProtocol},
 		{"uppercase field name", func(cl *client, id uint32) { cl.request(id, "GET", "/", true, "X-Up", "1") }, http2.ErrCodeProtocol},
+		{"a name that is not a token", func(cl *client, id uint32) { cl.request(id, "GET", "/", true, "x(y", "1") }, http2.ErrCodeProtocol},
+		{"a NUL in a value", func(cl *client, id uint32) { cl.request(id, "GET", "/", true, "x-a", "a\x00b") }, http2.ErrCodeProtocol},
+		{"a pseudo-header field after a regular one", func(cl *client, id uint32) {
+			cl.request(id, "GET", "/", true, "x-a", "1", ":protocol", "websocket")
+		}, http2.ErrCodeProtocol},
+		{"repeated :path", func(cl *client, id uint32) { cl.request(id, "GET", "/", true, ":path", "/b") }, http2.ErrCodeProtocol},
+		{"unknown pseudo-header field", func(cl *client, id uint32) {
+			_ = cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndStream: true, EndHeaders: true,
+				BlockFragment: cl.block(":method", "GET", ":scheme", "https", ":path", "/", ":x", "1")})
+		}, http2.ErrCodeProtocol},
 		{"more DATA than Content-Length", func(cl *client, id uint32) {
 			cl.request(id, "POST", "/", false, "content-length", "3")
 			_ = cl.fr.WriteData(id, true, []byte("hello"))
@@ -661,5 +671,38 @@ func TestShutdownBeforePreface(t *testing.T) {
 	var ne net.Error
 	if n != 0 || err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 		t.Errorf("read %d bytes, %v; want the connection closed", n, err)
+	}
+}
+
+// TestHeaderBlocks: a header list split over HEADERS and CONTINUATION frames, longer than the
+// fields a Stream holds inline, reaches the handler whole, on consecutive streams of one
+// connection (the reader reuses its list; the second block is mostly HPACK table indexes).
+func TestHeaderBlocks(t *testing.T) {
+	hs := startServer(t, func(ctx *fasthttp.RequestCtx) {
+		var b []byte
+		for k, v := range ctx.Request.Header.All() {
+			b = fmt.Appendf(b, "%s=%s;", k, v)
+		}
+		ctx.SetBody(b)
+	}, Options{})
+	cl := dial(t, hs.addr, false)
+	var kv []string
+	want := "Host=a.example;"
+	for i := range 20 {
+		kv = append(kv, fmt.Sprintf("x-f%02d", i), fmt.Sprint(i))
+		want += fmt.Sprintf("X-F%02d=%d;", i, i)
+	}
+	for _, id := range []uint32{1, 3} {
+		blk := cl.block(append([]string{":method", "GET", ":scheme", "https", ":authority", "a.example", ":path", "/"}, kv...)...)
+		half := len(blk) / 2
+		if err := cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndStream: true, BlockFragment: blk[:half]}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.fr.WriteContinuation(id, true, blk[half:]); err != nil {
+			t.Fatal(err)
+		}
+		if r := cl.responses(id)[id]; r.status != "200" || string(r.body) != want {
+			t.Errorf("stream %d: %s %q, want 200 %q", id, r.status, r.body, want)
+		}
 	}
 }

@@ -3,7 +3,8 @@
 // upstream pools, retries, metrics, access log).
 //
 // The connection loop is this package's own, on golang.org/x/net/http2's Framer (frame
-// parsing, HPACK decoding, the bound on a header list and on CONTINUATION floods) rather than
+// parsing) and hpack (HPACK decoding; header blocks are put together here, with the Framer's
+// checks, bound on a header list and on CONTINUATION floods, without its allocations) rather than
 // its Server, whose design (a goroutine per flush, a channel message per frame written, a
 // serve loop between the reader and every handler, a write per response) cost the proxy some
 // 40 % of its CPU per HTTP/2 request (bench/README.md, "HTTP/2 profile"). Here one reader goroutine per connection reads frames,

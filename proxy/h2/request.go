@@ -13,7 +13,7 @@ import (
 // takeHead checks a request's header list (RFC 9113 section 8.3.1: the pseudo-header fields a
 // request needs; section 8.2.2: no connection-specific field) and keeps it for the handler.
 // The framer has checked the field names (lowercase tokens), the values (no CR, LF or NUL)
-// and the pseudo-header fields' order and uniqueness.
+// and the pseudo-header fields' order and uniqueness (blockReader).
 func (st *Stream) takeHead(f *http2.MetaHeadersFrame) error {
 	bad := func(name string) error { return streamError{st.id, http2.ErrCodeProtocol, name} }
 	for _, hf := range f.Fields {
@@ -61,7 +61,7 @@ func (st *Stream) takeHead(f *http2.MetaHeadersFrame) error {
 		return bad("bad_content_length")
 	}
 	st.hasBody = !f.StreamEnded()
-	st.fields = f.Fields
+	st.fields = append(st.inline[:0], f.Fields...) // f.Fields is the reader's, reused
 	return nil
 }
 

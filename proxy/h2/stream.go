@@ -22,8 +22,9 @@ type Stream struct {
 	c  *conn
 	id uint32
 
-	// The request, as the reader took it from HEADERS.
+	// The request, as the reader took it from HEADERS: fields in inline when they fit.
 	fields                          []hpack.HeaderField
+	inline                          [8]hpack.HeaderField
 	method, path, scheme, authority string
 	declared                        int64 // Content-Length, or -1
 	hasBody                         bool  // HEADERS did not end the stream
