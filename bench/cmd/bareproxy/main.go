@@ -40,10 +40,11 @@ func serve(ctx context.Context, addr, upstream string) error {
 	if err != nil {
 		return fmt.Errorf("-addr: %w", err)
 	}
-	// The same keep-alive pool the bench gives zoneproxy's upstream (keepalive_pool size 64). With
-	// more client connections than that (the c1000 scenario) a request waits for a pooled
-	// connection rather than failing at once, as fasthttp does without a wait timeout.
-	client := &fasthttp.HostClient{Addr: upstream, MaxConns: 64, MaxConnWaitTimeout: 10 * time.Second}
+	// The same keep-alive pool the bench gives zoneproxy's upstream (keepalive_pool size 320,
+	// APISIX's default). With more client connections than that (the c1000 scenario) a request
+	// waits for a pooled connection rather than failing at once, as fasthttp does without a wait
+	// timeout.
+	client := &fasthttp.HostClient{Addr: upstream, MaxConns: 320, MaxConnWaitTimeout: 10 * time.Second}
 	srv := &fasthttp.Server{
 		NoDefaultServerHeader: true,
 		Handler: func(ctx *fasthttp.RequestCtx) {
