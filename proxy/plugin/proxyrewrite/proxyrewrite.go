@@ -401,24 +401,8 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 // render appends t's value to sc, control characters escaped, and returns it.
 func (c *Conf) render(sc []byte, t *tmpl.Template, r *plugin.Request, subject []byte, caps []int) ([]byte, []byte) {
 	start := len(sc)
-	sc = t.Append(sc, r, subject, caps, nil)
-	end := len(sc)
-	if !hasControl(sc[start:end]) {
-		return sc, sc[start:end]
-	}
-	sc = appendEscaped(sc, sc[start:end], controlEscape)
-	return sc, sc[end:]
-}
-
-// hasControl reports whether b holds an ASCII control byte (below 32, or DEL): a byte loop,
-// where bytes.IndexFunc decoded runes for the same answer.
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 32 || c == 127 {
-			return true
-		}
-	}
-	return false
+	sc = tmpl.EscapeControl(t.Append(sc, r, subject, caps, nil), start)
+	return sc, sc[start:]
 }
 
 // substitute applies the first regex_uri pair whose regex matches subject, appending the new

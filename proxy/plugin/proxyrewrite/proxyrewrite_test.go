@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 	"github.com/zoneproxy/zoneproxy/router/expr"
 )
 
@@ -105,13 +106,20 @@ func TestRewrite(t *testing.T) {
 	}
 }
 
-func TestHasControl(t *testing.T) {
+// TestControlEscaping: a rendered value (render escapes with tmpl.EscapeControl) is escaped exactly when it holds an ASCII control
+// byte (below 32, or DEL); UTF-8 and the rest of ASCII pass as they are.
+func TestControlEscaping(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		want bool
 	}{{"", false}, {"/a/b?c=d", false}, {"é€", false}, {"a\x00", true}, {"a\tb", true}, {"\x1f", true}, {"x\x7f", true}, {" ~", false}} {
-		if got := hasControl([]byte(tt.in)); got != tt.want {
-			t.Errorf("%q: %v, want %v", tt.in, got, tt.want)
+		sc := []byte("prefix")
+		got := tmpl.EscapeControl(append(sc, tt.in...), len(sc))
+		if escaped := string(got[len(sc):]) != tt.in; escaped != tt.want {
+			t.Errorf("%q: escaped %v (%q), want %v", tt.in, escaped, got[len(sc):], tt.want)
+		}
+		if string(got[:len(sc)]) != "prefix" {
+			t.Errorf("%q: the bytes before the value changed: %q", tt.in, got)
 		}
 	}
 }
