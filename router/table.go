@@ -3,7 +3,6 @@ package router
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
 	"strings"
 	"sync"
 
@@ -211,8 +210,8 @@ func (t *Table) AppendVar(dst []byte, ctx *fasthttp.RequestCtx, v *expr.Var) (_ 
 	case expr.VarRemoteAddr:
 		// The variable read most (limit keys, proxy-rewrite's X-Client): read at once, without
 		// the matcher's path and host and its pooled state, as reqVars reads it.
-		a, _ := netip.AddrFromSlice(ctx.RemoteIP())
-		return a.Unmap().AppendTo(dst), true
+		m := matcher{ctx: ctx}
+		return m.remoteAddr().AppendTo(dst), true
 	case expr.VarURI:
 		return append(dst, ctx.Path()...), true
 	}
