@@ -71,6 +71,13 @@ func (l *Lazy) Set(c net.Conn, t time.Time) error {
 	return err
 }
 
+// ForgetRead marks the read deadline as unknown, after one was armed on the connection without l
+// (an idle connection's read cut to park it): the next SetRead arms whatever it is given.
+func (l *Lazy) ForgetRead() {
+	l.read.slack.Store(0)
+	l.read.at.Store(unknown)
+}
+
 func (s *slot) skip(t time.Time) bool {
 	at := s.at.Load()
 	if t.IsZero() {
