@@ -19,6 +19,7 @@ import (
 
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
 
 // h2Client speaks HTTP/2 only to the harness, for any host name.
@@ -557,9 +558,9 @@ type zeros struct{}
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
 
 // metricValue is the value of the sample of name whose labels include the pairs in labels.
-func metricValue(t *testing.T, h *tlsHarness, name string, labels ...string) float64 {
+func metricValue(t *testing.T, m *metrics.Metrics, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := h.m.Registry().Gather()
+	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,8 +597,8 @@ func TestH2Counted(t *testing.T) {
 	c, k := tu.Cert(t, tu.ECDSA, "a.example")
 	h := startTLS(t, Options{}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
 		"/apisix/routes/1", route("/echo", "", "", bodyBackend(t)))
-	accepted := metricValue(t, h, "apisix_http_current_connections", "state", "accepted")
-	requests := metricValue(t, h, "apisix_http_requests_total")
+	accepted := metricValue(t, h.m, "apisix_http_current_connections", "state", "accepted")
+	requests := metricValue(t, h.m, "apisix_http_requests_total")
 	cl := h.h2Client()
 	for range 3 {
 		resp, err := cl.Get("https://a.example/echo")
@@ -607,14 +608,14 @@ func TestH2Counted(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	if got := metricValue(t, h, "apisix_http_current_connections", "state", "accepted") - accepted; got != 1 {
+	if got := metricValue(t, h.m, "apisix_http_current_connections", "state", "accepted") - accepted; got != 1 {
 		t.Errorf("%v connections accepted, want 1", got)
 	}
-	if got := metricValue(t, h, "apisix_http_requests_total") - requests; got != 3 {
+	if got := metricValue(t, h.m, "apisix_http_requests_total") - requests; got != 3 {
 		t.Errorf("%v requests counted, want 3", got)
 	}
 	cl.CloseIdleConnections()
 	tu.WaitFor(t, "the connection to count as closed", 10*time.Second, func() bool {
-		return metricValue(t, h, "apisix_http_current_connections", "state", "active") == 0
+		return metricValue(t, h.m, "apisix_http_current_connections", "state", "active") == 0
 	})
 }

@@ -10,12 +10,20 @@ import (
 // lazyListener hands out its TCP connections with lazily re-armed deadlines (package
 // deadline): fasthttp moves a keep-alive connection's read deadline twice and its write
 // deadline once per request, by the microseconds since the last request.
-type lazyListener struct{ net.Listener }
+// Its connections are also the ones the lot parks when idle (park.go), when lot is not nil.
+type lazyListener struct {
+	net.Listener
+	lot *lot
+}
 
 func (l lazyListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok {
-		return &lazyConn{TCPConn: tc}, nil
+		lc := &lazyConn{TCPConn: tc, lot: l.lot}
+		if l.lot != nil {
+			l.lot.register(lc)
+		}
+		return lc, nil
 	}
 	return c, err
 }
@@ -25,6 +33,28 @@ func (l lazyListener) Accept() (net.Conn, error) {
 type lazyConn struct {
 	*net.TCPConn
 	deadlines deadline.Lazy
+	lot       *lot // nil: never parked
+	park      parking
+}
+
+// Read is the TCP connection's; a failed read may be the lot's cut of an idle wait.
+func (c *lazyConn) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	if err != nil && c.park.state.Load() == connInterrupted {
+		c.readFailed(n, err)
+	}
+	return n, err
+}
+
+// Close closes the connection, unless the lot takes it (ParkOnClose).
+func (c *lazyConn) Close() error {
+	if c.ParkOnClose(c) {
+		return nil
+	}
+	if c.lot != nil {
+		c.lot.unregister(c)
+	}
+	return c.TCPConn.Close()
 }
 
 func (c *lazyConn) SetDeadline(t time.Time) error { return c.deadlines.Set(c.TCPConn, t) }

@@ -18,7 +18,7 @@ func TestLazyListenerConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lln := lazyListener{ln}
+	lln := lazyListener{Listener: ln}
 	defer lln.Close()
 	go func() {
 		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {

@@ -43,6 +43,10 @@ type Options struct {
 	SendTimeout time.Duration
 	// IdleTimeout bounds an idle client keep-alive connection (default 60 s, keepalive_timeout).
 	IdleTimeout time.Duration
+	// ParkIdleAfter is how long a keep-alive connection idles before the proxy parks it: holds
+	// it without its goroutine and buffers, as nginx holds every idle connection, and serves it
+	// again when its client sends (default 1 s; negative: never; Linux only).
+	ParkIdleAfter time.Duration
 
 	// RequestBufferSize is the largest request body read whole before the first try (default
 	// 64 KiB). Such bodies can be replayed on a retry; larger ones stream to the upstream as they
@@ -85,6 +89,7 @@ const (
 	defaultBodyTimeout            = 60 * time.Second
 	defaultSendTimeout            = 10 * time.Second
 	defaultIdleTimeout            = 60 * time.Second
+	defaultParkIdleAfter          = time.Second
 	defaultRequestBufferSize      = 64 << 10
 	defaultResponseBufferSize     = 64 << 10
 	defaultMaxResponseHeaderBytes = 16 << 10
@@ -114,6 +119,9 @@ func (o Options) withDefaults() Options {
 	setDuration(&o.BodyTimeout, defaultBodyTimeout)
 	setDuration(&o.SendTimeout, defaultSendTimeout)
 	setDuration(&o.IdleTimeout, defaultIdleTimeout)
+	if o.ParkIdleAfter == 0 {
+		o.ParkIdleAfter = defaultParkIdleAfter
+	}
 	return o
 }
 

@@ -39,6 +39,7 @@ type Proxy struct {
 	plugReqs  sync.Pool // *plugin.Request
 
 	conns *metrics.Conns // client connection gauges, when metrics are on
+	lot   *lot           // parks idle keep-alive connections; nil when off
 
 	tlsState // the HTTPS listeners' settings (tls.go)
 
@@ -64,6 +65,9 @@ func New(opts Options) *Proxy {
 	p.plugReqs.New = func() any { return new(plugin.Request) }
 	if opts.Metrics != nil {
 		p.conns = opts.Metrics.Conns()
+	}
+	if opts.ParkIdleAfter > 0 {
+		p.lot = newLot(p, opts.ParkIdleAfter)
 	}
 	p.gen.Store(p.newGeneration(opts.HeaderTimeout, opts.SendTimeout, opts.IdleTimeout))
 	p.initTLS()

@@ -58,7 +58,11 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{p.log},
 	}
-	if p.conns != nil {
+	if p.lot != nil {
+		g.srv.ConnState = p.connState
+		// A worker whose connection was parked ends soon, and its stack with it.
+		g.srv.MaxIdleWorkerDuration = parkWorkerIdle
+	} else if p.conns != nil {
 		g.srv.ConnState = p.conns.ConnState
 	}
 	g.h2 = p.newH2(idle, send)
@@ -145,7 +149,7 @@ func (p *Proxy) Serve(ln net.Listener) error { return p.serve(ln, false) }
 
 // serve is Serve, over TLS when withTLS (ServeTLS).
 func (p *Proxy) serve(ln net.Listener, withTLS bool) error {
-	ln = lazyListener{ln}
+	ln = lazyListener{Listener: ln, lot: p.lot}
 	if p.conns != nil {
 		ln = p.conns.Listener(ln)
 	}
@@ -215,6 +219,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	cur.retired.Store(true)
 	gens := append([]*generation{cur}, p.retired...)
 	p.genMu.Unlock()
+	if p.lot != nil {
+		p.lot.close() // parked connections are idle ones: closed at once, as fasthttp closes those
+	}
 	var errs []error
 	for _, ln := range lns {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -202,6 +202,15 @@ func (c *tlsConn) verifyOptional() {
 	c.chains = chains
 }
 
+// Close closes the connection (with crypto/tls's close_notify), unless the connection under it is
+// being parked (ParkOnClose): then it stays open as it is, to be served again.
+func (c *tlsConn) Close() error {
+	if lc := lazyOf(c.NetConn()); lc != nil && lc.ParkOnClose(c) {
+		return nil
+	}
+	return c.Conn.Close()
+}
+
 func (c *tlsConn) Read(b []byte) (int, error) {
 	if !c.done {
 		c.done = true

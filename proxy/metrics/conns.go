@@ -91,7 +91,13 @@ func (c *conn) set(state int32) {
 	}
 }
 
+// Close closes the connection and counts it, unless the connection under it is being parked
+// (ParkOnClose: the proxy holds an idle connection without its goroutine and serves it again
+// later); a parked connection stays counted as waiting.
 func (c *conn) Close() error {
+	if p, ok := c.Conn.(interface{ ParkOnClose(outer net.Conn) bool }); ok && p.ParkOnClose(c) {
+		return nil
+	}
 	if c.closed.CompareAndSwap(false, true) {
 		c.set(stateNone)
 		c.c.closed.Add(1)

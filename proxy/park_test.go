@@ -1,0 +1,227 @@
+//go:build linux
+
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/upstream"
+)
+
+// parkedCount is how many connections the lot holds.
+func (l *lot) parkedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.parked)
+}
+
+// openCount is how many connections the lot knows (every open one of the proxy's listeners).
+func (l *lot) openCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// waitUntil polls cond until it holds, failing the test after waitFor.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// keepAliveGet sends GET path on c and reads the whole response.
+func keepAliveGet(t testing.TB, c net.Conn, br *bufio.Reader, path string) (int, string) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(waitFor))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: parked\r\n\r\n", path); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	if resp.Close {
+		t.Fatalf("the proxy closed the connection after %s", path)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestParkIdleConnection: a keep-alive connection idle for ParkIdleAfter is parked, and served
+// again, on the same socket, when its next request comes; again and again, with the connection
+// counted as waiting throughout.
+func TestParkIdleConnection(t *testing.T) {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := backend(t, echo("b"))
+	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond, Metrics: m}, upstream.Options{},
+		"/apisix/routes/1", route("/*", "", "", addr))
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	gauge := func(state string) float64 {
+		return metricValue(t, m, "apisix_http_current_connections", "state", state)
+	}
+	for i := range 3 {
+		if code, body := keepAliveGet(t, c, br, fmt.Sprintf("/r%d", i)); code != 200 || !strings.HasPrefix(body, "b GET /r") {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+		waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+		if w, a, act := gauge("waiting"), gauge("accepted"), gauge("active"); w != 1 || a != 1 || act != 1 {
+			t.Fatalf("parked: waiting %v accepted %v active %v, want 1 1 1", w, a, act)
+		}
+	}
+	_ = c.Close()
+	waitUntil(t, "the closed connection leaves the lot", func() bool { return h.p.lot.openCount() == 0 })
+	waitUntil(t, "the closed connection is counted", func() bool { return gauge("active") == 0 && gauge("waiting") == 0 })
+}
+
+// TestParkIdleTimeout: a parked connection still ends at its idle timeout (keepalive_timeout),
+// closed by the proxy without an answer.
+func TestParkIdleTimeout(t *testing.T) {
+	addr := backend(t, echo("b"))
+	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}, upstream.Options{},
+		"/apisix/routes/1", route("/*", "", "", addr))
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	began := time.Now()
+	if code, _ := keepAliveGet(t, c, br, "/"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+	rest, err := io.ReadAll(br)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("after the idle timeout: %q, %v; want a silent close", rest, err)
+	}
+	if d := time.Since(began); d < 400*time.Millisecond {
+		t.Fatalf("closed after %v, before the idle timeout", d)
+	}
+	waitUntil(t, "the lot lets it go", func() bool { return h.p.lot.openCount() == 0 })
+}
+
+// TestParkShutdown: Shutdown closes parked connections at once, as fasthttp closes idle ones.
+func TestParkShutdown(t *testing.T) {
+	addr := backend(t, echo("b"))
+	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", addr))
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	keepAliveGet(t, c, br, "/")
+	waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+	if err := h.p.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("after Shutdown: %q, %v; want a silent close", rest, err)
+	}
+}
+
+// TestParkTLS: an HTTPS keep-alive connection parks and is served again on the same TLS session.
+func TestParkTLS(t *testing.T) {
+	cert, key := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{ParkIdleAfter: 40 * time.Millisecond},
+		"/apisix/ssls/1", sslJSON(`"sni":"a.example"`, cert, key),
+		"/apisix/routes/1", route("/*", "", "", echoBackend(t)))
+	c, err := tls.Dial("tcp", h.addr, &tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := range 3 {
+		if code, _ := keepAliveGet(t, c, br, "/"); code != 200 {
+			t.Fatalf("request %d: status %d", i, code)
+		}
+		waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+	}
+}
+
+// TestParkRace: requests that come just as the lot cuts the idle wait, on many connections at
+// once, are all served: the cut either parks the connection or is taken back.
+func TestParkRace(t *testing.T) {
+	addr := backend(t, echo("b"))
+	const after = 8 * time.Millisecond
+	h := start(t, Options{ParkIdleAfter: after}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", addr))
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", h.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for i := range 40 {
+				// Idle around the cut: before it, at it, after it (parked).
+				time.Sleep(time.Duration(rand.Int64N(int64(3 * after))))
+				_ = c.SetDeadline(time.Now().Add(waitFor))
+				if _, err := fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i); err != nil {
+					errs <- err
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- fmt.Errorf("request %d: %w", i, err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "b GET /") || resp.Close {
+					errs <- fmt.Errorf("request %d: %d %q close=%v", i, resp.StatusCode, b, resp.Close)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if h.p.lot.parkedTotal.Load() == 0 {
+		t.Error("no connection was parked")
+	}
+	t.Logf("parked %d times, %d cuts taken back", h.p.lot.parkedTotal.Load(), h.p.lot.takenBack.Load())
+}
+
+// TestParkOff: with ParkIdleAfter negative there is no lot.
+func TestParkOff(t *testing.T) {
+	if p := New(Options{ParkIdleAfter: -1}); p.lot != nil {
+		t.Fatal("a lot with parking off")
+	}
+}
