@@ -57,6 +57,7 @@ type lot struct {
 	mu       sync.Mutex
 	conns    map[*lazyConn]struct{} // every open connection of the proxy's listeners
 	parked   map[int]*lazyConn      // by socket
+	started  bool                   // its goroutines run
 	closed   bool
 	parks    int   // connections parked since memory was last handed back
 	lastPark int64 // the tick of the last one
@@ -90,16 +91,19 @@ func newLot(p *Proxy, after time.Duration) *lot {
 		p.log.Warn("idle connections are not parked", "error", err.Error())
 		return nil
 	}
-	l := &lot{p: p, after: after, poll: poll, conns: make(map[*lazyConn]struct{}), parked: make(map[int]*lazyConn),
+	return &lot{p: p, after: after, poll: poll, conns: make(map[*lazyConn]struct{}), parked: make(map[int]*lazyConn),
 		stop: make(chan struct{})}
-	l.done.Add(2)
-	go l.sweepLoop()
-	go l.waitLoop()
-	return l
 }
 
+// register adds a connection the proxy accepted; the first one starts the lot.
 func (l *lot) register(c *lazyConn) {
 	l.mu.Lock()
+	if !l.started && !l.closed {
+		l.started = true
+		l.done.Add(2)
+		go l.sweepLoop()
+		go l.waitLoop()
+	}
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
 }
@@ -256,8 +260,8 @@ func (l *lot) ready(fd int) {
 	}
 	delete(l.parked, fd)
 	l.poll.del(fd)
-	l.mu.Unlock()
 	c.park.state.Store(connActive)
+	l.mu.Unlock()
 	c.deadlines.ForgetRead()
 	_ = c.TCPConn.SetReadDeadline(time.Time{})
 	go l.p.resume(c.park.outer)
@@ -307,7 +311,7 @@ func (l *lot) sweep(tick int64) {
 				c.interrupt()
 			}
 		case connParked:
-			if e := c.park.expiry; e != 0 && tick >= e {
+			if e := c.park.expiry; e != 0 && tick >= e && l.parked[c.park.fd] == c {
 				delete(l.parked, c.park.fd)
 				l.poll.del(c.park.fd)
 				expired = append(expired, c)
