@@ -27,8 +27,14 @@ type IdleResult struct {
 // idleOpeners open the idle connections concurrently.
 const idleOpeners = 32
 
+// idleFor is how long the connections idle before the server's RSS is read: an idle connection
+// is one that has been idle a while. zoneproxy parks a connection idle for 1 s (no goroutine, no
+// buffers) and hands the memory back once no connection has been parked for 5 s; nginx keeps no
+// buffer for an idle connection from the start.
+const idleFor = 8 * time.Second
+
 // measureIdle opens n connections to s, sends the scenario's request on each and reads the response,
-// keeps them all open and idle while the server's RSS settles, and closes them.
+// keeps them all open and idle for idleFor and while the server's RSS settles, and closes them.
 func measureIdle(ctx context.Context, s *server, path string, headers []string, n int) (IdleResult, error) {
 	u, err := url.Parse(s.url)
 	if err != nil {
@@ -78,6 +84,11 @@ func measureIdle(ctx context.Context, s *server, path string, headers []string, 
 	}
 	if err := g.Wait(); err != nil {
 		return IdleResult{}, err
+	}
+	select {
+	case <-ctx.Done():
+		return IdleResult{}, ctx.Err()
+	case <-time.After(idleFor):
 	}
 	after := settledRSS(ctx, s)
 	r := IdleResult{Conns: n, BeforeMiB: float64(before) / 1024, AfterMiB: float64(after) / 1024}
