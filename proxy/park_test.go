@@ -225,3 +225,64 @@ func TestParkOff(t *testing.T) {
 		t.Fatal("a lot with parking off")
 	}
 }
+
+// waitSweeps waits until the lot has swept enough times to cut a connection that went idle now.
+func waitSweeps(t testing.TB, l *lot) {
+	t.Helper()
+	from := l.tick.Load()
+	waitUntil(t, "the lot sweeps past the idle limit", func() bool { return l.tick.Load() > from+idleTicks+1 })
+}
+
+// TestParkLeavesTunnelsAndH2: a WebSocket tunnel and an HTTP/2 connection that idle longer than
+// ParkIdleAfter are not parked: the tunnel keeps relaying, the h2 connection serves its next
+// stream.
+func TestParkLeavesTunnelsAndH2(t *testing.T) {
+	t.Run("websocket", func(t *testing.T) {
+		h := start(t, Options{ParkIdleAfter: 20 * time.Millisecond}, upstream.Options{},
+			"/apisix/routes/ws", route("/ws", `"enable_websocket":true`, "", wsBackend(t, nil)))
+		c, br, head := dialWS(t, h.addr, "/ws")
+		if !strings.HasPrefix(head, "HTTP/1.1 101") {
+			t.Fatalf("handshake: %q", head)
+		}
+		got := make([]byte, len("hi!EARLY"))
+		if _, err := io.ReadFull(br, got); err != nil {
+			t.Fatal(err)
+		}
+		waitSweeps(t, h.p.lot)
+		if _, err := io.WriteString(c, "late"); err != nil {
+			t.Fatal(err)
+		}
+		got = make([]byte, 4)
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != "LATE" {
+			t.Fatalf("after idling: %q, %v", got, err)
+		}
+		if n := h.p.lot.parkedTotal.Load(); n != 0 {
+			t.Fatalf("%d parked", n)
+		}
+	})
+	t.Run("h2", func(t *testing.T) {
+		cert, key := tu.Cert(t, tu.ECDSA, "a.example")
+		h := startTLS(t, Options{ParkIdleAfter: 20 * time.Millisecond},
+			"/apisix/ssls/1", sslJSON(`"sni":"a.example"`, cert, key),
+			"/apisix/routes/1", route("/*", "", "", bodyBackend(t)))
+		client := h.h2Client()
+		for i := range 2 {
+			resp, err := client.Get("https://a.example/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+				t.Fatalf("request %d: %d over %s", i, resp.StatusCode, resp.Proto)
+			}
+			waitSweeps(t, h.p.lot)
+		}
+		if n := h.p.lot.parkedTotal.Load(); n != 0 {
+			t.Fatalf("%d parked", n)
+		}
+		if n := metricValue(t, h.m, "apisix_http_current_connections", "state", "accepted"); n != 1 {
+			t.Fatalf("%v connections accepted, want the one h2 connection", n)
+		}
+	})
+}
