@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/internal/netconn"
 )
 
 // Parking idle keep-alive connections.
@@ -194,17 +196,8 @@ func (p *Proxy) connState(nc net.Conn, s fasthttp.ConnState) {
 
 // lazyOf finds the lazyConn under nc (TLS, metrics).
 func lazyOf(nc net.Conn) *lazyConn {
-	for range 4 {
-		switch c := nc.(type) {
-		case *lazyConn:
-			return c
-		case interface{ NetConn() net.Conn }:
-			nc = c.NetConn()
-		default:
-			return nil
-		}
-	}
-	return nil
+	c, _ := netconn.Find[*lazyConn](nc)
+	return c
 }
 
 // add parks c, whose serve loop has ended.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/internal/netconn"
 )
 
 // Conns counts client connections and requests for apisix_http_current_connections and
@@ -142,17 +144,8 @@ func (c *conn) WriteTo(w io.Writer) (int64, error) {
 
 // counted finds the counted connection under nc, looking through TLS.
 func counted(nc net.Conn) *conn {
-	for range 4 {
-		switch x := nc.(type) {
-		case *conn:
-			return x
-		case interface{ NetConn() net.Conn }:
-			nc = x.NetConn()
-		default:
-			return nil
-		}
-	}
-	return nil
+	c, _ := netconn.Find[*conn](nc)
+	return c
 }
 
 // ConnState is a fasthttp.Server.ConnState hook. It counts requests on any connection, and
