@@ -46,6 +46,17 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// dialKeepAlive opens a client connection to addr, closed when the test ends.
+func dialKeepAlive(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
 // keepAliveGet sends GET path on c and reads the whole response.
 func keepAliveGet(t testing.TB, c net.Conn, br *bufio.Reader, path string) (int, string) {
 	t.Helper()
@@ -79,12 +90,7 @@ func TestParkIdleConnection(t *testing.T) {
 	addr := backend(t, echo("b"))
 	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond, Metrics: m}, upstream.Options{},
 		"/apisix/routes/1", route("/*", "", "", addr))
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dialKeepAlive(t, h.addr)
 	gauge := func(state string) float64 {
 		return metricValue(t, m, "apisix_http_current_connections", "state", state)
 	}
@@ -108,12 +114,7 @@ func TestParkIdleTimeout(t *testing.T) {
 	addr := backend(t, echo("b"))
 	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}, upstream.Options{},
 		"/apisix/routes/1", route("/*", "", "", addr))
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dialKeepAlive(t, h.addr)
 	began := time.Now()
 	if code, _ := keepAliveGet(t, c, br, "/"); code != 200 {
 		t.Fatalf("status %d", code)
@@ -133,12 +134,7 @@ func TestParkIdleTimeout(t *testing.T) {
 func TestParkShutdown(t *testing.T) {
 	addr := backend(t, echo("b"))
 	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", addr))
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dialKeepAlive(t, h.addr)
 	keepAliveGet(t, c, br, "/")
 	waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
 	if err := h.p.Shutdown(t.Context()); err != nil {
