@@ -172,17 +172,27 @@ func keyAuthKVs(up string) []string {
 	return kvs
 }
 
-func benchHandle(b *testing.B, headers []string, kvs ...string) {
-	h := start(b, Options{}, upstream.Options{}, kvs...)
-	var tmpl fasthttp.Request
+// benchRequest is the request the Handle benchmarks send: a GET of /api/users?id=42 with the
+// given header names and values.
+func benchRequest(headers []string) *fasthttp.Request {
+	tmpl := &fasthttp.Request{}
 	tmpl.Header.SetMethod(fasthttp.MethodGet)
 	tmpl.SetRequestURI("/api/users?id=42")
 	tmpl.Header.SetHost("api.example.com")
 	for i := 0; i+1 < len(headers); i += 2 {
 		tmpl.Header.Set(headers[i], headers[i+1])
 	}
+	return tmpl
+}
+
+// benchClientAddr is the client address of the Handle benchmarks' RequestCtx.
+var benchClientAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}
+
+func benchHandle(b *testing.B, headers []string, kvs ...string) {
+	h := start(b, Options{}, upstream.Options{}, kvs...)
+	tmpl := benchRequest(headers)
 	var ctx fasthttp.RequestCtx
-	ctx.Init(&tmpl, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
+	ctx.Init(tmpl, benchClientAddr, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU(b)
