@@ -39,8 +39,8 @@ type hotPath struct {
 	resp   *fasthttp.Response
 }
 
-func newHotPath(tb testing.TB, method string, body []byte) *hotPath {
-	h := start(tb, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(tb)))
+func newHotPath(tb testing.TB, opts Options, method string, body []byte) *hotPath {
+	h := start(tb, opts, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(tb)))
 	hp := &hotPath{
 		client: &fasthttp.HostClient{Addr: h.addr, MaxConns: 1024},
 		req:    fasthttp.AcquireRequest(),
@@ -81,7 +81,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 		{"POST 1KiB", fasthttp.MethodPost, []byte(strings.Repeat("b", 1024))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			hp := newHotPath(b, tc.method, tc.body)
+			hp := newHotPath(b, Options{}, tc.method, tc.body)
 			hp.roundTrip(b, hp.req, hp.resp)
 			b.ReportAllocs()
 			b.ResetTimer()

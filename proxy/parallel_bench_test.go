@@ -19,24 +19,40 @@ const inFlightPerP = 8
 // grows at all, is what two Ps pay that one does not, in shared state the requests touch or in
 // the scheduler. cpu-ns/op is the process's CPU time per request, every goroutine included.
 
-// BenchmarkRoundTripParallel is BenchmarkProxyRoundTrip's GET with inFlightPerP requests per P.
+// BenchmarkRoundTripParallel is BenchmarkProxyRoundTrip's GET with inFlightPerP requests per P,
+// without metrics and with them (the client connections' counters, which every request moves,
+// and the route's series).
 func BenchmarkRoundTripParallel(b *testing.B) {
-	hp := newHotPath(b, fasthttp.MethodGet, nil)
-	hp.roundTrip(b, hp.req, hp.resp)
-	b.ReportAllocs()
-	b.SetParallelism(inFlightPerP)
-	b.ResetTimer()
-	cpu0 := processCPU(b)
-	b.RunParallel(func(pb *testing.PB) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		hp.req.CopyTo(req)
-		for pb.Next() {
-			hp.roundTrip(b, req, resp)
-		}
-	})
-	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"plain", Options{}},
+		{"metrics", Options{Metrics: m, CountAllRequests: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			hp := newHotPath(b, tc.opts, fasthttp.MethodGet, nil)
+			hp.roundTrip(b, hp.req, hp.resp)
+			b.ReportAllocs()
+			b.SetParallelism(inFlightPerP)
+			b.ResetTimer()
+			cpu0 := processCPU(b)
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				hp.req.CopyTo(req)
+				for pb.Next() {
+					hp.roundTrip(b, req, resp)
+				}
+			})
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }
 
 // BenchmarkHandleParallel is BenchmarkHandleDirect's and BenchmarkPlugins' Handle on a prepared

@@ -99,3 +99,25 @@ func BenchmarkConns(b *testing.B) {
 		c.ConnState(nc, fasthttp.StateIdle)
 	}
 }
+
+// BenchmarkConnsParallel is BenchmarkConns from RunParallel's goroutines, each on its own
+// connection: the counters every request moves (requests, and the reading, writing and waiting
+// gauges) are shared by all connections, so under -cpu 2 their cache line moves between cores
+// (issue 22's contention profile, bench/contention.sh).
+func BenchmarkConnsParallel(b *testing.B) {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := m.Conns()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx, nc := countedCtx(b, c)
+		c.ConnState(nc, fasthttp.StateNew)
+		for pb.Next() {
+			c.ConnState(nc, fasthttp.StateActive)
+			c.Enter(ctx)
+			c.ConnState(nc, fasthttp.StateIdle)
+		}
+	})
+}
