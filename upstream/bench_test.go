@@ -3,6 +3,8 @@ package upstream
 import (
 	"fmt"
 	"testing"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 func benchPools(b testing.TB) map[string]*Pool {
@@ -70,6 +72,7 @@ func BenchmarkPickDoneParallel(b *testing.B) {
 // pickParallel picks from p, and with done reports each pick Done, from RunParallel's goroutines.
 func pickParallel(b *testing.B, p *Pool, done bool) {
 	b.ReportAllocs()
+	defer testutil.ReportCPUPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := requestCtx("192.0.2.7", "/x")
 		for pb.Next() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
 
@@ -32,6 +33,7 @@ func BenchmarkObserve(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		defer testutil.ReportCPUPerOp(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			s := benchSample()
 			for pb.Next() {
@@ -111,6 +113,7 @@ func BenchmarkConnsParallel(b *testing.B) {
 	}
 	c := m.Conns()
 	b.ReportAllocs()
+	defer testutil.ReportCPUPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx, nc := countedCtx(b, c)
 		c.ConnState(nc, fasthttp.StateNew)
