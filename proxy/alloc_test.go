@@ -19,7 +19,7 @@ import (
 // over the whole process: the client, the proxy (routing, picking, forwarding, the upstream
 // connection) and the upstream.
 func TestRoundTripAllocs(t *testing.T) {
-	hp := newHotPath(t, fasthttp.MethodGet, nil)
+	hp := newHotPath(t, Options{}, fasthttp.MethodGet, nil)
 	for i := 0; i < 100; i++ {
 		hp.roundTrip(t, hp.req, hp.resp)
 	}

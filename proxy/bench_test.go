@@ -39,8 +39,8 @@ type hotPath struct {
 	resp   *fasthttp.Response
 }
 
-func newHotPath(tb testing.TB, method string, body []byte) *hotPath {
-	h := start(tb, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(tb)))
+func newHotPath(tb testing.TB, opts Options, method string, body []byte) *hotPath {
+	h := start(tb, opts, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fastBackend(tb)))
 	hp := &hotPath{
 		client: &fasthttp.HostClient{Addr: h.addr, MaxConns: 1024},
 		req:    fasthttp.AcquireRequest(),
@@ -81,7 +81,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 		{"POST 1KiB", fasthttp.MethodPost, []byte(strings.Repeat("b", 1024))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			hp := newHotPath(b, tc.method, tc.body)
+			hp := newHotPath(b, Options{}, tc.method, tc.body)
 			hp.roundTrip(b, hp.req, hp.resp)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -172,17 +172,27 @@ func keyAuthKVs(up string) []string {
 	return kvs
 }
 
-func benchHandle(b *testing.B, headers []string, kvs ...string) {
-	h := start(b, Options{}, upstream.Options{}, kvs...)
-	var tmpl fasthttp.Request
+// benchRequest is the request the Handle benchmarks send: a GET of /api/users?id=42 with the
+// given header names and values.
+func benchRequest(headers []string) *fasthttp.Request {
+	tmpl := &fasthttp.Request{}
 	tmpl.Header.SetMethod(fasthttp.MethodGet)
 	tmpl.SetRequestURI("/api/users?id=42")
 	tmpl.Header.SetHost("api.example.com")
 	for i := 0; i+1 < len(headers); i += 2 {
 		tmpl.Header.Set(headers[i], headers[i+1])
 	}
+	return tmpl
+}
+
+// benchClientAddr is the client address of the Handle benchmarks' RequestCtx.
+var benchClientAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}
+
+func benchHandle(b *testing.B, headers []string, kvs ...string) {
+	h := start(b, Options{}, upstream.Options{}, kvs...)
+	tmpl := benchRequest(headers)
 	var ctx fasthttp.RequestCtx
-	ctx.Init(&tmpl, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
+	ctx.Init(tmpl, benchClientAddr, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU(b)

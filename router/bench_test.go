@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/router"
 )
 
@@ -138,6 +139,7 @@ func BenchmarkMatchParallel(b *testing.B) {
 	tab, routes := buildGenerated(b, 10000)
 	rq := benchRequests(routes)[0]
 	b.ReportAllocs()
+	defer testutil.ReportCPUPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := rq.req.ctx(b)
 		for pb.Next() {

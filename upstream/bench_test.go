@@ -3,6 +3,8 @@ package upstream
 import (
 	"fmt"
 	"testing"
+
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 func benchPools(b testing.TB) map[string]*Pool {
@@ -37,15 +39,7 @@ func BenchmarkPick(b *testing.B) {
 				p.Pick(ctx, nil)
 			}
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := requestCtx("192.0.2.7", "/x")
-				for pb.Next() {
-					p.Pick(ctx, nil)
-				}
-			})
-		})
+		b.Run(name+"/parallel", func(b *testing.B) { pickParallel(b, p, false) })
 	}
 }
 
@@ -61,16 +55,32 @@ func BenchmarkPickDone(b *testing.B) {
 				p.Pick(ctx, nil).Done(200, nil, 0)
 			}
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := requestCtx("192.0.2.7", "/x")
-				for pb.Next() {
-					p.Pick(ctx, nil).Done(200, nil, 0)
-				}
-			})
-		})
+		b.Run(name+"/parallel", func(b *testing.B) { pickParallel(b, p, true) })
 	}
+}
+
+// BenchmarkPickDoneParallel is BenchmarkPickDone's parallel rows under a top-level name, so that
+// `-bench Parallel -cpu 1,2` selects them with the other packages' (issue 22's contention
+// profile): every goroutine picks from the same pool, as the requests of one route do.
+func BenchmarkPickDoneParallel(b *testing.B) {
+	pools := benchPools(b)
+	for _, name := range benchNames {
+		b.Run(name, func(b *testing.B) { pickParallel(b, pools[name], true) })
+	}
+}
+
+// pickParallel picks from p, and with done reports each pick Done, from RunParallel's goroutines.
+func pickParallel(b *testing.B, p *Pool, done bool) {
+	b.ReportAllocs()
+	defer testutil.ReportCPUPerOp(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := requestCtx("192.0.2.7", "/x")
+		for pb.Next() {
+			if pk := p.Pick(ctx, nil); done {
+				pk.Done(200, nil, 0)
+			}
+		}
+	})
 }
 
 // BenchmarkPickAfterHealthFlip measures the first Pick after a node flips health (the flip itself

@@ -1,8 +1,9 @@
 // Package testutil holds helpers shared by the tests of several zoneproxy
 // packages: polling a condition with a deadline (WaitFor, WaitForState),
 // loopback listeners and ports (Listen, FreePorts), self-signed certificates
-// (Cert), and running workers so that they truly overlap in time
-// (Concurrently).
+// (Cert), running workers so that they truly overlap in time
+// (Concurrently), and the process's CPU time per benchmark op
+// (ReportCPUPerOp).
 //
 // It is imported only from _test.go files and must not import any zoneproxy
 // package, so that every package's tests can use it without an import

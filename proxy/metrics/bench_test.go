@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 )
 
@@ -32,6 +33,7 @@ func BenchmarkObserve(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		defer testutil.ReportCPUPerOp(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			s := benchSample()
 			for pb.Next() {
@@ -98,4 +100,27 @@ func BenchmarkConns(b *testing.B) {
 		c.Enter(ctx)
 		c.ConnState(nc, fasthttp.StateIdle)
 	}
+}
+
+// BenchmarkConnsParallel is BenchmarkConns from RunParallel's goroutines, each on its own
+// connection: the counters every request moves (requests, and the reading, writing and waiting
+// gauges) are shared by all connections, so under -cpu 2 their cache line moves between cores
+// (issue 22's contention profile, bench/contention.sh).
+func BenchmarkConnsParallel(b *testing.B) {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := m.Conns()
+	b.ReportAllocs()
+	defer testutil.ReportCPUPerOp(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx, nc := countedCtx(b, c)
+		c.ConnState(nc, fasthttp.StateNew)
+		for pb.Next() {
+			c.ConnState(nc, fasthttp.StateActive)
+			c.Enter(ctx)
+			c.ConnState(nc, fasthttp.StateIdle)
+		}
+	})
 }

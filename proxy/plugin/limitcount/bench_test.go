@@ -26,6 +26,7 @@ func BenchmarkAccess(b *testing.B) {
 			}
 			c := compile(b, Plugin, conf, nil)
 			b.ReportAllocs()
+			defer testutil.ReportCPUPerOp(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				r := request("10.0.0.1", nil)
 				for pb.Next() {
