@@ -195,7 +195,7 @@ func benchHandle(b *testing.B, headers []string, kvs ...string) {
 	ctx.Init(tmpl, benchClientAddr, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := testutil.ProcessCPU(b)
 	for i := 0; i < b.N; i++ {
 		tmpl.CopyTo(&ctx.Request)
 		ctx.Response.Reset()
@@ -207,7 +207,7 @@ func benchHandle(b *testing.B, headers []string, kvs ...string) {
 	// The process's CPU time per request (the proxy, the upstream and the kernel's loopback
 	// work for both): what a plugin adds to it is what bench/ measures in requests per
 	// CPU-second, and on a shared machine it moves less than ns/op.
-	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testutil.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkPluginPhases: what a route's plugins add to a proxied request in user space, without

@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -40,7 +41,7 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(inFlightPerP)
 			b.ResetTimer()
-			cpu0 := processCPU(b)
+			stop := testutil.ReportCPUPerOp(b)
 			b.RunParallel(func(pb *testing.PB) {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				defer fasthttp.ReleaseRequest(req)
@@ -50,7 +51,7 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 					hp.roundTrip(b, req, resp)
 				}
 			})
-			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			stop()
 		})
 	}
 }
@@ -79,7 +80,7 @@ func BenchmarkHandleParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(inFlightPerP)
 			b.ResetTimer()
-			cpu0 := processCPU(b)
+			stop := testutil.ReportCPUPerOp(b)
 			b.RunParallel(func(pb *testing.PB) {
 				tmpl := benchRequest(nil) // its own: CopyTo may parse the source lazily
 				var ctx fasthttp.RequestCtx
@@ -94,7 +95,7 @@ func BenchmarkHandleParallel(b *testing.B) {
 					}
 				}
 			})
-			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			stop()
 		})
 	}
 }

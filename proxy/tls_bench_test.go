@@ -8,9 +8,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net/http"
-	"syscall"
 	"testing"
-	"time"
 
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 )
@@ -60,7 +58,7 @@ func BenchmarkTLSHandshake(b *testing.B) {
 				}
 				req := []byte("GET /nothing HTTP/1.1\r\nHost: " + cfg.ServerName + "\r\nConnection: close\r\n\r\n")
 				b.ReportAllocs()
-				cpu := processCPU(b)
+				cpu := tu.ProcessCPU(b)
 				n := 0
 				for b.Loop() {
 					conn, err := tls.Dial("tcp", h.addr, cfg)
@@ -84,17 +82,8 @@ func BenchmarkTLSHandshake(b *testing.B) {
 					}
 					n++
 				}
-				b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-us/op")
+				b.ReportMetric(float64((tu.ProcessCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-us/op")
 			})
 		}
 	}
-}
-
-// processCPU is the process's user and system CPU time so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
