@@ -262,6 +262,7 @@ func TestParkLeavesTunnelsAndH2(t *testing.T) {
 			"/apisix/ssls/1", sslJSON(`"sni":"a.example"`, cert, key),
 			"/apisix/routes/1", route("/*", "", "", bodyBackend(t)))
 		client := h.h2Client()
+		defer client.CloseIdleConnections() // TestH2Hostile counts every h2 connection of the process
 		for i := range 2 {
 			resp, err := client.Get("https://a.example/x")
 			if err != nil {
