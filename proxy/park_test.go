@@ -283,3 +283,26 @@ func TestParkLeavesTunnelsAndH2(t *testing.T) {
 		}
 	})
 }
+
+// TestParkManyClientsLeave: many parked connections whose clients all close leave nothing behind:
+// the lot lets every one go (each is served again, finds the end of the stream and closes).
+func TestParkManyClientsLeave(t *testing.T) {
+	addr := backend(t, echo("b"))
+	h := start(t, Options{ParkIdleAfter: 20 * time.Millisecond}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", addr))
+	const n = 100
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, br := dialKeepAlive(t, h.addr)
+		if code, _ := keepAliveGet(t, c, br, "/"); code != 200 {
+			t.Fatalf("connection %d: status %d", i, code)
+		}
+		conns[i] = c
+	}
+	waitUntil(t, "every connection is parked", func() bool { return h.p.lot.parkedCount() == n })
+	for _, c := range conns {
+		c.Close()
+	}
+	waitUntil(t, "the lot lets every connection go", func() bool {
+		return h.p.lot.openCount() == 0 && h.p.lot.parkedCount() == 0
+	})
+}
