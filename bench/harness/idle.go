@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +34,7 @@ const idleOpeners = 32
 // buffer for an idle connection from the start.
 const idleFor = 8 * time.Second
 
-// measureIdle opens n connections to s, sends the scenario's request on each and reads the response,
+// measureIdle opens n connections to s (over TLS when its URL is https), sends the scenario's request on each and reads the response,
 // keeps them all open and idle for idleFor and while the server's RSS settles, and closes them.
 func measureIdle(ctx context.Context, s *server, path string, headers []string, n int) (IdleResult, error) {
 	u, err := url.Parse(s.url)
@@ -74,6 +75,14 @@ func measureIdle(ctx context.Context, s *server, path string, headers []string, 
 				c, err := d.DialContext(gctx, "tcp", u.Host)
 				if err != nil {
 					return fmt.Errorf("connection %d: %w", i, err)
+				}
+				if u.Scheme == "https" {
+					tc := tls.Client(c, &tls.Config{ServerName: benchSNI, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+					if err := tc.HandshakeContext(gctx); err != nil {
+						c.Close()
+						return fmt.Errorf("connection %d: %w", i, err)
+					}
+					c = tc
 				}
 				conns[i] = c
 				if err := oneRequest(c, raw); err != nil {
