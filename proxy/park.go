@@ -61,14 +61,14 @@ type lot struct {
 	parked   map[int]*lazyConn      // by socket
 	started  bool                   // its goroutines run
 	closed   bool
-	parks    int   // connections parked since memory was last handed back
-	lastPark int64 // the tick of the last one
+	parks    int64 // connections parked, ever
+	released int64 // parks when memory was last handed back
+	lastPark int64 // the tick of the last park
 
 	stop chan struct{}
 	done sync.WaitGroup
 
-	// For tests: connections parked, and cuts taken back because a request came with them.
-	parkedTotal, takenBack atomic.Int64
+	takenBack atomic.Int64 // for tests: cuts taken back because a request came with them
 }
 
 // idleTicks is how many ticks a connection idles before it is cut: after is four ticks.
@@ -226,7 +226,6 @@ func (l *lot) add(c *lazyConn) {
 		return
 	}
 	l.parks++
-	l.parkedTotal.Add(1)
 	l.lastPark = l.tick.Load()
 	l.mu.Unlock()
 }
@@ -311,9 +310,9 @@ func (l *lot) sweep(tick int64) {
 			}
 		}
 	}
-	release := l.parks >= releaseAfterParks && tick-l.lastPark >= releaseQuietTicks
+	release := l.parks-l.released >= releaseAfterParks && tick-l.lastPark >= releaseQuietTicks
 	if release {
-		l.parks = 0
+		l.released = l.parks
 	}
 	l.mu.Unlock()
 	for _, c := range expired {

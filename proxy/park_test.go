@@ -27,6 +27,14 @@ func (l *lot) parkedCount() int {
 	return len(l.parked)
 }
 
+// counts is how many connections the lot has parked, ever, and how many it had parked when it
+// last handed memory back.
+func (l *lot) counts() (parks, released int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.parks, l.released
+}
+
 // openCount is how many connections the lot knows (every open one of the proxy's listeners).
 func (l *lot) openCount() int {
 	l.mu.Lock()
@@ -34,17 +42,7 @@ func (l *lot) openCount() int {
 	return len(l.conns)
 }
 
-// waitUntil polls cond until it holds, failing the test after waitFor.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+func parks(l *lot) int64 { n, _ := l.counts(); return n }
 
 // dialKeepAlive opens a client connection to addr, closed when the test ends.
 func dialKeepAlive(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
@@ -98,14 +96,14 @@ func TestParkIdleConnection(t *testing.T) {
 		if code, body := keepAliveGet(t, c, br, fmt.Sprintf("/r%d", i)); code != 200 || !strings.HasPrefix(body, "b GET /r") {
 			t.Fatalf("request %d: %d %q", i, code, body)
 		}
-		waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+		poll(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
 		if w, a, act := gauge("waiting"), gauge("accepted"), gauge("active"); w != 1 || a != 1 || act != 1 {
 			t.Fatalf("parked: waiting %v accepted %v active %v, want 1 1 1", w, a, act)
 		}
 	}
 	_ = c.Close()
-	waitUntil(t, "the closed connection leaves the lot", func() bool { return h.p.lot.openCount() == 0 })
-	waitUntil(t, "the closed connection is counted", func() bool { return gauge("active") == 0 && gauge("waiting") == 0 })
+	poll(t, "the closed connection leaves the lot", func() bool { return h.p.lot.openCount() == 0 })
+	poll(t, "the closed connection is counted", func() bool { return gauge("active") == 0 && gauge("waiting") == 0 })
 }
 
 // TestParkIdleTimeout: a parked connection still ends at its idle timeout (keepalive_timeout),
@@ -119,7 +117,7 @@ func TestParkIdleTimeout(t *testing.T) {
 	if code, _ := keepAliveGet(t, c, br, "/"); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+	poll(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
 	rest, err := io.ReadAll(br)
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("after the idle timeout: %q, %v; want a silent close", rest, err)
@@ -127,7 +125,7 @@ func TestParkIdleTimeout(t *testing.T) {
 	if d := time.Since(began); d < 400*time.Millisecond {
 		t.Fatalf("closed after %v, before the idle timeout", d)
 	}
-	waitUntil(t, "the lot lets it go", func() bool { return h.p.lot.openCount() == 0 })
+	poll(t, "the lot lets it go", func() bool { return h.p.lot.openCount() == 0 })
 }
 
 // TestParkShutdown: Shutdown closes parked connections at once, as fasthttp closes idle ones.
@@ -136,7 +134,7 @@ func TestParkShutdown(t *testing.T) {
 	h := start(t, Options{ParkIdleAfter: 40 * time.Millisecond}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", addr))
 	c, br := dialKeepAlive(t, h.addr)
 	keepAliveGet(t, c, br, "/")
-	waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+	poll(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
 	if err := h.p.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +159,7 @@ func TestParkTLS(t *testing.T) {
 		if code, _ := keepAliveGet(t, c, br, "/"); code != 200 {
 			t.Fatalf("request %d: status %d", i, code)
 		}
-		waitUntil(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
+		poll(t, "the connection is parked", func() bool { return h.p.lot.parkedCount() == 1 })
 	}
 }
 
@@ -209,10 +207,10 @@ func TestParkRace(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if h.p.lot.parkedTotal.Load() == 0 {
+	if parks(h.p.lot) == 0 {
 		t.Error("no connection was parked")
 	}
-	t.Logf("parked %d times, %d cuts taken back", h.p.lot.parkedTotal.Load(), h.p.lot.takenBack.Load())
+	t.Logf("parked %d times, %d cuts taken back", parks(h.p.lot), h.p.lot.takenBack.Load())
 }
 
 // TestParkOff: with ParkIdleAfter negative there is no lot.
@@ -223,10 +221,10 @@ func TestParkOff(t *testing.T) {
 }
 
 // waitSweeps waits until the lot has swept enough times to cut a connection that went idle now.
-func waitSweeps(t testing.TB, l *lot) {
+func waitSweeps(t *testing.T, l *lot) {
 	t.Helper()
 	from := l.tick.Load()
-	waitUntil(t, "the lot sweeps past the idle limit", func() bool { return l.tick.Load() > from+idleTicks+1 })
+	poll(t, "the lot sweeps past the idle limit", func() bool { return l.tick.Load() > from+idleTicks+1 })
 }
 
 // TestParkLeavesTunnelsAndH2: a WebSocket tunnel and an HTTP/2 connection that idle longer than
@@ -252,7 +250,7 @@ func TestParkLeavesTunnelsAndH2(t *testing.T) {
 		if _, err := io.ReadFull(br, got); err != nil || string(got) != "LATE" {
 			t.Fatalf("after idling: %q, %v", got, err)
 		}
-		if n := h.p.lot.parkedTotal.Load(); n != 0 {
+		if n := parks(h.p.lot); n != 0 {
 			t.Fatalf("%d parked", n)
 		}
 	})
@@ -275,7 +273,7 @@ func TestParkLeavesTunnelsAndH2(t *testing.T) {
 			}
 			waitSweeps(t, h.p.lot)
 		}
-		if n := h.p.lot.parkedTotal.Load(); n != 0 {
+		if n := parks(h.p.lot); n != 0 {
 			t.Fatalf("%d parked", n)
 		}
 		if n := metricValue(t, h.m, "apisix_http_current_connections", "state", "accepted"); n != 1 {
@@ -284,12 +282,13 @@ func TestParkLeavesTunnelsAndH2(t *testing.T) {
 	})
 }
 
-// TestParkManyClientsLeave: many parked connections whose clients all close leave nothing behind:
-// the lot lets every one go (each is served again, finds the end of the stream and closes).
-func TestParkManyClientsLeave(t *testing.T) {
+// TestParkManyConnections: after a wave of parking (more than releaseAfterParks connections),
+// the lot hands memory back once it is quiet; and parked connections whose clients all close
+// leave nothing behind (each is served again, finds the end of the stream and closes).
+func TestParkManyConnections(t *testing.T) {
 	addr := backend(t, echo("b"))
 	h := start(t, Options{ParkIdleAfter: 20 * time.Millisecond}, upstream.Options{}, "/apisix/routes/1", route("/*", "", "", addr))
-	const n = 100
+	const n = releaseAfterParks + 44
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		c, br := dialKeepAlive(t, h.addr)
@@ -298,11 +297,15 @@ func TestParkManyClientsLeave(t *testing.T) {
 		}
 		conns[i] = c
 	}
-	waitUntil(t, "every connection is parked", func() bool { return h.p.lot.parkedCount() == n })
+	poll(t, "every connection is parked", func() bool { return h.p.lot.parkedCount() == n })
+	poll(t, "the memory of the wave is handed back", func() bool {
+		parks, released := h.p.lot.counts()
+		return released == parks
+	})
 	for _, c := range conns {
 		c.Close()
 	}
-	waitUntil(t, "the lot lets every connection go", func() bool {
+	poll(t, "the lot lets every connection go", func() bool {
 		return h.p.lot.openCount() == 0 && h.p.lot.parkedCount() == 0
 	})
 }
