@@ -255,19 +255,7 @@ func (r *rawH2) get(t *testing.T, id uint32, path string, extra ...string) {
 // next reads frames until match returns true (nil error) or the connection ends (its error).
 // It acknowledges the server's SETTINGS.
 func (r *rawH2) next(within time.Duration, match func(http2.Frame) bool) error {
-	_ = r.c.SetReadDeadline(time.Now().Add(within))
-	for {
-		f, err := r.fr.ReadFrame()
-		if err != nil {
-			return err
-		}
-		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
-			_ = r.fr.WriteSettingsAck()
-		}
-		if match(f) {
-			return nil
-		}
-	}
+	return tu.NextFrame(r.c, r.fr, within, match)
 }
 
 // TestH2GoAwayOnDrain: Shutdown sends GOAWAY at once, lets an in-flight stream complete, then

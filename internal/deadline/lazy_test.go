@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // counting is a real TCP connection that counts the deadlines armed on it.
@@ -18,28 +20,9 @@ func (c *counting) SetReadDeadline(t time.Time) error  { c.reads++; return c.Con
 func (c *counting) SetWriteDeadline(t time.Time) error { c.writes++; return c.Conn.SetWriteDeadline(t) }
 func (c *counting) SetDeadline(t time.Time) error      { c.both++; return c.Conn.SetDeadline(t) }
 
-// pair returns the two ends of a loopback TCP connection.
+// pair returns the two ends of a loopback TCP connection, the client's counting its deadlines.
 func pair(t *testing.T) (client *counting, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := <-accepted
-	if s == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
+	c, s := tu.TCPPair(t)
 	return &counting{Conn: c}, s
 }
 

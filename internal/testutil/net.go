@@ -25,6 +25,32 @@ func Listen(t testing.TB) net.Listener {
 	return ln
 }
 
+// TCPPair returns the two ends of a loopback TCP connection, both closed when the test ends.
+func TCPPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen on 127.0.0.1:0: %v", err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial %s: %v", ln.Addr(), err)
+	}
+	server = <-accepted
+	if server == nil {
+		client.Close()
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
+	return client, server
+}
+
 // FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a
 // moment ago, for a child process or a configuration that must bind them
 // itself. Use it only where a net.Listener (Listen) cannot be handed over.

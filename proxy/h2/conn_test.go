@@ -171,19 +171,7 @@ func (cl *client) request(id uint32, method, path string, end bool, extra ...str
 // next reads frames until match returns true (nil error) or the connection ends (its error).
 // It acknowledges the server's SETTINGS.
 func (cl *client) next(within time.Duration, match func(http2.Frame) bool) error {
-	_ = cl.c.SetReadDeadline(time.Now().Add(within))
-	for {
-		f, err := cl.fr.ReadFrame()
-		if err != nil {
-			return err
-		}
-		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
-			_ = cl.fr.WriteSettingsAck()
-		}
-		if match(f) {
-			return nil
-		}
-	}
+	return tu.NextFrame(cl.c, cl.fr, within, match)
 }
 
 // response is what the client read of one stream.

@@ -11,34 +11,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 )
 
 // connPair is a countedConn (as ConfigureClient dials them) and the peer's end of it.
 func connPair(t *testing.T) (*countedConn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, ok := <-accepted
-	if !ok {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { _ = c.Close(); _ = peer.Close() })
+	c, peer := tu.TCPPair(t)
 	_ = peer.SetDeadline(time.Now().Add(waitFor))
 	return &countedConn{Conn: c}, peer
 }
