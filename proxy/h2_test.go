@@ -607,3 +607,25 @@ func TestH2Counted(t *testing.T) {
 		return metricValue(t, h.m, "apisix_http_current_connections", "state", "active") == 0
 	})
 }
+
+// TestH2ClientStopsReading: an HTTP/2 client that opens its flow-control windows wide, asks for a
+// large body and then reads nothing is disconnected after send_timeout, as nginx's send_timeout
+// does: the connection's writes have a deadline even where flow control would let them go on.
+func TestH2ClientStopsReading(t *testing.T) {
+	c, k := tu.Cert(t, tu.ECDSA, "a.example")
+	h := startTLS(t, Options{SendTimeout: 300 * time.Millisecond}, "/apisix/ssls/1", sslJSON(`"sni":"a.example"`, c, k),
+		"/apisix/routes/1", route("/big", "", "", bodyBackend(t)))
+	r := dialH2(t, h.addr)
+	if err := r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.fr.WriteWindowUpdate(0, 1<<31-1-65535); err != nil {
+		t.Fatal(err)
+	}
+	r.get(t, 1, "/big?n=1073741824") // 1 GiB: far more than the sockets between us hold
+	active := func() float64 { return metricValue(t, h.m, "apisix_http_current_connections", "state", "active") }
+	if n := active(); n != 1 {
+		t.Fatalf("%v active connections, want this one", n)
+	}
+	poll(t, "the proxy to close the connection of a client that reads nothing", func() bool { return active() == 0 })
+}

@@ -29,10 +29,7 @@ const (
 	// several small frames a client sends at once (HEADERS of many streams, WINDOW_UPDATE,
 	// SETTINGS ACK), are taken from it rather than by a read of the TLS connection each.
 	readBufferSize = 4 << 10
-	// sendTimeoutSlack is how much earlier than SendTimeout a write to the connection may time
-	// out, to spare a deadline update per flush.
-	sendTimeoutSlack = time.Second
-	maxWindow        = 1<<31 - 1
+	maxWindow      = 1<<31 - 1
 )
 
 // conn is one HTTP/2 connection. Its reader goroutine (serve) reads and answers frames and
@@ -88,7 +85,6 @@ type conn struct {
 	pending  atomic.Int32 // writers that want wmu or hold it: the last one flushes
 	bw       *bufio.Writer
 	werr     error
-	deadline time.Time // the connection's write deadline last set
 	hdr      [9]byte
 	goneAway bool // a GOAWAY is written
 }
