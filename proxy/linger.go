@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/internal/netconn"
 )
 
 // nginx's lingering_timeout and lingering_time: how long a client that is still sending a body
@@ -71,19 +73,8 @@ func (p *Proxy) linger(ctx *fasthttp.RequestCtx) {
 // closeWrite half-closes c: the first connection under its wrappers (the hijack's, the
 // metrics' counted one, the lazy deadlines') that can. A TLS connection's is its close_notify.
 func closeWrite(c net.Conn) {
-	for range 8 {
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-			return
-		}
-		switch w := c.(type) {
-		case interface{ UnsafeConn() net.Conn }:
-			c = w.UnsafeConn()
-		case interface{ NetConn() net.Conn }:
-			c = w.NetConn()
-		default:
-			return
-		}
+	if cw, ok := netconn.Find[interface{ CloseWrite() error }](c); ok {
+		_ = cw.CloseWrite()
 	}
 }
 

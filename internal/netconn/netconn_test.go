@@ -11,6 +11,11 @@ type wrapper struct{ net.Conn }
 
 func (w *wrapper) NetConn() net.Conn { return w.Conn }
 
+// hijacked tells what it wraps as fasthttp's hijacked connection does.
+type hijacked struct{ net.Conn }
+
+func (h *hijacked) UnsafeConn() net.Conn { return h.Conn }
+
 // opaque wraps without telling.
 type opaque struct{ net.Conn }
 
@@ -28,6 +33,9 @@ func TestFind(t *testing.T) {
 	}
 	if _, ok := Find[*wrapper](&opaque{Conn: inner}); ok {
 		t.Fatal("found through a wrapper that does not tell")
+	}
+	if cw, ok := Find[interface{ CloseWrite() error }](&hijacked{Conn: tc}); !ok || cw != tc {
+		t.Fatal("a method is found through an UnsafeConn wrapper: TLS's CloseWrite")
 	}
 	var deep net.Conn = a
 	for range maxDepth + 1 {
