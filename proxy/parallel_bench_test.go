@@ -42,15 +42,7 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 			b.SetParallelism(inFlightPerP)
 			b.ResetTimer()
 			stop := testutil.ReportCPUPerOp(b)
-			b.RunParallel(func(pb *testing.PB) {
-				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-				defer fasthttp.ReleaseRequest(req)
-				defer fasthttp.ReleaseResponse(resp)
-				hp.req.CopyTo(req)
-				for pb.Next() {
-					hp.roundTrip(b, req, resp)
-				}
-			})
+			hp.roundTripParallel(b)
 			stop()
 		})
 	}
