@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/zoneproxy/zoneproxy/internal/deadline"
@@ -35,10 +36,18 @@ type lazyConn struct {
 	deadlines deadline.Lazy
 	lot       *lot // nil: never parked
 	park      parking
+	hold      atomic.Int32 // holdNone, holdArmed, holdPending (holdwrite.go)
+	held      *heldWrite   // the kept write while holdPending
 }
 
 // Read is the TCP connection's; a failed read may be the lot's cut of an idle wait.
+// Held bytes (holdwrite.go) are sent first.
 func (c *lazyConn) Read(b []byte) (int, error) {
+	if c.hold.Load() != holdNone {
+		if err := c.flushHeld(); err != nil {
+			return 0, err
+		}
+	}
 	n, err := c.TCPConn.Read(b)
 	if err != nil && c.park.state.Load() == connInterrupted {
 		c.readFailed(n, err)
@@ -47,7 +56,11 @@ func (c *lazyConn) Read(b []byte) (int, error) {
 }
 
 // Close closes the connection, unless the lot takes it (ParkOnClose).
+// Held bytes (holdwrite.go) are sent first.
 func (c *lazyConn) Close() error {
+	if c.hold.Load() != holdNone {
+		_ = c.flushHeld()
+	}
 	if c.ParkOnClose(c) {
 		return nil
 	}

@@ -36,6 +36,7 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 			if g.retired.Load() {
 				ctx.Response.SetConnectionClose()
 			}
+			holdResponse(ctx)
 		},
 		ErrorHandler: p.serverError,
 		Name:         p.opts.ServerName,
