@@ -47,10 +47,10 @@ type heldWrite struct {
 var heldWrites = sync.Pool{New: func() any { return &heldWrite{b: make([]byte, 0, holdMax)} }}
 
 // holdResponse arms the hold on the client connection of ctx when the response about to be
-// written is in memory and larger than holdMinBody. It runs after the handler, before fasthttp
+// written has a body in memory of at least holdMinBody (not the answer to HEAD, which sends none). It runs after the handler, before fasthttp
 // writes the response.
 func holdResponse(ctx *fasthttp.RequestCtx) {
-	if ctx.Hijacked() || ctx.Response.IsBodyStream() || len(ctx.Response.Body()) < holdMinBody {
+	if ctx.Hijacked() || ctx.Response.IsBodyStream() || ctx.Response.SkipBody || len(ctx.Response.Body()) < holdMinBody {
 		return
 	}
 	if c := lazyOf(ctx.Conn()); c != nil {
