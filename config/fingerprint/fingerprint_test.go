@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/zoneproxy/zoneproxy/config/state"
@@ -203,4 +204,26 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("Canonical(%s) = %s, then %s, %v", v, c, again, err)
 		}
 	})
+}
+
+// BenchmarkTrackerMemory reports the heap a Tracker keeps for 10,000 routes beyond the KVs
+// themselves (retained-bytes/object).
+func BenchmarkTrackerMemory(b *testing.B) {
+	kvs := routes(10000)
+	var trackers []*Tracker
+	var before, after runtime.MemStats
+	for b.Loop() {
+		trackers = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range 4 {
+			tr := NewTracker(prefix)
+			tr.Update(kvs)
+			trackers = append(trackers, tr)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(4*kvs.Len()), "retained-bytes/object")
+	runtime.KeepAlive(trackers)
 }
