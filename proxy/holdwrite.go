@@ -12,9 +12,9 @@ import (
 //
 // fasthttp writes a response through a 4 KiB buffer: a head and a body that do not fit in it go
 // out in two writes, the buffer's flush (the head and the body's first bytes) and the rest of the
-// body, where nginx sends both with one writev. Told that such a response is coming (holdNext),
-// a client connection keeps a copy of its next write and sends it together with the write after
-// it, in one system call: one write and one TCP push less per response.
+// body, where nginx sends both with one writev. Told that such a response is coming
+// (holdResponse), a client connection keeps a copy of its next write and sends it together with
+// the write after it, in one system call: one write and one TCP push less per response.
 //
 // Held bytes never wait for anything but the connection's own goroutine: the hold is armed only
 // for a response whose body is in memory (fasthttp writes it without waiting on anything), and
@@ -47,8 +47,8 @@ type heldWrite struct {
 var heldWrites = sync.Pool{New: func() any { return &heldWrite{b: make([]byte, 0, holdMax)} }}
 
 // holdResponse arms the hold on the client connection of ctx when the response about to be
-// written has a body in memory of at least holdMinBody (not the answer to HEAD, which sends none). It runs after the handler, before fasthttp
-// writes the response.
+// written has a body in memory of at least holdMinBody (not the answer to HEAD, which sends
+// none). It runs after the handler, before fasthttp writes the response.
 func holdResponse(ctx *fasthttp.RequestCtx) {
 	if ctx.Hijacked() || ctx.Response.IsBodyStream() || ctx.Response.SkipBody || len(ctx.Response.Body()) < holdMinBody {
 		return
