@@ -224,8 +224,8 @@ func (b *Builder) All() iter.Seq2[string, KV] { return KVs{&b.t}.All() }
 
 // Freeze returns the builder's content as an immutable KVs; the builder goes on from there. A
 // shard the builder grew is copied to its length first when its append slack is more than an
-// eighth of it: a State lives on, the slack would be kept with it (some 40 % of the shards at
-// 10,000 keys built one Set at a time).
+// eighth of it: a State lives on, and the slack with it (BenchmarkKVsMemory, 10,000 keys set one
+// at a time: 82 bytes a key with the slack, 52 without).
 func (b *Builder) Freeze() KVs {
 	for i, own := range b.owned {
 		if sh := b.t.shards[i]; own && cap(sh)-len(sh) > len(sh)/8 {
