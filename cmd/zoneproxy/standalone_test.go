@@ -116,9 +116,10 @@ func TestStandaloneFile(t *testing.T) {
 		}
 		writeFile(t, file, full) // the writer finishes
 		testutil.WaitFor(t, "route 3", 10*time.Second, serves(zp.proxy+"/r3", "", "a GET /r3"))
-		if e := fileStatus(t, zp)["last_error"]; e != nil {
-			t.Errorf("last_error %v after a good file", e)
-		}
+		// The status follows the new version's serving (filesource: digest, warnings, errors).
+		testutil.WaitFor(t, "last_error cleared after a good file", 5*time.Second, func() bool {
+			return fileStatus(t, zp)["last_error"] == nil
+		})
 		if code, body := readyCode(zp, "?max_config_age=1s"); code != 200 {
 			t.Errorf("/status/ready?max_config_age=1s = %d %q with the file's last version loaded", code, body)
 		}
@@ -157,9 +158,10 @@ upstreams:
 		if code, _ := httpGet(zp.proxy+"/dup-old", ""); code != 404 {
 			t.Errorf("/dup-old = %d: the later entry should replace it", code)
 		}
-		if st := fileStatus(t, zp); !strings.Contains(fmt.Sprint(st["warnings"]), "duplicate id") {
-			t.Errorf("warnings %v", st["warnings"])
-		}
+		// The status follows the new version's serving (filesource: digest, warnings, errors).
+		testutil.WaitFor(t, "the duplicate id in the warnings", 5*time.Second, func() bool {
+			return strings.Contains(fmt.Sprint(fileStatus(t, zp)["warnings"]), "duplicate id")
+		})
 	})
 	// Files that must not load: each keeps the last good configuration.
 	for _, tt := range []struct {
