@@ -167,15 +167,8 @@ func TestRealIPAllocs(t *testing.T) {
 // TestHeldResponseAllocs: a response larger than fasthttp's write buffer, whose head and body
 // the hold sends in one writev (holdwrite.go), allocates nothing either.
 func TestHeldResponseAllocs(t *testing.T) {
-	body := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) }}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = ln.Close() })
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", ln.Addr().String()))
+	body := heldBody()
+	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fixedBackend(t, "", body)))
 	client := &fasthttp.HostClient{Addr: h.addr}
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)

@@ -18,14 +18,22 @@ import (
 
 // fastBackend is a fasthttp upstream on loopback answering every request with a small body.
 func fastBackend(tb testing.TB) string {
+	return fixedBackend(tb, "text/plain", []byte("hello from the upstream"))
+}
+
+// fixedBackend is a fasthttp upstream on loopback answering every request with body, of
+// contentType unless that is empty (fasthttp's default then).
+func fixedBackend(tb testing.TB, contentType string, body []byte) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("text/plain")
-		ctx.SetBodyString("hello from the upstream")
+		if contentType != "" {
+			ctx.SetContentType(contentType)
+		}
+		ctx.SetBody(body)
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() { _ = ln.Close() })

@@ -1,29 +1,15 @@
 package proxy
 
 import (
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/valyala/fasthttp"
 )
 
 // pageBackend is a fasthttp upstream on loopback answering every request with an HTML page of
 // size bytes.
 func pageBackend(tb testing.TB, size int) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
 	page := []byte(strings.Repeat(pageUnit, size/len(pageUnit)+1)[:size])
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("text/html")
-		ctx.SetBody(page)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = ln.Close() })
-	return ln.Addr().String()
+	return fixedBackend(tb, "text/html", page)
 }
 
 // responseRewriteHeaders is a route's response-rewrite that only sets headers (one from a

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
@@ -83,11 +81,8 @@ func TestHoldOneSystemCall(t *testing.T) {
 // the proxy's write upstream, the upstream's writes (fasthttp's, head and body in two) and the
 // proxy's to the client.
 func TestHeldResponseWrites(t *testing.T) {
-	body := bytes.Repeat([]byte("0123456789abcdef"), 1024)
-	ln := tu.Listen(t)
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) }}
-	go func() { _ = srv.Serve(ln) }()
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", ln.Addr().String()))
+	body := heldBody()
+	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fixedBackend(t, "", body)))
 	c, err := net.Dial("tcp", h.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,9 @@ import (
 var holdSizes = []int{0, 100, holdMinBody - 1, holdMinBody, 3500, 3900, 4000, 4096, 4097, 5000,
 	8192, 16385, 64 << 10, 64<<10 + 1, 70000}
 
+// heldBody is a 16 KiB body: larger than fasthttp's write buffer, held in memory by the proxy.
+func heldBody() []byte { return bytes.Repeat([]byte("0123456789abcdef"), 1024) }
+
 // sizedBody is the body /size/N answers: N bytes that differ with N and position.
 func sizedBody(n int) []byte {
 	b := make([]byte, n)
