@@ -228,6 +228,9 @@ func TestGzipEndToEnd(t *testing.T) {
 	}
 	n := 2 << 20
 	resp, body = h.get("/stream?n="+strconv.Itoa(n), "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.ContentLength != -1 {
+		t.Errorf("stream: Content-Encoding %q, Content-Length %d", resp.Header.Get("Content-Encoding"), resp.ContentLength)
+	}
 	if got := ungzip(t, body); got != strings.Repeat(pageUnit, n/len(pageUnit)) || len(body) > n/10 {
 		t.Errorf("stream: %d bytes compressed, %d after gunzip", len(body), len(got))
 	}

@@ -79,7 +79,9 @@ func requestBytes(ctx *fasthttp.RequestCtx) int64 {
 // (a streamed body counts its Content-Length, or nothing when it has none).
 func responseBytes(ctx *fasthttp.RequestCtx) int64 {
 	n := int64(len("HTTP/1.1 200 OK\r\n") + 2)
-	ctx.Response.Header.VisitAll(func(k, v []byte) { n += int64(len(k) + len(v) + 4) })
+	for k, v := range ctx.Response.Header.All() {
+		n += int64(len(k) + len(v) + 4)
+	}
 	return n + responseBodyBytes(ctx)
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -141,7 +140,7 @@ func TestArg(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query+"/"+tt.key, func(t *testing.T) {
 			v := r.arg([]byte(tt.query), tt.key)
-			got := fmt.Sprint(v.Kind)
+			var got string
 			switch v.Kind {
 			case 0:
 				got = "<nil>"

@@ -104,19 +104,6 @@ func serveFront(tb testing.TB, tr *Transport, pool *upstream.Pool) *front {
 	return f
 }
 
-// backend is a real upstream on loopback.
-func backend(tb testing.TB, h http.Handler) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: waitFor}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
-}
-
 // echo answers with the request's method, target and body size.
 func echo(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)

@@ -133,7 +133,7 @@ zoneproxy:
 	var took, totals, outside []time.Duration
 	var lines []string
 	for i := 0; i < *changes; i++ {
-		t0 := time.Now()
+		var t0 time.Time
 		if cp != nil {
 			cp.put(map[string]string{"/apisix/routes/00000": routeJSON(fmt.Sprintf("/changed/%d", i))})
 			t0 = time.Now() // the put's round trip is not zoneproxy's
