@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
@@ -169,46 +168,11 @@ func deadAddr(t testing.TB) string {
 // rawBackend accepts connections and hands each to fn, counting them.
 func rawBackend(t testing.TB, accepted *atomic.Int64, fn func(c net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if accepted != nil {
-				accepted.Add(1)
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(waitFor))
-				fn(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testutil.RawBackend(t, accepted, waitFor, fn)
 }
 
 // readRequestHead reads one request head from br and returns its Content-Length (0 if none).
-func readRequestHead(br *bufio.Reader) (int, error) {
-	cl := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return 0, err
-		}
-		if line == "\r\n" {
-			return cl, nil
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "content-length") {
-			cl, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-}
+var readRequestHead = testutil.ReadRequestHead
 
 func do(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()

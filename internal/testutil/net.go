@@ -1,12 +1,15 @@
 package testutil
 
 import (
+	"bufio"
 	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Listen returns a TCP listener bound to 127.0.0.1 on a port the kernel
@@ -116,4 +119,46 @@ func ephemeralLow() int {
 		return minPort
 	}
 	return low
+}
+
+// RawBackend is an upstream on loopback that hands each accepted connection to fn, with
+// deadline as the connection's deadline, counting the connections in accepted (when not
+// nil). It returns the address; the listener closes when the test ends.
+func RawBackend(t testing.TB, accepted *atomic.Int64, deadline time.Duration, fn func(c net.Conn)) string {
+	t.Helper()
+	ln := Listen(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if accepted != nil {
+				accepted.Add(1)
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(deadline))
+				fn(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// ReadRequestHead reads one request head from br and returns its Content-Length (0 if none).
+func ReadRequestHead(br *bufio.Reader) (int, error) {
+	cl := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if line == "\r\n" {
+			return cl, nil
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "content-length") {
+			cl, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package testutil
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -198,5 +200,39 @@ func TestBuffer(t *testing.T) {
 	_, _ = b.Write([]byte("after"))
 	if got := b.Take(); got != "after" {
 		t.Errorf("second Take = %q, want only what came after the first", got)
+	}
+}
+
+func TestRawBackend(t *testing.T) {
+	var accepted atomic.Int64
+	addr := RawBackend(t, &accepted, 10*time.Second, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		cl, err := ReadRequestHead(br)
+		if err != nil {
+			return
+		}
+		body := make([]byte, cl)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", cl, body)
+	})
+	for i := 1; i <= 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\ncontent-LENGTH: 5\r\n\r\nhello")
+		resp, err := io.ReadAll(c)
+		c.Close()
+		if want := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"; err != nil || string(resp) != want {
+			t.Fatalf("answer %q, %v; want %q", resp, err, want)
+		}
+		if n := accepted.Load(); n != int64(i) {
+			t.Fatalf("%d connections counted after %d", n, i)
+		}
+	}
+	if _, err := ReadRequestHead(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: x\r\n"))); err == nil {
+		t.Error("a head cut before its end was read without an error")
 	}
 }

@@ -1,12 +1,10 @@
 package transport
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,46 +111,11 @@ func echo(w http.ResponseWriter, r *http.Request) {
 // rawBackend accepts connections and hands each to fn, counting them.
 func rawBackend(tb testing.TB, accepted *atomic.Int64, fn func(c net.Conn)) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if accepted != nil {
-				accepted.Add(1)
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(waitFor))
-				fn(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testutil.RawBackend(tb, accepted, waitFor, fn)
 }
 
 // readRequestHead reads one request head from br and returns its Content-Length (0 if none).
-func readRequestHead(br *bufio.Reader) (int, error) {
-	cl := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return 0, err
-		}
-		if line == "\r\n" {
-			return cl, nil
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "content-length") {
-			cl, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-}
+var readRequestHead = testutil.ReadRequestHead
 
 func do(tb testing.TB, req *http.Request) (*http.Response, string) {
 	tb.Helper()
