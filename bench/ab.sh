@@ -7,7 +7,7 @@
 #   BENCH_AB_LAYOUTS=3 bash bench/ab.sh main HEAD 9
 #
 # A side is a git revision (built in a temporary worktree, static and stripped as the harness
-# builds) or the path of a zoneproxy binary. Each pair runs the harness once per side,
+# builds) or the path of a zoneproxy binary. Each pair runs the harness once per side
 # (BENCH_TARGETS=nginx,zoneproxy, BENCH_RUNS=3 and BENCH_DURATION=5s unless set), A first in odd
 # pairs and B first in even ones, and reads zoneproxy ÷ nginx in requests per CPU-second from
 # each run's table: nginx in the same run cancels most of the host's drift.
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 2 ]; then
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 fi
 a=$1

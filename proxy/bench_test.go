@@ -25,10 +25,7 @@ func fastBackend(tb testing.TB) string {
 // contentType unless that is empty (fasthttp's default then).
 func fixedBackend(tb testing.TB, contentType string, body []byte) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ln := testutil.Listen(tb)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		if contentType != "" {
 			ctx.SetContentType(contentType)
@@ -36,7 +33,6 @@ func fixedBackend(tb testing.TB, contentType string, body []byte) string {
 		ctx.SetBody(body)
 	}}
 	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = ln.Close() })
 	return ln.Addr().String()
 }
 
