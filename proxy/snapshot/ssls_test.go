@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -132,6 +135,45 @@ func TestSSLPairsOrder(t *testing.T) {
 	if _, ok := c.Certificates[1].PrivateKey.(*rsa.PrivateKey); !ok {
 		t.Error("the RSA pair is missing")
 	}
+	// crypto/tls chooses among several pairs by their parsed leaves: they are kept.
+	for i, pair := range c.Certificates {
+		if pair.Leaf == nil {
+			t.Errorf("pair %d has no leaf", i)
+		}
+	}
+}
+
+// TestSSLOnePairNoLeaf: a one-pair object keeps no parsed leaf (a handshake never reads it), and
+// a real handshake still serves its certificate.
+func TestSSLOnePairNoLeaf(t *testing.T) {
+	ec, eck := testutil.Cert(t, testutil.ECDSA, "a.example")
+	var logs bytes.Buffer
+	b := newSSLBuilder(t, &logs, nil)
+	snap := build(t, b, stateOf("/apisix/ssls/1", sslObject(ec, eck, `"sni":"a.example"`)))
+	c := snap.SSL.Lookup("a.example")
+	if c == nil || len(c.Certificates) != 1 {
+		t.Fatalf("cert %+v; logs %s", c, logs.String())
+	}
+	if c.Certificates[0].Leaf != nil {
+		t.Error("a one-pair object keeps its parsed leaf")
+	}
+	cfg := c.Config(&tls.Config{MinVersion: tls.VersionTLS12}, nil)
+	server, client := net.Pipe()
+	defer server.Close()
+	defer client.Close()
+	done := make(chan error, 1)
+	go func() { done <- tls.Server(server, cfg).Handshake() }()
+	cc := tls.Client(client, &tls.Config{ServerName: "a.example", InsecureSkipVerify: true})
+	if err := cc.Handshake(); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+	got := cc.ConnectionState().PeerCertificates
+	if len(got) == 0 || !bytes.Equal(got[0].Raw, c.Certificates[0].Certificate[0]) {
+		t.Error("the handshake did not serve the object's certificate")
+	}
 }
 
 // TestSSLLastGoodVersion: a bad update is rejected, the last good version keeps serving (and is
@@ -245,4 +287,38 @@ func BenchmarkBuildSSL10k(b *testing.B) {
 			cur = next
 		}
 	})
+}
+
+// BenchmarkBuiltMemorySSL10k reports the heap that a built configuration of 10,000 SSL objects
+// holds, per object: the Builder's state and the Snapshot with its SNI index (each object one
+// ECDSA P-256 pair, its key encrypted with the default keyring, two names), and the
+// control-plane copy of the objects it was built from.
+//
+//	go test -run x -bench BuiltMemorySSL10k ./proxy/snapshot/
+func BenchmarkBuiltMemorySSL10k(b *testing.B) {
+	const n = 10_000
+	c, k := testutil.Cert(b, testutil.ECDSA, "example.com")
+	def, _ := keyring.New(keyring.Default)
+	enc := def.Encrypt(k)
+	for range b.N {
+		before := liveHeap()
+		kvs := make([]string, 0, 2*n)
+		for i := range n {
+			kvs = append(kvs, fmt.Sprintf("/apisix/ssls/%d", i), sslObject(c, enc, fmt.Sprintf(`"snis":["host-%d.example.com","*.t%d.example.com"]`, i, i)))
+		}
+		st := stateOf(kvs...)
+		kvs = nil
+		copied := liveHeap()
+		bl := newSSLBuilder(b, &bytes.Buffer{}, def)
+		snap, err := bl.Build(st)
+		if err != nil || snap.SSL.Len() != n {
+			b.Fatalf("%v, %d objects", err, snap.SSL.Len())
+		}
+		built := liveHeap()
+		b.ReportMetric(float64(copied-before)/n, "B/object-copy")
+		b.ReportMetric(float64(built-copied)/n, "B/object-built")
+		runtime.KeepAlive(st)
+		runtime.KeepAlive(bl)
+		runtime.KeepAlive(snap)
+	}
 }
