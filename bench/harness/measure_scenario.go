@@ -74,7 +74,7 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 		defer srv.proc.stop(syscall.SIGTERM, 10*time.Second)
 		plan = append(plan, planned{name: fw.target, srv: srv})
 	}
-	if !s.Churn && h.o.wants(TargetNginx) && h.tools.nginx != "" {
+	if !s.Churn && s.SSLObjects == 0 && h.o.wants(TargetNginx) && h.tools.nginx != "" {
 		ng, err := h.startNginx(ctx, s, routes, cert)
 		if err != nil {
 			// nginx is a peer, not the subject: say so and go on without it.
@@ -94,6 +94,9 @@ func (h *harness) scenario(ctx context.Context, s Scenario) (ScenarioResult, err
 				objects = map[string]string{}
 			}
 			objects["/ssls/bench"] = string(cert.SSLJSON())
+			for i := 1; i < s.SSLObjects; i++ {
+				objects[fmt.Sprintf("/ssls/t%05d", i)] = string(cert.sslJSON(fmt.Sprintf("t%05d.%s", i, benchSNI)))
+			}
 		}
 		if err := h.cp.put(ctx, prefix, h.upAddr, routes, objects); err != nil {
 			return res, err

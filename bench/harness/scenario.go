@@ -46,6 +46,10 @@ type Scenario struct {
 	PlainGoal float64
 	// Conns, when set, replaces Options.Conns: the load's connections for this scenario.
 	Conns int
+	// SSLObjects, in a TLS scenario, is how many SSL objects zoneproxy's control plane holds: the
+	// bench certificate's and SSLObjects-1 more, each under a name of its own that no request
+	// asks for. nginx is not run (it would serve one certificate, not the same work).
+	SSLObjects int
 	// Workers is how many CPUs the servers use (0: one): GOMAXPROCS for the Go servers,
 	// worker_processes for nginx. With more than one they run on ProxyCPU and LoadCPU both,
 	// sharing them with the load, which then runs one wrk thread per worker on the same CPUs.
@@ -156,6 +160,9 @@ func allScenarios() []Scenario {
 			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "https", Desc: "1 route, 100-byte JSON, keep-alive HTTPS (wrk over TLS 1.3, ECDSA P-256)", Path: "/bench", Body: 100,
 			TLS: true, Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
+		{Name: "ssl10k", Desc: "as https, with 10,000 SSL objects in etcd (the one asked for and 9,999 others, one name each): zoneproxy only, for its RSS",
+			Path: "/bench", Body: 100, TLS: true, SSLObjects: 10_000,
+			routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},
 		{Name: "hs-ecdsa", Desc: "1 route, a new HTTPS connection per request: a full TLS 1.3 handshake each (ECDSA P-256, tlsload)",
 			Path: "/bench", Body: 100, Headers: []string{"Connection: close"}, TLS: true, Key: KeyECDSA, Handshake: HandshakeFull,
 			Goal: 1, routes: func() []Route { return []Route{{ID: "bench", URI: "/bench"}} }},

@@ -49,10 +49,10 @@ func TestScenarios(t *testing.T) {
 		{"1route", 1, false}, {"10k", 10000, false}, {"c1000", 1, false}, {"2workers", 1, false}, {"1k", 1, false}, {"64k", 1, false},
 		{"close", 1, false}, {"vars", 1, false}, {"keyauth", 1, false}, {"jwtauth", 1, false}, {"plugins", 1, false},
 		{"limitcount", 1, false}, {"limitredis", 1, false}, {"rewrite", 1, false},
-		{"idle10k", 1, false}, {"idle10k-tls", 1, false}, {"https", 1, false}, {"hs-ecdsa", 1, false}, {"hs-rsa", 1, false}, {"hs-resume", 1, false}, {"h2", 1, false},
+		{"idle10k", 1, false}, {"idle10k-tls", 1, false}, {"https", 1, false}, {"ssl10k", 1, false}, {"hs-ecdsa", 1, false}, {"hs-rsa", 1, false}, {"hs-resume", 1, false}, {"h2", 1, false},
 		{"churn", 1 + churnRoutes, true}, {"churn10k", 10000 + churnRoutes, true},
 	}
-	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,c1000,2workers,1k,64k,close,vars,keyauth,jwtauth,plugins,limitcount,limitredis,rewrite,idle10k,idle10k-tls,https,hs-ecdsa,hs-rsa,hs-resume,h2,churn,churn10k" {
+	if got := strings.Join(ScenarioNames(), ","); got != "1route,10k,c1000,2workers,1k,64k,close,vars,keyauth,jwtauth,plugins,limitcount,limitredis,rewrite,idle10k,idle10k-tls,https,ssl10k,hs-ecdsa,hs-rsa,hs-resume,h2,churn,churn10k" {
 		t.Fatalf("names %s", got)
 	}
 	for _, tt := range tests {

@@ -83,7 +83,10 @@ func makeCert(dir, kind string) (benchCert, error) {
 }
 
 // SSLJSON is the APISIX SSL object of the bench certificate, plaintext key.
-func (c benchCert) SSLJSON() []byte {
-	b, _ := json.Marshal(map[string]any{"cert": c.certPEM, "key": c.keyPEM, "snis": []string{benchSNI, "127.0.0.1"}})
+func (c benchCert) SSLJSON() []byte { return c.sslJSON(benchSNI, "127.0.0.1") }
+
+// sslJSON is an APISIX SSL object of the bench certificate for snis, plaintext key.
+func (c benchCert) sslJSON(snis ...string) []byte {
+	b, _ := json.Marshal(map[string]any{"cert": c.certPEM, "key": c.keyPEM, "snis": snis})
 	return b
 }
