@@ -100,6 +100,7 @@ type Builder struct {
 	dupsLogged     map[string]bool
 	ssl            *ssl.Index // the SNI index of the last build (ssls.go)
 	sslDirty       bool       // an SSL object changed since
+	caPools        caPools    // parsed client.ca pools, shared by the SSL objects that hold the same
 }
 
 // rejection is the version of a key last rejected: its mod revision and the epoch.

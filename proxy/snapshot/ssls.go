@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"weak"
 
 	"github.com/zoneproxy/zoneproxy/proxy/ssl"
 )
@@ -76,7 +77,7 @@ func (b *Builder) decodeSSL(e *entry, v []byte) (*ssl.Cert, error) {
 	}
 	if d.Client != nil && string(d.Client) != "null" {
 		var err error
-		if c.Client, err = decodeClient(d.Client); err != nil {
+		if c.Client, err = decodeClient(d.Client, &b.caPools); err != nil {
 			return nil, err
 		}
 	}
@@ -196,7 +197,8 @@ type clientDoc struct {
 // decodeClient validates and compiles an SSL object's client member: ca must hold one or more
 // certificates that all parse, depth (default 1, as APISIX) is not negative, and every
 // skip_mtls_uri_regex compiles (Go's RE2 syntax: a PCRE-only construct is an error) and is unique.
-func decodeClient(raw json.RawMessage) (*ssl.Client, error) {
+// A ca that pools already holds is not parsed again: its pool is shared.
+func decodeClient(raw json.RawMessage, pools *caPools) (*ssl.Client, error) {
 	var d clientDoc
 	if err := decodeStrict(raw, &d); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
@@ -207,26 +209,13 @@ func decodeClient(raw json.RawMessage) (*ssl.Client, error) {
 	if n := len(*d.CA); n < 128 || n > 64<<10 {
 		return nil, fieldError("client.ca", "length must be 128 to 65536, got %d", n)
 	}
-	cl := &ssl.Client{CAs: x509.NewCertPool(), Depth: 1, CADigest: sha256.Sum256([]byte(*d.CA))}
-	rest, n := []byte(*d.CA), 0
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
+	cl := &ssl.Client{Depth: 1, CADigest: sha256.Sum256([]byte(*d.CA))}
+	if cl.CAs = pools.get(cl.CADigest); cl.CAs == nil {
+		var err error
+		if cl.CAs, err = parseCA(*d.CA); err != nil {
+			return nil, err
 		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fieldError("client.ca", "holds a PEM block of type %q, not CERTIFICATE", block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fieldError("client.ca", "certificate %d does not parse: %v", n+1, err)
-		}
-		cl.CAs.AddCert(cert)
-		n++
-	}
-	if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fieldError("client.ca", "is not a list of PEM certificates")
+		pools.put(cl.CADigest, cl.CAs)
 	}
 	if d.Depth != nil {
 		if *d.Depth < 0 {
@@ -245,6 +234,63 @@ func decodeClient(raw json.RawMessage) (*ssl.Client, error) {
 		cl.Skip = append(cl.Skip, re)
 	}
 	return cl, nil
+}
+
+// parseCA parses client.ca: one or more PEM certificates that all parse, and nothing else.
+func parseCA(ca string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	rest, n := []byte(ca), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fieldError("client.ca", "holds a PEM block of type %q, not CERTIFICATE", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fieldError("client.ca", "certificate %d does not parse: %v", n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fieldError("client.ca", "is not a list of PEM certificates")
+	}
+	return pool, nil
+}
+
+// caPools holds the parsed pools of the client.ca values of the SSL objects, by the SHA-256 of
+// the value, so that objects with the same CA (the tenants of one company) share one pool: a
+// parsed certificate is some 3.6 KB (BenchmarkBuiltMemorySSL10k). A pool is read-only once made,
+// and crypto/tls verifies against it concurrently. The pools are held weakly: one goes with the
+// last object that uses it, and its entry is swept once the map has doubled.
+type caPools struct {
+	m     map[[32]byte]weak.Pointer[x509.CertPool]
+	sweep int // the size of m at which dead entries are next removed
+}
+
+// get returns the pool of the client.ca with this digest, or nil.
+func (p *caPools) get(digest [32]byte) *x509.CertPool {
+	return p.m[digest].Value()
+}
+
+// put keeps pool as the client.ca with this digest.
+func (p *caPools) put(digest [32]byte, pool *x509.CertPool) {
+	if p.m == nil {
+		p.m = make(map[[32]byte]weak.Pointer[x509.CertPool])
+	}
+	if len(p.m) >= p.sweep {
+		for d, w := range p.m {
+			if w.Value() == nil {
+				delete(p.m, d)
+			}
+		}
+		p.sweep = max(64, 2*len(p.m))
+	}
+	p.m[digest] = weak.Make(pool)
 }
 
 // sslIndex returns the SNI index of the current SSL objects, compiled again only when one of them

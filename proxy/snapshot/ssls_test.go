@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -250,6 +251,64 @@ func TestSSLKeyring(t *testing.T) {
 	}
 }
 
+// TestSSLSharedClientCA: SSL objects with the same client.ca share one parsed pool, with their
+// own depth; another CA gets its own pool; an update that keeps the CA keeps the pool.
+func TestSSLSharedClientCA(t *testing.T) {
+	ec, eck := testutil.Cert(t, testutil.ECDSA, "a.example")
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	ca, other := q(testutil.NewCA(t, "clients").PEM), q(testutil.NewCA(t, "others").PEM)
+	var logs bytes.Buffer
+	b := newSSLBuilder(t, &logs, nil)
+	st := stateOf(
+		"/apisix/ssls/1", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+ca+`}`),
+		"/apisix/ssls/2", sslObject(ec, eck, `"sni":"b.example","client":{"ca":`+ca+`,"depth":2}`),
+		"/apisix/ssls/3", sslObject(ec, eck, `"sni":"c.example","client":{"ca":`+other+`}`))
+	snap := build(t, b, st)
+	x, y, z := snap.SSL.Lookup("a.example"), snap.SSL.Lookup("b.example"), snap.SSL.Lookup("c.example")
+	if x == nil || y == nil || z == nil || x.Client == nil || y.Client == nil || z.Client == nil {
+		t.Fatalf("objects missing; logs %s", logs.String())
+	}
+	if x.Client.CAs != y.Client.CAs {
+		t.Error("two objects with the same client.ca hold two pools")
+	}
+	if x.Client.CAs == z.Client.CAs {
+		t.Error("objects with different client.ca share a pool")
+	}
+	if x.Client.Depth != 1 || y.Client.Depth != 2 {
+		t.Errorf("depths %d and %d, want 1 and 2", x.Client.Depth, y.Client.Depth)
+	}
+	next := with(st, "/apisix/ssls/1", sslObject(ec, eck, `"sni":"a.example","client":{"ca":`+ca+`,"depth":3}`))
+	next.Changed, next.Previous = []string{"/apisix/ssls/1"}, st.Revision
+	snap = build(t, b, next)
+	x2 := snap.SSL.Lookup("a.example")
+	if x2 == nil || x2.Client == nil {
+		t.Fatalf("the updated object is not served; logs %s", logs.String())
+	}
+	if x2.Client.Depth != 3 || x2.Client.CAs != y.Client.CAs {
+		t.Errorf("after an update that kept the CA: depth %d, pool shared %v; want 3, true", x2.Client.Depth, x2.Client.CAs == y.Client.CAs)
+	}
+}
+
+// TestCAPoolsSweep: a pool that nothing holds any more leaves the cache when it is swept; a
+// pool still held stays.
+func TestCAPoolsSweep(t *testing.T) {
+	var p caPools
+	kept := x509.NewCertPool()
+	p.put([32]byte{1}, kept)
+	for i := range 63 {
+		p.put([32]byte{2, byte(i)}, x509.NewCertPool())
+	}
+	runtime.GC() // the 63 unheld pools are collected: their weak pointers read nil
+	p.put([32]byte{3}, x509.NewCertPool())
+	if len(p.m) != 2 {
+		t.Errorf("%d entries after the sweep, want 2 (the held pool and the new one)", len(p.m))
+	}
+	if p.get([32]byte{1}) != kept {
+		t.Error("a held pool was swept")
+	}
+	runtime.KeepAlive(kept)
+}
+
 // BenchmarkBuildSSL10k: a cold build of 10,000 SSL objects (each key decrypted with the default
 // keyring, each pair parsed and matched), then a build after one of them changed.
 func BenchmarkBuildSSL10k(b *testing.B) {
@@ -291,7 +350,8 @@ func BenchmarkBuildSSL10k(b *testing.B) {
 
 // BenchmarkBuiltMemorySSL10k reports the heap that a built configuration of 10,000 SSL objects
 // holds, per object: the Builder's state and the Snapshot with its SNI index (each object one
-// ECDSA P-256 pair, its key encrypted with the default keyring, two names), and the
+// ECDSA P-256 pair, its key encrypted with the default keyring, two names; with mtls, each also
+// verifies client certificates against the same CA, as tenants of one company would), and the
 // control-plane copy of the objects it was built from.
 //
 //	go test -run x -bench BuiltMemorySSL10k ./proxy/snapshot/
@@ -300,25 +360,33 @@ func BenchmarkBuiltMemorySSL10k(b *testing.B) {
 	c, k := testutil.Cert(b, testutil.ECDSA, "example.com")
 	def, _ := keyring.New(keyring.Default)
 	enc := def.Encrypt(k)
-	for range b.N {
-		before := liveHeap()
-		kvs := make([]string, 0, 2*n)
-		for i := range n {
-			kvs = append(kvs, fmt.Sprintf("/apisix/ssls/%d", i), sslObject(c, enc, fmt.Sprintf(`"snis":["host-%d.example.com","*.t%d.example.com"]`, i, i)))
-		}
-		st := stateOf(kvs...)
-		kvs = nil
-		copied := liveHeap()
-		bl := newSSLBuilder(b, &bytes.Buffer{}, def)
-		snap, err := bl.Build(st)
-		if err != nil || snap.SSL.Len() != n {
-			b.Fatalf("%v, %d objects", err, snap.SSL.Len())
-		}
-		built := liveHeap()
-		b.ReportMetric(float64(copied-before)/n, "B/object-copy")
-		b.ReportMetric(float64(built-copied)/n, "B/object-built")
-		runtime.KeepAlive(st)
-		runtime.KeepAlive(bl)
-		runtime.KeepAlive(snap)
+	ca, _ := json.Marshal(testutil.NewCA(b, "clients").PEM)
+	for _, bc := range []struct{ name, extra string }{
+		{"server", ""},
+		{"mtls", `,"client":{"ca":` + string(ca) + `}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				before := liveHeap()
+				kvs := make([]string, 0, 2*n)
+				for i := range n {
+					kvs = append(kvs, fmt.Sprintf("/apisix/ssls/%d", i), sslObject(c, enc, fmt.Sprintf(`"snis":["host-%d.example.com","*.t%d.example.com"]%s`, i, i, bc.extra)))
+				}
+				st := stateOf(kvs...)
+				kvs = nil
+				copied := liveHeap()
+				bl := newSSLBuilder(b, &bytes.Buffer{}, def)
+				snap, err := bl.Build(st)
+				if err != nil || snap.SSL.Len() != n {
+					b.Fatalf("%v, %d objects", err, snap.SSL.Len())
+				}
+				built := liveHeap()
+				b.ReportMetric(float64(copied-before)/n, "B/object-copy")
+				b.ReportMetric(float64(built-copied)/n, "B/object-built")
+				runtime.KeepAlive(st)
+				runtime.KeepAlive(bl)
+				runtime.KeepAlive(snap)
+			}
+		})
 	}
 }
