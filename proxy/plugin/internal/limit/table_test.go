@@ -31,6 +31,49 @@ func TestTableSameCounterPerKey(t *testing.T) {
 	}
 }
 
+// TestTableMadeAsKeysCome: a Table no request used holds no shard (every route with a limit
+// plugin has one); its first key makes the shards' array and one shard, and keys add shards only
+// as they land in new ones. Each Get in between finds the counters it made.
+func TestTableMadeAsKeysCome(t *testing.T) {
+	tb := NewTable[counter](nil)
+	made := func() int {
+		all := tb.shards.Load()
+		if all == nil {
+			return -1
+		}
+		n := 0
+		for i := range all {
+			if all[i].Load() != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if n := made(); n != -1 || tb.Len() != 0 {
+		t.Fatalf("a new table made its shards (%d) or holds keys (%d)", n, tb.Len())
+	}
+	first := tb.Get([]byte("198.51.100.7"), 0)
+	if n := made(); n != 1 {
+		t.Fatalf("%d shards after one key, want 1", n)
+	}
+	counters := map[string]*counter{"198.51.100.7": first}
+	for i := range 3000 { // every shard gets a key: each misses all 3,000 with odds of e^-47
+		k := fmt.Sprintf("key-%d", i)
+		counters[k] = tb.Get([]byte(k), 0)
+	}
+	if n := made(); n != shards {
+		t.Fatalf("%d shards after 3,001 keys, want all %d", n, shards)
+	}
+	for k, c := range counters {
+		if tb.Get([]byte(k), 0) != c {
+			t.Fatalf("key %s lost its counter", k)
+		}
+	}
+	if tb.Len() != len(counters) {
+		t.Fatalf("Len %d, want %d", tb.Len(), len(counters))
+	}
+}
+
 // TestTableSweepsStale: keys whose counters went stale are dropped as new keys come, from the
 // read-only maps too; live ones keep their counters.
 func TestTableSweepsStale(t *testing.T) {
