@@ -47,12 +47,12 @@ func FuzzProxyBoundary(f *testing.F) {
 	})
 }
 
-// clientRequests reads the requests in raw strictly, up to the first it cannot read; clean
-// reports that it read all of raw.
+// clientRequests reads the requests in raw strictly but for bare LFs (readClientRequest), up to
+// the first it cannot read; clean reports that it read all of raw.
 func clientRequests(raw []byte) (reqs []*wireReq, clean bool) {
 	br := bufio.NewReader(bytes.NewReader(raw))
 	for {
-		r, err := readWireRequest(br)
+		r, err := readClientRequest(br)
 		if err == io.EOF {
 			return reqs, true
 		}

@@ -77,8 +77,9 @@ func isToken(s string) bool {
 	return true
 }
 
-// readLine reads one CRLF-terminated line, refusing a bare LF or a CR inside it.
-func readLine(br *bufio.Reader) (string, error) {
+// readLine reads one CRLF-terminated line, refusing a bare LF (unless lf: then a bare LF ends a
+// line too, as nginx reads a client's head) or a CR inside it.
+func readLine(br *bufio.Reader, lf bool) (string, error) {
 	line, err := br.ReadString('\n')
 	if err != nil {
 		if err == io.EOF && line == "" {
@@ -86,10 +87,14 @@ func readLine(br *bufio.Reader) (string, error) {
 		}
 		return "", wireErr("line %q cut short", line)
 	}
-	if !strings.HasSuffix(line, "\r\n") {
+	switch {
+	case strings.HasSuffix(line, "\r\n"):
+		line = line[:len(line)-2]
+	case lf:
+		line = line[:len(line)-1]
+	default:
 		return "", wireErr("bare LF in %q", line)
 	}
-	line = line[:len(line)-2]
 	if strings.ContainsAny(line, "\r\x00") {
 		return "", wireErr("CR or NUL in %q", line)
 	}
@@ -100,11 +105,12 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 // readFields reads header (or trailer) fields up to the empty line, strictly: token names,
-// no whitespace before the colon, no obs-fold, no control characters in values but HTAB.
-func readFields(br *bufio.Reader) ([][2]string, error) {
+// no whitespace before the colon, no obs-fold, no control characters in values but HTAB (lf: as
+// readLine).
+func readFields(br *bufio.Reader, lf bool) ([][2]string, error) {
 	var fs [][2]string
 	for {
-		line, err := readLine(br)
+		line, err := readLine(br, lf)
 		if err != nil {
 			if err == io.EOF {
 				return nil, wireErr("head cut short")
@@ -137,8 +143,15 @@ func readFields(br *bufio.Reader) ([][2]string, error) {
 // readWireRequest reads one request strictly: HTTP/1.x request line, fields, and the body as
 // RFC 9112 section 6 frames it, refusing every ambiguity (both framings, repeated or bad
 // Content-Length, a Transfer-Encoding other than chunked). It returns io.EOF at a clean end.
-func readWireRequest(br *bufio.Reader) (*wireReq, error) {
-	line, err := readLine(br)
+func readWireRequest(br *bufio.Reader) (*wireReq, error) { return readRequestLines(br, false) }
+
+// readClientRequest reads one request as readWireRequest does, but for a bare LF, which ends a
+// line as CRLF does: nginx reads a client's head so (and so does the proxy), and forwards it with
+// CRLF.
+func readClientRequest(br *bufio.Reader) (*wireReq, error) { return readRequestLines(br, true) }
+
+func readRequestLines(br *bufio.Reader, lf bool) (*wireReq, error) {
+	line, err := readLine(br, lf)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +163,7 @@ func readWireRequest(br *bufio.Reader) (*wireReq, error) {
 		return nil, wireErr("bad version in %q", line)
 	}
 	r := &wireReq{Method: parts[0], Target: parts[1], Proto: parts[2]}
-	if r.Fields, err = readFields(br); err != nil {
+	if r.Fields, err = readFields(br, lf); err != nil {
 		return nil, err
 	}
 	cls, tes := r.values("Content-Length"), r.values("Transfer-Encoding")
@@ -163,7 +176,7 @@ func readWireRequest(br *bufio.Reader) (*wireReq, error) {
 		return nil, wireErr("Transfer-Encoding in HTTP/1.0")
 	case len(tes) == 1:
 		r.Chunked = true
-		return r, readChunked(br, r)
+		return r, readChunked(br, r, lf)
 	case len(cls) > 1:
 		return nil, wireErr("Content-Length %q", cls)
 	case len(cls) == 1:
@@ -179,11 +192,11 @@ func readWireRequest(br *bufio.Reader) (*wireReq, error) {
 	return r, nil
 }
 
-// readChunked reads a chunked body and its trailers into r.
-func readChunked(br *bufio.Reader, r *wireReq) error {
+// readChunked reads a chunked body and its trailers into r (lf: as readLine).
+func readChunked(br *bufio.Reader, r *wireReq, lf bool) error {
 	var body bytes.Buffer
 	for {
-		line, err := readLine(br)
+		line, err := readLine(br, lf)
 		if err != nil {
 			if err == io.EOF {
 				return wireErr("chunked body cut short")
@@ -203,13 +216,13 @@ func readChunked(br *bufio.Reader, r *wireReq) error {
 			if r.Body == nil {
 				r.Body = []byte{}
 			}
-			r.Trailers, err = readFields(br)
+			r.Trailers, err = readFields(br, lf)
 			return err
 		}
 		if _, err := io.CopyN(&body, br, int64(n)); err != nil {
 			return wireErr("chunk cut short")
 		}
-		if crlf, err := readLine(br); err != nil || crlf != "" {
+		if crlf, err := readLine(br, lf); err != nil || crlf != "" {
 			return wireErr("no CRLF after a chunk")
 		}
 	}
@@ -255,6 +268,11 @@ func (r *recorder) serve(c net.Conn) {
 	_ = c.SetDeadline(time.Now().Add(waitFor))
 	br := bufio.NewReader(c)
 	for {
+		// Between requests a pooled connection may end in any way (the proxy's close, or this
+		// connection's deadline, which long fuzzing outlives): no byte of a request, no garbage.
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
 		req, err := readWireRequest(br)
 		if err == io.EOF {
 			return
@@ -341,7 +359,7 @@ func statusesOf(b []byte) []int {
 		codes = append(codes, code)
 		if chunked {
 			var wr wireReq
-			if readChunked(br, &wr) != nil {
+			if readChunked(br, &wr, false) != nil {
 				return codes
 			}
 			continue
