@@ -80,7 +80,9 @@ func sameRequest(c, u *wireReq) string {
 	return ""
 }
 
-// originForm is the target the upstream must get for a client's target.
+// originForm is the target the upstream must get for a client's target, as nginx passes it
+// on: origin-form as sent; of absolute-form, what follows the authority as sent, or with no
+// path "/" and the query when it is not empty.
 func originForm(target string) string {
 	if strings.HasPrefix(target, "/") {
 		return target
@@ -90,10 +92,12 @@ func originForm(target string) string {
 		return target
 	}
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		if rest[i] == '?' {
+		switch {
+		case rest[i] == '/':
+			return rest[i:]
+		case len(rest) > i+1:
 			return "/" + rest[i:]
 		}
-		return rest[i:]
 	}
 	return "/"
 }

@@ -83,8 +83,8 @@ func checkRequestLine(h *fasthttp.RequestHeader, overH2 bool) int {
 }
 
 // validTarget reports whether uri is origin-form ("/...") or absolute-form
-// (scheme "://" authority, then an optional path or query) without userinfo, as nginx parses a
-// request target.
+// (scheme "://" authority, then an optional path or query, not a fragment) without userinfo, as
+// nginx parses a request target.
 func validTarget(uri []byte) bool {
 	if len(uri) > 0 && uri[0] == '/' {
 		return true
@@ -101,6 +101,9 @@ func validTarget(uri []byte) bool {
 	}
 	auth := uri[i+3:]
 	if j := bytes.IndexAny(auth, "/?#"); j >= 0 {
+		if auth[j] == '#' {
+			return false // nginx: 400
+		}
 		auth = auth[:j]
 	}
 	return len(auth) > 0 && bytes.IndexByte(auth, '@') < 0

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"strconv"
@@ -39,8 +40,32 @@ func prepareRequest(ctx *fasthttp.RequestCtx, x *exchange, upgrade bool, scan *h
 	h.SetNoDefaultContentType(true)
 	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' && !(len(uri) == 1 && uri[0] == '*') {
 		// absolute-form: the upstream gets origin-form.
-		h.SetRequestURIBytes(ctx.URI().RequestURI())
+		x.scratch = appendOriginForm(x.scratch[:0], uri)
+		h.SetRequestURIBytes(x.scratch)
 	}
+}
+
+// appendOriginForm appends the origin-form of an absolute-form target (one validTarget
+// accepts) as nginx passes it on: what follows the authority as the client wrote it
+// ("http://b/a/../x%41?q" gives "/a/../x%41?q"), and with no path "/" and the query if it is
+// not empty ("http://b?q" gives "/?q", "http://b?" and "http://b" give "/"). fasthttp's URI
+// would hand over its normalised, decoded path ("/xA"), which is not what the client asked
+// the upstream for: "/a%2Fb" would become "/a/b".
+func appendOriginForm(dst, target []byte) []byte {
+	if i := bytes.Index(target, []byte("://")); i >= 0 {
+		target = target[i+3:]
+	}
+	rest := target[len(target):]
+	if j := bytes.IndexAny(target, "/?"); j >= 0 {
+		rest = target[j:]
+	}
+	switch {
+	case len(rest) > 0 && rest[0] == '/':
+		return append(dst, rest...)
+	case len(rest) > 1: // "?" and a query
+		return append(append(dst, '/'), rest...)
+	}
+	return append(dst, '/')
 }
 
 // clientHead is the client's request head as StripHop edits it: the fields that Connection
