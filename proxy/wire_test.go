@@ -146,12 +146,16 @@ func readFields(br *bufio.Reader, lf bool) ([][2]string, error) {
 func readWireRequest(br *bufio.Reader) (*wireReq, error) { return readRequestLines(br, false) }
 
 // readClientRequest reads one request as readWireRequest does, but for a bare LF, which ends a
-// line as CRLF does: nginx reads a client's head so (and so does the proxy), and forwards it with
+// line as CRLF does, and empty lines before the request line, which are skipped (RFC 9112
+// section 2.2): nginx reads a client's head so (and so does the proxy), and forwards it with
 // CRLF.
 func readClientRequest(br *bufio.Reader) (*wireReq, error) { return readRequestLines(br, true) }
 
 func readRequestLines(br *bufio.Reader, lf bool) (*wireReq, error) {
 	line, err := readLine(br, lf)
+	for lf && err == nil && line == "" {
+		line, err = readLine(br, lf)
+	}
 	if err != nil {
 		return nil, err
 	}
