@@ -36,7 +36,10 @@ func main() {
 }
 
 func serve(ctx context.Context, addr, upstream string) error {
-	ln, err := net.Listen("tcp", addr)
+	// Plain TCP, as zoneproxy's listener (Go 1.24 and later listen with MPTCP by default).
+	lc := net.ListenConfig{}
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("-addr: %w", err)
 	}
