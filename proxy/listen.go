@@ -16,8 +16,10 @@ import (
 // kernel has MPTCP; nginx listens with TCP unless told "multipath", and so does APISIX. Clients
 // that do not speak MPTCP fall back to TCP either way, but every connection then goes through
 // MPTCP's SYN and accept path, and a client that does would get subflows from other addresses.
+//
+// On Linux the socket defers accept until the client's first bytes arrive (see deferAccept).
 func Listen(network, address string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1}
+	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
 	lc.SetMultipathTCP(false)
 	return lc.Listen(context.Background(), network, address)
 }

@@ -21,6 +21,9 @@ func TestListenNoKeepAliveProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
+	if _, err := client.Write([]byte("x")); err != nil { // accept is deferred until the client speaks
+		t.Fatal(err)
+	}
 	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
