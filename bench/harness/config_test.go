@@ -38,6 +38,15 @@ func TestNginxConf(t *testing.T) {
 			t.Fatalf("%d { and %d }", o, c)
 		}
 	})
+	t.Run("deferred", func(t *testing.T) {
+		if strings.Contains(conf, "deferred") {
+			t.Fatalf("deferred without BENCH_NGINX_DEFERRED:\n%s", conf)
+		}
+		d := nginxConf{dir: "/run/x", port: 8081, upstream: "127.0.0.1:9000", routes: routes, deferred: true}.String()
+		if !strings.Contains(d, "listen 127.0.0.1:8081 deferred;") {
+			t.Fatalf("config lacks the deferred listen:\n%s", d)
+		}
+	})
 }
 
 // TestZoneproxyConf loads the generated config.yaml with zoneproxy's own loader.

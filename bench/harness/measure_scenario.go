@@ -205,7 +205,8 @@ func (h *harness) startNginx(ctx context.Context, s Scenario, routes []Route, ce
 		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes, h2: s.H2, workers: s.workers()}
+	c := nginxConf{dir: dir, port: port, upstream: h.upAddr, routes: routes, h2: s.H2, workers: s.workers(),
+		deferred: h.o.NginxDeferred}
 	scheme := "http://"
 	if s.TLS {
 		c.tls, scheme = cert, "https://"

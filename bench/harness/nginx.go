@@ -20,26 +20,32 @@ type nginxConf struct {
 	h2  bool
 	// workers is worker_processes (0: 1).
 	workers int
+	// deferred adds "deferred" to the listen directive (TCP_DEFER_ACCEPT).
+	deferred bool
 }
 
 // listen is the server's listen directive and, over TLS, its certificate settings: TLS 1.2 and
 // 1.3, no session tickets, a 20 MiB session cache kept 10 minutes (APISIX's ngx_tpl.lua). "listen ... http2" is the form nginx 1.22 (Debian
 // 12) knows; later versions warn and take it.
 func (c nginxConf) listen() string {
+	deferred := ""
+	if c.deferred {
+		deferred = " deferred"
+	}
 	if c.tls == nil {
-		return fmt.Sprintf("listen 127.0.0.1:%d;", c.port)
+		return fmt.Sprintf("listen 127.0.0.1:%d%s;", c.port, deferred)
 	}
 	h2 := ""
 	if c.h2 {
 		h2 = " http2"
 	}
-	return fmt.Sprintf(`listen 127.0.0.1:%d ssl%s;
+	return fmt.Sprintf(`listen 127.0.0.1:%d%s ssl%s;
         ssl_certificate %s;
         ssl_certificate_key %s;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_tickets off;
         ssl_session_cache shared:SSL:20m;
-        ssl_session_timeout 10m;`, c.port, h2, c.tls.certFile, c.tls.keyFile)
+        ssl_session_timeout 10m;`, c.port, deferred, h2, c.tls.certFile, c.tls.keyFile)
 }
 
 func (c nginxConf) String() string {

@@ -35,6 +35,10 @@ type Options struct {
 	// ProbeDir collects the probe's output (BENCH_PROBE_OUT, default a probe directory beside the
 	// results).
 	ProbeDir string
+	// NginxDeferred gives nginx's listen directive "deferred" (TCP_DEFER_ACCEPT, as zoneproxy's
+	// listener on Linux) instead of APISIX's plain listen (BENCH_NGINX_DEFERRED=1): what the same
+	// option is worth to nginx in the scenarios with a new connection per request.
+	NginxDeferred bool
 	// Keep leaves the run's directory (configs, logs of every process) in place (BENCH_KEEP=1).
 	Keep bool
 	Log  *slog.Logger // progress; nil: discarded
@@ -94,6 +98,7 @@ func FromEnv(getenv func(string) string) (Options, error) {
 		o.Nice = x
 	}
 	o.Keep = getenv("BENCH_KEEP") == "1"
+	o.NginxDeferred = getenv("BENCH_NGINX_DEFERRED") == "1"
 	if v := getenv("BENCH_SCENARIOS"); v != "" {
 		o.Scenarios = splitList(v)
 	}

@@ -30,6 +30,8 @@ type Settings struct {
 	Pinned    bool     `json:"pinned"`
 	Nice      int      `json:"nice"` // the priority applied (0: none)
 	Targets   []string `json:"targets"`
+	// NginxDeferred: nginx listened with "deferred" (BENCH_NGINX_DEFERRED=1).
+	NginxDeferred bool `json:"nginx_deferred,omitempty"`
 }
 
 // ScenarioResult holds the targets measured in one scenario.

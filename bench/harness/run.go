@@ -59,6 +59,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Env: readEnv(ctx, o.Root, t), Settings: Settings{
 		Duration: o.Duration.String(), Warmup: o.Warmup.String(), Runs: o.Runs, Conns: o.Conns, Threads: o.Threads,
 		ChurnRate: o.ChurnRate, ProxyCPU: o.ProxyCPU, LoadCPU: o.LoadCPU, Pinned: t.taskset != "", Targets: o.Targets,
+		NginxDeferred: o.NginxDeferred,
 	}}
 	runErr := h.run(ctx, rep)
 	if h.niced {
