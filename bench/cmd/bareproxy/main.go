@@ -36,8 +36,9 @@ func main() {
 }
 
 func serve(ctx context.Context, addr, upstream string) error {
-	// Plain TCP, as zoneproxy's listener (Go 1.24 and later listen with MPTCP by default).
-	lc := net.ListenConfig{}
+	// Plain TCP with accept deferred until the client speaks, as zoneproxy's listener (Go 1.24 and
+	// later listen with MPTCP by default), so that the ceiling row does not pay what zoneproxy saves.
+	lc := net.ListenConfig{Control: deferAccept}
 	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
