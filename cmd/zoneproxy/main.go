@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/zoneproxy/zoneproxy/internal/sysmon"
 	"github.com/zoneproxy/zoneproxy/lifecycle"
 	"github.com/zoneproxy/zoneproxy/lifecycle/logswitch"
 )
@@ -24,6 +25,11 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) < 2 || os.Args[1] != "sync" {
+		// The proxy runs itself again with the runtime's sysmon kept from its deep sleep
+		// (package sysmon); if that cannot be done, it goes on as it is.
+		_ = sysmon.Reexec()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGUSR1)
