@@ -8,24 +8,6 @@ import (
 	"time"
 )
 
-// sockopt reads one integer option of a listener's socket.
-func sockopt(t *testing.T, ln net.Listener, level, opt int) int {
-	t.Helper()
-	raw, err := ln.(*net.TCPListener).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	var verr error
-	if err := raw.Control(func(fd uintptr) { v, verr = syscall.GetsockoptInt(int(fd), level, opt) }); err != nil {
-		t.Fatal(err)
-	}
-	if verr != nil {
-		t.Fatal(verr)
-	}
-	return v
-}
-
 // TestListenPlainTCP: the proxy's listening socket is IPPROTO_TCP, not the MPTCP socket that Go
 // opens by default since 1.24 (nginx's default too), and defers accept (TCP_DEFER_ACCEPT).
 func TestListenPlainTCP(t *testing.T) {
@@ -34,8 +16,8 @@ func TestListenPlainTCP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proto := sockopt(t, ln, syscall.SOL_SOCKET, syscall.SO_PROTOCOL)
-		deferred := sockopt(t, ln, syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT)
+		proto := sockopt(t, ln.(*net.TCPListener), syscall.SOL_SOCKET, syscall.SO_PROTOCOL)
+		deferred := sockopt(t, ln.(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT)
 		ln.Close()
 		if proto != syscall.IPPROTO_TCP {
 			t.Errorf("%s listener: SO_PROTOCOL = %d, want IPPROTO_TCP (%d)", network, proto, syscall.IPPROTO_TCP)

@@ -29,25 +29,30 @@ func TestListenNoKeepAliveProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keepAlive, noDelay int
-	var kerr, nerr error
-	if err := raw.Control(func(fd uintptr) {
-		keepAlive, kerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
-		noDelay, nerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if kerr != nil || nerr != nil {
-		t.Fatal(kerr, nerr)
-	}
+	keepAlive := sockopt(t, c.(*net.TCPConn), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+	noDelay := sockopt(t, c.(*net.TCPConn), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
 	if keepAlive != 0 {
 		t.Errorf("SO_KEEPALIVE = %d on an accepted connection, want 0", keepAlive)
 	}
 	if noDelay == 0 {
 		t.Error("TCP_NODELAY is off on an accepted connection")
 	}
+}
+
+// sockopt reads one integer option of a socket (a listener's or a connection's).
+func sockopt(t *testing.T, sc syscall.Conn, level, opt int) int {
+	t.Helper()
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var verr error
+	if err := raw.Control(func(fd uintptr) { v, verr = syscall.GetsockoptInt(int(fd), level, opt) }); err != nil {
+		t.Fatal(err)
+	}
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	return v
 }

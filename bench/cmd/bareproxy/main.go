@@ -10,13 +10,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/internal/tcplisten"
 )
 
 func main() {
@@ -36,10 +37,9 @@ func main() {
 }
 
 func serve(ctx context.Context, addr, upstream string) error {
-	// Plain TCP with accept deferred until the client speaks, as zoneproxy's listener (Go 1.24 and
-	// later listen with MPTCP by default), so that the ceiling row does not pay what zoneproxy saves.
-	lc := net.ListenConfig{Control: deferAccept}
-	lc.SetMultipathTCP(false)
+	// Plain TCP with accept deferred until the client speaks, as zoneproxy's listener, so that the
+	// ceiling row does not pay what zoneproxy saves.
+	lc := tcplisten.Config()
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("-addr: %w", err)

@@ -1,8 +1,0 @@
-//go:build !linux
-
-package main
-
-import "syscall"
-
-// deferAccept is Linux's TCP_DEFER_ACCEPT; elsewhere accept is not deferred.
-func deferAccept(_, _ string, _ syscall.RawConn) error { return nil }
