@@ -3,10 +3,13 @@
 # pinned equivalent, with zoneproxy):
 # nginx with worker_processes 2 against the forwarders at GOMAXPROCS=2 (bench/cmd/bareproxy, and
 # bench/cmd/loopproxy with its two event loops), nothing pinned, wrk (-t2) and the backend sharing
-# both cores with the server. Run from the repository root:
+# both cores with the server. Target bare2 (not in the default list) is two bareproxy processes at
+# GOMAXPROCS=1 sharing the port with SO_REUSEPORT, nginx's model of a worker per core, against
+# bare's one process at GOMAXPROCS=2. Run from the repository root:
 #
 #   bash bench/workers2.sh                       # /bench, 3 runs of 5 s per target, interleaved
 #   BENCH_PATH=/bench/64k BENCH_RUNS=5 bash bench/workers2.sh
+#   BENCH_TARGETS=nginx,bare,bare2 BENCH_RUNS=5 bash bench/workers2.sh
 #
 # Requests per CPU-second are the run's requests over the server's CPU time (utime+stime of
 # /proc/<pid>/stat, nginx's master and workers summed); p99 is wrk's. Each line is one run; compare
@@ -22,7 +25,10 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 tmp=$(mktemp -d /tmp/zpworkers2.XXXXXX)
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do
+		pkill -P "$p" 2>/dev/null || true # bare2's processes, under their shell
+		kill "$p" 2>/dev/null || true
+	done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
@@ -93,6 +99,11 @@ http {
 EOF
 		chmod 755 "$tmp"
 		start nginx "$nginx" -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf"
+		;;
+	bare2)
+		# Both under one shell, so that ticks counts them as its children.
+		one="GOMAXPROCS=1 $tmp/bareproxy -reuseport -addr 127.0.0.1:${port[$t]} -upstream 127.0.0.1:$up"
+		start bare2 bash -c "$one & $one & wait"
 		;;
 	bare) start bare env GOMAXPROCS=2 "$tmp/bareproxy" -addr "127.0.0.1:${port[$t]}" -upstream "127.0.0.1:$up" ;;
 	loop) start loop env GOMAXPROCS=2 "$tmp/loopproxy" -addr "127.0.0.1:${port[$t]}" -upstream "127.0.0.1:$up" ;;

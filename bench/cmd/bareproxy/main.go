@@ -3,7 +3,7 @@
 // to the backend and copying its response back. zoneproxy does everything this does and more, so
 // the gap between the two is what zoneproxy's own work costs.
 //
-//	bareproxy -addr 127.0.0.1:PORT -upstream 127.0.0.1:PORT
+//	bareproxy -addr 127.0.0.1:PORT -upstream 127.0.0.1:PORT [-reuseport]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
 
 	"github.com/zoneproxy/zoneproxy/internal/tcplisten"
 )
@@ -23,6 +24,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	up := flag.String("upstream", "", "backend address host:port")
+	reuse := flag.Bool("reuseport", false, "SO_REUSEPORT on the listening socket (several processes on one port)")
 	flag.Parse()
 	if *up == "" {
 		fmt.Fprintln(os.Stderr, "bareproxy: -upstream is required")
@@ -30,16 +32,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *addr, *up); err != nil {
+	if err := serve(ctx, *addr, *up, *reuse); err != nil {
 		fmt.Fprintln(os.Stderr, "bareproxy:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(ctx context.Context, addr, upstream string) error {
+func serve(ctx context.Context, addr, upstream string, reuse bool) error {
 	// Plain TCP with accept deferred until the client speaks, as zoneproxy's listener, so that the
 	// ceiling row does not pay what zoneproxy saves.
 	lc := tcplisten.Config()
+	if reuse {
+		lc.Control = withReusePort(lc.Control)
+	}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("-addr: %w", err)
@@ -72,5 +77,22 @@ func serve(ctx context.Context, addr, upstream string) error {
 		return err
 	case <-ctx.Done():
 		return srv.Shutdown()
+	}
+}
+
+// withReusePort sets SO_REUSEPORT before control, so that several bareproxy processes share one
+// port (bench/workers2.sh's bare2 target: two processes at GOMAXPROCS=1 against one at 2).
+func withReusePort(control func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return serr
+		}
+		return control(network, address, c)
 	}
 }
