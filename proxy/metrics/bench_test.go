@@ -103,9 +103,9 @@ func BenchmarkConns(b *testing.B) {
 }
 
 // BenchmarkConnsParallel is BenchmarkConns from RunParallel's goroutines, each on its own
-// connection: the counters every request moves (requests, and the reading, writing and waiting
-// gauges) are shared by all connections, so under -cpu 2 their cache line moves between cores
-// (issue 22's contention profile, bench/contention.sh).
+// connection. A request moves only its connection's state and count, summed at collection, so
+// that under -cpu 2 no counter's cache line moves between cores with every request, as the
+// shared gauges' did before (issue 22's contention profile, bench/contention.sh).
 func BenchmarkConnsParallel(b *testing.B) {
 	m, err := metrics.New(metrics.Options{})
 	if err != nil {

@@ -3,6 +3,7 @@ package metrics
 import (
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,10 +28,57 @@ import (
 //
 // Wire all three: serve on Listener(ln) (below any TLS listener), set fasthttp.Server.ConnState
 // to ConnState, and call Enter at the start of the handler. A Conns is safe for concurrent use.
+//
+// A request moves only its own connection's fields: its state and its count of requests. The
+// gauges and the total are summed when the metrics are collected, over the open connections,
+// which Conns keeps in shards. Counters that every request moved (seven atomic additions on one
+// cache line) made each core take that line from the others on every request (issue 22's
+// contention profile); accepting and closing a connection still write shared counters.
 type Conns struct {
-	accepted, closed          atomic.Int64
-	reading, writing, waiting atomic.Int64
-	requests                  atomic.Int64
+	accepted, closed atomic.Int64
+	// requests counts the requests of connections that Listener did not count (served with
+	// ServeConn) and of HTTP/2 streams; a counted connection keeps its own count.
+	requests atomic.Int64
+	shards   [connShards]connShard
+}
+
+// connShards is how many lists the open connections are spread over: a connection's accept and
+// close lock one of them, a collection each in turn.
+const connShards = 32
+
+// connShard is a list of open counted connections.
+type connShard struct {
+	mu   sync.Mutex
+	head *conn // linked through prev and next
+	// requests is the requests of the shard's connections that have closed. A connection's count
+	// moves here under mu, so that a collection sees it once: the total never goes back.
+	requests int64
+	_        [40]byte // a cache line of its own
+}
+
+func (s *connShard) add(c *conn) {
+	s.mu.Lock()
+	c.next = s.head
+	if s.head != nil {
+		s.head.prev = c
+	}
+	s.head = c
+	s.mu.Unlock()
+}
+
+func (s *connShard) remove(c *conn) {
+	s.mu.Lock()
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		s.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+	s.requests += c.requests.Load()
+	s.mu.Unlock()
 }
 
 // Conns returns the connection counters of m.
@@ -43,18 +91,6 @@ const (
 	stateReading
 	stateWriting
 )
-
-func (c *Conns) gauge(state int32) *atomic.Int64 {
-	switch state {
-	case stateWaiting:
-		return &c.waiting
-	case stateReading:
-		return &c.reading
-	case stateWriting:
-		return &c.writing
-	}
-	return nil
-}
 
 // Listener wraps ln so that its connections are counted.
 func (c *Conns) Listener(ln net.Listener) net.Listener { return &listener{Listener: ln, c: c} }
@@ -69,28 +105,22 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.c.accepted.Add(1)
-	return &conn{Conn: nc, c: l.c}, nil
+	n := l.c.accepted.Add(1)
+	c := &conn{Conn: nc, c: l.c, shard: &l.c.shards[uint64(n)%connShards]}
+	c.shard.add(c)
+	return c, nil
 }
 
 // conn is a counted connection. fasthttp passes it back to ConnState and through
 // RequestCtx.Conn, which is how its state is found without a map.
 type conn struct {
 	net.Conn
-	c      *Conns
-	state  atomic.Int32
-	closed atomic.Bool
-}
-
-func (c *conn) set(state int32) {
-	if old := c.state.Swap(state); old != state {
-		if g := c.c.gauge(old); g != nil {
-			g.Add(-1)
-		}
-		if g := c.c.gauge(state); g != nil {
-			g.Add(1)
-		}
-	}
+	c          *Conns
+	state      atomic.Int32
+	closed     atomic.Bool
+	requests   atomic.Int64 // requests started on the connection
+	shard      *connShard
+	prev, next *conn // in shard's list while open (under shard.mu)
 }
 
 // Close closes the connection and counts it, unless the connection under it is being parked
@@ -101,7 +131,8 @@ func (c *conn) Close() error {
 		return nil
 	}
 	if c.closed.CompareAndSwap(false, true) {
-		c.set(stateNone)
+		c.state.Store(stateNone)
+		c.shard.remove(c)
 		c.c.closed.Add(1)
 	}
 	return c.Conn.Close()
@@ -151,29 +182,29 @@ func counted(nc net.Conn) *conn {
 // ConnState is a fasthttp.Server.ConnState hook. It counts requests on any connection, and
 // tracks reading/waiting on connections from Listener.
 func (c *Conns) ConnState(nc net.Conn, s fasthttp.ConnState) {
-	if s == fasthttp.StateActive {
-		c.requests.Add(1)
-	}
 	cc := counted(nc)
 	if cc == nil {
+		if s == fasthttp.StateActive {
+			c.requests.Add(1)
+		}
 		return
 	}
 	switch s {
 	case fasthttp.StateNew, fasthttp.StateIdle:
-		cc.set(stateWaiting)
+		cc.state.Store(stateWaiting)
 	case fasthttp.StateActive:
-		cc.set(stateReading)
+		cc.requests.Add(1)
+		cc.state.Store(stateReading)
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
-		cc.set(stateNone)
+		cc.state.Store(stateNone)
 	}
 }
 
 // Enter marks the request's connection as writing: its request has been read and is being
 // handled. Call it first thing in the handler. It does not allocate.
 func (c *Conns) Enter(ctx *fasthttp.RequestCtx) {
-	if cc := counted(ctx.Conn()); cc != nil && cc.state.CompareAndSwap(stateReading, stateWriting) {
-		c.reading.Add(-1)
-		c.writing.Add(1)
+	if cc := counted(ctx.Conn()); cc != nil {
+		cc.state.CompareAndSwap(stateReading, stateWriting)
 	}
 }
 
@@ -190,15 +221,43 @@ func (c connsCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c connsCollector) Collect(ch chan<- prometheus.Metric) {
 	cs, d := &c.m.conns, c.m.desc.connections
-	accepted := cs.accepted.Load()
+	accepted, closed := cs.accepted.Load(), cs.closed.Load()
+	t := cs.tally()
 	gauge := func(state string, v int64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(max(v, 0)), state)
 	}
-	gauge("active", accepted-cs.closed.Load())
+	gauge("active", accepted-closed)
 	gauge("accepted", accepted)
 	gauge("handled", accepted)
-	gauge("reading", cs.reading.Load())
-	gauge("writing", cs.writing.Load())
-	gauge("waiting", cs.waiting.Load())
-	ch <- prometheus.MustNewConstMetric(c.m.desc.requests, prometheus.GaugeValue, float64(cs.requests.Load()))
+	gauge("reading", t.reading)
+	gauge("writing", t.writing)
+	gauge("waiting", t.waiting)
+	ch <- prometheus.MustNewConstMetric(c.m.desc.requests, prometheus.GaugeValue, float64(t.requests))
+}
+
+// connTally is what the open connections add up to.
+type connTally struct{ reading, writing, waiting, requests int64 }
+
+// tally sums the states and requests of the open connections, and the requests of the closed
+// ones and of connections not counted: one shard locked at a time, O(open connections).
+func (c *Conns) tally() connTally {
+	t := connTally{requests: c.requests.Load()}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		t.requests += s.requests
+		for cc := s.head; cc != nil; cc = cc.next {
+			t.requests += cc.requests.Load()
+			switch cc.state.Load() {
+			case stateReading:
+				t.reading++
+			case stateWriting:
+				t.writing++
+			case stateWaiting:
+				t.waiting++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return t
 }
