@@ -117,9 +117,22 @@ func (uc upConn) countRequest() {
 // connection serves one request at a time; the pool's lock orders the counts.
 type countedConn struct {
 	net.Conn
-	requests  int
+	requests int
+	// readCap, when above 0, bounds each read: set while a response head is read (headReadSize)
+	// after a large response (largeBody), so that the body behind the head is read into the
+	// body's buffer, not into the head's buffer first and then copied there.
+	readCap int
+	// largeBody: the last response read whole had a body at least the head buffer's size.
+	largeBody bool
 	sock      sock
 	deadlines deadline.Lazy // the read and write timeouts move by microseconds per request
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	if c.readCap > 0 && len(p) > c.readCap {
+		p = p[:c.readCap]
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *countedConn) SetDeadline(t time.Time) error      { return c.deadlines.Set(c.Conn, t) }
@@ -166,6 +179,9 @@ func (t *Transport) ConfigureClient(c *fasthttp.HostClient) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if t.dialled != nil {
+			conn = t.dialled(conn)
 		}
 		return &countedConn{Conn: conn}, nil
 	}

@@ -123,6 +123,10 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 	resp.ResetBody()
 	br := t.readers.Get().(*bufio.Reader)
 	br.Reset(uc.conn)
+	cc, capped := uc.conn.(*countedConn) // plain TCP: TLS reads whole records
+	if capped = capped && cc.largeBody; capped {
+		cc.readCap = headReadSize
+	}
 	if !waited {
 		_ = uc.conn.SetReadDeadline(time.Now().Add(tm.Read))
 	}
@@ -138,6 +142,9 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
 	}
 	status, err := t.readHead(resp, br, uc, tm.Read)
+	if capped {
+		cc.readCap = 0
+	}
 	if err != nil {
 		t.putReader(br)
 		uc.close()
@@ -316,6 +323,9 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 		r.filterHead()
 		resp.SkipBody = true
 	case cl >= 0 && cl <= t.opts.ResponseBufferSize:
+		if cc, ok := uc.conn.(*countedConn); ok {
+			cc.largeBody = cl >= br.Size()
+		}
 		err := resp.ReadBody(br, 0)
 		cleanResponse(&resp.Header)
 		r.filterHead()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -72,6 +73,9 @@ type Transport struct {
 	opts   Options
 	log    *slog.Logger
 	dialer *fasthttp.TCPDialer
+	// dialled, when set (tests), wraps each connection ConfigureClient's dialler makes, under
+	// the transport's own connection type.
+	dialled func(net.Conn) net.Conn
 
 	readers  sync.Pool // *bufio.Reader of MaxResponseHeaderBytes, on upstream connections
 	writers  sync.Pool // *bufio.Writer, on upstream connections
