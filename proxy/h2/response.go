@@ -31,7 +31,7 @@ func (c *conn) serveStream(st *Stream) {
 	status := st.status
 	if status == 0 {
 		if s.opts.OnStream != nil {
-			s.opts.OnStream()
+			s.opts.OnStream(c.nc)
 		}
 		if err := s.readHead(&ctx.Request.Header, st); err != nil {
 			status = fasthttp.StatusBadRequest

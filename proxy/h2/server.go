@@ -39,8 +39,9 @@ type Options struct {
 	// CountError, when set, is called with a name for each protocol error the server answers
 	// (a metric's label): golang.org/x/net/http2's names where it has one.
 	CountError func(errType string)
-	// OnStream, when set, is called as each stream's request reaches the handler.
-	OnStream func()
+	// OnStream, when set, is called with the stream's connection as each stream's request
+	// reaches the handler.
+	OnStream func(net.Conn)
 	// Logger gets the protocol's own messages at Debug. nil discards.
 	Logger *slog.Logger
 }

@@ -37,7 +37,7 @@ import (
 type Conns struct {
 	accepted, closed atomic.Int64
 	// requests counts the requests of connections that Listener did not count (served with
-	// ServeConn) and of HTTP/2 streams; a counted connection keeps its own count.
+	// ServeConn); a counted connection keeps its own count, its HTTP/2 streams' included.
 	requests atomic.Int64
 	shards   [connShards]connShard
 }
@@ -208,9 +208,16 @@ func (c *Conns) Enter(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// Stream counts a request that came on an HTTP/2 stream: such requests do not pass through
-// fasthttp's ConnState. Their connection stays "waiting" for its whole life.
-func (c *Conns) Stream() { c.requests.Add(1) }
+// Stream counts a request that came on an HTTP/2 stream of nc: such requests do not pass through
+// fasthttp's ConnState. Their connection stays "waiting" for its whole life. The count is the
+// connection's when Listener counted it, as for HTTP/1.1.
+func (c *Conns) Stream(nc net.Conn) {
+	if cc := counted(nc); cc != nil {
+		cc.requests.Add(1)
+		return
+	}
+	c.requests.Add(1)
+}
 
 type connsCollector struct{ m *Metrics }
 

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -155,5 +156,47 @@ func BenchmarkTally10k(b *testing.B) {
 	}
 	if t.requests != 10000*9999/2 || t.reading+t.writing+t.waiting != 7500 {
 		b.Fatalf("tally %+v", t)
+	}
+}
+
+// TestConnsStream: an HTTP/2 stream's request counts on its connection when Listener counted it
+// (through the TLS connection over it), and in the shared count otherwise; closing the connection
+// keeps its count in the total.
+func TestConnsStream(t *testing.T) {
+	m, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Conns()
+	ln := c.Listener(testutil.Listen(t))
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	overTLS := tls.Server(sc, &tls.Config{})
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+
+	c.Stream(overTLS)
+	c.Stream(overTLS)
+	c.Stream(a) // not counted by Listener
+	if got := sc.(*conn).requests.Load(); got != 2 {
+		t.Errorf("the connection counted %d streams, want 2", got)
+	}
+	if got := c.tally().requests; got != 3 {
+		t.Errorf("total %d, want 3", got)
+	}
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.tally().requests; got != 3 {
+		t.Errorf("total %d after the connection closed, want 3", got)
 	}
 }
