@@ -5,7 +5,8 @@
 // of raw AES-CBC ciphertext with PKCS#7 padding, no IV prefix and no MAC. Each keyring entry's
 // ASCII bytes are both the AES key and the IV: 16 characters select AES-128-CBC, 32 select
 // AES-256-CBC with the entry's first 16 bytes as the IV. Decryption tries the entries in order and
-// the first one whose output unpads wins; encryption uses the first entry. A value that starts
+// the first one whose output unpads and is UTF-8 text wins (APISIX takes the first that unpads,
+// which a wrong entry does for about one value in 256); encryption uses the first entry. A value that starts
 // with "---" is a plaintext PEM block and is returned as it is. An empty keyring stores and reads
 // plaintext, as APISIX does with keyring: null.
 //

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Default is APISIX's keyring when config.yaml does not set apisix.data_encryption.keyring
@@ -61,7 +62,10 @@ func (k *Keyring) Len() int {
 
 // Decrypt returns the plaintext of s: s itself when it starts with "---" (a PEM block stored in
 // clear) or the keyring is empty; otherwise s base64-decoded and decrypted with the first entry
-// that yields valid padding. The error wraps ErrDecrypt.
+// that yields valid padding and UTF-8 text (the values are JSON strings). A wrong entry yields
+// valid padding for about one value in 256, so APISIX's rule alone, the first entry that
+// unpads, would return garbage for those when an older entry encrypted them (a rotated
+// keyring); when no entry yields text, that rule decides. The error wraps ErrDecrypt.
 func (k *Keyring) Decrypt(s string) (string, error) {
 	if strings.HasPrefix(s, "---") || k.Len() == 0 {
 		return s, nil
@@ -74,11 +78,21 @@ func (k *Keyring) Decrypt(s string) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes is not a whole number of AES blocks", ErrDecrypt, len(ct))
 	}
 	buf := make([]byte, len(ct))
+	var garbled []byte // the first output that unpads but is not text
 	for _, e := range k.entries {
 		cipher.NewCBCDecrypter(e.block, e.iv).CryptBlocks(buf, ct)
-		if pt, ok := unpad(buf); ok {
+		pt, ok := unpad(buf)
+		switch {
+		case !ok:
+		case utf8.Valid(pt):
 			return string(pt), nil
+		case garbled == nil:
+			garbled = bytes.Clone(pt)
 		}
+	}
+	if garbled != nil {
+		// Only APISIX's rule matched: a value that was not text when it was encrypted.
+		return string(garbled), nil
 	}
 	return "", fmt.Errorf("%w (tried %d entries)", ErrDecrypt, len(k.entries))
 }

@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,30 @@ func TestNewRejectsLengths(t *testing.T) {
 		if _, err := New([]string{e}); err == nil {
 			t.Errorf("New(%q): no error", e)
 		}
+	}
+}
+
+// TestWrongEntryThatUnpads: a value encrypted with the keyring's second entry whose decryption
+// with the first entry happens to end in valid padding (about one value in 256) still decrypts to
+// itself: the first entry's output is not text, so the second entry is tried. The value is found
+// by search, since encryption here is deterministic (the entry is the IV).
+func TestWrongEntryThatUnpads(t *testing.T) {
+	def, _ := New(Default)
+	first, _ := New(Default[:1])
+	second, _ := New(Default[1:])
+	found := 0
+	for i := 0; i < 20000 && found < 3; i++ {
+		pt := fmt.Sprintf("secret value %d", i)
+		ct := second.Encrypt(pt)
+		if _, err := first.Decrypt(ct); err != nil {
+			continue // the first entry's padding check already rejects it
+		}
+		found++
+		if got, err := def.Decrypt(ct); err != nil || got != pt {
+			t.Errorf("Decrypt(%q) = %q, %v; want %q", ct, got, err, pt)
+		}
+	}
+	if found == 0 {
+		t.Fatal("no value whose second-entry ciphertext unpads under the first entry")
 	}
 }
