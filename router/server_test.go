@@ -36,16 +36,7 @@ func TestServer(t *testing.T) {
 			}
 		},
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	testutil.Serve(t, srv, ln)
 
 	tests := []struct {
 		name, request string

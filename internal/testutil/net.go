@@ -28,6 +28,28 @@ func Listen(t testing.TB) net.Listener {
 	return ln
 }
 
+// Server is a server that serves a listener until it is shut down, as fasthttp.Server.
+type Server interface {
+	Serve(ln net.Listener) error
+	Shutdown() error
+}
+
+// Serve runs srv on ln until the test ends, then shuts it down and fails the test if serving or
+// shutting down did.
+func Serve(t testing.TB, srv Server, ln net.Listener) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(); err != nil {
+			t.Errorf("shut down: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+}
+
 // TCPPair returns the two ends of a loopback TCP connection, both closed when the test ends.
 func TCPPair(t testing.TB) (client, server net.Conn) {
 	t.Helper()

@@ -148,16 +148,7 @@ func serveLogged(t *testing.T, l *accesslog.Logger) string {
 		l.Log(&rec)
 	}}
 	ln := testutil.Listen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	testutil.Serve(t, srv, ln)
 	return ln.Addr().String()
 }
 

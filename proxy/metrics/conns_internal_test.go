@@ -25,23 +25,9 @@ func TestConnsTallyUnderChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := m.Conns()
-	srv := &fasthttp.Server{
-		Handler: func(ctx *fasthttp.RequestCtx) {
-			c.Enter(ctx)
-			ctx.SetBodyString("ok")
-		},
-		ConnState: c.ConnState,
-	}
-	ln := testutil.Listen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(c.Listener(ln)) }()
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	addr := ServeCounted(t, c, func(ctx *fasthttp.RequestCtx) {
+		c.Enter(ctx)
+		ctx.SetBodyString("ok")
 	})
 
 	const clients, connsEach, requestsEach = 8, 20, 5
@@ -76,7 +62,7 @@ func TestConnsTallyUnderChurn(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range connsEach {
-				if err := keepAliveRequests(ln.Addr().String(), requestsEach); err != nil {
+				if err := keepAliveRequests(addr, requestsEach); err != nil {
 					errs <- err
 					return
 				}
@@ -110,6 +96,40 @@ func TestConnsTallyUnderChurn(t *testing.T) {
 		return ok, fmt.Sprintf("%d in shards, accepted %d, closed %d, tally %+v", open, accepted, closed, tl)
 	})
 }
+
+// ServeCounted serves handler with fasthttp on a loopback listener whose connections c counts,
+// with c's ConnState hook and fasthttp's logs discarded, until the test ends. It returns the
+// listener's address. (Exported for the package's external tests.)
+func ServeCounted(t *testing.T, c *Conns, handler fasthttp.RequestHandler) string {
+	t.Helper()
+	ln := testutil.Listen(t)
+	testutil.Serve(t, &fasthttp.Server{Handler: handler, ConnState: c.ConnState, Logger: quietLog{}}, c.Listener(ln))
+	return ln.Addr().String()
+}
+
+// CountedPair returns the two ends of a loopback TCP connection, the server's accepted through
+// c's Listener, both closed when the test ends. (Exported for the package's external tests.)
+func CountedPair(t *testing.T, c *Conns) (client, server net.Conn) {
+	t.Helper()
+	ln := c.Listener(testutil.Listen(t))
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Close() })
+	return client, server
+}
+
+// quietLog discards fasthttp's logs (a test's partial request makes it complain).
+type quietLog struct{}
+
+func (quietLog) Printf(string, ...any) {}
 
 // keepAliveRequests makes n requests on one connection to addr, then closes it.
 func keepAliveRequests(addr string, n int) error {
@@ -168,17 +188,7 @@ func TestConnsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := m.Conns()
-	ln := c.Listener(testutil.Listen(t))
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sc := CountedPair(t, c)
 	overTLS := tls.Server(sc, &tls.Config{})
 	a, b := net.Pipe()
 	defer a.Close()

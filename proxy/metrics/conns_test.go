@@ -21,26 +21,11 @@ func TestConns(t *testing.T) {
 	url := serve(t, m)
 	conns := m.Conns()
 	entered, release := make(chan struct{}, 1), make(chan struct{})
-	srv := &fasthttp.Server{
-		Handler: func(ctx *fasthttp.RequestCtx) {
-			conns.Enter(ctx)
-			entered <- struct{}{}
-			<-release
-			ctx.SetBodyString("ok")
-		},
-		ConnState: conns.ConnState,
-		Logger:    quiet{},
-	}
-	ln := testutil.Listen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(conns.Listener(ln)) }()
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	addr := metrics.ServeCounted(t, conns, func(ctx *fasthttp.RequestCtx) {
+		conns.Enter(ctx)
+		entered <- struct{}{}
+		<-release
+		ctx.SetBodyString("ok")
 	})
 
 	state := func() map[string]float64 {
@@ -65,7 +50,7 @@ func TestConns(t *testing.T) {
 		})
 	}
 
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,26 +97,10 @@ func TestConns(t *testing.T) {
 	}
 }
 
-// quiet discards fasthttp's logs (the partial request step makes it complain).
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
-
 func TestCountedConn(t *testing.T) {
 	m := newMetrics(t, metrics.Options{})
 	url := serve(t, m)
-	inner := testutil.Listen(t)
-	ln := m.Conns().Listener(inner)
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, sc := metrics.CountedPair(t, m.Conns())
 
 	tests := []struct {
 		name string
