@@ -4,7 +4,10 @@
 // listens as zoneproxy does.
 package tcplisten
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
 // Config returns a ListenConfig for a plain TCP socket whose accept is deferred (deferAccept, on
 // Linux).
@@ -17,4 +20,20 @@ func Config() net.ListenConfig {
 	lc := net.ListenConfig{Control: deferAccept}
 	lc.SetMultipathTCP(false)
 	return lc
+}
+
+// ReusePort makes lc's listening sockets share their port with others that set it
+// (SO_REUSEPORT, on Linux; elsewhere nothing changes): several processes on one port, the kernel
+// spreading new connections over them. The bench's bare forwarder uses it (bench/workers2.sh).
+func ReusePort(lc *net.ListenConfig) {
+	control := lc.Control
+	lc.Control = func(network, address string, c syscall.RawConn) error {
+		if err := reusePort(c); err != nil {
+			return err
+		}
+		if control == nil {
+			return nil
+		}
+		return control(network, address, c)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/sys/unix"
 
 	"github.com/zoneproxy/zoneproxy/internal/tcplisten"
 )
@@ -43,7 +42,7 @@ func serve(ctx context.Context, addr, upstream string, reuse bool) error {
 	// ceiling row does not pay what zoneproxy saves.
 	lc := tcplisten.Config()
 	if reuse {
-		lc.Control = withReusePort(lc.Control)
+		tcplisten.ReusePort(&lc)
 	}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -77,22 +76,5 @@ func serve(ctx context.Context, addr, upstream string, reuse bool) error {
 		return err
 	case <-ctx.Done():
 		return srv.Shutdown()
-	}
-}
-
-// withReusePort sets SO_REUSEPORT before control, so that several bareproxy processes share one
-// port (bench/workers2.sh's bare2 target: two processes at GOMAXPROCS=1 against one at 2).
-func withReusePort(control func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
-	return func(network, address string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		if serr != nil {
-			return serr
-		}
-		return control(network, address, c)
 	}
 }
