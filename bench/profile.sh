@@ -22,6 +22,7 @@ export BENCH_PROBE="bash $PWD/bench/probe.sh"
 export BENCH_SCENARIOS=${BENCH_SCENARIOS:-1route}
 export BENCH_TARGETS=${BENCH_TARGETS:-bare,nginx,zoneproxy}
 export BENCH_RUNS=3
+export BENCH_SYMBOLS=${BENCH_SYMBOLS:-1} # perf names no function of a stripped Go binary
 export BENCH_OUT=${BENCH_OUT:-$out/results}
 bash bench/run.sh
 for s in ${BENCH_SCENARIOS//,/ }; do

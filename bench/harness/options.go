@@ -41,7 +41,10 @@ type Options struct {
 	NginxDeferred bool
 	// Keep leaves the run's directory (configs, logs of every process) in place (BENCH_KEEP=1).
 	Keep bool
-	Log  *slog.Logger // progress; nil: discarded
+	// Symbols builds the Go programs with their symbol tables (BENCH_SYMBOLS=1), for perf: the
+	// release build is stripped, and perf then names no Go function.
+	Symbols bool
+	Log     *slog.Logger // progress; nil: discarded
 }
 
 // Target names.
@@ -98,6 +101,7 @@ func FromEnv(getenv func(string) string) (Options, error) {
 		o.Nice = x
 	}
 	o.Keep = getenv("BENCH_KEEP") == "1"
+	o.Symbols = getenv("BENCH_SYMBOLS") == "1"
 	o.NginxDeferred = getenv("BENCH_NGINX_DEFERRED") == "1"
 	if v := getenv("BENCH_SCENARIOS"); v != "" {
 		o.Scenarios = splitList(v)

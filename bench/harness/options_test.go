@@ -16,8 +16,9 @@ func TestFromEnv(t *testing.T) {
 		{"defaults", nil, "", func(o Options) bool {
 			return o.Duration == 10*time.Second && o.Warmup == 3*time.Second && o.Runs == 3 && o.Conns == 64 &&
 				o.Threads == 1 && len(o.Scenarios) == len(ScenarioNames()) && len(o.Targets) == 4 && o.wants(TargetBare) && o.Nice == -10 &&
-				o.ProxyCPU == "0" && o.LoadCPU == "1" && o.ChurnRate == 100 && !o.NginxDeferred
+				o.ProxyCPU == "0" && o.LoadCPU == "1" && o.ChurnRate == 100 && !o.NginxDeferred && !o.Symbols
 		}},
+		{"symbols for perf", map[string]string{"BENCH_SYMBOLS": "1"}, "", func(o Options) bool { return o.Symbols }},
 		{"nginx deferred", map[string]string{"BENCH_NGINX_DEFERRED": "1"}, "", func(o Options) bool { return o.NginxDeferred }},
 		{"quick run", map[string]string{"BENCH_DURATION": "3s", "BENCH_SCENARIOS": "1route, churn", "BENCH_WARMUP": "0s", "BENCH_NICE": "0"}, "",
 			func(o Options) bool {

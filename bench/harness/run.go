@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -148,8 +149,12 @@ func (h *harness) build(ctx context.Context) error {
 	}
 	for _, b := range builds {
 		h.log.Info("go build", "package", b.pkg)
-		// As the release image builds it (Dockerfile): static, stripped.
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", b.ldflags, "-o", b.out, b.pkg)
+		// As the release image builds it (Dockerfile): static, stripped, unless symbols are asked for.
+		ldflags := b.ldflags
+		if h.o.Symbols {
+			ldflags = strings.TrimSpace(strings.TrimPrefix(ldflags, "-s -w"))
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", b.out, b.pkg)
 		cmd.Dir = h.o.Root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
