@@ -42,10 +42,33 @@ func redisServerPath(t testing.TB) string {
 func StartRedis(t testing.TB, args ...string) *Redis {
 	t.Helper()
 	bin := redisServerPath(t)
-	port := FreePorts(t, 1)[0]
-	return startRedisOn(t, bin, port, args...)
+	return startRedisRetrying(t, func() int { return FreePorts(t, 1)[0] }, bin, args...)
 }
 
+// bindAttempts is how many times a server whose port another process took between the choice
+// and the start (tests of other packages pick ports at the same time) is started again on
+// another port.
+const bindAttempts = 5
+
+// startRedisRetrying starts a redis-server on a port from pick, and on another one when its
+// ports were taken.
+func startRedisRetrying(t testing.TB, pick func() int, bin string, args ...string) *Redis {
+	t.Helper()
+	for range bindAttempts - 1 {
+		if r := startRedisOn(t, bin, pick(), args...); r != nil {
+			return r
+		}
+	}
+	r := startRedisOn(t, bin, pick(), args...)
+	if r == nil {
+		t.Fatalf("redis-server found its ports taken %d times", bindAttempts)
+	}
+	return r
+}
+
+// startRedisOn starts a redis-server on port and waits until it answers. It returns nil when
+// the server could not bind its ports (its log says "Address already in use"); it fails the
+// test when the server ends for another reason.
 func startRedisOn(t testing.TB, bin string, port int, args ...string) *Redis {
 	t.Helper()
 	dir := t.TempDir()
@@ -63,27 +86,40 @@ func startRedisOn(t testing.TB, bin string, port int, args ...string) *Redis {
 	r := &Redis{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(r.Stop)
+	busy := false
 	WaitForState(t, "redis-server to answer PING on "+r.Addr, 10*time.Second, func() (bool, string) {
 		select {
 		case <-r.done:
 			b, _ := os.ReadFile(log.Name())
+			if busy = strings.Contains(string(b), "Address already in use"); busy {
+				t.Logf("redis-server on port %d: a port was taken, trying others", port)
+				return true, ""
+			}
 			t.Fatalf("redis-server exited: %s", b)
 		default:
 		}
-		reply, err := r.Do("PING")
+		// A short wait: the port may be another process's, which never answers.
+		reply, err := r.do(500*time.Millisecond, "PING")
 		return err == nil && reply == "+PONG", reply
 	})
+	if busy {
+		return nil
+	}
 	return r
 }
 
 // Do sends one command and returns the first line of the reply ("+PONG", "-ERR ...").
 func (r *Redis) Do(args ...string) (string, error) {
+	return r.do(5*time.Second, args...)
+}
+
+func (r *Redis) do(wait time.Duration, args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(wait))
 	var b strings.Builder
 	b.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
 	for _, a := range args {
@@ -113,18 +149,23 @@ type RedisCluster struct {
 func StartRedisCluster(t testing.TB) *RedisCluster {
 	t.Helper()
 	bin := redisServerPath(t)
-	var ports []int
-	for len(ports) < 3 {
-		for _, p := range FreePorts(t, 6) {
-			if len(ports) < 3 && p+10000 <= 65535 && portFree(p+10000) {
-				ports = append(ports, p)
+	pick := func() int {
+		for {
+			if p := FreePorts(t, 1)[0]; p+10000 <= 65535 && portFree(p+10000) {
+				return p
 			}
 		}
 	}
 	c := &RedisCluster{}
-	for _, p := range ports {
-		c.Nodes = append(c.Nodes, startRedisOn(t, bin, p, "--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes-"+strconv.Itoa(p)+".conf", "--cluster-node-timeout", "2000"))
+	var ports []int
+	for i := range 3 {
+		// The node's config file is named after the node, not its port, which a retry changes.
+		n := startRedisRetrying(t, pick, bin, "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes-"+strconv.Itoa(i)+".conf", "--cluster-node-timeout", "2000")
+		c.Nodes = append(c.Nodes, n)
+		_, port, _ := net.SplitHostPort(n.Addr)
+		p, _ := strconv.Atoi(port)
+		ports = append(ports, p)
 	}
 	// Slots in three ranges, then every node meets the first.
 	ranges := [][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}

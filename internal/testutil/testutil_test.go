@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,5 +235,48 @@ func TestRawBackend(t *testing.T) {
 	}
 	if _, err := ReadRequestHead(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: x\r\n"))); err == nil {
 		t.Error("a head cut before its end was read without an error")
+	}
+}
+
+// TestRedisOnATakenPort: a redis-server whose port (or, in cluster mode, bus port) another
+// process holds is started again on the next port picked, as happens when tests of other
+// packages pick the same free port at the same time.
+func TestRedisOnATakenPort(t *testing.T) {
+	bin := redisServerPath(t)
+	for _, tt := range []struct {
+		name string
+		bus  int // offset of the port the other process holds
+		args []string
+	}{
+		{"port", 0, nil},
+		{"cluster bus port", 10000, []string{"--cluster-enabled", "yes"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var taken int
+			for taken == 0 {
+				if p := FreePorts(t, 1)[0]; p+tt.bus <= 65535 && portFree(p+tt.bus) {
+					taken = p
+				}
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(taken+tt.bus)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			picks := 0
+			r := startRedisRetrying(t, func() int {
+				picks++
+				if picks == 1 {
+					return taken
+				}
+				return FreePorts(t, 1)[0]
+			}, bin, tt.args...)
+			if picks != 2 {
+				t.Fatalf("%d ports picked, want 2", picks)
+			}
+			if reply, err := r.Do("PING"); err != nil || reply != "+PONG" || r.Addr == net.JoinHostPort("127.0.0.1", strconv.Itoa(taken)) {
+				t.Fatalf("%s: PING %q %v", r.Addr, reply, err)
+			}
+		})
 	}
 }
