@@ -27,11 +27,11 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxescape"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 )
 
@@ -328,7 +328,7 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 			sc = append(sc, subject...)
 		}
 		end := len(sc)
-		sc = appendEscaped(sc, sc[start:end], unsafeURIEscape)
+		sc = ngxescape.UnsafeURI.Append(sc, sc[start:end])
 		ctx.Request.SetRequestURIBytes(sc[end:])
 	} else {
 		sc = append(sc, ctx.Path()...)
@@ -351,10 +351,10 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 			q = bytes.IndexByte(sc[start:end], '?')
 		}
 		if q >= 0 {
-			sc = appendEscaped(sc, sc[start:start+q], uriEscape)
-			sc = appendEscaped(sc, sc[start+q:end], controlEscape)
+			sc = ngxescape.URI.Append(sc, sc[start:start+q])
+			sc = ngxescape.Control.Append(sc, sc[start+q:end])
 		} else {
-			sc = appendEscaped(sc, sc[start:end], uriEscape)
+			sc = ngxescape.URI.Append(sc, sc[start:end])
 		}
 		if hasArgs {
 			if q >= 0 {
@@ -436,31 +436,4 @@ func escapeSeparator(dst []byte, from int) []byte {
 		}
 	}
 	return append(dst[:from], dst[n:]...)
-}
-
-// Escape sets: nginx's ngx_escape_uri (NGX_ESCAPE_URI: " ", "#", "%", "?", controls and
-// non-ASCII), APISIX's escape_uri_control_chars (controls and DEL), and what an unsafe URI
-// escapes here (controls, DEL and space: never a broken request line).
-var uriEscape, controlEscape, unsafeURIEscape [256]bool
-
-func init() {
-	for b := 0; b < 256; b++ {
-		ctl := b < 0x20 || b == 0x7f
-		controlEscape[b] = ctl
-		unsafeURIEscape[b] = ctl || b == ' '
-		uriEscape[b] = ctl || b >= 0x7f || strings.IndexByte(" #%?", byte(b)) >= 0
-	}
-}
-
-const upperHex = "0123456789ABCDEF"
-
-func appendEscaped(dst, src []byte, set [256]bool) []byte {
-	for _, b := range src {
-		if set[b] {
-			dst = append(dst, '%', upperHex[b>>4], upperHex[b&15])
-		} else {
-			dst = append(dst, b)
-		}
-	}
-	return dst
 }

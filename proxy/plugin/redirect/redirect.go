@@ -28,9 +28,9 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxescape"
 	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/tmpl"
 )
 
@@ -190,12 +190,12 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 	q := bytes.IndexByte(sc, '?')
 	switch {
 	case c.encode && q >= 0:
-		sc = appendEscaped(sc, sc[:q], uriEscape)
-		sc = appendEscaped(sc, sc[q:end], controlEscape)
+		sc = ngxescape.URI.Append(sc, sc[:q])
+		sc = ngxescape.Control.Append(sc, sc[q:end])
 	case c.encode:
-		sc = appendEscaped(sc, sc[:end], uriEscape)
+		sc = ngxescape.URI.Append(sc, sc[:end])
 	default:
-		sc = appendEscaped(sc, sc[:end], controlEscape)
+		sc = ngxescape.Control.Append(sc, sc[:end])
 	}
 	if c.appendQuery {
 		raw := ctx.Request.Header.RequestURI()
@@ -205,7 +205,7 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 			} else {
 				sc = append(sc, '?')
 			}
-			sc = appendEscaped(sc, raw[i+1:], controlEscape)
+			sc = ngxescape.Control.Append(sc, raw[i+1:])
 		}
 	}
 	r.SetResponseHeader("Location", sc[end:])
@@ -220,29 +220,4 @@ func isHTTPS(r *plugin.Request) bool {
 		return string(p) != "http"
 	}
 	return r.Ctx.IsTLS()
-}
-
-// Escape sets: nginx's ngx_escape_uri (NGX_ESCAPE_URI: " ", "#", "%", "?", controls and
-// non-ASCII), and control characters (never a split response head).
-var uriEscape, controlEscape [256]bool
-
-func init() {
-	for b := 0; b < 256; b++ {
-		ctl := b < 0x20 || b == 0x7f
-		controlEscape[b] = ctl
-		uriEscape[b] = ctl || b >= 0x7f || strings.IndexByte(" #%?", byte(b)) >= 0
-	}
-}
-
-const upperHex = "0123456789ABCDEF"
-
-func appendEscaped(dst, src []byte, set [256]bool) []byte {
-	for _, b := range src {
-		if set[b] {
-			dst = append(dst, '%', upperHex[b>>4], upperHex[b&15])
-		} else {
-			dst = append(dst, b)
-		}
-	}
-	return dst
 }

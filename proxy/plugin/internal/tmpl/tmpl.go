@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
+	"github.com/zoneproxy/zoneproxy/proxy/plugin/internal/ngxescape"
 	"github.com/zoneproxy/zoneproxy/router/expr"
 )
 
@@ -282,14 +283,7 @@ func EscapeControl(dst []byte, from int) []byte {
 	if clean {
 		return dst
 	}
-	const hex = "0123456789ABCDEF"
 	n := len(dst)
-	for i := from; i < n; i++ {
-		if b := dst[i]; b < 0x20 || b == 0x7f {
-			dst = append(dst, '%', hex[b>>4], hex[b&15])
-		} else {
-			dst = append(dst, b)
-		}
-	}
+	dst = ngxescape.Control.Append(dst, dst[from:n])
 	return append(dst[:from], dst[n:]...)
 }
