@@ -15,6 +15,7 @@ type record struct {
 	order    []string
 	props    map[string]map[string]any
 	required []string
+	minProps int // MinProperties' n
 	// present is what Has answers: Describe runs Compile once with each answer, so that both
 	// the branch of an absent optional field and the one of a present field are read.
 	present bool
@@ -61,6 +62,9 @@ func (r *record) schema() map[string]any {
 	s := map[string]any{"type": "object", "properties": props}
 	if len(r.required) > 0 {
 		s["required"] = slices.Clone(r.required)
+	}
+	if r.minProps > 0 {
+		s["minProperties"] = r.minProps
 	}
 	return s
 }

@@ -61,6 +61,19 @@ func (c Conf) raw(name string) (json.RawMessage, bool) {
 	return v, true
 }
 
+// MinProperties fails, as APISIX's minProperties does, when the conf has fewer than n fields
+// (null ones count, as in JSON schema).
+func (c Conf) MinProperties(n int) error {
+	if c.rec != nil {
+		c.rec.minProps = n
+		return nil
+	}
+	if len(c.fields) < n {
+		return fmt.Errorf("expect object to have at least %d properties", n)
+	}
+	return nil
+}
+
 // Required fails, as APISIX does, when one of names is absent.
 func (c Conf) Required(names ...string) error {
 	if c.traceRequired(names) {

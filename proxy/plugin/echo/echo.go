@@ -48,10 +48,8 @@ func (echo) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
-	if len(fields) < 1 {
-		return nil, fmt.Errorf("expect object to have at least 1 properties")
+	if err := c.MinProperties(1); err != nil {
+		return nil, err
 	}
 	conf := &Conf{}
 	for _, f := range []struct {
@@ -67,7 +65,7 @@ func (echo) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if !conf.changes {
 		return nil, fmt.Errorf("object matches none of the required: [before_body] or [body] or [after_body]")
 	}
-	if h, ok := fields["headers"]; ok && string(h) != "null" {
+	if h, ok := c.Raw("headers"); ok {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(h, &m) != nil || m == nil {
 			return nil, fmt.Errorf(`property "headers" validation failed: wrong type: expected object`)

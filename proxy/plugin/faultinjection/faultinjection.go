@@ -80,26 +80,24 @@ func (faultInjection) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error
 	if err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
-	if len(fields) < 1 {
-		return nil, fmt.Errorf("expect object to have at least 1 properties")
+	if err := c.MinProperties(1); err != nil {
+		return nil, err
 	}
 	conf := &Conf{sleeper: wait}
-	if c.Has("abort") {
-		if conf.abort, err = compileAbort(fields["abort"]); err != nil {
+	if v, ok := c.Raw("abort"); ok {
+		if conf.abort, err = compileAbort(v); err != nil {
 			return nil, fmt.Errorf(`property "abort" validation failed: %w`, err)
 		}
 	}
-	if c.Has("delay") {
-		if conf.delay, err = compileDelay(fields["delay"]); err != nil {
+	if v, ok := c.Raw("delay"); ok {
+		if conf.delay, err = compileDelay(v); err != nil {
 			return nil, fmt.Errorf(`property "delay" validation failed: %w`, err)
 		}
 	}
 	return conf, nil
 }
 
-func compileGate(c plugin.Conf, raw json.RawMessage) (gate, error) {
+func compileGate(c plugin.Conf) (gate, error) {
 	g := gate{percentage: -1}
 	if c.Has("percentage") {
 		p, err := c.Int("percentage", 0)
@@ -114,10 +112,8 @@ func compileGate(c plugin.Conf, raw json.RawMessage) (gate, error) {
 		}
 		g.percentage = p
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
-	v, ok := fields["vars"]
-	if !ok || string(bytes.TrimSpace(v)) == "null" {
+	v, ok := c.Raw("vars")
+	if !ok {
 		return g, nil
 	}
 	var items []json.RawMessage
@@ -169,9 +165,7 @@ func compileAbort(raw json.RawMessage) (*abort, error) {
 			return nil, fmt.Errorf(`property "body" validation failed: %w`, err)
 		}
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
-	if h, ok := fields["headers"]; ok && string(bytes.TrimSpace(h)) != "null" {
+	if h, ok := c.Raw("headers"); ok {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(h, &m) != nil || m == nil {
 			return nil, fmt.Errorf(`property "headers" validation failed: wrong type: expected object`)
@@ -196,7 +190,7 @@ func compileAbort(raw json.RawMessage) (*abort, error) {
 		}
 		slices.SortFunc(a.headers, func(x, y header) int { return bytes.Compare([]byte(x.name), []byte(y.name)) })
 	}
-	if a.gate, err = compileGate(c, raw); err != nil {
+	if a.gate, err = compileGate(c); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -219,7 +213,7 @@ func compileDelay(raw json.RawMessage) (*delay, error) {
 		return nil, fmt.Errorf(`property "duration" validation failed: expected %v to be at least 0`, secs)
 	}
 	d.duration = time.Duration(secs * float64(time.Second))
-	if d.gate, err = compileGate(c, raw); err != nil {
+	if d.gate, err = compileGate(c); err != nil {
 		return nil, err
 	}
 	return d, nil

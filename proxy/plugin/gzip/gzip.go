@@ -19,7 +19,6 @@ package gzip
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -59,10 +58,8 @@ func (gzipPlugin) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
 	conf := &Conf{types: []string{"text/html"}}
-	if t, ok := fields["types"]; ok && string(bytes.TrimSpace(t)) != "null" {
+	if t, ok := c.Raw("types"); ok {
 		if string(bytes.TrimSpace(t)) == `"*"` {
 			conf.types = nil
 		} else {
@@ -88,7 +85,7 @@ func (gzipPlugin) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if conf.level > 9 {
 		return nil, fmt.Errorf(`property "comp_level" validation failed: expected %d to be at most 9`, conf.level)
 	}
-	if v, ok := fields["http_version"]; ok && string(bytes.TrimSpace(v)) != "null" {
+	if v, ok := c.Raw("http_version"); ok {
 		switch f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64); {
 		case err == nil && f == 1.1:
 		case err == nil && f == 1.0:
@@ -97,7 +94,7 @@ func (gzipPlugin) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 			return nil, fmt.Errorf(`property "http_version" validation failed: matches none of the enum values`)
 		}
 	}
-	if b, ok := fields["buffers"]; ok && string(bytes.TrimSpace(b)) != "null" {
+	if b, ok := c.Raw("buffers"); ok {
 		bc, err := plugin.ParseConf(b)
 		if err != nil {
 			return nil, fmt.Errorf(`property "buffers" validation failed: %w`, err)

@@ -84,10 +84,8 @@ func (proxyRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) 
 	if err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
-	if len(fields) < 1 {
-		return nil, fmt.Errorf("expect object to have at least 1 properties")
+	if err := c.MinProperties(1); err != nil {
+		return nil, err
 	}
 	conf := &Conf{}
 	if c.Has("uri") {
@@ -137,7 +135,7 @@ func (proxyRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) 
 	if conf.unsafe, err = c.Bool("use_real_request_uri_unsafe", false); err != nil {
 		return nil, err
 	}
-	if h, ok := fields["headers"]; ok && string(h) != "null" {
+	if h, ok := c.Raw("headers"); ok {
 		if err := conf.compileHeaders(h); err != nil {
 			return nil, err
 		}

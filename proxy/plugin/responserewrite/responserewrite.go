@@ -90,8 +90,6 @@ func (responseRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, erro
 	if err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &fields)
 	conf := &Conf{}
 	if conf.maxBody, err = c.Int("max_resp_body_size", DefaultMaxBody); err != nil {
 		return nil, err
@@ -122,8 +120,7 @@ func (responseRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, erro
 		// APISIX's dependencies: body requires not filters, and the other way round.
 		return nil, fmt.Errorf(`failed to validate dependent schema for "body": value should not match the "not" schema`)
 	}
-	if c.Has("vars") {
-		v := fields["vars"]
+	if v, ok := c.Raw("vars"); ok {
 		if !bytes.HasPrefix(bytes.TrimSpace(v), []byte("[")) {
 			return nil, fmt.Errorf(`property "vars" validation failed: wrong type: expected array, got %s`, typeName(v))
 		}
@@ -131,7 +128,7 @@ func (responseRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, erro
 			return nil, fmt.Errorf("failed to validate the 'vars' expression: %v", err)
 		}
 	}
-	if h, ok := fields["headers"]; ok && string(h) != "null" {
+	if h, ok := c.Raw("headers"); ok {
 		if err := conf.compileHeaders(h); err != nil {
 			return nil, err
 		}
