@@ -252,7 +252,7 @@ func parseMeta(raw []byte) (*meta, error) {
 		m.priority = &p
 	}
 	if f, ok := c.fields["filter"]; ok {
-		if ty := jsonType(f); ty != "array" {
+		if ty := JSONType(f); ty != "array" {
 			return nil, metaError(wrongType("filter", "array", ty))
 		}
 		if m.filter, err = expr.Compile(f); err != nil {
@@ -260,7 +260,7 @@ func parseMeta(raw []byte) (*meta, error) {
 		}
 	}
 	if er, ok := c.fields["error_response"]; ok {
-		switch jsonType(er) {
+		switch JSONType(er) {
 		case "string":
 			var s string
 			_ = json.Unmarshal(er, &s)

@@ -28,7 +28,7 @@ func ParseConf(raw []byte) (Conf, error) {
 		return Conf{rec: rec}, nil
 	}
 	var fields map[string]json.RawMessage
-	if ty := jsonType(raw); ty != "object" {
+	if ty := JSONType(raw); ty != "object" {
 		return Conf{}, fmt.Errorf("wrong type: expected object, got %s", ty)
 	}
 	if err := json.Unmarshal(raw, &fields); err != nil {
@@ -43,7 +43,7 @@ func (c Conf) Has(name string) bool {
 		return c.rec.present // see Describe
 	}
 	v, ok := c.fields[name]
-	return ok && jsonType(v) != "null"
+	return ok && JSONType(v) != "null"
 }
 
 // Raw returns a field's JSON as it is (absent or null: false), for a field another parser reads
@@ -55,7 +55,7 @@ func (c Conf) Raw(name string) (json.RawMessage, bool) {
 
 func (c Conf) raw(name string) (json.RawMessage, bool) {
 	v, ok := c.fields[name]
-	if !ok || jsonType(v) == "null" {
+	if !ok || JSONType(v) == "null" {
 		return nil, false
 	}
 	return v, true
@@ -94,7 +94,7 @@ func (c Conf) String(name, def string) (string, error) {
 	if !ok {
 		return def, nil
 	}
-	if ty := jsonType(v); ty != "string" {
+	if ty := JSONType(v); ty != "string" {
 		return "", wrongType(name, "string", ty)
 	}
 	var s string
@@ -136,7 +136,7 @@ func (c Conf) Bool(name string, def bool) (bool, error) {
 	case "false":
 		return false, nil
 	}
-	return false, wrongType(name, "boolean", jsonType(v))
+	return false, wrongType(name, "boolean", JSONType(v))
 }
 
 // Int returns an integer field, def when absent.
@@ -146,7 +146,7 @@ func (c Conf) Int(name string, def int) (int, error) {
 	if !ok {
 		return def, nil
 	}
-	if ty := jsonType(v); ty != "number" {
+	if ty := JSONType(v); ty != "number" {
 		return 0, wrongType(name, "integer", ty)
 	}
 	var f float64
@@ -163,7 +163,7 @@ func (c Conf) Number(name string, def float64) (float64, error) {
 	if !ok {
 		return def, nil
 	}
-	if ty := jsonType(v); ty != "number" {
+	if ty := JSONType(v); ty != "number" {
 		return 0, wrongType(name, "number", ty)
 	}
 	var f float64
@@ -190,7 +190,7 @@ func (c Conf) StringList(name string, minItems int, unique bool) ([]string, erro
 	if !ok {
 		return nil, nil
 	}
-	if ty := jsonType(v); ty != "array" {
+	if ty := JSONType(v); ty != "array" {
 		return nil, wrongType(name, "array", ty)
 	}
 	var items []json.RawMessage
@@ -202,7 +202,7 @@ func (c Conf) StringList(name string, minItems int, unique bool) ([]string, erro
 	}
 	out := make([]string, len(items))
 	for i, it := range items {
-		if ty := jsonType(it); ty != "string" {
+		if ty := JSONType(it); ty != "string" {
 			return nil, fmt.Errorf("property %q validation failed: failed to validate item %d: wrong type: expected string, got %s",
 				name, i+1, ty)
 		}
@@ -222,7 +222,7 @@ func (c Conf) StringMap(name string) (map[string]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	if ty := jsonType(v); ty != "object" {
+	if ty := JSONType(v); ty != "object" {
 		return nil, wrongType(name, "object", ty)
 	}
 	var items map[string]json.RawMessage
@@ -231,7 +231,7 @@ func (c Conf) StringMap(name string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(items))
 	for k, it := range items {
-		if ty := jsonType(it); ty != "string" {
+		if ty := JSONType(it); ty != "string" {
 			return nil, fmt.Errorf("property %q validation failed: property %q validation failed: wrong type: expected string, got %s",
 				name, k, ty)
 		}
@@ -257,8 +257,8 @@ func wrongType(name, want, got string) error {
 // ErrAnyOf is APISIX's message when no alternative of an anyOf/oneOf schema matches.
 var ErrAnyOf = errors.New("object matches none of the required")
 
-// jsonType is the JSON type of a valid JSON value, as APISIX's schema errors name it.
-func jsonType(v []byte) string {
+// JSONType is the JSON type of a valid JSON value, as APISIX's schema errors name it.
+func JSONType(v []byte) string {
 	v = bytes.TrimLeft(v, " \t\r\n")
 	if len(v) == 0 {
 		return "null"
@@ -297,7 +297,7 @@ func (c Conf) Objects(name string) ([]Conf, error) {
 	if !ok {
 		return nil, nil
 	}
-	if ty := jsonType(v); ty != "array" {
+	if ty := JSONType(v); ty != "array" {
 		return nil, wrongType(name, "array", ty)
 	}
 	var items []json.RawMessage

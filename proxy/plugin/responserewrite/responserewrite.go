@@ -122,7 +122,7 @@ func (responseRewrite) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, erro
 	}
 	if v, ok := c.Raw("vars"); ok {
 		if !bytes.HasPrefix(bytes.TrimSpace(v), []byte("[")) {
-			return nil, fmt.Errorf(`property "vars" validation failed: wrong type: expected array, got %s`, typeName(v))
+			return nil, fmt.Errorf(`property "vars" validation failed: wrong type: expected array, got %s`, plugin.JSONType(v))
 		}
 		if conf.vars, err = expr.CompileResponse(v); err != nil {
 			return nil, fmt.Errorf("failed to validate the 'vars' expression: %v", err)
@@ -224,24 +224,6 @@ func compileRegex(re, opts string) (*regexp.Regexp, error) {
 	return regexp.Compile(re)
 }
 
-func typeName(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "null"
-	}
-	switch v[0] {
-	case '{':
-		return "object"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "number"
-}
-
 func (conf *Conf) compileHeaders(raw json.RawMessage) error {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil || m == nil {
@@ -283,7 +265,7 @@ func (conf *Conf) compileHeaders(raw json.RawMessage) error {
 	if v, ok := m["set"]; ok {
 		var sub map[string]json.RawMessage
 		if json.Unmarshal(v, &sub) != nil || sub == nil {
-			return fmt.Errorf(`property "headers" validation failed: property "set" validation failed: wrong type: expected object, got %s`, typeName(v))
+			return fmt.Errorf(`property "headers" validation failed: property "set" validation failed: wrong type: expected object, got %s`, plugin.JSONType(v))
 		}
 		if len(sub) == 0 {
 			return fmt.Errorf(`property "headers" validation failed: property "set" validation failed: expect object to have at least 1 properties`)

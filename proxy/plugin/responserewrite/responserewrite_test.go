@@ -30,6 +30,7 @@ func TestCompile(t *testing.T) {
 		{"add ends with slash", `{"headers":{"add":["X-A: a/"]}}`, `failed to match pattern`},
 		{"remove pattern", `{"headers":{"remove":["X:A"]}}`, `failed to match pattern "^[^:]+$"`},
 		{"empty set", `{"headers":{"set":{}}}`, `expect object to have at least 1 properties`},
+		{"set as an array", `{"headers":{"add":["X-A: 1"],"set":["X-B: 2"]}}`, `property "set" validation failed: wrong type: expected object, got array`},
 		{"empty headers", `{"headers":{}}`, "object matches none of the required"},
 		{"vars", `{"vars":[["http_x","==","1"]]}`, ""},
 		{"bad vars", `{"vars":[["http_x","~~","("]]}`, "failed to validate the 'vars' expression"},
