@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"errors"
-	"net"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -73,14 +71,4 @@ func writeNotFound(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNotFound)
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(notFoundBody)
-}
-
-// isTimeout reports a timeout of any layer: fasthttp's, a dial's, a deadline's.
-func isTimeout(err error) bool {
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
-		errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http2"
 
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // endOf reads r until the server ends the connection, and returns the GOAWAY it sent (nil if
@@ -32,7 +33,7 @@ func endOf(t *testing.T, r *rawH2) (*http2.GoAwayFrame, []*http2.RSTStreamFrame)
 		}
 		return false
 	})
-	if isTimeout(err) {
+	if transport.IsTimeout(err) {
 		t.Fatalf("the connection was not ended (GOAWAY %v)", ga)
 	}
 	return ga, rsts

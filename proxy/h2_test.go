@@ -20,6 +20,7 @@ import (
 	tu "github.com/zoneproxy/zoneproxy/internal/testutil"
 	"github.com/zoneproxy/zoneproxy/proxy/accesslog"
 	"github.com/zoneproxy/zoneproxy/proxy/metrics"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // h2Client speaks HTTP/2 only to the harness, for any host name.
@@ -311,7 +312,7 @@ func TestH2GoAwayOnDrain(t *testing.T) {
 	if err != nil || status != "200" || string(body) != "slow done" {
 		t.Fatalf("in-flight stream: %s %q, %v", status, body, err)
 	}
-	if err := r.next(10*time.Second, func(http2.Frame) bool { return false }); err == nil || isTimeout(err) {
+	if err := r.next(10*time.Second, func(http2.Frame) bool { return false }); err == nil || transport.IsTimeout(err) {
 		t.Errorf("connection still open after its last stream: %v", err)
 	}
 	select {

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/internal/netconn"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // Parking idle keep-alive connections.
@@ -155,7 +156,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // parking.
 func (c *lazyConn) readFailed(n int, err error) {
 	c.park.mu.Lock()
-	if c.park.state.Load() == connInterrupted && n == 0 && isTimeout(err) {
+	if c.park.state.Load() == connInterrupted && n == 0 && transport.IsTimeout(err) {
 		c.park.state.Store(connParking)
 	}
 	c.park.mu.Unlock()

@@ -242,7 +242,7 @@ func (p *Proxy) serverError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge)
-	case isTimeout(err):
+	case transport.IsTimeout(err):
 		writeError(ctx, fasthttp.StatusRequestTimeout)
 	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
 		// A transfer coding other than chunked: nginx's 501. fasthttp reports a repeated

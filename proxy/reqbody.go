@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // readBody decides how the request body travels and reads it whole when it is small: a body of
@@ -125,7 +127,7 @@ func clientFailure(err error) int {
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		return fasthttp.StatusRequestEntityTooLarge
-	case isTimeout(err):
+	case transport.IsTimeout(err):
 		return fasthttp.StatusRequestTimeout
 	}
 	return fasthttp.StatusBadRequest

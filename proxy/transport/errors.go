@@ -14,9 +14,9 @@ var (
 	errUnexpectedUpgrade = errors.New("upstream switched protocols on a request that did not ask to")
 )
 
-// isTimeout reports a timeout of any layer: fasthttp's, a dial's, a deadline's. (The proxy has
-// the same test for its client's errors.)
-func isTimeout(err error) bool {
+// IsTimeout reports a timeout of any layer: fasthttp's, a dial's, a deadline's. The proxy asks it
+// of its client connections' errors too.
+func IsTimeout(err error) bool {
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
 		errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
 		return true

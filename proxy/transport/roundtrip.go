@@ -52,7 +52,7 @@ func (t *Transport) Try(ctx *fasthttp.RequestCtx, r *Request, node *upstream.Nod
 			// Nothing was sent: any request may go to another try.
 			t.logFailure(node, "connect", err)
 			node.Done(0, err, time.Since(start))
-			return Outcome{Timeout: isTimeout(err), Retry: r.replayable()}
+			return Outcome{Timeout: IsTimeout(err), Retry: r.replayable()}
 		}
 		if uc.reused && closedWhileIdle(uc.conn) {
 			// The upstream closed the pooled connection, or sent something nobody asked for,
@@ -105,7 +105,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 	}
 	// APISIX retries a POST, PATCH or LOCK only when it failed before a connection was made.
 	retry := r.replayable() && !nonIdempotent(&req.Header)
-	if err != nil && !isTimeout(err) {
+	if err != nil && !IsTimeout(err) {
 		// The upstream may have answered early and closed (a 413 or 401 to a large upload):
 		// that answer is the response, not a failure.
 		if o, ok := t.earlyResponse(ctx, r, uc, node, start); ok {
@@ -115,8 +115,8 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 	}
 	if err != nil {
 		uc.close()
-		again = uc.reused && !isTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
-		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
+		again = uc.reused && !IsTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
+		return Outcome{Timeout: IsTimeout(err), Retry: retry}, again, err
 	}
 
 	resp := &ctx.Response
@@ -138,8 +138,8 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		// while idle, before our request arrived.
 		t.putReader(br)
 		uc.close()
-		again = uc.reused && !isTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
-		return Outcome{Timeout: isTimeout(err), Retry: retry}, again, err
+		again = uc.reused && !IsTimeout(err) && r.replayable() && (r.cw.n == 0 || !nonIdempotent(&req.Header))
+		return Outcome{Timeout: IsTimeout(err), Retry: retry}, again, err
 	}
 	status, err := t.readHead(resp, br, uc, tm.Read)
 	if capped {
@@ -149,7 +149,7 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 		t.putReader(br)
 		uc.close()
 		// A malformed or oversized head is nginx's invalid_header, which APISIX does not retry.
-		return Outcome{Timeout: isTimeout(err), Retry: retry && ioFailure(err)}, false, err
+		return Outcome{Timeout: IsTimeout(err), Retry: retry && ioFailure(err)}, false, err
 	}
 
 	if status == fasthttp.StatusSwitchingProtocols {

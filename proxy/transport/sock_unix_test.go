@@ -69,7 +69,7 @@ func TestSendWait(t *testing.T) {
 			}
 			switch tt.want {
 			case "timeout":
-				if !isTimeout(rerr) {
+				if !IsTimeout(rerr) {
 					t.Fatalf("wait error %v, want a timeout", rerr)
 				}
 				if d := time.Since(began); d > waitFor/2 {
