@@ -80,27 +80,10 @@ type clientHead struct{ *fasthttp.RequestHeader }
 func (h clientHead) DelBytes(key []byte) {
 	switch {
 	case transport.FieldOf(key)&(transport.FieldContentLength|transport.FieldTransferEncoding) != 0,
-		len(key) == 4 && equalFoldLower(key, "host"):
+		len(key) == 4 && transport.EqualFoldLower(key, "host"):
 		return
 	}
 	h.RequestHeader.DelBytes(key)
-}
-
-// equalFoldLower reports whether b equals the lower-case ASCII s, ignoring b's case.
-func equalFoldLower(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // setForwarded sets the X-Forwarded-* and X-Real-IP headers the way APISIX's configuration
@@ -196,18 +179,18 @@ var fwdKeys = [...][]byte{keyXRealIP, keyXForwardedProto, keyXForwardedHost, key
 func forwardingField(name []byte) uint8 {
 	switch len(name) {
 	case len("x-real-ip"):
-		if equalFoldLower(name, "x-real-ip") {
+		if transport.EqualFoldLower(name, "x-real-ip") {
 			return fwdRealIP
 		}
 	case len("x-forwarded-host"):
 		switch {
-		case equalFoldLower(name, "x-forwarded-host"):
+		case transport.EqualFoldLower(name, "x-forwarded-host"):
 			return fwdHost
-		case equalFoldLower(name, "x-forwarded-port"):
+		case transport.EqualFoldLower(name, "x-forwarded-port"):
 			return fwdPort
 		}
 	case len("x-forwarded-proto"):
-		if equalFoldLower(name, "x-forwarded-proto") {
+		if transport.EqualFoldLower(name, "x-forwarded-proto") {
 			return fwdProto
 		}
 	}

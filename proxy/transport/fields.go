@@ -84,14 +84,14 @@ func FieldOf(name []byte) Fields {
 	case 17:
 		f, want = FieldTransferEncoding, "transfer-encoding"
 	}
-	if f == 0 || !equalFoldLower(name, want) {
+	if f == 0 || !EqualFoldLower(name, want) {
 		return 0
 	}
 	return f
 }
 
-// equalFoldLower reports whether b equals the lower-case ASCII s, ignoring b's case.
-func equalFoldLower(b []byte, s string) bool {
+// EqualFoldLower reports whether b equals the lower-case ASCII s, ignoring b's case.
+func EqualFoldLower(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}

@@ -78,7 +78,7 @@ func scanHead(b []byte) (hi headInfo, ok bool, err error) {
 				hi.cl++
 			case FieldTransferEncoding:
 				hi.te++
-				hi.teChunked = equalFoldLower(bytes.TrimSpace(value), "chunked")
+				hi.teChunked = EqualFoldLower(bytes.TrimSpace(value), "chunked")
 			}
 		}
 	}
