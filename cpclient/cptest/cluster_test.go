@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,8 +218,11 @@ func TestClusterTLS(t *testing.T) {
 			if gotOK := err == nil && code == http.StatusOK; gotOK != tt.wantOK {
 				t.Errorf("gateway: status %d, error %v; want ok=%v", code, err, tt.wantOK)
 			}
-			if !tt.wantOK && err != nil && !strings.Contains(err.Error(), "tls") {
-				t.Errorf("gateway refused with %v, want a TLS error", err)
+			// In TLS 1.3 the client finishes its handshake before the server checks the client's
+			// certificate: the refusal is the server's alert, or, when the server's close meets
+			// the request already sent, a reset that overtakes the alert.
+			if !tt.wantOK && err != nil && !strings.Contains(err.Error(), "tls") && !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("gateway refused with %v, want a TLS error or a reset", err)
 			}
 			tc := tt.tls.Clone()
 			cli, err := clientv3.New(clientv3.Config{
