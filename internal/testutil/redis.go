@@ -54,16 +54,24 @@ const bindAttempts = 5
 // ports were taken.
 func startRedisRetrying(t testing.TB, pick func() int, bin string, args ...string) *Redis {
 	t.Helper()
-	for range bindAttempts - 1 {
+	for range bindAttempts {
 		if r := startRedisOn(t, bin, pick(), args...); r != nil {
 			return r
 		}
 	}
-	r := startRedisOn(t, bin, pick(), args...)
-	if r == nil {
-		t.Fatalf("redis-server found its ports taken %d times", bindAttempts)
+	t.Fatalf("redis-server found its ports taken %d times", bindAttempts)
+	return nil
+}
+
+// freePortBeside returns a free port whose port+offset is free too (a cluster node's bus port is
+// its port + 10000).
+func freePortBeside(t testing.TB, offset int) int {
+	t.Helper()
+	for {
+		if p := FreePorts(t, 1)[0]; p+offset <= 65535 && portFree(p+offset) {
+			return p
+		}
 	}
-	return r
 }
 
 // startRedisOn starts a redis-server on port and waits until it answers. It returns nil when
@@ -149,24 +157,14 @@ type RedisCluster struct {
 func StartRedisCluster(t testing.TB) *RedisCluster {
 	t.Helper()
 	bin := redisServerPath(t)
-	pick := func() int {
-		for {
-			if p := FreePorts(t, 1)[0]; p+10000 <= 65535 && portFree(p+10000) {
-				return p
-			}
-		}
-	}
+	pick := func() int { return freePortBeside(t, 10000) }
 	c := &RedisCluster{}
-	var ports []int
 	for i := range 3 {
 		// The node's config file is named after the node, not its port, which a retry changes.
-		n := startRedisRetrying(t, pick, bin, "--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes-"+strconv.Itoa(i)+".conf", "--cluster-node-timeout", "2000")
-		c.Nodes = append(c.Nodes, n)
-		_, port, _ := net.SplitHostPort(n.Addr)
-		p, _ := strconv.Atoi(port)
-		ports = append(ports, p)
+		c.Nodes = append(c.Nodes, startRedisRetrying(t, pick, bin, "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes-"+strconv.Itoa(i)+".conf", "--cluster-node-timeout", "2000"))
 	}
+	_, firstPort, _ := net.SplitHostPort(c.Nodes[0].Addr)
 	// Slots in three ranges, then every node meets the first.
 	ranges := [][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}
 	for i, n := range c.Nodes {
@@ -175,7 +173,7 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 			t.Fatalf("%s %v: %q %v", n.Addr, args, reply, err)
 		}
 		if i > 0 {
-			if reply, err := n.Do("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(ports[0])); err != nil || reply != "+OK" {
+			if reply, err := n.Do("CLUSTER", "MEET", "127.0.0.1", firstPort); err != nil || reply != "+OK" {
 				t.Fatalf("%s CLUSTER MEET: %q %v", n.Addr, reply, err)
 			}
 		}

@@ -252,12 +252,7 @@ func TestRedisOnATakenPort(t *testing.T) {
 		{"cluster bus port", 10000, []string{"--cluster-enabled", "yes"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var taken int
-			for taken == 0 {
-				if p := FreePorts(t, 1)[0]; p+tt.bus <= 65535 && portFree(p+tt.bus) {
-					taken = p
-				}
-			}
+			taken := freePortBeside(t, tt.bus)
 			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(taken+tt.bus)))
 			if err != nil {
 				t.Fatal(err)
