@@ -46,14 +46,25 @@ type heldWrite struct {
 
 var heldWrites = sync.Pool{New: func() any { return &heldWrite{b: make([]byte, 0, holdMax)} }}
 
-// holdResponse arms the hold on the client connection of ctx when the response about to be
-// written has a body in memory of at least holdMinBody (not the answer to HEAD, which sends
-// none). It runs after the handler, before fasthttp writes the response.
-func holdResponse(ctx *fasthttp.RequestCtx) {
-	if ctx.Hijacked() || ctx.Response.IsBodyStream() || ctx.Response.SkipBody || len(ctx.Response.Body()) < holdMinBody {
+// beforeWrite runs after the handler, before fasthttp writes the response. For a body in memory
+// whose buffer holds holdMinBody or more, the client connection is told of it: it arms the hold
+// when the body has that many bytes to send (not the answer to HEAD, which sends none), and it
+// gives the buffer back to the transport's pool once idle (releaseBody).
+func (p *Proxy) beforeWrite(ctx *fasthttp.RequestCtx) {
+	resp := &ctx.Response
+	if ctx.Hijacked() || resp.IsBodyStream() {
 		return
 	}
-	if c := lazyOf(ctx.Conn()); c != nil {
+	body := resp.Body()
+	if cap(body) < holdMinBody {
+		return
+	}
+	c := lazyOf(ctx.Conn())
+	if c == nil {
+		return
+	}
+	c.body = resp
+	if !resp.SkipBody && len(body) >= holdMinBody {
 		// Bytes still held (pipelined responses that fasthttp did not flush in between) go
 		// out with the next write anyway.
 		c.hold.CompareAndSwap(holdNone, holdArmed)

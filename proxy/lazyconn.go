@@ -5,7 +5,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/zoneproxy/zoneproxy/internal/deadline"
+	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
 // lazyListener hands out its TCP connections with lazily re-armed deadlines (package
@@ -38,6 +41,25 @@ type lazyConn struct {
 	park      parking
 	hold      atomic.Int32 // holdNone, holdArmed, holdPending (holdwrite.go)
 	held      *heldWrite   // the kept write while holdPending
+	// body is the response whose body buffer goes back to the transport's pool when the
+	// connection goes idle (beforeWrite, releaseBody); nil when there is none.
+	body *fasthttp.Response
+}
+
+// releaseBody hands the buffer of c's last response body back to tr's pool when c goes idle:
+// fasthttp has written the response by then, and resets it before the next request. Pooled,
+// the buffers of large bodies are the few a busy process has in use, and stay in the CPU's
+// cache (proxy/transport/bodies.go); left with each connection, they were as many as the
+// connections. At any other transition (the serve loop ends or hands the connection over)
+// the response is only forgotten: its buffer is then fasthttp's, as before.
+func (c *lazyConn) releaseBody(tr *transport.Transport, s fasthttp.ConnState) {
+	if c.body == nil {
+		return
+	}
+	if s == fasthttp.StateIdle {
+		tr.ReleaseBody(c.body)
+	}
+	c.body = nil
 }
 
 // Read is the TCP connection's; a failed read may be the lot's cut of an idle wait.

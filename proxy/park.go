@@ -173,10 +173,12 @@ func (c *lazyConn) ParkOnClose(outer net.Conn) bool {
 	return true
 }
 
-// connState is the fasthttp servers' ConnState hook: the lot's transitions, then the metrics'.
+// connState is the fasthttp servers' ConnState hook: the response body's buffer back to the
+// transport's pool, the lot's transitions, then the metrics'.
 func (p *Proxy) connState(nc net.Conn, s fasthttp.ConnState) {
-	if p.lot != nil {
-		if c := lazyOf(nc); c != nil && c.lot != nil {
+	if c := lazyOf(nc); c != nil {
+		c.releaseBody(p.tr, s)
+		if p.lot != nil && c.lot != nil {
 			switch s {
 			case fasthttp.StateIdle:
 				p.lot.idle(c)

@@ -36,7 +36,7 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 			if g.retired.Load() {
 				ctx.Response.SetConnectionClose()
 			}
-			holdResponse(ctx)
+			p.beforeWrite(ctx)
 		},
 		ErrorHandler: p.serverError,
 		Name:         p.opts.ServerName,
@@ -59,12 +59,10 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{p.log},
 	}
+	g.srv.ConnState = p.connState
 	if p.lot != nil {
-		g.srv.ConnState = p.connState
 		// A worker whose connection was parked ends soon, and its stack with it.
 		g.srv.MaxIdleWorkerDuration = parkWorkerIdle
-	} else if p.conns != nil {
-		g.srv.ConnState = p.conns.ConnState
 	}
 	g.h2 = p.newH2(idle, send)
 	// fasthttp does the handshake of a TLS connection first (tlsConn), then hands one that

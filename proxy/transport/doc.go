@@ -7,7 +7,9 @@
 // read timeout (proxy_read_timeout, between two reads), skipping interim 1xx answers, and takes
 // the body: read whole when its Content-Length is within Options.ResponseBufferSize, otherwise
 // streamed to the client as it arrives (Content-Length, chunked, or until the upstream closes),
-// never held whole. Hop-by-hop response fields are removed and the upstream's Server header
+// never held whole. A body read whole of a page or more goes into a buffer of a pool shared by
+// all client connections, which the caller gives back once the response is written
+// (ReleaseBody; bodies.go says why). Hop-by-hop response fields are removed and the upstream's Server header
 // dropped. A buffered body goes out with its head in one write and, on a connection dialled
 // through ConfigureClient, the response is then awaited without a read attempt (sendWait); a
 // streamed request body is read from the client as it is sent, chunked when it came chunked.

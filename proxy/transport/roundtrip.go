@@ -326,6 +326,7 @@ func (t *Transport) readResponse(ctx *fasthttp.RequestCtx, r *Request, uc upConn
 		if cc, ok := uc.conn.(*countedConn); ok {
 			cc.largeBody = cl >= br.Size()
 		}
+		t.bodies.takeBody(resp, cl)
 		err := resp.ReadBody(br, 0)
 		cleanResponse(&resp.Header)
 		r.filterHead()

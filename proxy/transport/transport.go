@@ -81,6 +81,7 @@ type Transport struct {
 	writers  sync.Pool // *bufio.Writer, on upstream connections
 	copyBufs sync.Pool // *[]byte of copyBufferSize, for streamed bodies
 	bareLF   sync.Pool // *bareLFHead, for heads with bare LF line ends
+	bodies   *bodyPool // buffers of the bodies read whole (bodies.go)
 
 	tunnels tunnels // WebSocket tunnels, closed by CloseTunnels
 
@@ -93,6 +94,7 @@ type Transport struct {
 func New(opts Options) *Transport {
 	opts = opts.withDefaults()
 	t := &Transport{opts: opts, log: opts.Logger, dialer: &fasthttp.TCPDialer{}, maxWaitIdle: maxWaitIdle}
+	t.bodies = newBodyPool(opts.ResponseBufferSize)
 	t.copyBufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	t.readers.New = func() any { return bufio.NewReaderSize(nil, opts.MaxResponseHeaderBytes) }
 	t.writers.New = func() any { return bufio.NewWriterSize(nil, upstreamWriteBufferSize) }
