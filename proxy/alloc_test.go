@@ -3,13 +3,10 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net"
-	"runtime"
-	"strconv"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -190,71 +187,5 @@ func TestHeldResponseAllocs(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(300, do); allocs != 0 {
 		t.Errorf("%v allocations per proxied GET of 16 KiB, want 0", allocs)
-	}
-}
-
-// TestLargeBodiesShareBuffers: the buffers of large bodies are shared by the client
-// connections, not kept by each (proxy/transport/bodies.go). Eight keep-alive connections, each
-// after a small request, get a 64 KiB body one after the other: the process allocates for one
-// buffer at most, where each connection would otherwise have grown its own (512 KiB).
-func TestLargeBodiesShareBuffers(t *testing.T) {
-	const size = 64 << 10
-	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/api/*", "", "", fixedBackend(t, "", body)),
-		"/apisix/routes/2", route("/small", "", "", fixedBackend(t, "", []byte("small"))))
-	type client struct {
-		c  net.Conn
-		br *bufio.Reader
-	}
-	buf := make([]byte, size)
-	get := func(cl client, path string, n int) {
-		t.Helper()
-		if _, err := io.WriteString(cl.c, "GET "+path+" HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		length := -1
-		for {
-			line, err := cl.br.ReadSlice('\n')
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(line) <= 2 {
-				break
-			}
-			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-				length, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
-			}
-		}
-		if length != n {
-			t.Fatalf("GET %s: Content-Length %d, want %d", path, length, n)
-		}
-		if _, err := io.ReadFull(cl.br, buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clients := make([]client, 9)
-	for i := range clients {
-		c, err := net.Dial("tcp", h.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		clients[i] = client{c, bufio.NewReaderSize(c, 4096)}
-	}
-	for _, cl := range clients {
-		get(cl, "/small", 5)
-	}
-	get(clients[0], "/api/large", size) // the pool's first buffer, and the upstream connection's
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for _, cl := range clients[1:] {
-		get(cl, "/api/large", size)
-	}
-	runtime.ReadMemStats(&after)
-	if got := after.TotalAlloc - before.TotalAlloc; got > 2*size {
-		t.Errorf("8 connections allocated %d bytes for one 64 KiB body each, want at most %d", got, 2*size)
-	}
-	if !bytes.Equal(buf, body) {
-		t.Error("the last body differs from the upstream's")
 	}
 }

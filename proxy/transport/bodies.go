@@ -25,18 +25,40 @@ const minPooledBody = 4 << 10
 // bodyPool holds body buffers in power-of-two classes, from minPooledBody up to the class that
 // holds Options.ResponseBufferSize. A buffer's capacity is exactly its class's size.
 type bodyPool struct {
-	classes []sync.Pool // *[]byte of capacity minPooledBody << i
-	// holders are the empty *[]byte that carry a buffer in and out of a class's pool, so that
-	// neither get nor put allocates one.
+	classes []bodyClassPool
+	// holders are the empty *[]byte that carry a buffer in and out of a class's overflow, so
+	// that neither get nor put allocates one.
 	holders sync.Pool
 }
+
+// bodyClassPool is one class: the last buffers given back, on a stack every goroutine shares,
+// then the overflow. The stack is what a busy process lives on, a few buffers in turn, and
+// the next get takes the buffer last put, the likeliest to be in a cache. A sync.Pool alone
+// would miss whenever the goroutine that gives a buffer back and the one that takes the next
+// run on different Ps (a sync.Pool's last Put on a P is that P's alone), and allocate. The
+// overflow keeps what a burst of large responses put beyond the stack, until the next
+// collections.
+type bodyClassPool struct {
+	mu       sync.Mutex
+	stack    [][]byte // at most stackBodies, the last put on top
+	overflow sync.Pool
+}
+
+// stackBodies is how many buffers of a class the stack keeps: more than one core's requests
+// have in flight at once, small enough that what it keeps after a burst (at most twice the
+// largest class's size times stackBodies, 1 MiB for 64 KiB) does not matter.
+const stackBodies = 8
 
 func newBodyPool(maxBody int) *bodyPool {
 	n := 1
 	if maxBody > minPooledBody {
 		n = bodyClass(maxBody) + 1
 	}
-	return &bodyPool{classes: make([]sync.Pool, n)}
+	p := &bodyPool{classes: make([]bodyClassPool, n)}
+	for i := range p.classes {
+		p.classes[i].stack = make([][]byte, 0, stackBodies)
+	}
+	return p
 }
 
 // bodyClass is the class whose buffers hold n bytes (n > 0).
@@ -49,14 +71,24 @@ func bodyClass(n int) int {
 
 // get returns an empty buffer that holds n bytes, n at most the largest class's size.
 func (p *bodyPool) get(n int) []byte {
-	c := bodyClass(n)
-	if h, ok := p.classes[c].Get().(*[]byte); ok {
+	i := bodyClass(n)
+	c := &p.classes[i]
+	c.mu.Lock()
+	if k := len(c.stack) - 1; k >= 0 {
+		b := c.stack[k]
+		c.stack[k] = nil
+		c.stack = c.stack[:k]
+		c.mu.Unlock()
+		return b
+	}
+	c.mu.Unlock()
+	if h, ok := c.overflow.Get().(*[]byte); ok {
 		b := *h
 		*h = nil
 		p.holders.Put(h)
-		return b[:0]
+		return b
 	}
-	return make([]byte, 0, minPooledBody<<c)
+	return make([]byte, 0, minPooledBody<<i)
 }
 
 // put keeps b for a later get when its capacity is one of the classes' sizes, and reports
@@ -66,16 +98,24 @@ func (p *bodyPool) put(b []byte) bool {
 	if n < minPooledBody {
 		return false
 	}
-	c := bodyClass(n)
-	if c >= len(p.classes) || minPooledBody<<c != n {
+	i := bodyClass(n)
+	if i >= len(p.classes) || minPooledBody<<i != n {
 		return false
 	}
+	c := &p.classes[i]
+	c.mu.Lock()
+	if len(c.stack) < stackBodies {
+		c.stack = append(c.stack, b[:0])
+		c.mu.Unlock()
+		return true
+	}
+	c.mu.Unlock()
 	h, ok := p.holders.Get().(*[]byte)
 	if !ok {
 		h = new([]byte)
 	}
 	*h = b[:0]
-	p.classes[c].Put(h)
+	c.overflow.Put(h)
 	return true
 }
 

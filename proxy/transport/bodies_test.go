@@ -37,6 +37,27 @@ func TestBodyClasses(t *testing.T) {
 	}
 }
 
+// TestBodyPoolStack: the buffers given back are taken again last first, by any goroutine (a
+// sync.Pool would keep the last one for the P that put it); past stackBodies they overflow.
+func TestBodyPoolStack(t *testing.T) {
+	p := newBodyPool(64 << 10)
+	bufs := make([][]byte, stackBodies+1)
+	for i := range bufs {
+		bufs[i] = p.get(64 << 10)
+	}
+	for _, b := range bufs {
+		p.put(b)
+	}
+	if n := len(p.classes[bodyClass(64<<10)].stack); n != stackBodies {
+		t.Fatalf("the stack holds %d buffers after %d puts, want %d", n, len(bufs), stackBodies)
+	}
+	got := make(chan []byte)
+	go func() { got <- p.get(40000) }() // another goroutine, perhaps another P
+	if b := <-got; &b[:1][0] != &bufs[stackBodies-1][:1][0] {
+		t.Error("get did not return the last buffer the stack kept")
+	}
+}
+
 // TestTakeBody: a body of minPooledBody or more gets a pooled buffer unless the response's
 // own already holds it; a smaller one stays in the response's own buffer.
 func TestTakeBody(t *testing.T) {
