@@ -50,6 +50,7 @@ func newHotPath(tb testing.TB, opts Options, method string, body []byte) *hotPat
 		req:    fasthttp.AcquireRequest(),
 		resp:   fasthttp.AcquireResponse(),
 	}
+	hp.resp.KeepBodyBuffer = true // as in TestHeldResponseAllocs (keepBodies)
 	hp.req.SetRequestURI("http://" + h.addr + "/api/users?id=42")
 	hp.req.Header.SetMethod(method)
 	hp.req.Header.Set("X-Forwarded-For", "10.0.0.1")
