@@ -15,31 +15,6 @@ import (
 	"github.com/zoneproxy/zoneproxy/upstream"
 )
 
-// seededBody is the body /body/SEED/N answers: N bytes that start with the seed and differ with
-// it, so that a response carrying another request's bytes shows.
-func seededBody(seed, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte('a' + (i*7+seed*3+n)%26)
-	}
-	copy(b, fmt.Sprintf("%08d", seed))
-	return b
-}
-
-// seededBackend answers /body/SEED/N with seededBody(SEED, N), its length declared.
-func seededBackend(t testing.TB) string {
-	t.Helper()
-	return backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var seed, n int
-		if _, err := fmt.Sscanf(r.URL.Path, "/body/%d/%d", &seed, &n); err != nil {
-			http.Error(w, "bad path", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		_, _ = w.Write(seededBody(seed, n))
-	}))
-}
-
 // dialSmallWindow connects to addr with a receive buffer of a few KiB, set before the
 // handshake so that the window the proxy sees is that small: a response the client does not
 // read blocks the proxy's write to it.
@@ -62,32 +37,13 @@ func dialSmallWindow(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-// readSeeded reads one response to GET /body/seed/n from br and checks its body.
-func readSeeded(t *testing.T, br *bufio.Reader, seed, n int) {
-	t.Helper()
-	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
-	if err != nil {
-		t.Fatalf("/body/%d/%d: reading the response: %v", seed, n, err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatalf("/body/%d/%d: reading the body: %v", seed, n, err)
-	}
-	if want := seededBody(seed, n); resp.StatusCode != 200 || !bytes.Equal(b, want) {
-		head := b[:min(len(b), 8)]
-		t.Fatalf("/body/%d/%d: status %d, %d bytes starting %q: not the upstream's %d bytes",
-			seed, n, resp.StatusCode, len(b), head, len(want))
-	}
-}
-
 // TestPooledBodiesStayWithTheirResponse: the buffer a large body was read into goes back to the
 // pool only once the response is written. A client that does not read leaves the proxy's write
 // to it blocked halfway; meanwhile another client's responses of the same sizes go through, and
 // would take that buffer if it were given back early. The waiting client must still get its
 // own bytes.
 func TestPooledBodiesStayWithTheirResponse(t *testing.T) {
-	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/body/*", "", "", seededBackend(t)))
+	h := start(t, Options{}, upstream.Options{}, "/apisix/routes/1", route("/size/*", "", "", sizedBackend(t)))
 	slow := dialSmallWindow(t, h.addr)
 	fast, err := net.Dial("tcp", h.addr)
 	if err != nil {
@@ -97,7 +53,7 @@ func TestPooledBodiesStayWithTheirResponse(t *testing.T) {
 	slowR, fastR := bufio.NewReader(slow), bufio.NewReader(fast)
 	get := func(c net.Conn, seed, n int) {
 		t.Helper()
-		if _, err := fmt.Fprintf(c, "GET /body/%d/%d HTTP/1.1\r\nHost: h\r\n\r\n", seed, n); err != nil {
+		if _, err := fmt.Fprintf(c, "GET /size/%d/%d HTTP/1.1\r\nHost: h\r\n\r\n", n, seed); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,15 +66,15 @@ func TestPooledBodiesStayWithTheirResponse(t *testing.T) {
 			for range 4 {
 				seed++
 				get(fast, seed, n)
-				readSeeded(t, fastR, seed, n)
+				readSeeded(t, fastR, http.MethodGet, seed, n)
 			}
-			readSeeded(t, slowR, slowSeed, n)
+			readSeeded(t, slowR, http.MethodGet, slowSeed, n)
 		}
 	}
 	// The connections stay usable for small bodies, which stay in each connection's buffer.
 	seed++
 	get(slow, seed, 100)
-	readSeeded(t, slowR, seed, 100)
+	readSeeded(t, slowR, http.MethodGet, seed, 100)
 }
 
 // TestLargeBodiesShareBuffers: the buffers of large bodies are shared by the client

@@ -25,52 +25,72 @@ var holdSizes = []int{0, 100, holdMinBody - 1, holdMinBody, 3500, 3900, 4000, 40
 func heldBody() []byte { return bytes.Repeat([]byte("0123456789abcdef"), 1024) }
 
 // sizedBody is the body /size/N answers: N bytes that differ with N and position.
-func sizedBody(n int) []byte {
+func sizedBody(n int) []byte { return seededBody(0, n) }
+
+// seededBody is the body /size/N/SEED answers: sizedBody's pattern shifted by the seed, which
+// its first bytes spell, so that a response carrying another request's bytes shows.
+func seededBody(seed, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = byte('a' + (i*7+n)%26)
+		b[i] = byte('a' + (i*7+seed*3+n)%26)
+	}
+	if seed != 0 {
+		copy(b, fmt.Sprintf("%08d", seed))
 	}
 	return b
 }
 
-// sizedBackend answers /size/N with sizedBody(N), its length declared.
+// sizedBackend answers /size/N with sizedBody(N) and /size/N/SEED with seededBody(SEED, N),
+// their length declared.
 func sizedBackend(t testing.TB) string {
 	t.Helper()
 	return backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/size/"))
+		size, seed, seeded := strings.Cut(strings.TrimPrefix(r.URL.Path, "/size/"), "/")
+		n, err := strconv.Atoi(size)
+		s := 0
+		if err == nil && seeded {
+			s, err = strconv.Atoi(seed)
+		}
 		if err != nil {
 			http.Error(w, "bad size", http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(n))
-		_, _ = w.Write(sizedBody(n))
+		_, _ = w.Write(seededBody(s, n))
 	}))
 }
 
 // readSized reads one response to GET (or HEAD) /size/n from br and checks it.
 func readSized(t *testing.T, br *bufio.Reader, method string, n int) {
 	t.Helper()
+	readSeeded(t, br, method, 0, n)
+}
+
+// readSeeded reads one response to GET (or HEAD) /size/n/seed from br and checks it.
+func readSeeded(t *testing.T, br *bufio.Reader, method string, seed, n int) {
+	t.Helper()
+	path := fmt.Sprintf("%s /size/%d/%d", method, n, seed)
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
-		t.Fatalf("%s /size/%d: reading the response: %v", method, n, err)
+		t.Fatalf("%s: reading the response: %v", path, err)
 	}
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		t.Fatalf("%s /size/%d: reading the body: %v", method, n, err)
+		t.Fatalf("%s: reading the body: %v", path, err)
 	}
 	if resp.StatusCode != 200 {
-		t.Fatalf("%s /size/%d: status %d", method, n, resp.StatusCode)
+		t.Fatalf("%s: status %d", path, resp.StatusCode)
 	}
-	want := sizedBody(n)
+	want := seededBody(seed, n)
 	if method == http.MethodHead {
 		want = nil
 		if resp.ContentLength != int64(n) {
-			t.Errorf("HEAD /size/%d: Content-Length %d", n, resp.ContentLength)
+			t.Errorf("%s: Content-Length %d", path, resp.ContentLength)
 		}
 	}
 	if !bytes.Equal(b, want) {
-		t.Fatalf("%s /size/%d: body of %d bytes differs from the upstream's %d", method, n, len(b), len(want))
+		t.Fatalf("%s: %d bytes starting %q differ from the upstream's %d", path, len(b), b[:min(len(b), 8)], len(want))
 	}
 }
 
