@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -185,13 +186,25 @@ func keyAuthKVs(up string) []string {
 
 // benchRequest is the request the Handle benchmarks send: a GET of /api/users?id=42 with the
 // given header names and values.
+//
+// The request is read from its wire form, as the server reads a client's: the proxy's checks and
+// header rewrite work from the raw head (scanHead), and a head set up by hand has none, which
+// sends them down the path for a head they know nothing of (every hop-by-hop and forwarding
+// field looked up and deleted: about 6,000 instructions a request more, by callgrind).
 func benchRequest(headers []string) *fasthttp.Request {
-	tmpl := &fasthttp.Request{}
-	tmpl.Header.SetMethod(fasthttp.MethodGet)
-	tmpl.SetRequestURI("/api/users?id=42")
-	tmpl.Header.SetHost("api.example.com")
+	var built fasthttp.Request
+	built.Header.SetMethod(fasthttp.MethodGet)
+	built.SetRequestURI("/api/users?id=42")
+	built.Header.SetHost("api.example.com")
 	for i := 0; i+1 < len(headers); i += 2 {
-		tmpl.Header.Set(headers[i], headers[i+1])
+		built.Header.Set(headers[i], headers[i+1])
+	}
+	tmpl := &fasthttp.Request{}
+	if err := tmpl.Read(bufio.NewReader(strings.NewReader(built.String()))); err != nil {
+		panic(fmt.Sprintf("benchRequest: %v", err))
+	}
+	if len(tmpl.Header.RawHeaders()) == 0 {
+		panic("benchRequest: the template has no raw head")
 	}
 	return tmpl
 }
