@@ -5,7 +5,7 @@
 #
 #   bash bench/callgrind.sh                                  # ./proxy, BenchmarkHandleDirect
 #   bash bench/callgrind.sh ./proxy 'BenchmarkPlugins/key-auth$' 4000
-#   CALLGRIND_TOP=40 bash bench/callgrind.sh ./router 'BenchmarkMatch10k$'
+#   CALLGRIND_TOP=40 bash bench/callgrind.sh ./router 'BenchmarkMatch/routes=10000/exact$' 100000
 #
 # Arguments: the package, a -test.bench pattern that names one benchmark, and N (default 10000).
 # The benchmark runs twice under callgrind, N/2 and N times; the difference of the two, divided by
