@@ -12,8 +12,10 @@
 # N/2, is the count of one op without the set-up. It is printed by group: zoneproxy's packages,
 # fasthttp, the rest of Go's library, and the runtime. Valgrind runs one thread at a time, so the
 # runtime's scheduler spins and waits far more than it would on the machine: its figure changes
-# from run to run and says nothing. The other three repeat to the instruction, so a change to the
-# hot path can be weighed on a shared machine where wall-clock figures move by 10 %. The
+# from run to run and says nothing. The other three repeat to within about 1 % (what a request
+# does still depends a little on how the goroutines interleave: whether a read finds data), so a
+# change of a few percent of an op shows on a shared machine where wall-clock figures move by
+# 10 %. The
 # benchmark's own work counts too (a BenchmarkHandleDirect op copies its template request, and its
 # upstream is a fasthttp server in the same process): compare a change against main, not the
 # figures against other programs'. CALLGRIND_TOP (default 25) functions outside the runtime are
@@ -65,7 +67,7 @@ awk -F'\t' -v ops="$((n - half))" -v top="$top" -v pattern="$pattern" '
 	function group(fn) {
 		if (fn ~ /zoneproxy\/zoneproxy/) return "zoneproxy"
 		if (fn ~ /valyala\/fasthttp/) return "fasthttp"
-		if (fn ~ /^(runtime\.|internal\/runtime|gogo|runtime)/) return "runtime"
+		if (fn ~ /^(runtime|internal\/runtime|gogo)/) return "runtime"
 		return "Go library"
 	}
 	FNR == NR { before[$1] += $2; next }
