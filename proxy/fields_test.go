@@ -67,3 +67,37 @@ func rewriteRequest(t *testing.T, head []byte) string {
 	}
 	return ""
 }
+
+// TestForwardingField: the forwarding fields the proxy replaces are found in any letter case,
+// and no other field is taken for one.
+func TestForwardingField(t *testing.T) {
+	tests := []struct {
+		name string
+		want uint8
+	}{
+		{"X-Real-IP", fwdRealIP},
+		{"x-real-ip", fwdRealIP},
+		{"X-REAL-IP", fwdRealIP},
+		{"X-Forwarded-Host", fwdHost},
+		{"x-forwarded-host", fwdHost},
+		{"X-Forwarded-Port", fwdPort},
+		{"X-FORWARDED-PORT", fwdPort},
+		{"X-Forwarded-Proto", fwdProto},
+		{"x-forwarded-proto", fwdProto},
+		// Near misses.
+		{"X-Real-IP ", 0},
+		{"X_Real-IP", 0},
+		{"X-Forwarded-Hosts", 0},
+		{"X-Forwarded-Post", 0},
+		{"X-Forwarded-Prot0", 0},
+		{"X-Forwarded-For", 0},
+		{"X-Forwarded\x00Host", 0},
+		{"Host", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		if got := forwardingField([]byte(tt.name)); got != tt.want {
+			t.Errorf("forwardingField(%q) = %b, want %b", tt.name, got, tt.want)
+		}
+	}
+}

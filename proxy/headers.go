@@ -175,22 +175,30 @@ const (
 
 var fwdKeys = [...][]byte{keyXRealIP, keyXForwardedProto, keyXForwardedHost, keyXForwardedPort}
 
+// The forwarding fields' names, as forwardingField compares them.
+var (
+	foldXRealIP         = transport.NewFoldName("x-real-ip")
+	foldXForwardedHost  = transport.NewFoldName("x-forwarded-host")
+	foldXForwardedPort  = transport.NewFoldName("x-forwarded-port")
+	foldXForwardedProto = transport.NewFoldName("x-forwarded-proto")
+)
+
 // forwardingField is the fwd bit of the field named name (any case), 0 for others.
 func forwardingField(name []byte) uint8 {
 	switch len(name) {
 	case len("x-real-ip"):
-		if transport.EqualFoldLower(name, "x-real-ip") {
+		if foldXRealIP.Equal(name) {
 			return fwdRealIP
 		}
 	case len("x-forwarded-host"):
 		switch {
-		case transport.EqualFoldLower(name, "x-forwarded-host"):
+		case foldXForwardedHost.Equal(name):
 			return fwdHost
-		case transport.EqualFoldLower(name, "x-forwarded-port"):
+		case foldXForwardedPort.Equal(name):
 			return fwdPort
 		}
 	case len("x-forwarded-proto"):
-		if transport.EqualFoldLower(name, "x-forwarded-proto") {
+		if foldXForwardedProto.Equal(name) {
 			return fwdProto
 		}
 	}

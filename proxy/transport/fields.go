@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/valyala/fasthttp"
 )
@@ -48,47 +49,63 @@ var hopHeaders = [...]string{
 // FieldOf is the bit of the field named name (in any case), 0 for a field of no interest.
 func FieldOf(name []byte) Fields {
 	var f Fields
-	var want string
+	var want *FoldName
 	switch len(name) {
 	case 2:
-		f, want = FieldTE, "te"
+		f, want = FieldTE, &foldTE
 	case 6:
 		switch name[0] | 0x20 {
 		case 'e':
-			f, want = FieldExpect, "expect"
+			f, want = FieldExpect, &foldExpect
 		case 's':
-			f, want = FieldServer, "server"
+			f, want = FieldServer, &foldServer
 		}
 	case 7:
 		switch name[0] | 0x20 {
 		case 'u':
-			f, want = FieldUpgrade, "upgrade"
+			f, want = FieldUpgrade, &foldUpgrade
 		case 't':
-			f, want = FieldTrailer, "trailer"
+			f, want = FieldTrailer, &foldTrailer
 		}
 	case 9:
-		f, want = FieldForwarded, "forwarded"
+		f, want = FieldForwarded, &foldForwarded
 	case 10:
 		switch name[0] | 0x20 {
 		case 'c':
-			f, want = FieldConnection, "connection"
+			f, want = FieldConnection, &foldConnection
 		case 'k':
-			f, want = FieldKeepAlive, "keep-alive"
+			f, want = FieldKeepAlive, &foldKeepAlive
 		}
 	case 14:
-		f, want = FieldContentLength, "content-length"
+		f, want = FieldContentLength, &foldContentLength
 	case 15:
-		f, want = FieldXForwardedFor, "x-forwarded-for"
+		f, want = FieldXForwardedFor, &foldXForwardedFor
 	case 16:
-		f, want = FieldProxyConnection, "proxy-connection"
+		f, want = FieldProxyConnection, &foldProxyConnection
 	case 17:
-		f, want = FieldTransferEncoding, "transfer-encoding"
+		f, want = FieldTransferEncoding, &foldTransferEncoding
 	}
-	if f == 0 || !EqualFoldLower(name, want) {
+	if f == 0 || !want.Equal(name) {
 		return 0
 	}
 	return f
 }
+
+// The names FieldOf compares, in lower case.
+var (
+	foldTE               = NewFoldName("te")
+	foldExpect           = NewFoldName("expect")
+	foldServer           = NewFoldName("server")
+	foldUpgrade          = NewFoldName("upgrade")
+	foldTrailer          = NewFoldName("trailer")
+	foldForwarded        = NewFoldName("forwarded")
+	foldConnection       = NewFoldName("connection")
+	foldKeepAlive        = NewFoldName("keep-alive")
+	foldContentLength    = NewFoldName("content-length")
+	foldXForwardedFor    = NewFoldName("x-forwarded-for")
+	foldProxyConnection  = NewFoldName("proxy-connection")
+	foldTransferEncoding = NewFoldName("transfer-encoding")
+)
 
 // EqualFoldLower reports whether b equals the lower-case ASCII s, ignoring b's case.
 func EqualFoldLower(b []byte, s string) bool {
@@ -105,6 +122,78 @@ func EqualFoldLower(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// FoldName is a lower-case ASCII name of up to 24 bytes, made ready for comparing a field name
+// with it in any letter case a word at a time (Equal): for a name the proxy looks for in every
+// head, EqualFoldLower's byte loop is most of the cost of looking.
+//
+// The name is covered by up to three 8-byte words read little-endian, the last one ending where
+// the name ends (overlapping the one before when the length is not a multiple of 8); a name
+// under 8 bytes is packed into one word from two overlapping halves (foldWords). mask has 0x20 in
+// each byte that is a letter: OR-ing it into the same bytes of b lower-cases b's letters there,
+// and a byte that ends up equal to the name's letter was that letter in one case or the other
+// (only the letter and its upper case differ from it in that bit alone). The other bytes must
+// be equal as they are.
+type FoldName struct {
+	word, mask [3]uint64
+	n          int
+}
+
+// NewFoldName prepares s, which must be lower-case ASCII of 1 to 24 bytes; it panics otherwise
+// (a programming error: the names are constants).
+func NewFoldName(s string) FoldName {
+	if len(s) == 0 || len(s) > 24 {
+		panic("transport.NewFoldName: " + s + ": length not 1 to 24")
+	}
+	var m []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', c >= 0x80:
+			panic("transport.NewFoldName: " + s + ": not lower-case ASCII")
+		case 'a' <= c && c <= 'z':
+			m = append(m, 0x20)
+		default:
+			m = append(m, 0)
+		}
+	}
+	k := FoldName{n: len(s)}
+	foldWords(&k.word, []byte(s))
+	foldWords(&k.mask, m)
+	return k
+}
+
+// Equal reports whether b is the name, in any letter case.
+func (k *FoldName) Equal(b []byte) bool {
+	if len(b) != k.n {
+		return false
+	}
+	var w [3]uint64
+	foldWords(&w, b)
+	return w[0]|k.mask[0] == k.word[0] && w[1]|k.mask[1] == k.word[1] && w[2]|k.mask[2] == k.word[2]
+}
+
+// foldWords reads b (1 to 24 bytes) into the words FoldName compares; words past the ones b
+// needs stay 0.
+func foldWords(w *[3]uint64, b []byte) {
+	n := len(b)
+	switch {
+	case n >= 8:
+		w[0] = binary.LittleEndian.Uint64(b)
+		if n > 16 {
+			w[1] = binary.LittleEndian.Uint64(b[8:])
+		}
+		if n > 8 {
+			w[2] = binary.LittleEndian.Uint64(b[n-8:])
+		}
+	case n >= 4:
+		w[0] = uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32
+	case n >= 2:
+		w[0] = uint64(binary.LittleEndian.Uint16(b)) | uint64(binary.LittleEndian.Uint16(b[n-2:]))<<16
+	case n == 1:
+		w[0] = uint64(b[0])
+	}
 }
 
 // connectionTokens calls fn with every header name listed in the Connection header value v.

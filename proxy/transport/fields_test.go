@@ -113,3 +113,71 @@ func afterFirstLine(b []byte) []byte {
 	}
 	return nil
 }
+
+// TestFoldNameEqual: FoldName.Equal agrees with EqualFoldLower's byte loop for every name
+// FieldOf looks for and for names of every length it handles, on the name in both cases and on
+// every one-byte change of it (each position, each of the 256 values), and on cut and extended
+// names.
+func TestFoldNameEqual(t *testing.T) {
+	names := []string{"te", "expect", "server", "upgrade", "trailer", "forwarded", "connection",
+		"keep-alive", "content-length", "x-forwarded-for", "proxy-connection", "transfer-encoding",
+		"x", "ab", "a-c", "host", "x-y-z", "x-real-ip", "abcdefgh", "x-forwarded-proto",
+		"0123456789abcdefghij-_.!", "a1b2c3d4e5f6g7h8i9j0k1l2"}
+	for _, s := range names {
+		k := NewFoldName(s)
+		check := func(b []byte) {
+			t.Helper()
+			if got, want := k.Equal(b), EqualFoldLower(b, s); got != want {
+				t.Fatalf("NewFoldName(%q).Equal(%q) = %v, EqualFoldLower says %v", s, b, got, want)
+			}
+		}
+		check([]byte(s))
+		check([]byte(strings.ToUpper(s)))
+		for i := 0; i < len(s); i++ {
+			for v := 0; v < 256; v++ {
+				b := []byte(s)
+				b[i] = byte(v)
+				check(b)
+			}
+		}
+		check([]byte(s[:len(s)-1]))
+		check([]byte(s + "x"))
+		check(nil)
+	}
+}
+
+// FuzzFoldName: for any name and any candidate, FoldName.Equal agrees with EqualFoldLower.
+func FuzzFoldName(f *testing.F) {
+	f.Add("content-length", "Content-Length")
+	f.Add("te", "TE")
+	f.Add("x-forwarded-for", "X-Forwarded-For\x00")
+	f.Fuzz(func(t *testing.T, name, b string) {
+		name = strings.ToLower(name)
+		if len(name) == 0 || len(name) > 24 {
+			return
+		}
+		for i := 0; i < len(name); i++ {
+			if name[i] >= 0x80 {
+				return
+			}
+		}
+		k := NewFoldName(name)
+		if got, want := k.Equal([]byte(b)), EqualFoldLower([]byte(b), name); got != want {
+			t.Fatalf("NewFoldName(%q).Equal(%q) = %v, EqualFoldLower says %v", name, b, got, want)
+		}
+	})
+}
+
+// TestNewFoldNameRefuses: a name FoldName cannot compare is a programming error, caught at once.
+func TestNewFoldNameRefuses(t *testing.T) {
+	for _, s := range []string{"", "Host", "a\x80", "0123456789abcdefghijklmno"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewFoldName(%q) did not panic", s)
+				}
+			}()
+			NewFoldName(s)
+		}()
+	}
+}
