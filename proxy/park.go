@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/internal/netconn"
+	"github.com/zoneproxy/zoneproxy/proxy/metrics"
 	"github.com/zoneproxy/zoneproxy/proxy/transport"
 )
 
@@ -197,8 +198,19 @@ func (p *Proxy) connState(nc net.Conn, s fasthttp.ConnState) {
 	}
 }
 
-// lazyOf finds the lazyConn under nc (TLS, metrics).
+// lazyOf finds the lazyConn under nc (TLS, metrics). The plain listener's two stacks, the
+// lazyConn alone or under the metrics' wrapper, are checked by type first: connState runs this
+// twice a request, and netconn.Find's generic search costs a call and an interface check a
+// layer.
 func lazyOf(nc net.Conn) *lazyConn {
+	if c, ok := nc.(*lazyConn); ok {
+		return c
+	}
+	if in := metrics.Inner(nc); in != nil {
+		if c, ok := in.(*lazyConn); ok {
+			return c
+		}
+	}
 	c, _ := netconn.Find[*lazyConn](nc)
 	return c
 }

@@ -309,3 +309,53 @@ func TestParkManyConnections(t *testing.T) {
 		return h.p.lot.openCount() == 0 && h.p.lot.parkedCount() == 0
 	})
 }
+
+// TestLazyOfEveryStack: connState finds the lazyConn under each stack the listeners build — alone,
+// under the metrics' wrapper, and under TLS over either — and nothing under a connection of
+// another kind.
+func TestLazyOfEveryStack(t *testing.T) {
+	var conns metrics.Conns
+	for _, withMetrics := range []bool{false, true} {
+		raw, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ln net.Listener = lazyListener{Listener: raw}
+		if withMetrics {
+			ln = conns.Listener(ln)
+		}
+		dialed, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want *lazyConn
+		if withMetrics {
+			in := metrics.Inner(nc)
+			if in == nil {
+				t.Fatal("metrics.Inner found nothing under the metrics' wrapper")
+			}
+			want = in.(*lazyConn)
+		} else {
+			want = nc.(*lazyConn)
+			if metrics.Inner(nc) != nil {
+				t.Fatal("metrics.Inner found a wrapper where there is none")
+			}
+		}
+		if got := lazyOf(nc); got != want {
+			t.Errorf("metrics %v: lazyOf = %p, want %p", withMetrics, got, want)
+		}
+		if got := lazyOf(tls.Server(nc, &tls.Config{})); got != want {
+			t.Errorf("metrics %v, under TLS: lazyOf = %p, want %p", withMetrics, got, want)
+		}
+		if got := lazyOf(dialed); got != nil {
+			t.Errorf("a dialled TCP connection: lazyOf = %p, want nil", got)
+		}
+		nc.Close()
+		dialed.Close()
+		raw.Close()
+	}
+}

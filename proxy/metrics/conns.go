@@ -173,10 +173,24 @@ func (c *conn) WriteTo(w io.Writer) (int64, error) {
 	return io.Copy(w, struct{ io.Reader }{c.Conn})
 }
 
-// counted finds the counted connection under nc, looking through TLS.
+// counted finds the counted connection under nc, looking through TLS. A plain connection is
+// one itself: that check is a comparison of types, where netconn.Find's generic one is a call
+// (ConnState runs it twice a request).
 func counted(nc net.Conn) *conn {
+	if c, ok := nc.(*conn); ok {
+		return c
+	}
 	c, _ := netconn.Find[*conn](nc)
 	return c
+}
+
+// Inner is the connection a connection of Listener wraps, nil for any other: for the hooks that
+// look for their own wrapper under this one on every request, without netconn.Find's search.
+func Inner(nc net.Conn) net.Conn {
+	if c, ok := nc.(*conn); ok {
+		return c.Conn
+	}
+	return nil
 }
 
 // ConnState is a fasthttp.Server.ConnState hook. It counts requests on any connection, and
