@@ -44,7 +44,15 @@ type lazyConn struct {
 	// body is the response whose body buffer goes back to the transport's pool when the
 	// connection goes idle (beforeWrite, releaseBody); nil when there is none.
 	body *fasthttp.Response
+	// ip is the peer's address as text (appendClientIP), ipLen its length: 0 until a request
+	// formatted it. Only the connection's request reads or writes it, one at a time.
+	ip    [maxIPText]byte
+	ipLen uint8
 }
+
+// maxIPText is the room for an address's text: IPv4-mapped IPv6 in full takes 45 bytes. A
+// longer one (a zone) is formatted every time.
+const maxIPText = 46
 
 // releaseBody hands the buffer of c's last response body back to tr's pool when c goes idle:
 // fasthttp has written the response by then, and resets it before the next request. Pooled,

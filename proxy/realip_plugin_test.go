@@ -1,6 +1,11 @@
 package proxy
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -47,5 +52,51 @@ func TestRealIPPluginEndToEnd(t *testing.T) {
 	h.update("/apisix/routes/1", `{"uri":"/ip","plugins":{"real-ip":{"source":"http_x_client","trusted_addresses":["1.2.3.4/40"]}},"upstream":UPSTREAM}`)
 	if logs := h.logs.Take(); !strings.Contains(logs, "invalid ip address: 1.2.3.4/40") {
 		t.Errorf("logs\n%s\nwant the rejection", logs)
+	}
+}
+
+// TestClientIPKeptPerConnection: the peer's address, which a connection formats once for
+// X-Forwarded-For and X-Real-IP, never stands in for an address a real-ip plugin gave one of its
+// requests, nor the other way round, in any order on one keep-alive connection.
+func TestClientIPKeptPerConnection(t *testing.T) {
+	h := newTrafficHarness(t,
+		"/apisix/routes/1", `{"uri":"/ip","plugins":{"real-ip":{"source":"http_x_client"}},"upstream":UPSTREAM}`,
+		"/apisix/routes/2", `{"uri":"/plain","upstream":UPSTREAM}`,
+	)
+	c, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i, tt := range []struct{ path, header, want string }{
+		{"/ip", "X-Client: 203.0.113.5\r\n", "203.0.113.5"},
+		{"/plain", "", "127.0.0.1"},
+		{"/ip", "", "127.0.0.1"},
+		{"/ip", "X-Client: 198.51.100.20\r\n", "198.51.100.20"},
+		{"/plain", "", "127.0.0.1"},
+		{"/ip", "X-Client: 2001:db8::7\r\n", "2001:db8::7"},
+		{"/plain", "X-Client: 203.0.113.9\r\n", "127.0.0.1"},
+		// The real-IP settings' default: X-Real-IP from a loopback peer.
+		{"/plain", "X-Real-IP: 192.0.2.44\r\n", "192.0.2.44"},
+		{"/plain", "", "127.0.0.1"},
+	} {
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", tt.path, tt.header); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %q %v", i, resp.StatusCode, body, err)
+		}
+		for _, w := range []string{"X-Real-Ip: " + tt.want + "\n", "X-Forwarded-For: " + tt.want + "\n"} {
+			if !strings.Contains(string(body), w) {
+				t.Errorf("request %d (%s %q): upstream saw\n%s\nwant %q", i, tt.path, tt.header, body, w)
+			}
+		}
 	}
 }
