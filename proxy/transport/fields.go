@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 
 	"github.com/valyala/fasthttp"
 )
@@ -228,12 +229,15 @@ func StripHop(h Header, present Fields) {
 			connectionTokens(v, h.DelBytes)
 		}
 	}
-	for i, name := range hopHeaders {
-		if present&(1<<i) != 0 {
-			h.Del(name)
-		}
+	// Only the fields present, by their bits: most heads have none, and a loop over every
+	// name cost about 14 instructions a name, twice a request.
+	for m := uint16(present & hopFields); m != 0; m &= m - 1 {
+		h.Del(hopHeaders[bits.TrailingZeros16(m)])
 	}
 }
+
+// hopFields is the bits of hopHeaders.
+const hopFields = 1<<len(hopHeaders) - 1
 
 // cleanResponse makes the upstream's response head the client's: hop-by-hop headers out, the
 // proxy's own Server header instead of the upstream's.

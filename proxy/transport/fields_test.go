@@ -181,3 +181,34 @@ func TestNewFoldNameRefuses(t *testing.T) {
 		}()
 	}
 }
+
+// TestStripHopByBits: StripHop removes exactly the hop-by-hop fields whose bits present holds,
+// and only those.
+func TestStripHopByBits(t *testing.T) {
+	if want := FieldConnection | FieldKeepAlive | FieldProxyConnection | FieldTE | FieldTrailer |
+		FieldTransferEncoding | FieldUpgrade; hopFields != want {
+		t.Fatalf("hopFields = %b, want %b", hopFields, want)
+	}
+	names := []string{"X-Other", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"}
+	for i := range hopHeaders {
+		for _, present := range []Fields{0, 1 << i, AllFields &^ (1 << i), AllFields} {
+			var h fasthttp.RequestHeader
+			for _, n := range names {
+				h.Set(n, "v")
+			}
+			StripHop(&h, present)
+			for _, n := range names {
+				bit := Fields(0)
+				for j, hn := range hopHeaders {
+					if strings.EqualFold(hn, n) {
+						bit = 1 << j
+					}
+				}
+				gone := len(h.Peek(n)) == 0
+				if want := present&bit != 0; gone != want {
+					t.Errorf("present %b: %s gone = %v, want %v", present, n, gone, want)
+				}
+			}
+		}
+	}
+}
