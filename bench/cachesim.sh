@@ -5,6 +5,7 @@
 #   bash bench/cachesim.sh                                 # both, 64 connections, 20 s each
 #   CACHESIM_CONNS=8 CACHESIM_TARGETS=zoneproxy bash bench/cachesim.sh
 #   CACHESIM_ZONEPROXY=<binary built with symbols> bash bench/cachesim.sh
+#   CACHESIM_BASE=7befc60 bash bench/cachesim.sh            # this tree against a revision
 #
 # Each target runs as a process under valgrind's callgrind with its cache simulation, one P
 # (GOMAXPROCS=1) on CPU 0, with the bench upstream and wrk (-t1 -c CACHESIM_CONNS) on CPU 1. After
@@ -23,6 +24,13 @@
 # main, and read the misses of zoneproxy's and fasthttp's functions; the figures of one binary
 # repeat within a few percent.
 #
+# With CACHESIM_BASE (a zoneproxy binary, or a git revision to build in a scratch worktree) the
+# targets are zoneproxy and base, and the run ends with the functions whose own instructions a
+# request changed the most from base to zoneproxy: how a hot-path change is measured in the
+# server itself, rather than in an in-process benchmark (bench/callgrind.sh). callgrind puts
+# some of other goroutines' work under the frames of a goroutine that parked (a dial in the
+# window, say), so read the changes of leaf functions, not of the serve loop's frames.
+#
 # The zoneproxy it runs is a standalone one (a file of one route, no control plane), with its
 # status and metrics servers on other free ports. Needs valgrind, wrk and ss.
 set -euo pipefail
@@ -30,7 +38,12 @@ cd "$(dirname "$0")/.."
 
 conns=${CACHESIM_CONNS:-64}
 secs=${CACHESIM_SECONDS:-20}
-targets=${CACHESIM_TARGETS:-zoneproxy,bare}
+base=${CACHESIM_BASE:-}
+if [ -n "$base" ]; then
+	targets=${CACHESIM_TARGETS:-zoneproxy,base}
+else
+	targets=${CACHESIM_TARGETS:-zoneproxy,bare}
+fi
 ll=${CACHESIM_LL:-524288,8,64}
 top=${CACHESIM_TOP:-20}
 for tool in valgrind callgrind_annotate callgrind_control wrk ss taskset; do
@@ -44,6 +57,9 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/zpcachesim.XXXXXX")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	if [ -d "$dir/base-src" ]; then
+		git worktree remove --force "$dir/base-src" >/dev/null 2>&1 || true
+	fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -78,6 +94,18 @@ zp=${CACHESIM_ZONEPROXY:-}
 if [ -z "$zp" ]; then
 	go build -o "$dir/zoneproxy" ./cmd/zoneproxy
 	zp=$dir/zoneproxy
+fi
+if [ -n "$base" ]; then
+	if [ -f "$base" ]; then
+		basebin=$base
+	else
+		git worktree add --detach "$dir/base-src" "$base" >/dev/null 2>&1 || {
+			echo "cachesim: CACHESIM_BASE $base is neither a file nor a revision" >&2
+			exit 1
+		}
+		(cd "$dir/base-src" && go build -o "$dir/base" ./cmd/zoneproxy)
+		basebin=$dir/base
+	fi
 fi
 go build -o "$dir/bare" ./bench/cmd/bareproxy
 go build -o "$dir/upstream" ./bench/cmd/benchupstream
@@ -146,8 +174,9 @@ measure() {
 	wait "$vpid" 2>/dev/null || true
 	local reqs
 	reqs=$(awk '/requests in/ { print $1 }' "$dir/$name.wrk")
-	local dump
-	dump=$(ls "$out".* | head -1)
+	local dump=$dir/$name.dump
+	mv "$(ls "$out".* | head -1)" "$dump"
+	echo "$reqs" >"$dir/$name.reqs"
 	echo "=== $name: $reqs requests in ${secs} s at $conns connections (LL $ll)"
 	awk -v reqs="$reqs" '/^totals:/ {
 		printf "  per request: %.0f instructions, I1 misses %.1f, D1 misses %.1f read + %.1f write, LL misses %.1f instruction + %.1f read + %.1f write\n",
@@ -173,9 +202,38 @@ for t in ${targets//,/ }; do
 		port=$(free_port)
 		measure bare "$port" "$dir/bare" -addr "127.0.0.1:$port" -upstream "127.0.0.1:$up"
 		;;
+	base)
+		if [ -z "$base" ]; then
+			echo "cachesim: the base target needs CACHESIM_BASE" >&2
+			exit 1
+		fi
+		measure base "$zport" "$basebin" -c "$dir/config.yaml"
+		;;
 	*)
-		echo "cachesim: unknown target $t (zoneproxy, bare)" >&2
+		echo "cachesim: unknown target $t (zoneproxy, bare, base)" >&2
 		exit 1
 		;;
 	esac
 done
+
+# own_ir NAME: "function<TAB>own instructions a request" for every function of NAME's dump.
+own_ir() {
+	callgrind_annotate --auto=no --show=Ir --threshold=100 "$dir/$1.dump" 2>/dev/null |
+		awk -v reqs="$(cat "$dir/$1.reqs")" '
+			/^ *[0-9,]+ +\( *[0-9.]+%\) +[^ ]+:/ {
+				v = $1; gsub(",", "", v)
+				line = $0; sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", line)
+				fn = substr(line, index(line, ":") + 1); sub(/ \[.*$/, "", fn)
+				if (fn != "") m[fn] += v / reqs
+			}
+			END { for (fn in m) printf "%s\t%.1f\n", fn, m[fn] }' | sort
+}
+
+if [ -f "$dir/zoneproxy.dump" ] && [ -f "$dir/base.dump" ]; then
+	echo "=== own instructions a request, base -> zoneproxy, the $top largest changes"
+	own_ir base >"$dir/base.ir"
+	own_ir zoneproxy >"$dir/zoneproxy.ir"
+	join -t "$(printf '\t')" -a1 -a2 -e0 -o 0,1.2,2.2 "$dir/base.ir" "$dir/zoneproxy.ir" |
+		awk -F'\t' '{ d = $3 - $2; a = d < 0 ? -d : d; if (a >= 1) printf "%.1f\t%8.0f %8.0f %+8.0f  %s\n", a, $2, $3, d, $1 }' |
+		sort -rn | head -"$top" | cut -f2-
+fi
