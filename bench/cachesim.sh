@@ -175,7 +175,8 @@ measure() {
 	local reqs
 	reqs=$(awk '/requests in/ { print $1 }' "$dir/$name.wrk")
 	local dump=$dir/$name.dump
-	mv "$(ls "$out".* | head -1)" "$dump"
+	local dumps=("$out".*)
+	mv "${dumps[0]}" "$dump"
 	echo "$reqs" >"$dir/$name.reqs"
 	echo "=== $name: $reqs requests in ${secs} s at $conns connections (LL $ll)"
 	awk -v reqs="$reqs" '/^totals:/ {
@@ -192,7 +193,8 @@ measure() {
 			m[fn] += (r + w) / reqs
 		}
 		END { for (fn in m) if (fn != "PROGRAM") printf "%9.1f  %s\n", m[fn], fn }' |
-		sort -rn | head -"$top"
+		# sed reads it all: head would end sort with SIGPIPE, and pipefail the script.
+		sort -rn | sed -n "1,${top}p"
 }
 
 for t in ${targets//,/ }; do
@@ -235,5 +237,5 @@ if [ -f "$dir/zoneproxy.dump" ] && [ -f "$dir/base.dump" ]; then
 	own_ir zoneproxy >"$dir/zoneproxy.ir"
 	join -t "$(printf '\t')" -a1 -a2 -e0 -o 0,1.2,2.2 "$dir/base.ir" "$dir/zoneproxy.ir" |
 		awk -F'\t' '{ d = $3 - $2; a = d < 0 ? -d : d; if (a >= 1) printf "%.1f\t%8.0f %8.0f %+8.0f  %s\n", a, $2, $3, d, $1 }' |
-		sort -rn | head -"$top" | cut -f2-
+		sort -rn | sed -n "1,${top}p" | cut -f2-
 fi
