@@ -101,6 +101,28 @@ func cutLine(b []byte, hi *headInfo) (line, rest []byte, ok bool) {
 
 // statusLine checks a status line as nginx does and returns its status.
 func statusLine(line []byte) (status int, http10 bool, err error) {
+	if status, ok := plainStatusLine(line); ok {
+		return status, false, nil
+	}
+	return parseStatusLine(line)
+}
+
+// plainStatusLine takes the status line nearly every upstream writes, "HTTP/1.1 ddd" and then a
+// space or nothing, with a status from 100, at a glance; ok is false for any other, which
+// parseStatusLine reads. (TestPlainStatusLine holds the two to the same answers.)
+func plainStatusLine(line []byte) (status int, ok bool) {
+	if len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || (len(line) > 12 && line[12] != ' ') {
+		return 0, false
+	}
+	c0, c1, c2 := line[9]-'0', line[10]-'0', line[11]-'0' // a byte below '0' wraps past 9
+	if c0 < 1 || c0 > 9 || c1 > 9 || c2 > 9 {
+		return 0, false
+	}
+	return int(c0)*100 + int(c1)*10 + int(c2), true
+}
+
+// parseStatusLine is statusLine for any line.
+func parseStatusLine(line []byte) (status int, http10 bool, err error) {
 	const prefix = "HTTP/"
 	if len(line) < len(prefix) || string(line[:len(prefix)]) != prefix {
 		return 0, false, errBadStatusLine

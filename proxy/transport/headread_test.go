@@ -97,3 +97,52 @@ func TestHeadReadsLeaveTheBody(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainStatusLine: every status line plainStatusLine takes, parseStatusLine reads to the
+// same status (and not HTTP/1.0), for every three-digit code and the bytes around it; and the
+// ones it leaves go to parseStatusLine.
+func TestPlainStatusLine(t *testing.T) {
+	check := func(line string) {
+		t.Helper()
+		status, ok := plainStatusLine([]byte(line))
+		if !ok {
+			return
+		}
+		want, http10, err := parseStatusLine([]byte(line))
+		if err != nil || http10 || status != want {
+			t.Fatalf("%q: plain %d, parsed %d %v %v", line, status, want, http10, err)
+		}
+	}
+	taken := 0
+	for code := 0; code < 1000; code++ {
+		for _, tail := range []string{"", " ", " OK", "  x", "0", "x", "\t"} {
+			line := fmt.Sprintf("HTTP/1.1 %03d%s", code, tail)
+			check(line)
+			if _, ok := plainStatusLine([]byte(line)); ok {
+				taken++
+			}
+		}
+	}
+	if taken != 900*4 {
+		t.Errorf("plainStatusLine took %d lines, want %d (codes 100-999 with four tails)", taken, 900*4)
+	}
+	for _, line := range []string{"HTTP/1.1 200", "HTTP/1.0 200 OK", "HTTP/1.1  200 OK", "HTTP/1.10 200",
+		"HTTP/1.1 2OO OK", "HTTP/1.1 099", "HTTP/2 200", "http/1.1 200", "HTTP/1.1 20", "HTTP/1.1 \xff00"} {
+		check(line)
+	}
+}
+
+// FuzzPlainStatusLine: on any line, what plainStatusLine takes parseStatusLine reads alike.
+func FuzzPlainStatusLine(f *testing.F) {
+	f.Add("HTTP/1.1 200 OK")
+	f.Add("HTTP/1.1 404")
+	f.Add("HTTP/1.1 1000")
+	f.Fuzz(func(t *testing.T, line string) {
+		if status, ok := plainStatusLine([]byte(line)); ok {
+			want, http10, err := parseStatusLine([]byte(line))
+			if err != nil || http10 || status != want {
+				t.Fatalf("%q: plain %d, parsed %d %v %v", line, status, want, http10, err)
+			}
+		}
+	})
+}
