@@ -184,17 +184,33 @@ measure() {
 			$2 / reqs, $5 / reqs, $6 / reqs, $7 / reqs, $8 / reqs, $9 / reqs, $10 / reqs
 	}' "$dump"
 	echo "  last-level data misses a request, by function (read + write):"
-	callgrind_annotate --show=DLmr,DLmw --threshold=100 "$dump" 2>/dev/null |
-		awk -v reqs="$reqs" '{
-			gsub(/\( *[0-9.]+%\)/, "")
-			if (NF < 3 || $1 !~ /^[0-9,]+$/ || $2 !~ /^[0-9,]+$/ || index($3, ":") == 0) next
-			fn = substr($3, index($3, ":") + 1); sub(/'\''[0-9]+$/, "", fn)
-			r = $1; w = $2; gsub(",", "", r); gsub(",", "", w)
-			m[fn] += (r + w) / reqs
-		}
-		END { for (fn in m) if (fn != "PROGRAM") printf "%9.1f  %s\n", m[fn], fn }' |
+	per_fn "$name" DLmr,DLmw merge | awk -F'\t' '{ printf "%9.1f  %s\n", $2, $1 }' |
 		# sed reads it all: head would end sort with SIGPIPE, and pipefail the script.
 		sort -rn | sed -n "1,${top}p"
+}
+
+# per_fn NAME EVENTS [merge]: "function<TAB>the EVENTS (callgrind_annotate's --show list) summed,
+# a request" for every function of NAME's dump, sorted by name. With merge, a recursion level
+# (fn'2) counts with its function; without, it stays apart, which keeps the work callgrind puts
+# under the frames of a parked goroutine (most of it in such levels) out of the function's own.
+per_fn() {
+	callgrind_annotate --auto=no --show="$2" --threshold=100 "$dir/$1.dump" 2>/dev/null |
+		awk -v reqs="$(cat "$dir/$1.reqs")" -v k="$(echo "$2" | tr ',' '\n' | wc -l)" -v merge="${3:-}" '{
+			line = $0
+			gsub(/\( *[0-9.]+%\)/, "", line)
+			v = 0
+			for (i = 1; i <= k; i++) {
+				if (!match(line, /^ *[0-9,]+/)) next
+				x = substr(line, 1, RLENGTH); gsub(/[ ,]/, "", x); v += x
+				line = substr(line, RLENGTH + 1)
+			}
+			sub(/^ +/, "", line); sub(/ \[[^]]*\]$/, "", line)
+			if (index(line, ":") == 0) next
+			fn = substr(line, index(line, ":") + 1)
+			if (merge != "") sub(/'\''[0-9]+$/, "", fn)
+			if (fn != "") m[fn] += v / reqs
+		}
+		END { for (fn in m) printf "%s\t%.1f\n", fn, m[fn] }' | sort
 }
 
 for t in ${targets//,/ }; do
@@ -218,23 +234,10 @@ for t in ${targets//,/ }; do
 	esac
 done
 
-# own_ir NAME: "function<TAB>own instructions a request" for every function of NAME's dump.
-own_ir() {
-	callgrind_annotate --auto=no --show=Ir --threshold=100 "$dir/$1.dump" 2>/dev/null |
-		awk -v reqs="$(cat "$dir/$1.reqs")" '
-			/^ *[0-9,]+ +\( *[0-9.]+%\) +[^ ]+:/ {
-				v = $1; gsub(",", "", v)
-				line = $0; sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", line)
-				fn = substr(line, index(line, ":") + 1); sub(/ \[.*$/, "", fn)
-				if (fn != "") m[fn] += v / reqs
-			}
-			END { for (fn in m) printf "%s\t%.1f\n", fn, m[fn] }' | sort
-}
-
 if [ -f "$dir/zoneproxy.dump" ] && [ -f "$dir/base.dump" ]; then
 	echo "=== own instructions a request, base -> zoneproxy, the $top largest changes"
-	own_ir base >"$dir/base.ir"
-	own_ir zoneproxy >"$dir/zoneproxy.ir"
+	per_fn base Ir >"$dir/base.ir"
+	per_fn zoneproxy Ir >"$dir/zoneproxy.ir"
 	join -t "$(printf '\t')" -a1 -a2 -e0 -o 0,1.2,2.2 "$dir/base.ir" "$dir/zoneproxy.ir" |
 		awk -F'\t' '{ d = $3 - $2; a = d < 0 ? -d : d; if (a >= 1) printf "%.1f\t%8.0f %8.0f %+8.0f  %s\n", a, $2, $3, d, $1 }' |
 		sort -rn | sed -n "1,${top}p" | cut -f2-
