@@ -129,6 +129,9 @@ type headScan struct {
 	// noRaw: the head was not read from the wire and has no raw form (a RequestCtx set up by
 	// hand); nothing is known of its fields.
 	noRaw bool
+	// edited: plugins ran on the request after the scan and may have set fields it did not
+	// see (proxy-rewrite's headers): the forwarding fields are looked for by name.
+	edited bool
 }
 
 func (s headScan) has(f transport.Fields) bool { return s.present&f != 0 }
@@ -146,7 +149,7 @@ func (s headScan) rewrite() transport.Fields {
 func scanHead(raw []byte) headScan {
 	s := headScan{declared: -1}
 	if len(raw) == 0 {
-		s.noRaw, s.fwd, s.xff = true, fwdRealIP|fwdProto|fwdHost|fwdPort, -1
+		s.noRaw, s.fwd, s.xff = true, fwdAll, -1
 		return s
 	}
 	for len(raw) > 0 {

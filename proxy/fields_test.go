@@ -58,7 +58,7 @@ func rewriteRequest(t *testing.T, head []byte) string {
 				var ctx fasthttp.RequestCtx
 				ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
 				prepareRequest(&ctx, &x, false, &s)
-				return string(ctx.Request.Header.Header())
+				return string(ctx.Request.Header.Header()) + string(x.req.Fields)
 			}
 			if got, want := rewrite(s), rewrite(scanHead(nil)); got != want {
 				return "request " + strings.ReplaceAll(string(head), "\r\n", "|") + ":\nscanned:\n" + got + "\nall:\n" + want

@@ -172,6 +172,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx, ob *observation) {
 	var pr *plugin.Request // set while a plugin's header filter is to run
 	if rt != nil && !rt.Unresolved && (rt.Plugins != nil || s.Global != nil) {
 		var answered bool
+		scan.edited = true
 		pr, answered = p.runPlugins(ctx, s, rt, ob)
 		if pr != nil {
 			defer headerFilter(ctx, pr)

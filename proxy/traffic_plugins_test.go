@@ -164,7 +164,13 @@ func TestProxyRewriteEndToEnd(t *testing.T) {
 		"/apisix/routes/2", `{"uri":"/remain*","plugins":{"proxy-rewrite":{"uri":"/$uri/remain","host":"test.xxxx.com"}},"upstream":UPSTREAM}`,
 		"/apisix/routes/3", `{"uri":"/api/*","plugins":{"proxy-rewrite":{"regex_uri":["^/api/(\\w+)/(.*)","/v2/$2/$1"],"method":"POST",`+
 			`"headers":{"set":{"X-Client":"$remote_addr","X-Arg":"$arg_name","X-Cap":"$1"},"add":{"X-Route":"$route_id"},"remove":["X-Secret"]}}},"upstream":UPSTREAM}`,
+		// Forwarding fields a plugin sets are replaced by the proxy's, as proxy_set_header
+		// replaces them in APISIX; X-Forwarded-For is joined ($proxy_add_x_forwarded_for).
+		"/apisix/routes/4", `{"uri":"/fwd","plugins":{"proxy-rewrite":{"headers":{"set":{"X-Real-IP":"192.0.2.1",`+
+			`"X-Forwarded-Host":"forged.example","X-Forwarded-Port":"1","X-Forwarded-Proto":"ftp","Forwarded":"for=192.0.2.2"},`+
+			`"add":{"X-Forwarded-For":"192.0.2.3"}}}},"upstream":UPSTREAM}`,
 	)
+	hostPort := strings.TrimPrefix(h.base, "http://")
 	for _, tt := range []struct {
 		name, path string
 		headers    []string
@@ -178,6 +184,11 @@ func TestProxyRewriteEndToEnd(t *testing.T) {
 			[]string{"POST /v2/42/users?name=jo\n", "X-Client: 127.0.0.1\n", "X-Arg: jo\n", "X-Cap: users\n", "X-Route: 3\n"}, []string{"X-Secret"}},
 		{"hostile argument", "/api/a/b?name=x%0D%0AX-Injected:%201", nil,
 			[]string{"X-Arg: x%0D%0AX-Injected: 1\n"}, []string{"\nX-Injected"}},
+		{"forwarding fields set by the plugin", "/fwd", []string{"X-Forwarded-For", "198.51.100.1"},
+			[]string{"\nX-Forwarded-For: 198.51.100.1, 192.0.2.3, 127.0.0.1\nX-Forwarded-Host: " + hostPort +
+				"\nX-Forwarded-Port: " + hostPort[strings.LastIndexByte(hostPort, ':')+1:] +
+				"\nX-Forwarded-Proto: http\nX-Real-Ip: 127.0.0.1\n"},
+			[]string{"192.0.2.1", "forged", "ftp", "Forwarded: "}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, h.base+"/", nil)

@@ -18,8 +18,8 @@ type Timeouts struct{ Connect, Send, Read time.Duration }
 // before the first Try and calls Reset when the request is done; a Request allocates nothing once
 // its buffers have grown. It belongs to one request at a time.
 //
-// The request head is ctx.Request.Header, written as it is: the caller has made it the
-// upstream's (hop-by-hop fields out, Host, framing) before each Try.
+// The request head is ctx.Request.Header, written as it is, then Fields: the caller has made it
+// the upstream's (hop-by-hop fields out, Host, framing) before each Try.
 type Request struct {
 	// Body is the request body sent after the head: all of it, or with BodyStream the part
 	// already read from the client. nil: none. The transport never modifies it; it must stay
@@ -50,6 +50,11 @@ type Request struct {
 	// before anything of it is written: the plugins' header filter phase. When it is also a
 	// BodyFilter, a body that streams goes through its FilterBody.
 	HeaderFilter interface{ HeaderFilter() }
+	// Fields are header lines written after the head's own, each "Name: value\r\n": the
+	// proxy's forwarding fields, which it keeps out of ctx.Request.Header (setting a field
+	// there costs a search of the head's fields and copies). Reset keeps the buffer for the
+	// next request: append to Fields[:0].
+	Fields []byte
 
 	head    []byte // the request head as written upstream (and a buffered body after it)
 	sni     []byte // the TLS server name under pass_host pass to https
@@ -67,6 +72,7 @@ const maxKeptBuffer = 256 << 10
 func (r *Request) Reset() {
 	r.Body, r.BodyStream, r.BodyLength = nil, nil, 0
 	r.Timeouts, r.Keepalive, r.Upgrade, r.HTTP10, r.HeaderFilter = Timeouts{}, nil, false, false, nil
+	r.Fields = r.Fields[:0]
 	r.streamed = false
 	r.cw = upstreamWriter{}
 	if cap(r.head) > maxKeptBuffer { // sendWhole appends the body to the head

@@ -82,6 +82,9 @@ func (t *Transport) roundTrip(ctx *fasthttp.RequestCtx, r *Request, uc upConn, n
 	req := &ctx.Request
 	tm := r.Timeouts
 	r.head = req.Header.AppendBytes(r.head[:0])
+	if len(r.Fields) > 0 { // before the blank line that ends the head
+		r.head = append(append(r.head[:len(r.head)-2], r.Fields...), '\r', '\n')
+	}
 	uc.countRequest()
 	r.cw = upstreamWriter{conn: uc.conn, timeout: tm.Send}
 	var (
