@@ -34,11 +34,19 @@ type observation struct {
 // returns: its time is the time to the response head and its size the Content-Length, if any.
 // The request metrics count a request as APISIX does, when the prometheus plugin ran for it,
 // or every request under Options.CountAllRequests.
+//
+// The clock is read only when the request is counted or logged: the request's start was then
+// pinned when it began (Handle, runPlugins).
 func (p *Proxy) record(ctx *fasthttp.RequestCtx, ob *observation) {
+	m := p.opts.Metrics
+	count := m != nil && (ob.counted || ob.live.countAll)
+	if !count && ob.live.accessLog == nil {
+		return
+	}
 	now := time.Now()
 	code := ctx.Response.StatusCode()
 	reqTime := now.Sub(ctx.Time())
-	if m := p.opts.Metrics; m != nil && (ob.counted || ob.live.countAll) {
+	if count {
 		rm := m.Unmatched()
 		if ob.rt != nil {
 			rm = ob.rt.Metrics(m) // nil for a route retired since: the sample is lost

@@ -322,3 +322,95 @@ func TestPrometheusPreferName(t *testing.T) {
 		t.Error("a series labelled with the id of a route counted under prefer_name")
 	}
 }
+
+// TestRequestTimeSpansTheRequest: the request time the metrics and the access log report runs
+// from the request's start, whichever of them asks for it. The server reads the clock for a
+// request's start only when something will use it (fasthttp's LazyRequestTime, pinned by Handle
+// and runPlugins); a start read at the end would give a request time near zero.
+func TestRequestTimeSpansTheRequest(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay) // a slow upstream: the request time must include it
+		_, _ = w.Write([]byte("ok"))
+	}))
+	for _, tt := range []struct {
+		name     string
+		countAll bool
+		log      bool
+		plugins  string
+	}{
+		{"access log", false, true, ""},
+		{"count_all_requests", true, false, ""},
+		{"prometheus plugin", false, false, `"plugins":{"prometheus":{}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := metrics.New(metrics.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := Options{Metrics: m, CountAllRequests: tt.countAll}
+			var out lockedBuffer
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			if tt.log {
+				l, err := accesslog.New(accesslog.Options{Format: accesslog.FormatJSON, Writer: &out,
+					FlushInterval: 10 * time.Millisecond})
+				if err != nil {
+					t.Fatal(err)
+				}
+				go func() { _ = l.Run(ctx); close(done) }()
+				opts.AccessLog = l
+			} else {
+				close(done)
+			}
+			h := start(t, opts, upstream.Options{}, "/apisix/routes/r", route("/r", tt.plugins, "", slow))
+			resp, body := get(t, h.base+"/r")
+			if resp.StatusCode != 200 || body != "ok" {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+			cancel()
+			<-done
+			if tt.log {
+				var rec struct {
+					RequestTime float64 `json:"request_time"`
+				}
+				line := out.lines()[0]
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				if rec.RequestTime < delay.Seconds() {
+					t.Errorf("request_time %v s, want at least the upstream's %v: %s", rec.RequestTime, delay, line)
+				}
+				return
+			}
+			sum, found := latencySum(scrape(t, m), map[string]string{"type": "request", "route": "r"})
+			if !found || sum < float64(delay.Milliseconds()) {
+				t.Errorf("request latency of route r: %v ms (found %v), want at least the upstream's %v", sum, found, delay)
+			}
+		})
+	}
+}
+
+// latencySum is the sum of the apisix_http_latency histogram whose labels include want, in ms.
+func latencySum(fams map[string]*dto.MetricFamily, want map[string]string) (float64, bool) {
+	f := fams["apisix_http_latency"]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		if m.Histogram != nil {
+			return m.Histogram.GetSampleSum(), true
+		}
+	}
+	return 0, false
+}

@@ -19,6 +19,9 @@ import (
 // until then, for linger and the transport's HeaderFilter, the paths that write the head
 // themselves: HeaderFilter runs once, on whichever comes first.
 func (p *Proxy) runPlugins(ctx *fasthttp.RequestCtx, s *snapshot.Snapshot, rt *snapshot.Route, ob *observation) (pr *plugin.Request, answered bool) {
+	if p.opts.Metrics != nil {
+		ctx.Time() // the prometheus plugin may count the request: its start is pinned (Handle)
+	}
 	r := p.plugReqs.Get().(*plugin.Request)
 	r.Ctx, r.Consumers, r.Vars, r.Metadata = ctx, s.Consumers, s.Router, s.PluginMetadata
 	var chain *plugin.Chain

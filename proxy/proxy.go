@@ -94,6 +94,9 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 		p.conns.Enter(ctx)
 	}
 	ob := observation{live: p.live.Load()}
+	if ob.live.accessLog != nil || (p.opts.Metrics != nil && ob.live.countAll) {
+		ctx.Time() // pinned now: the server reads the clock only when asked (LazyRequestTime)
+	}
 	p.handle(ctx, &ob)
 	if ob.plug != nil {
 		p.endPlugins(&ob)

@@ -55,9 +55,12 @@ func (p *Proxy) newGeneration(header, send, idle time.Duration) *generation {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		NoDefaultContentType:         true,
-		SecureErrorLogMessage:        true,
-		CloseOnShutdown:              true,
-		Logger:                       fasthttpLogger{p.log},
+		// The request's start time is read only when something will use it (Proxy.Handle
+		// pins it): a clock read less per request otherwise.
+		LazyRequestTime:       true,
+		SecureErrorLogMessage: true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{p.log},
 	}
 	g.srv.ConnState = p.connState
 	if p.lot != nil {
