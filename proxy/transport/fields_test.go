@@ -212,3 +212,52 @@ func TestStripHopByBits(t *testing.T) {
 		}
 	}
 }
+
+// TestStripHopConnectionTokens: on heads read from the wire, the fields Connection names go,
+// hop-by-hop or not, and every hop-by-hop field present; the others stay, and the head
+// normalises names again afterwards (StripHop deletes canonical names with normalising off).
+func TestStripHopConnectionTokens(t *testing.T) {
+	const fields = "Connection: keep-alive, X-Secret, te, close\r\nKeep-Alive: timeout=5\r\nx-secret: s\r\n" +
+		"te: trailers\r\nX-Keep: k\r\n\r\n"
+	gone := []string{"Connection", "Keep-Alive", "X-Secret", "Te"}
+	check := func(t *testing.T, h interface {
+		Header
+		Peek(string) []byte
+		Set(string, string)
+		String() string
+	}, all func(yield func(k, v []byte) bool)) {
+		var present Fields
+		for k := range all {
+			present |= FieldOf(k)
+		}
+		for _, p := range []Fields{present, AllFields} {
+			StripHop(h, p)
+			for _, n := range gone {
+				if v := h.Peek(n); len(v) != 0 {
+					t.Errorf("present %b: %s = %q, want it gone", p, n, v)
+				}
+			}
+			if string(h.Peek("X-Keep")) != "k" {
+				t.Errorf("present %b: X-Keep = %q, want k", p, h.Peek("X-Keep"))
+			}
+		}
+		h.Set("x-after", "1")
+		if !strings.Contains(h.String(), "\r\nX-After: 1\r\n") {
+			t.Errorf("names are not normalised after StripHop:\n%s", h.String())
+		}
+	}
+	t.Run("request", func(t *testing.T) {
+		var h fasthttp.RequestHeader
+		if err := h.Read(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: x\r\n" + fields))); err != nil {
+			t.Fatal(err)
+		}
+		check(t, &h, h.All())
+	})
+	t.Run("response", func(t *testing.T) {
+		var h fasthttp.ResponseHeader
+		if err := h.Read(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + fields))); err != nil {
+			t.Fatal(err)
+		}
+		check(t, &h, h.All())
+	})
+}
