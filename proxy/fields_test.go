@@ -101,3 +101,43 @@ func TestForwardingField(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardingFieldsLeaveTheHead: the client's forwarding fields leave the head, in any letter
+// case, whether the scan found them or plugins ran (edited: every name is looked for); the
+// proxy's are in the request's Fields; and the head normalises names again afterwards
+// (setForwarded looks the canonical names up with normalising off).
+func TestForwardingFieldsLeaveTheHead(t *testing.T) {
+	const head = "GET /a HTTP/1.1\r\nHost: h.example:8080\r\nx-forwarded-for: 198.51.100.1\r\n" +
+		"X-REAL-IP: 198.51.100.2\r\nx-forwarded-proto: ftp\r\nX-Forwarded-Host: forged\r\n" +
+		"x-forwarded-port: 1\r\nforwarded: for=198.51.100.3\r\nX-Keep: k\r\n\r\n"
+	for _, edited := range []bool{false, true} {
+		var req fasthttp.Request
+		if err := req.Header.Read(bufio.NewReader(strings.NewReader(head))); err != nil {
+			t.Fatal(err)
+		}
+		s := scanHead(req.Header.RawHeaders())
+		s.edited = edited
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, nil)
+		var x exchange
+		prepareRequest(&ctx, &x, false, &s)
+		h := &ctx.Request.Header
+		for _, n := range []string{"X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "Forwarded"} {
+			if v := h.Peek(n); v != nil {
+				t.Errorf("edited %v: the client's %s = %q is still in the head", edited, n, v)
+			}
+		}
+		if string(h.Peek("X-Keep")) != "k" {
+			t.Errorf("edited %v: X-Keep = %q", edited, h.Peek("X-Keep"))
+		}
+		want := "X-Forwarded-For: 198.51.100.1, 192.0.2.1\r\nX-Real-IP: 192.0.2.1\r\nX-Forwarded-Proto: http\r\n" +
+			"X-Forwarded-Host: h.example:8080\r\nX-Forwarded-Port: 8080\r\n"
+		if got := string(x.req.Fields); got != want {
+			t.Errorf("edited %v: Fields\n%q, want\n%q", edited, got, want)
+		}
+		h.Set("x-after", "1")
+		if !strings.Contains(h.String(), "\r\nX-After: 1\r\n") {
+			t.Errorf("edited %v: names are not normalised after setForwarded:\n%s", edited, h.String())
+		}
+	}
+}

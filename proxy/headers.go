@@ -110,12 +110,17 @@ func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 	if s.edited {
 		fwd, xff = fwdAll, -1
 	}
+	// The names looked up below are canonical: no normalising (as in transport.StripHop).
+	wasOff := h.DisableNormalizing()
 	if fwd != 0 {
 		for i, key := range fwdKeys {
 			if fwd&(1<<i) != 0 {
 				h.DelBytes(key)
 			}
 		}
+	}
+	if s.rewrite()&transport.FieldForwarded != 0 || s.edited {
+		h.Del("Forwarded")
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
 	start := len(dst)
@@ -134,6 +139,9 @@ func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 		if len(all) > 0 {
 			h.Del(fasthttp.HeaderXForwardedFor)
 		}
+	}
+	if !wasOff {
+		h.EnableNormalizing()
 	}
 	if len(dst) > start {
 		dst = append(dst, ", "...)
@@ -160,11 +168,7 @@ func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 		dst = append(dst, "\r\nX-Forwarded-Port: "...)
 		dst = strconv.AppendInt(dst, int64(a.Port), 10)
 	}
-	dst = append(dst, "\r\n"...)
-	if s.rewrite()&transport.FieldForwarded != 0 || s.edited {
-		h.Del("Forwarded")
-	}
-	return dst
+	return append(dst, "\r\n"...)
 }
 
 // hostPort is the port at the end of a Host value, as APISIX's map of $http_host to

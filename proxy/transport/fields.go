@@ -259,8 +259,12 @@ func cleanResponse(h *fasthttp.ResponseHeader) {
 		present |= FieldOf(k)
 	}
 	StripHop(h, present)
-	if present&FieldServer != 0 {
+	if present&FieldServer != 0 { // most upstreams send one
+		wasOff := h.DisableNormalizing() // a canonical name (StripHop)
 		h.Del(fasthttp.HeaderServer)
+		if !wasOff {
+			h.EnableNormalizing()
+		}
 	}
 	h.ResetConnectionClose()
 }
