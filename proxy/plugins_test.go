@@ -156,6 +156,20 @@ func TestKeyAuthEndToEnd(t *testing.T) {
 			}
 		})
 	}
+	// A client that sends the consumer fields twice, in any case, gets neither through: the
+	// proxy's value is the only one, as ngx.req.set_header leaves it.
+	t.Run("consumer fields sent twice", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, h.base+"/auth", nil)
+		req.Header.Set("apikey", "auth-one")
+		req.Header["X-Consumer-Username"] = []string{"forged-1", "forged-2"}
+		req.Header["x-consumer-custom-id"] = []string{"forged-3", "forged-4"}
+		req.Header["X-CREDENTIAL-IDENTIFIER"] = []string{"forged-5", "forged-6"}
+		resp, body := do(t, req)
+		if resp.StatusCode != 200 || !strings.Contains(body, "X-Consumer-Username=jack\nX-Consumer-Custom-Id=c-42\n") ||
+			strings.Contains(body, "forged") || strings.Contains(body, "X-Credential-Identifier") {
+			t.Errorf("%d: upstream saw\n%s", resp.StatusCode, body)
+		}
+	})
 }
 
 // TestPluginPrecedence: route > plugin config > service, the winner's conf whole; a missing

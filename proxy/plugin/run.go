@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -218,9 +219,15 @@ func (r *Request) hasLog() bool {
 func (r *Request) Attach(c *Consumer, credentialID string) {
 	r.Consumer, r.CredentialID = c, credentialID
 	h := &r.Ctx.Request.Header
-	h.Set(HeaderConsumerUsername, c.Username)
-	setOrDel(h, HeaderCredentialIdentifier, credentialID)
-	setOrDel(h, HeaderConsumerCustomID, c.CustomID)
+	// The names are canonical: set and deleted without fasthttp normalising them again (a
+	// copy and two passes over the name, about 200 instructions each).
+	wasOff := h.DisableNormalizing()
+	setOrDel(h, keyConsumerUsername, c.Username)
+	setOrDel(h, keyCredentialIdentifier, credentialID)
+	setOrDel(h, keyConsumerCustomID, c.CustomID)
+	if !wasOff {
+		h.EnableNormalizing()
+	}
 	r.Ctx.SetUserValue(upstream.ConsumerKey, c.name)
 }
 
@@ -231,12 +238,22 @@ const (
 	HeaderConsumerCustomID     = "X-Consumer-Custom-ID"
 )
 
-func setOrDel(h *fasthttp.RequestHeader, k, v string) {
-	if v == "" {
-		h.Del(k)
-		return
+// Their names as fasthttp normalises them. Never written to.
+var (
+	keyConsumerUsername     = fasthttp.AppendNormalizedHeaderKey(nil, HeaderConsumerUsername)
+	keyCredentialIdentifier = fasthttp.AppendNormalizedHeaderKey(nil, HeaderCredentialIdentifier)
+	keyConsumerCustomID     = fasthttp.AppendNormalizedHeaderKey(nil, HeaderConsumerCustomID)
+)
+
+// setOrDel makes v the only value of the field named key (canonical), as ngx.req.set_header
+// does: every field of that name the client sent goes (SetCanonical alone would replace only
+// the first, and a second one would reach the upstream beside the proxy's). An empty v leaves
+// none.
+func setOrDel(h *fasthttp.RequestHeader, key []byte, v string) {
+	h.DelBytes(key)
+	if v != "" {
+		h.SetCanonical(key, unsafe.Slice(unsafe.StringData(v), len(v))) // copied, never written to
 	}
-	h.Set(k, v)
 }
 
 // Run runs the rewrite and then the access phase of the global rules and the route's chain, as

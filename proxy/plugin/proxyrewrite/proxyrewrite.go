@@ -380,6 +380,9 @@ func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 			var v []byte
 			sc, v = c.render(sc, t, r, subject, caps)
 			if i == 0 {
+				// Every field of the name goes first, as ngx.req.set_header does: SetCanonical
+				// alone replaces only the first, and a client's second one would stay.
+				h.DelBytes(hd.key)
 				h.SetCanonical(hd.key, v)
 			} else {
 				h.AddBytesV(hd.name, v)
