@@ -60,11 +60,27 @@ func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// value finds the sample of family name whose labels include want.
+// value finds the sample of family name whose labels include want: a counter's or gauge's
+// value, a histogram's count.
 func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	m := metric(fams, name, want)
+	switch {
+	case m == nil:
+	case m.Counter != nil:
+		return m.Counter.GetValue(), true
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount()), true
+	case m.Gauge != nil:
+		return m.Gauge.GetValue(), true
+	}
+	return 0, false
+}
+
+// metric is the first metric of family name whose labels include want, nil when none.
+func metric(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
 	f := fams[name]
 	if f == nil {
-		return 0, false
+		return nil
 	}
 next:
 	for _, m := range f.Metric {
@@ -77,16 +93,9 @@ next:
 				continue next
 			}
 		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		}
+		return m
 	}
-	return 0, false
+	return nil
 }
 
 // TestMetricsAndAccessLog: a known sequence of requests gives the exact APISIX metrics and one
@@ -393,24 +402,8 @@ func TestRequestTimeSpansTheRequest(t *testing.T) {
 
 // latencySum is the sum of the apisix_http_latency histogram whose labels include want, in ms.
 func latencySum(fams map[string]*dto.MetricFamily, want map[string]string) (float64, bool) {
-	f := fams["apisix_http_latency"]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		got := map[string]string{}
-		for _, l := range m.Label {
-			got[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if got[k] != v {
-				continue next
-			}
-		}
-		if m.Histogram != nil {
-			return m.Histogram.GetSampleSum(), true
-		}
+	if m := metric(fams, "apisix_http_latency", want); m != nil && m.Histogram != nil {
+		return m.Histogram.GetSampleSum(), true
 	}
 	return 0, false
 }
