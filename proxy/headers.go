@@ -103,12 +103,22 @@ func (h clientHead) DelBytes(key []byte) {
 // that run later and the access log see the client's fields, not these.
 //
 // s tells which of these fields the client's head holds; when plugins ran (s.edited) they may
-// have set some, and every name is looked for.
+// have set others, which are looked up by name (a lookup of a name that is not there costs a
+// pass over the head's fields; a delete, several times that).
 func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 	h := &ctx.Request.Header
 	fwd, xff := s.fwd, s.xff
+	forwarded := s.rewrite()&transport.FieldForwarded != 0
 	if s.edited {
-		fwd, xff = fwdAll, -1
+		for i, key := range fwdKeys {
+			if fwd&(1<<i) == 0 && h.PeekCanonical(key) != nil {
+				fwd |= 1 << i
+			}
+		}
+		if xff != 0 || h.PeekCanonical(keyXForwardedFor) != nil {
+			xff = -1 // the plugins may have added some: all are joined
+		}
+		forwarded = forwarded || h.PeekCanonical(keyForwarded) != nil
 	}
 	// The names looked up below are canonical: no normalising (as in transport.StripHop).
 	wasOff := h.DisableNormalizing()
@@ -119,8 +129,8 @@ func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 			}
 		}
 	}
-	if s.rewrite()&transport.FieldForwarded != 0 || s.edited {
-		h.Del("Forwarded")
+	if forwarded {
+		h.DelBytes(keyForwarded)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
 	start := len(dst)
@@ -229,6 +239,8 @@ func forwardingField(name []byte) uint8 {
 
 // The names of the fields setForwarded replaces, in fasthttp's canonical form. Never written to.
 var (
+	keyXForwardedFor   = []byte(fasthttp.HeaderXForwardedFor)
+	keyForwarded       = []byte("Forwarded")
 	keyXRealIP         = []byte("X-Real-Ip")
 	keyXForwardedProto = []byte("X-Forwarded-Proto")
 	keyXForwardedHost  = []byte("X-Forwarded-Host")

@@ -250,7 +250,9 @@ var (
 // the first, and a second one would reach the upstream beside the proxy's). An empty v leaves
 // none.
 func setOrDel(h *fasthttp.RequestHeader, key []byte, v string) {
-	h.DelBytes(key)
+	if h.PeekCanonical(key) != nil { // a lookup costs a fraction of a delete
+		h.DelBytes(key)
+	}
 	if v != "" {
 		h.SetCanonical(key, unsafe.Slice(unsafe.StringData(v), len(v))) // copied, never written to
 	}
