@@ -33,6 +33,13 @@
 #
 # The zoneproxy it runs is a standalone one (a file of one route, no control plane), with its
 # status and metrics servers on other free ports. Needs valgrind, wrk and ss.
+#
+# Other requests and routes:
+#   CACHESIM_HEADER='Connection: keep-alive'  # a header field wrk adds to every request
+#                                              # ('Connection: close': a new connection each)
+#   CACHESIM_PLUGINS=1                         # the route runs key-auth, limit-count (a count never
+#                                              # reached) and prometheus, as the bench's plugins
+#                                              # row; wrk sends the consumer's key
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +52,23 @@ else
 	targets=${CACHESIM_TARGETS:-zoneproxy,bare}
 fi
 ll=${CACHESIM_LL:-524288,8,64}
+wrkargs=()
+if [ -n "${CACHESIM_HEADER:-}" ]; then
+	wrkargs+=(-H "$CACHESIM_HEADER")
+fi
+plugins=""
+consumers=""
+if [ "${CACHESIM_PLUGINS:-}" = 1 ]; then
+	wrkargs+=(-H "apikey: cachesim-key")
+	plugins='    plugins:
+      key-auth: {}
+      limit-count: {count: 1000000000, time_window: 3600}
+      prometheus: {}'
+	consumers='consumers:
+  - username: cachesim
+    plugins:
+      key-auth: {key: cachesim-key}'
+fi
 top=${CACHESIM_TOP:-20}
 for tool in valgrind callgrind_annotate callgrind_control wrk ss taskset; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -81,7 +105,7 @@ free_port() {
 wait_up() {
 	local i
 	for i in $(seq 1 300); do
-		if wrk -t1 -c1 -d1s "$1" 2>/dev/null | grep -q "requests in"; then
+		if wrk -t1 -c1 "${wrkargs[@]}" -d1s "$1" 2>/dev/null | grep -q "requests in"; then
 			return 0
 		fi
 		sleep 0.2
@@ -121,10 +145,12 @@ cat >"$dir/apisix.yaml" <<EOF
 routes:
   - id: "1"
     uri: /bench
+$plugins
     upstream:
       type: roundrobin
       nodes:
         "127.0.0.1:$up": 1
+$consumers
 #END
 EOF
 cat >"$dir/config.yaml" <<EOF
@@ -166,9 +192,9 @@ measure() {
 	local vpid=$!
 	pids+=("$vpid")
 	wait_up "$url"
-	taskset -c 1 wrk -t1 -c"$conns" -d5s "$url" >/dev/null 2>&1
+	taskset -c 1 wrk -t1 -c"$conns" "${wrkargs[@]}" -d5s "$url" >/dev/null 2>&1
 	callgrind_control -z "$vpid" >/dev/null
-	taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" "$url" >"$dir/$name.wrk" 2>&1
+	taskset -c 1 wrk -t1 -c"$conns" "${wrkargs[@]}" -d"${secs}s" "$url" >"$dir/$name.wrk" 2>&1
 	callgrind_control -d "$vpid" >/dev/null
 	kill -KILL "$vpid" 2>/dev/null || true
 	wait "$vpid" 2>/dev/null || true
