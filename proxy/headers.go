@@ -135,9 +135,9 @@ func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 	dst = append(dst, "X-Forwarded-For: "...)
 	start := len(dst)
 	switch {
-	case xff == 1:
-		dst = append(dst, h.Peek(fasthttp.HeaderXForwardedFor)...)
-		h.Del(fasthttp.HeaderXForwardedFor)
+	case xff == 1: // one, as a load balancer in front sends it
+		dst = append(dst, h.PeekCanonical(keyXForwardedFor)...)
+		h.DelBytes(keyXForwardedFor)
 	case xff != 0: // several, or unknown
 		all := h.PeekAll(fasthttp.HeaderXForwardedFor)
 		for i, v := range all {
@@ -147,7 +147,7 @@ func setForwarded(ctx *fasthttp.RequestCtx, dst []byte, s *headScan) []byte {
 			dst = append(dst, v...)
 		}
 		if len(all) > 0 {
-			h.Del(fasthttp.HeaderXForwardedFor)
+			h.DelBytes(keyXForwardedFor)
 		}
 	}
 	if !wasOff {

@@ -15,8 +15,6 @@
 package keyauth
 
 import (
-	"unsafe"
-
 	"github.com/valyala/fasthttp"
 
 	"github.com/zoneproxy/zoneproxy/proxy/plugin"
@@ -45,7 +43,7 @@ type Conf struct {
 	wwwAuth         string
 	// headerKey is Header as fasthttp normalises it, made once: looking the key up needs no
 	// copy and normalising of the name on every request (about 200 instructions).
-	headerKey string
+	headerKey []byte
 }
 
 var (
@@ -63,7 +61,7 @@ func (keyAuth) Compile(raw []byte, _ *plugin.Env) (plugin.Instance, error) {
 	if conf.Header, err = c.String("header", "apikey"); err != nil {
 		return nil, err
 	}
-	conf.headerKey = string(fasthttp.AppendNormalizedHeaderKey(nil, conf.Header))
+	conf.headerKey = fasthttp.AppendNormalizedHeaderKey(nil, conf.Header)
 	if conf.Query, err = c.String("query", "apikey"); err != nil {
 		return nil, err
 	}
@@ -94,7 +92,7 @@ func (keyAuth) CompileConsumer(raw []byte) (string, any, error) {
 func (c *Conf) Rewrite(r *plugin.Request) plugin.Reply {
 	h := &r.Ctx.Request.Header
 	fromHeader := true
-	key := h.PeekCanonical(unsafe.Slice(unsafe.StringData(c.headerKey), len(c.headerKey))) // never written to
+	key := h.PeekCanonical(c.headerKey)
 	present := len(key) > 0
 	if !present {
 		// A header sent empty is a key, an invalid one: APISIX reads "" and looks it up.

@@ -2,6 +2,7 @@ package keyauth
 
 import (
 	"bufio"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,10 +16,10 @@ func TestCompile(t *testing.T) {
 		name, conf, err string
 		want            Conf
 	}{
-		{"defaults", `{}`, "", Conf{Header: "apikey", Query: "apikey", wwwAuth: `apikey realm="key"`, headerKey: "Apikey"}},
+		{"defaults", `{}`, "", Conf{Header: "apikey", Query: "apikey", wwwAuth: `apikey realm="key"`, headerKey: []byte("Apikey")}},
 		{"all set", `{"header":"X-Key","query":"k","hide_credentials":true,"anonymous_consumer":"anon","realm":"r"}`, "",
-			Conf{Header: "X-Key", Query: "k", HideCredentials: true, Anonymous: "anon", wwwAuth: `apikey realm="r"`, headerKey: "X-Key"}},
-		{"unknown fields are allowed", `{"colour":"red"}`, "", Conf{Header: "apikey", Query: "apikey", wwwAuth: `apikey realm="key"`, headerKey: "Apikey"}},
+			Conf{Header: "X-Key", Query: "k", HideCredentials: true, Anonymous: "anon", wwwAuth: `apikey realm="r"`, headerKey: []byte("X-Key")}},
+		{"unknown fields are allowed", `{"colour":"red"}`, "", Conf{Header: "apikey", Query: "apikey", wwwAuth: `apikey realm="key"`, headerKey: []byte("Apikey")}},
 		{"header type", `{"header":1}`, `property "header" validation failed: wrong type: expected string, got number`, Conf{}},
 		{"hide_credentials type", `{"hide_credentials":"yes"}`, `property "hide_credentials" validation failed: wrong type: expected boolean, got string`, Conf{}},
 		{"empty anonymous", `{"anonymous_consumer":""}`, `property "anonymous_consumer" validation failed: string too short, expected at least 1, got 0`, Conf{}},
@@ -37,7 +38,7 @@ func TestCompile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := *inst.(*Conf); got != tt.want {
+			if got := *inst.(*Conf); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
